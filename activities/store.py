@@ -1,0 +1,29 @@
+"""record_events: write timeline events and the incident snapshot to the records.
+
+Room: activities. Idempotent on (run id, event seq): a retried or replayed call never
+writes a row twice. Database errors propagate so Temporal retries with backoff.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy.engine import Engine
+from temporalio import activity
+
+from warroom import db
+from workflows.contracts import RecordEvents, Recorded
+
+
+class StoreActivities:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn(name="record_events")
+    def record_events(self, req: RecordEvents) -> Recorded:
+        snap = dataclasses.asdict(req.snapshot)
+        snap.pop("timeline", None)
+        events = [dataclasses.asdict(e) for e in req.events]
+        written = db.record_events(self.engine, run_id=req.run_id, incident_id=req.incident_id,
+                                   snapshot=snap, events=events)
+        return Recorded(written=written)

@@ -1,0 +1,47 @@
+"""Shared fixtures: a time-skipping test server per test (it starts in a fraction of a
+second, and workflows left running by one test cannot hold the clock of the next), a records database per
+test run (SQLite by default, PostgreSQL when WARROOM_TEST_DATABASE_URL says so), and a
+worker per test on its own task queue."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.engine import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from warroom import binaries, db
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    url = os.environ.get("WARROOM_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    eng = db.make_engine(url)
+    db.Base.metadata.drop_all(eng)
+    db.create_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest_asyncio.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    e = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server())
+    async with e:
+        yield e
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def runbooks_dir() -> Path:
+    return REPO / "runbooks"

@@ -1,0 +1,184 @@
+"""IncidentResponse timers and escalation in virtual time (time-skipping server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import advance_to, at_minutes, get_state, pages, running_worker, start
+from warroom import engine as eng
+
+
+async def test_p0_without_ack_escalates_at_15_minutes_and_pages_next_level(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0")
+        await advance_to(env, h, 14.9)
+        assert at_minutes(await get_state(h), "escalated") == []
+        await advance_to(env, h, 46)
+        s = await get_state(h)
+    assert at_minutes(s, "escalated", reason="ack_timeout") == [15.0, 30.0, 45.0]
+    assert [e.details["level"] for e in s.timeline if e.type == "escalated"] == [2, 3, 4]
+    assert s.escalation_level == 4
+    assert [round((p.at - s.created_at).total_seconds() / 60) for p in pages(s, kind="ESCALATION")] == [15, 30, 45]
+    assert [p.details["target"] for p in pages(s, kind="ESCALATION")] == ["oncall:L2", "oncall:L3", "oncall:L4"]
+
+
+async def test_p1_without_ack_escalates_at_30_minutes(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P1")
+        await advance_to(env, h, 29.9)
+        assert at_minutes(await get_state(h), "escalated") == []
+        await advance_to(env, h, 31)
+        s = await get_state(h)
+    assert at_minutes(s, "escalated", reason="ack_timeout") == [30.0]
+    assert pages(s, kind="ESCALATION")[0].details["target"] == "oncall:L2"
+    assert s.escalation_level == 2
+
+
+async def test_acknowledged_incident_does_not_escalate_for_ack(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0")
+        await advance_to(env, h, 5)
+        s = await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        assert s.status == "acknowledged" and s.commander == "alice"
+        assert s.deadlines.ack_due is None
+        for minute in (10, 20, 35, 50):  # a commander who keeps posting updates
+            await advance_to(env, h, minute)
+            await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": f"working, t+{minute}"})
+        await advance_to(env, h, 60)
+        s = await get_state(h)
+    assert at_minutes(s, "escalated") == []
+    assert s.escalation_level == 1
+    assert [e.details["commander"] for e in s.timeline if e.type == "commander.assigned"] == ["alice"]
+
+
+async def test_stakeholder_updates_every_15_minutes_with_reminders_when_silent(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0")
+        await advance_to(env, h, 2)
+        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await advance_to(env, h, 20)
+        await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": "rolling back release 42"})
+        await advance_to(env, h, 50)
+        await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "rolled back"})
+        await advance_to(env, h, 80)
+        s = await get_state(h)
+    assert at_minutes(s, "stakeholder_update.sent") == [15.0, 30.0, 45.0]
+    sent = [e for e in s.timeline if e.type == "stakeholder_update.sent"]
+    assert [e.details["fresh"] for e in sent] == [False, True, False]
+    assert "rolling back release 42" in sent[1].details["message"]
+    # Reminders go to the commander in the intervals where nothing new was posted.
+    assert at_minutes(s, "update.reminder") == [15.0, 45.0]
+    assert {e.details["to"] for e in s.timeline if e.type == "update.reminder"} == {"alice"}
+    # Every stakeholder of a P0 gets each update.
+    assert {p.details["target"] for p in pages(s, kind="UPDATE")} == {
+        "oncall:L1", "technical_manager", "customer_success_manager"}
+    assert len(pages(s, kind="UPDATE")) == 9
+
+
+async def test_p1_upgraded_to_p0_at_minute_40_makes_next_update_due_within_15_minutes(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P1")
+        await advance_to(env, h, 10)
+        await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})
+        await advance_to(env, h, 40)
+        s = await eng.act(env.client, h.id, "change_priority",
+                          {"by": "bob", "priority": "P0", "reason": "data loss found"})
+        assert s.priority == "P0"
+        due_in = (s.deadlines.next_update_due - s.timeline[-1].at).total_seconds() / 60
+        assert 0 < due_in <= 15
+        assert (s.deadlines.resolve_due - s.created_at).total_seconds() == 2 * 3600
+        await advance_to(env, h, 61)
+        s = await get_state(h)
+    change = [e for e in s.timeline if e.type == "priority.changed"][0]
+    assert change.actor == "bob" and change.details["from"] == "P1" and change.details["to"] == "P0"
+    assert change.details["reason"] == "data loss found"
+    assert at_minutes(s, "stakeholder_update.sent") == [30.0, 45.0, 60.0]
+    assert s.war_room is not None  # P0 always has a war room
+
+
+async def test_resolve_target_escalates_at_2h_for_p0(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0")
+        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        for minute in range(10, 130, 10):
+            await advance_to(env, h, minute)
+            await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": f"t+{minute}"})
+        await advance_to(env, h, 125)
+        s = await get_state(h)
+    assert at_minutes(s, "escalated", reason="resolve_target") == [120.0]
+    assert [p.details["target"] for p in pages(s, kind="FOLLOW_UP")] == ["management", "management"]
+    # the first FOLLOW_UP is the P0 management briefing at 30 min
+    assert round((pages(s, kind="FOLLOW_UP")[0].at - s.created_at).total_seconds() / 60) == 30
+
+
+async def test_resolve_target_escalates_at_4h_for_p1(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P1")
+        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        for minute in range(20, 260, 20):
+            await advance_to(env, h, minute)
+            await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": f"t+{minute}"})
+        await advance_to(env, h, 245)
+        s = await get_state(h)
+    assert at_minutes(s, "escalated", reason="resolve_target") == [240.0]
+    assert at_minutes(s, "escalated", reason="no_progress") == []
+
+
+async def test_no_progress_after_ack_climbs_the_ladder(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P1")
+        await advance_to(env, h, 1)
+        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await advance_to(env, h, 125)
+        s = await get_state(h)
+    assert at_minutes(s, "escalated", reason="no_progress") == [31.0, 61.0, 121.0]
+    assert s.escalation_level == 4
+
+
+async def test_impact_spreading_goes_straight_to_architect(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P1", affected_users=200)
+        for users in (400, 900):
+            await advance_to(env, h, 5 if users == 400 else 8)
+            await eng.trigger(env.client, (await _same_alert(h, users)), task_queue=task_queue)
+        s = await get_state(h)
+    assert s.alert_count == 3
+    assert at_minutes(s, "escalated", reason="impact_spreading") == [8.0]
+    assert s.escalation_level == 3
+
+
+async def _same_alert(h, users):
+    from tests.helpers import alert
+
+    st = await get_state(h)
+    dedup = h.id.removeprefix("incident-")
+    return alert(title=st.title, service=st.service, dedup_key=dedup, priority="P1", affected_users=users)
+
+
+@pytest.mark.parametrize("action,payload,reason", [
+    ("change_priority", {"by": "alice", "priority": "P7", "reason": "x"}, "priority must be one of"),
+    ("acknowledge", {"by": ""}, "actor ('by') must name a person"),
+    ("post_update", {"by": "   ", "message": "hi"}, "actor ('by') must name a person"),
+    ("post_update", {"by": "alice", "message": ""}, "message must not be empty"),
+    ("complete_step", {"by": "alice", "step": "nope"}, "not waiting"),
+    ("submit_review", {"by": "alice", "root_cause": "x"}, "no review is open"),
+    ("reopen", {"by": "alice"}, "only a resolved incident can be reopened"),
+    ("change_priority", {"by": "alice", "priority": "P0", "reason": "x"}, "already P0"),
+])
+async def test_invalid_actions_are_refused_with_a_reason(env, engine, task_queue, action, payload, reason):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0")
+        before = await get_state(h)
+        with pytest.raises(eng.ActionRefused, match=reason.replace("(", r"\(").replace(")", r"\)")):
+            await eng.act(env.client, h.id, action, payload)
+        after = await get_state(h)
+    assert [e.type for e in after.timeline][: len(before.timeline)] == [e.type for e in before.timeline]
+    assert not any(e.actor in ("", "   ") for e in after.timeline)
+
+
+async def test_second_acknowledgement_is_refused(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P1")
+        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        with pytest.raises(eng.ActionRefused, match="already acknowledged by alice"):
+            await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})

@@ -1,0 +1,201 @@
+"""Records: SQLAlchemy models and the few data-access functions the activities need.
+
+Room: database. Imported by activities/ and the API, never by workflows/. Every write is
+an idempotent upsert keyed by what the workflow sends (run id + event seq, notification
+key), so a retried or replayed activity never writes a row twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, create_engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC in and out, on SQLite (which drops tzinfo) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # first run of the chain
+    incident_id: Mapped[str] = mapped_column(String(255), index=True)
+    workflow: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    service: Mapped[str] = mapped_column(String(255), default="")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    priority: Mapped[str] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(32))
+    phase: Mapped[str] = mapped_column(String(32))
+    escalation_level: Mapped[int] = mapped_column(Integer, default=1)
+    commander: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    runbook: Mapped[str] = mapped_column(String(255), default="")
+    runbook_version: Mapped[str] = mapped_column(String(64), default="")
+    alert_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TimelineRow(Base):
+    __tablename__ = "timeline_events"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_timeline_run_seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    incident_id: Mapped[str] = mapped_column(String(255), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CommunicationRow(Base):
+    __tablename__ = "communications"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # INITIAL | UPDATE | RESOLUTION | FOLLOW_UP | ...
+    target: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(64), default="")
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")  # SENT | FAILED | PENDING
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "connect")
+        def _wal(dbapi_conn: Any, _: Any) -> None:  # concurrent readers beside the worker
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+
+
+def _insert(engine: Engine, table: Any) -> Any:
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------ timeline + incident
+
+
+def record_events(engine: Engine, *, run_id: str, incident_id: str, snapshot: dict[str, Any],
+                  events: list[dict[str, Any]]) -> int:
+    """Upsert the incident snapshot and insert the events not yet stored. Returns rows written."""
+    with Session(engine) as session, session.begin():
+        row = {k: snapshot.get(k) for k in IncidentRow.__table__.columns.keys() if k in snapshot}
+        row.update(run_id=run_id, incident_id=incident_id, updated_at=now_utc())
+        stmt = _insert(engine, IncidentRow).values(**row)
+        stmt = stmt.on_conflict_do_update(index_elements=["run_id"],
+                                          set_={k: stmt.excluded[k] for k in row if k != "run_id"})
+        session.execute(stmt)
+        written = 0
+        if events:
+            ins = _insert(engine, TimelineRow).values([
+                dict(run_id=run_id, incident_id=incident_id, seq=e["seq"], at=e["at"], type=e["type"],
+                     actor=e["actor"], details=e["details"]) for e in events
+            ]).on_conflict_do_nothing(index_elements=["run_id", "seq"])
+            written = session.execute(ins).rowcount or 0
+        return written
+
+
+def timeline(engine: Engine, *, incident_id: str) -> list[TimelineRow]:
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(TimelineRow).where(TimelineRow.incident_id == incident_id).order_by(TimelineRow.run_id,
+                                                                                       TimelineRow.seq)
+        )
+        return list(rows)
+
+
+def incident(engine: Engine, *, incident_id: str) -> IncidentRow | None:
+    with Session(engine) as session:
+        return session.scalars(
+            select(IncidentRow).where(IncidentRow.incident_id == incident_id).order_by(IncidentRow.created_at.desc())
+        ).first()
+
+
+# ------------------------------------------------------------------ communications
+
+
+def claim_communication(engine: Engine, *, key: str, incident_id: str, kind: str, target: str,
+                        subject: str, body: str) -> CommunicationRow:
+    """Insert the message as PENDING unless it exists; return the stored row either way."""
+    with Session(engine) as session, session.begin():
+        session.execute(
+            _insert(engine, CommunicationRow).values(
+                key=key, incident_id=incident_id, kind=kind, target=target, subject=subject, body=body,
+                status="PENDING", attempts=0, error="", recipients=[], channel="", created_at=now_utc(),
+            ).on_conflict_do_nothing(index_elements=["key"])
+        )
+        row = session.get(CommunicationRow, key)
+        assert row is not None
+        row.attempts += 1
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def finish_communication(engine: Engine, *, key: str, status: str, channel: str, recipients: list[str],
+                         error: str = "") -> None:
+    with Session(engine) as session, session.begin():
+        row = session.get(CommunicationRow, key)
+        if row is None:
+            return
+        row.status, row.channel, row.recipients, row.error = status, channel, recipients, error
+        row.sent_at = now_utc() if status == "SENT" else None
+
+
+def communications(engine: Engine, *, incident_id: str) -> list[CommunicationRow]:
+    with Session(engine) as session:
+        return list(session.scalars(
+            select(CommunicationRow).where(CommunicationRow.incident_id == incident_id)
+            .order_by(CommunicationRow.created_at, CommunicationRow.key)))

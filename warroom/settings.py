@@ -1,0 +1,42 @@
+"""Configuration: one pydantic-settings class, read from WARROOM_* environment variables.
+
+Room: composition roots only (worker.py, the API's lifespan, the CLI). Built where it is
+used, never at import time, so tests can give each run its own settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_runbooks_dir() -> Path:
+    shipped = REPO_ROOT / "runbooks"
+    return shipped if shipped.is_dir() else Path("runbooks")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARROOM_", extra="ignore")
+
+    temporal_address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "warroom"
+    data_dir: Path = Path(".warroom")
+    database_url: str = ""  # empty: SQLite file in the data directory
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    runbooks_dir: Path = Field(default_factory=_default_runbooks_dir)
+    log_level: str = "INFO"
+    # Severity label -> priority (SPEC 2: critical -> P0/P1 by service tier).
+    tier1_services: list[str] = Field(default_factory=list)
+
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'warroom.db').resolve()}"

@@ -1,0 +1,431 @@
+"""Contracts: the plain dataclasses that cross the workflow boundary.
+
+Room: shared by workflows/, activities/, api/ and the CLI. Standard library only, so the
+workflow sandbox can pass this module through. Rules (STYLE.md 3): one dataclass in, one
+out; new fields get defaults; fields are never renamed while incidents carrying them may
+be running; datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PRIORITIES = ("P0", "P1", "P2", "P3", "P4")
+FULL_RESPONSE_PRIORITIES = ("P0", "P1")
+
+# Escalation levels: 1 on-duty, 2 senior, 3 architect, 4 external/vendor support.
+MAX_LEVEL = 4
+LEVEL_NAMES = {
+    1: "L1 on-duty engineer",
+    2: "L2 senior engineer",
+    3: "L3 architect",
+    4: "external/vendor support",
+}
+
+# Workflow type names: never derived from the Python class names (STYLE.md 1).
+INCIDENT_WORKFLOW = "IncidentResponse"
+TICKET_WORKFLOW = "Ticket"
+
+
+# --------------------------------------------------------------------------- policy
+
+
+@dataclass
+class PriorityPolicy:
+    """Service levels of one priority (SPEC section 2). Seconds, so tests can shrink them."""
+
+    priority: str
+    ack_seconds: int
+    update_seconds: int
+    resolve_seconds: int
+    review_seconds: int = 0  # 0: no post-incident review for this priority
+    stakeholders: list[str] = field(default_factory=list)
+    war_room: bool = False
+
+
+@dataclass
+class EscalationPolicy:
+    # Silence after acknowledgement (no update, no completed step) that lifts the
+    # escalation level: 30 min -> L2, 1 h -> L3, 2 h -> external.
+    no_progress_seconds: list[int] = field(default_factory=lambda: [1800, 3600, 7200])
+    review_reminder_seconds: int = 4 * 3600
+    management_notify_seconds: int = 1800  # P0: management informed by 30 min
+    manual_step_reminder_seconds: int = 900
+    # Affected-user growth reports after which impact counts as "spreading" (-> L3).
+    spreading_reports: int = 2
+    # 0: continue-as-new only when Temporal suggests it. Tests set a small number.
+    continue_as_new_after_events: int = 0
+
+
+@dataclass
+class ResponsePolicy:
+    priorities: dict[str, PriorityPolicy] = field(default_factory=dict)
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+
+    def of(self, priority: str) -> PriorityPolicy:
+        return self.priorities[priority]
+
+
+# --------------------------------------------------------------------------- runbooks
+
+
+@dataclass
+class ActionSpec:
+    """One recovery action. kind: http | manual | wait (more kinds come with runbooks)."""
+
+    id: str
+    kind: str
+    title: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    timeout_seconds: int = 60
+    max_attempts: int = 3
+
+
+@dataclass
+class CheckSpec:
+    """One verification check. kind: http | manual. Retried every interval until timeout."""
+
+    id: str
+    kind: str
+    title: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    timeout_seconds: int = 300
+    interval_seconds: int = 30
+
+
+@dataclass
+class RunbookSpec:
+    name: str = "default"
+    version: str = "1"
+    description: str = ""
+    source: str = ""  # file it was loaded from, for people reading the timeline
+    war_room: bool | None = None  # None: the priority decides
+    notify: list[str] = field(default_factory=list)  # extra targets for the first page
+    recover: list[ActionSpec] = field(default_factory=list)
+    verify: list[CheckSpec] = field(default_factory=list)
+    on_verify_failure: list[ActionSpec] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- input
+
+
+@dataclass
+class AlertInfo:
+    """A normalised alert: what every source format is turned into at the edge."""
+
+    title: str
+    description: str = ""
+    service: str = ""
+    severity: str = ""
+    priority: str = ""  # explicit priority on the request, if any
+    affected_users: int | None = None
+    business_impact: str = ""
+    availability: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    dedup_key: str = ""
+    source: str = "generic"
+    received_at: datetime | None = None
+    links: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IncidentInput:
+    incident_id: str
+    alert: AlertInfo
+    priority: str
+    priority_reason: str = ""
+    policy: ResponsePolicy = field(default_factory=ResponsePolicy)
+    runbook: RunbookSpec | None = None  # None: assess picks one
+    # Set only by continue-as-new (long incidents, ticket -> full response hand-over).
+    resume: Resume | None = None
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class TimelineEvent:
+    seq: int
+    at: datetime
+    type: str
+    actor: str = "system"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Deadlines:
+    ack_due: datetime | None = None
+    next_update_due: datetime | None = None
+    resolve_due: datetime | None = None
+    review_due: datetime | None = None
+
+
+@dataclass
+class StepState:
+    id: str
+    kind: str
+    title: str = ""
+    stage: str = "recover"  # recover | verify
+    status: str = "pending"  # pending | running | waiting | succeeded | failed | skipped
+    detail: str = ""
+
+
+@dataclass
+class EngineerUpdate:
+    by: str
+    message: str
+    at: datetime
+
+
+@dataclass
+class Review:
+    by: str
+    root_cause: str
+    contributing_factors: list[str] = field(default_factory=list)
+    lessons: list[str] = field(default_factory=list)
+    action_items: list[str] = field(default_factory=list)
+    submitted_at: datetime | None = None
+
+
+@dataclass
+class IncidentState:
+    """What get_state answers: the view managers and the API see."""
+
+    incident_id: str
+    workflow: str
+    title: str
+    service: str = ""
+    category: str = ""
+    priority: str = "P3"
+    status: str = "triggered"  # triggered | acknowledged | resolved | closed
+    phase: str = "assess"
+    escalation_level: int = 1
+    commander: str | None = None
+    acknowledged_by: str | None = None
+    created_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    alert_count: int = 0
+    runbook: str = ""
+    runbook_version: str = ""
+    war_room: dict[str, str] | None = None
+    latest_update: EngineerUpdate | None = None
+    steps: list[StepState] = field(default_factory=list)
+    review: Review | None = None
+    review_owner: str | None = None
+    reopen_count: int = 0
+    known_issues: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+
+
+@dataclass
+class Notification:
+    """One message to one target. key makes it idempotent: a retried page is not a second page."""
+
+    key: str
+    incident_id: str
+    kind: str  # INITIAL | UPDATE | RESOLUTION | FOLLOW_UP | REMINDER | ESCALATION
+    target: str  # oncall:L1 .. oncall:L4, technical_manager, commander:<name>, war_room, ...
+    subject: str
+    body: str
+    priority: str = ""
+
+
+@dataclass
+class Bookkeeping:
+    """Workflow-private progress that must survive continue-as-new."""
+
+    ack_window_start: datetime | None = None
+    last_update_tick: datetime | None = None
+    updated_since_tick: bool = False
+    last_progress_at: datetime | None = None
+    resolve_target_fired_for: str = ""
+    management_notified: bool = False
+    next_review_reminder: datetime | None = None
+    review_overdue_fired: bool = False
+    resolve_requested_by: str = ""
+    resolve_details: dict[str, Any] = field(default_factory=dict)
+    recover_round: int = 0
+    action_index: int = 0
+    completed_steps: dict[str, str] = field(default_factory=dict)  # step id -> who
+    step_reminders: dict[str, datetime] = field(default_factory=dict)
+    notification_seq: int = 0
+    outbox: list[Notification] = field(default_factory=list)
+    flushed: int = 0
+    max_affected_users: int = 0
+    spreading_reports: int = 0
+    war_room_wanted: bool = False
+    initial_targets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Resume:
+    state: IncidentState
+    book: Bookkeeping
+    runbook: RunbookSpec | None = None
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass
+class Acknowledge:
+    by: str
+    note: str = ""
+
+
+@dataclass
+class AssignCommander:
+    by: str
+    commander: str
+
+
+@dataclass
+class PostUpdate:
+    by: str
+    message: str
+
+
+@dataclass
+class Escalate:
+    by: str
+    reason: str = ""
+    to_level: int | None = None
+
+
+@dataclass
+class ChangePriority:
+    by: str
+    priority: str
+    reason: str = ""
+
+
+@dataclass
+class CompleteStep:
+    by: str
+    step: str
+    result: str = "done"
+    note: str = ""
+
+
+@dataclass
+class Resolve:
+    by: str
+    resolution: str = ""
+    root_cause: str = ""
+
+
+@dataclass
+class SubmitReview:
+    by: str
+    root_cause: str
+    contributing_factors: list[str] = field(default_factory=list)
+    lessons: list[str] = field(default_factory=list)
+    action_items: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Reopen:
+    by: str
+    reason: str = ""
+
+
+@dataclass
+class AlertReceived:
+    alert: AlertInfo
+
+
+@dataclass
+class AlertResolved:
+    source: str = ""
+    dedup_key: str = ""
+    summary: str = ""
+
+
+# --------------------------------------------------------------------------- activities
+
+
+@dataclass
+class AssessRequest:
+    incident_id: str
+    alert: AlertInfo
+    priority: str
+    runbook: RunbookSpec | None = None
+
+
+@dataclass
+class AssessResult:
+    category: str
+    runbook: RunbookSpec
+    known_issues: list[dict[str, Any]] = field(default_factory=list)
+    route_to: str = "senior"  # senior | on_duty
+    impact: str = ""
+
+
+@dataclass
+class NotificationResult:
+    key: str
+    channel: str
+    recipients: list[str] = field(default_factory=list)
+    status: str = "SENT"  # SENT | FAILED | PENDING
+    duplicate: bool = False
+    error: str = ""
+
+
+@dataclass
+class WarRoomRequest:
+    key: str
+    incident_id: str
+    title: str
+    priority: str
+    commander: str | None
+    brief: str
+
+
+@dataclass
+class WarRoomResult:
+    channel: str
+    bridge: str = ""
+
+
+@dataclass
+class ActionRequest:
+    key: str
+    incident_id: str
+    action: ActionSpec
+
+
+@dataclass
+class ActionResult:
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class CheckRequest:
+    key: str
+    incident_id: str
+    check: CheckSpec
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class RecordEvents:
+    incident_id: str
+    run_id: str
+    snapshot: IncidentState
+    events: list[TimelineEvent] = field(default_factory=list)
+
+
+@dataclass
+class Recorded:
+    written: int = 0

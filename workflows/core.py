@@ -1,0 +1,647 @@
+"""What IncidentResponse and Ticket share: timeline, durable deadlines, paging, handlers.
+
+Room: workflows (deterministic). Only the standard library, temporalio and the contracts.
+Time is workflow.now(); every deadline is computed from state, so a priority change
+re-plans all timers at once simply by changing the state the plan is computed from.
+Three background loops run beside the phases:
+  - _timer_loop: sleeps until the earliest deadline, fires what is due (escalations,
+    stakeholder updates, reminders);
+  - _pager: sends queued notifications one by one through the send_notification activity
+    (idempotent on the notification key, so a retry is never a second page);
+  - _flusher: writes new timeline events to the records, retrying without limit, so a
+    database outage delays the record but never blocks the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import datetime, timedelta
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import (
+        LEVEL_NAMES,
+        MAX_LEVEL,
+        PRIORITIES,
+        Acknowledge,
+        AlertReceived,
+        AlertResolved,
+        AssignCommander,
+        Bookkeeping,
+        ChangePriority,
+        CompleteStep,
+        Deadlines,
+        EngineerUpdate,
+        Escalate,
+        IncidentInput,
+        IncidentState,
+        Notification,
+        NotificationResult,
+        PostUpdate,
+        PriorityPolicy,
+        RecordEvents,
+        Reopen,
+        Resolve,
+        Resume,
+        Review,
+        RunbookSpec,
+        SubmitReview,
+        TimelineEvent,
+    )
+
+OPEN_STATUSES = ("triggered", "acknowledged")
+# Events that change no deadline: recording them must not re-plan the timers.
+_NO_REPLAN = frozenset({"alert.received", "notification.sent", "notification.failed"})
+
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
+)
+# Records: retry without limit, backing off to a minute; the incident never waits on them.
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=60)
+)
+
+
+def refuse(reason: str) -> ApplicationError:
+    """A validator's refusal: the caller sees the reason, the workflow is untouched."""
+    return ApplicationError(reason, type="ActionRefused", non_retryable=True)
+
+
+def _secs(n: float) -> timedelta:
+    return timedelta(seconds=n)
+
+
+class IncidentCore:
+    KIND = ""
+    STAKEHOLDER_UPDATES = True
+
+    # ------------------------------------------------------------------ setup
+
+    def _setup(self, inp: IncidentInput) -> None:
+        info = workflow.info()
+        self.inp = inp
+        self.policy = inp.policy
+        self.run_id = info.first_execution_run_id
+        self.runbook: RunbookSpec | None = inp.runbook
+        self._resumed_from = inp.resume.state.workflow if inp.resume is not None else None
+        if inp.resume is not None:
+            self.s: IncidentState = inp.resume.state
+            self.b: Bookkeeping = inp.resume.book
+            self.runbook = inp.resume.runbook or inp.runbook
+        else:
+            now = workflow.now()
+            a = inp.alert
+            self.s = IncidentState(
+                incident_id=inp.incident_id or info.workflow_id,
+                workflow=self.KIND,
+                title=a.title,
+                service=a.service,
+                priority=inp.priority,
+                created_at=now,
+            )
+            self.b = Bookkeeping(
+                ack_window_start=now, last_update_tick=now, last_progress_at=now,
+                max_affected_users=a.affected_users or 0,
+            )
+        self.s.workflow = self.KIND
+        self._plan = 0  # bumped whenever a deadline may have moved
+        self._alarms: set[datetime] = set()
+        self._handover_to: str | None = None
+        if inp.resume is None:
+            # Recorded here, not in run(): the starting alert's signal is handled before run().
+            a = inp.alert
+            self._event("triggered", actor=a.source or "system", title=a.title, priority=self.s.priority,
+                        priority_reason=inp.priority_reason or None, service=a.service or None,
+                        dedup_key=a.dedup_key or None, description=a.description or None)
+
+    # ------------------------------------------------------------------ timeline
+
+    def _event(self, type: str, actor: str = "system", **details: Any) -> TimelineEvent:
+        ev = TimelineEvent(
+            seq=len(self.s.timeline) + 1, at=workflow.now(), type=type, actor=actor,
+            details={k: (v.isoformat() if isinstance(v, datetime) else v)
+                     for k, v in details.items() if v is not None},
+        )
+        self.s.timeline.append(ev)
+        if type not in _NO_REPLAN:
+            self._plan += 1
+        return ev
+
+    def _enter(self, phase: str, **details: Any) -> None:
+        old = self.s.phase
+        if old and old != phase:
+            self._event("phase.completed", phase=old, **details)
+        self.s.phase = phase
+        if phase != "closed":
+            self._event("phase.started", phase=phase)
+
+    def _pp(self) -> PriorityPolicy:
+        return self.policy.of(self.s.priority)
+
+    # ------------------------------------------------------------------ paging
+
+    def _page(self, kind: str, target: str, subject: str, body: str) -> str:
+        self.b.notification_seq += 1
+        key = f"{self.run_id}:n{self.b.notification_seq}"
+        self.b.outbox.append(
+            Notification(key=key, incident_id=self.s.incident_id, kind=kind, target=target,
+                         subject=subject, body=body, priority=self.s.priority)
+        )
+        return key
+
+    def _subject(self, what: str) -> str:
+        return f"[{self.s.priority}] {self.s.title} — {what}"
+
+    async def _pager(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self.b.outbox))
+            n = self.b.outbox[0]
+            try:
+                res = await workflow.execute_activity(
+                    "send_notification", n, result_type=NotificationResult,
+                    start_to_close_timeout=_secs(30), retry_policy=NOTIFY_RETRY,
+                )
+            except ActivityError as err:
+                res = NotificationResult(key=n.key, channel="", status="FAILED", error=str(err.cause or err))
+            self.b.outbox.pop(0)
+            self._event(
+                "notification.sent" if res.status != "FAILED" else "notification.failed",
+                key=n.key, kind=n.kind, target=n.target, channel=res.channel,
+                recipients=res.recipients, status=res.status, subject=n.subject,
+                error=res.error or None,
+            )
+
+    async def _sent(self, keys: list[str]) -> None:
+        await workflow.wait_condition(lambda: not any(n.key in keys for n in self.b.outbox))
+
+    # ------------------------------------------------------------------ records
+
+    async def _flusher(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: self.b.flushed < len(self.s.timeline))
+            upto = len(self.s.timeline)
+            batch = self.s.timeline[self.b.flushed:upto]
+            await workflow.execute_activity(
+                "record_events",
+                RecordEvents(incident_id=self.s.incident_id, run_id=self.run_id,
+                             snapshot=self._view(with_timeline=False), events=batch),
+                start_to_close_timeout=_secs(30), retry_policy=RECORD_RETRY,
+            )
+            self.b.flushed = upto
+
+    async def _drained(self) -> None:
+        await workflow.wait_condition(
+            lambda: not self.b.outbox and self.b.flushed >= len(self.s.timeline)
+            and workflow.all_handlers_finished()
+        )
+
+    # ------------------------------------------------------------------ deadlines
+
+    def _due(self) -> dict[str, datetime]:
+        s, b, pp, esc = self.s, self.b, self._pp(), self.policy.escalation
+        d: dict[str, datetime] = {}
+        is_open = s.status in OPEN_STATUSES
+        if s.status == "triggered" and b.ack_window_start:
+            d["ack"] = b.ack_window_start + _secs(pp.ack_seconds)
+        if s.status == "acknowledged" and not b.resolve_requested_by and b.last_progress_at:
+            for i, after in enumerate(esc.no_progress_seconds):
+                if s.escalation_level < min(i + 2, MAX_LEVEL):
+                    d["progress"] = b.last_progress_at + _secs(after)
+                    break
+        if is_open and s.created_at and b.resolve_target_fired_for != s.priority:
+            d["resolve"] = s.created_at + _secs(pp.resolve_seconds)
+        if is_open and s.priority == "P0" and not b.management_notified and s.created_at:
+            d["management"] = s.created_at + _secs(esc.management_notify_seconds)
+        if is_open and b.last_update_tick:
+            d["update"] = b.last_update_tick + _secs(pp.update_seconds)
+        if s.phase == "review" and s.review is None:
+            if b.next_review_reminder:
+                d["review_reminder"] = b.next_review_reminder
+            if not b.review_overdue_fired and s.resolved_at and pp.review_seconds:
+                d["review_overdue"] = s.resolved_at + _secs(pp.review_seconds)
+        if is_open:
+            for step, due in b.step_reminders.items():
+                d[f"step:{step}"] = due
+        return d
+
+    def _deadlines(self) -> Deadlines:
+        d = self._due()
+        review_due = None
+        if self.s.resolved_at and self._pp().review_seconds and self.s.review is None:
+            review_due = self.s.resolved_at + _secs(self._pp().review_seconds)
+        return Deadlines(ack_due=d.get("ack"), next_update_due=d.get("update"),
+                         resolve_due=d.get("resolve"), review_due=review_due)
+
+    async def _timer_loop(self) -> None:
+        # Timers here are never cancelled: an alarm that is no longer needed fires and wakes
+        # the loop, which finds nothing due and plans again. Cancelling a timer in the same
+        # instant it fires is what trips the time-skipping test server, and a few spare
+        # timer events in history are cheap.
+        while True:
+            due = self._due()
+            seen = self._plan
+            if due:
+                when = min(due.values())
+                if when > workflow.now():
+                    self._alarm(when)
+                    await workflow.wait_condition(
+                        lambda: self._plan != seen or workflow.now() >= when)
+                    if workflow.now() < when:
+                        continue  # something changed: plan again
+                now = workflow.now()
+                for name, at in sorted(due.items(), key=lambda kv: (kv[1], kv[0])):
+                    if at <= now:
+                        self._fire(name)
+            else:
+                await workflow.wait_condition(lambda: self._plan != seen)
+
+    def _alarm(self, when: datetime) -> None:
+        """Make sure a timer wakes the workflow at `when` (one timer per instant)."""
+        if when in self._alarms:
+            return
+        self._alarms.add(when)
+
+        async def ring() -> None:
+            await workflow.sleep(max(0.001, (when - workflow.now()).total_seconds()))
+            self._alarms.discard(when)
+            self._plan += 1
+
+        asyncio.get_running_loop().create_task(ring())
+
+    async def _wait_until(self, condition: Callable[[], bool], seconds: float) -> bool:
+        """wait_condition with a timeout that never cancels its timer. True if condition met."""
+        when = workflow.now() + _secs(seconds)
+        self._alarm(when)
+        await workflow.wait_condition(lambda: condition() or workflow.now() >= when)
+        return condition()
+
+    def _fire(self, name: str) -> None:
+        s, b, pp = self.s, self.b, self._pp()
+        now = workflow.now()
+        if name == "ack":
+            self._escalate_to(s.escalation_level + 1, "ack_timeout", "system",
+                              note=f"not acknowledged within {pp.ack_seconds // 60} min")
+            b.ack_window_start = now
+        elif name == "progress":
+            silent = int((now - b.last_progress_at).total_seconds()) if b.last_progress_at else 0
+            target = s.escalation_level + 1
+            for i, after in enumerate(self.policy.escalation.no_progress_seconds):
+                if silent >= after:
+                    target = max(target, min(i + 2, MAX_LEVEL))
+            self._escalate_to(target, "no_progress", "system", note=f"no progress for {silent // 60} min")
+        elif name == "resolve":
+            b.resolve_target_fired_for = s.priority
+            self._escalate_to(s.escalation_level + 1, "resolve_target", "system",
+                              note=f"not resolved within {pp.resolve_seconds // 60} min")
+            self._page("FOLLOW_UP", "management", self._subject("resolve target missed"),
+                       f"{s.priority} incident open for {pp.resolve_seconds // 60} min without resolution.")
+        elif name == "management":
+            b.management_notified = True
+            self._page("FOLLOW_UP", "management", self._subject("management briefing"),
+                       self._brief())
+        elif name == "update":
+            self._update_tick()
+        elif name == "review_reminder":
+            b.next_review_reminder = now + _secs(self.policy.escalation.review_reminder_seconds)
+            owner = s.review_owner or "oncall:L1"
+            self._event("review.reminder", to=owner, due=self._deadlines().review_due)
+            self._page("REMINDER", self._person(owner), self._subject("post-incident review pending"),
+                       "The post-incident review has not been submitted yet.")
+        elif name == "review_overdue":
+            b.review_overdue_fired = True
+            self._event("review.overdue", owner=s.review_owner, escalated_to="technical_manager")
+            self._page("ESCALATION", "technical_manager", self._subject("post-incident review overdue"),
+                       f"Review owner {s.review_owner} has not submitted the review in time.")
+        elif name.startswith("step:"):
+            step = name[5:]
+            b.step_reminders[step] = now + _secs(self.policy.escalation.manual_step_reminder_seconds)
+            who = s.commander or "oncall:L1"
+            self._event("step.reminder", step=step, to=who)
+            self._page("REMINDER", self._person(who), self._subject(f"step '{step}' is waiting"),
+                       f"Runbook step '{step}' is waiting for an engineer to complete it.")
+
+    def _update_tick(self) -> None:
+        s, b = self.s, self.b
+        fresh = b.updated_since_tick
+        if self.STAKEHOLDER_UPDATES:
+            if s.latest_update and fresh:
+                msg = f"{s.latest_update.message} ({s.latest_update.by})"
+            elif s.latest_update:
+                msg = f"No new update since: {s.latest_update.message} ({s.latest_update.by})"
+            else:
+                msg = "Responders are investigating; no engineer update yet."
+            targets = self._stakeholders()
+            for t in targets:
+                self._page("UPDATE", t, self._subject("status update"), msg)
+            self._event("stakeholder_update.sent", message=msg, fresh=fresh, targets=targets)
+        if not fresh:
+            who = s.commander or "oncall:L1"
+            since = s.latest_update.at if s.latest_update else s.created_at
+            self._event("update.reminder", to=who, silent_since=since)
+            self._page("REMINDER", self._person(who), self._subject("status update due"),
+                       "Post a status update: stakeholders are waiting for news.")
+        b.last_update_tick = workflow.now()
+        b.updated_since_tick = False
+
+    # ------------------------------------------------------------------ helpers
+
+    def _person(self, who: str) -> str:
+        return who if ":" in who or who in ("management", "technical_manager") else f"person:{who}"
+
+    def _stakeholders(self) -> list[str]:
+        out: list[str] = []
+        for t in [f"oncall:L{self.s.escalation_level}", *self._pp().stakeholders]:
+            if t not in out:
+                out.append(t)
+        return out
+
+    def _brief(self) -> str:
+        s = self.s
+        lines = [
+            f"{s.priority} {s.title}",
+            f"service: {s.service or '-'}  category: {s.category or '-'}  runbook: {s.runbook or '-'}",
+            f"status: {s.status}  phase: {s.phase}  level: {LEVEL_NAMES.get(s.escalation_level)}",
+            f"commander: {s.commander or 'not yet assigned'}",
+        ]
+        if s.latest_update:
+            lines.append(f"latest update: {s.latest_update.message} ({s.latest_update.by})")
+        return "\n".join(lines)
+
+    def _escalate_to(self, level: int, reason: str, actor: str, note: str = "") -> None:
+        s = self.s
+        level = min(level, MAX_LEVEL)
+        previous = s.escalation_level
+        repeated = level <= previous
+        s.escalation_level = max(level, previous)
+        self._event("escalated", actor=actor, level=s.escalation_level, reason=reason,
+                    previous_level=previous, note=note or None, repeated=repeated or None)
+        target = f"oncall:L{s.escalation_level}"
+        self._page("ESCALATION", target, self._subject(f"escalated to {LEVEL_NAMES[s.escalation_level]}"),
+                   f"Escalated ({reason}). {note}\n{self._brief()}")
+        if s.priority in ("P0", "P1"):
+            self.b.war_room_wanted = True
+
+    def _progress(self) -> None:
+        self.b.last_progress_at = workflow.now()
+
+    def _view(self, with_timeline: bool = True) -> IncidentState:
+        return dataclasses.replace(
+            self.s, deadlines=self._deadlines(),
+            timeline=list(self.s.timeline) if with_timeline else [],
+        )
+
+    def _resume_input(self, workflow_kind_priority: str | None = None) -> IncidentInput:
+        return dataclasses.replace(
+            self.inp, priority=workflow_kind_priority or self.s.priority,
+            resume=Resume(state=self.s, book=self.b, runbook=self.runbook),
+        )
+
+    def _can_due(self) -> bool:
+        info = workflow.info()
+        limit = self.policy.escalation.continue_as_new_after_events
+        if limit and info.get_current_history_length() > limit:
+            return True
+        return info.is_continue_as_new_suggested()
+
+    async def _continue_as_new(self, workflow_name: str | None = None) -> None:
+        await self._drained()
+        workflow.continue_as_new(self._resume_input(), workflow=workflow_name)
+
+    def _start_background(self) -> None:
+        for loop in (self._timer_loop(), self._pager(), self._flusher()):
+            asyncio.get_running_loop().create_task(loop)
+
+    # ------------------------------------------------------------------ validation
+
+    def _require_actor(self, by: str) -> None:
+        if not by or not by.strip():
+            raise refuse("actor ('by') must name a person")
+
+    def _require_open(self, by: str, action: str) -> None:
+        self._require_actor(by)
+        if self.s.status == "closed":
+            raise refuse(f"cannot {action}: incident {self.s.incident_id} is closed")
+        if self.s.status == "resolved":
+            raise refuse(f"cannot {action}: incident {self.s.incident_id} is resolved (reopen it first)")
+
+    # ------------------------------------------------------------------ queries
+
+    @workflow.query(name="get_state")
+    def get_state(self) -> IncidentState:
+        return self._view()
+
+    # ------------------------------------------------------------------ signals (sources)
+
+    @workflow.signal(name="alert_received")
+    def alert_received(self, sig: AlertReceived) -> None:
+        s, b, a = self.s, self.b, sig.alert
+        s.alert_count += 1
+        self._event("alert.received", actor=a.source or "source", count=s.alert_count,
+                    title=a.title, severity=a.severity or None, affected_users=a.affected_users)
+        if s.status == "closed":
+            return
+        if s.status == "resolved" and s.alert_count > 1:
+            self._reopen(a.source or "source", "alert fired again after resolution")
+            return
+        if a.affected_users is not None:
+            if b.max_affected_users and a.affected_users > b.max_affected_users:
+                b.spreading_reports += 1
+                if (b.spreading_reports >= self.policy.escalation.spreading_reports
+                        and s.priority in ("P0", "P1") and s.escalation_level < 3):
+                    self._escalate_to(3, "impact_spreading", a.source or "system",
+                                      note=f"affected users now {a.affected_users}")
+            b.max_affected_users = max(b.max_affected_users, a.affected_users)
+        if a.priority in PRIORITIES and a.priority < s.priority and s.alert_count > 1:
+            self._change_priority(a.source or "system", a.priority, "alert reports a higher impact")
+
+    @workflow.signal(name="alert_resolved")
+    def alert_resolved(self, sig: AlertResolved) -> None:
+        source = sig.source or "source"
+        self._event("alert.resolved", actor=source, summary=sig.summary or None)
+        if self.s.status in OPEN_STATUSES and not self.b.resolve_requested_by:
+            self.b.resolve_requested_by = source
+            self.b.resolve_details = {"resolution": sig.summary or "resolved by the alert source"}
+
+    # ------------------------------------------------------------------ updates (engineers)
+
+    @workflow.update(name="acknowledge")
+    def acknowledge(self, a: Acknowledge) -> IncidentState:
+        s = self.s
+        now = workflow.now()
+        s.status = "acknowledged"
+        s.acknowledged_by, s.acknowledged_at = a.by, now
+        self._event("acknowledged", actor=a.by, note=a.note or None,
+                    seconds_to_ack=int((now - s.created_at).total_seconds()) if s.created_at else None)
+        if s.commander is None:
+            s.commander = a.by
+            self._event("commander.assigned", actor="system", commander=a.by, reason="first acknowledgement")
+        self._progress()
+        return self._view()
+
+    @acknowledge.validator
+    def _v_acknowledge(self, a: Acknowledge) -> None:
+        self._require_open(a.by, "acknowledge")
+        if self.s.acknowledged_by:
+            raise refuse(f"already acknowledged by {self.s.acknowledged_by}")
+
+    @workflow.update(name="assign_commander")
+    def assign_commander(self, a: AssignCommander) -> IncidentState:
+        previous = self.s.commander
+        self.s.commander = a.commander
+        self._event("commander.assigned", actor=a.by, commander=a.commander, previous=previous)
+        self._page("FOLLOW_UP", self._person(a.commander), self._subject("you are incident commander"),
+                   self._brief())
+        return self._view()
+
+    @assign_commander.validator
+    def _v_assign_commander(self, a: AssignCommander) -> None:
+        self._require_actor(a.by)
+        if self.s.status == "closed":
+            raise refuse(f"cannot assign a commander: incident {self.s.incident_id} is closed")
+        if not a.commander or not a.commander.strip():
+            raise refuse("commander must name a person")
+        if a.commander == self.s.commander:
+            raise refuse(f"{a.commander} is already the commander")
+
+    @workflow.update(name="post_update")
+    def post_update(self, u: PostUpdate) -> IncidentState:
+        now = workflow.now()
+        self.s.latest_update = EngineerUpdate(by=u.by, message=u.message, at=now)
+        self.b.updated_since_tick = True
+        self._progress()
+        self._event("status_update.posted", actor=u.by, message=u.message)
+        return self._view()
+
+    @post_update.validator
+    def _v_post_update(self, u: PostUpdate) -> None:
+        self._require_actor(u.by)
+        if self.s.status == "closed":
+            raise refuse(f"cannot post an update: incident {self.s.incident_id} is closed")
+        if not u.message or not u.message.strip():
+            raise refuse("message must not be empty")
+
+    @workflow.update(name="escalate")
+    def escalate(self, e: Escalate) -> IncidentState:
+        self._escalate_to(e.to_level or self.s.escalation_level + 1, "manual", e.by, note=e.reason)
+        return self._view()
+
+    @escalate.validator
+    def _v_escalate(self, e: Escalate) -> None:
+        self._require_open(e.by, "escalate")
+        if self.s.escalation_level >= MAX_LEVEL:
+            raise refuse("already at the highest escalation level (external/vendor support)")
+        if e.to_level is not None and not (self.s.escalation_level < e.to_level <= MAX_LEVEL):
+            raise refuse(f"to_level must be between {self.s.escalation_level + 1} and {MAX_LEVEL}")
+
+    @workflow.update(name="change_priority")
+    def change_priority(self, c: ChangePriority) -> IncidentState:
+        self._change_priority(c.by, c.priority, c.reason)
+        return self._view()
+
+    @change_priority.validator
+    def _v_change_priority(self, c: ChangePriority) -> None:
+        self._require_open(c.by, "change the priority")
+        if c.priority not in PRIORITIES:
+            raise refuse(f"priority must be one of {', '.join(PRIORITIES)}, not {c.priority!r}")
+        if c.priority == self.s.priority:
+            raise refuse(f"priority is already {c.priority}")
+        if not c.reason or not c.reason.strip():
+            raise refuse("reason must say why the priority changes")
+
+    def _change_priority(self, by: str, to: str, reason: str) -> None:
+        s, b = self.s, self.b
+        old = s.priority
+        s.priority = to
+        if s.status == "triggered":
+            b.ack_window_start = workflow.now()  # the new priority's page gives a fresh ack window
+        self._event("priority.changed", actor=by, **{"from": old, "to": to, "reason": reason,
+                                                      "direction": "upgrade" if to < old else "downgrade"})
+        if to < old:
+            for t in self._stakeholders():
+                self._page("UPDATE", t, self._subject(f"upgraded from {old}"), f"Reason: {reason}\n{self._brief()}")
+            if self._pp().war_room:
+                b.war_room_wanted = True
+        self._on_priority_changed(old, to)
+
+    def _on_priority_changed(self, old: str, new: str) -> None:
+        """Hook: the ticket hands over to a full response here."""
+
+    @workflow.update(name="complete_step")
+    def complete_step(self, c: CompleteStep) -> IncidentState:
+        self.b.completed_steps[c.step] = c.result or "done"
+        self.b.step_reminders.pop(c.step, None)
+        self._progress()
+        for st in self.s.steps:
+            if st.id == c.step and st.status == "waiting":
+                st.status = "succeeded" if c.result != "failed" else "failed"
+        self._event("step.completed", actor=c.by, step=c.step, result=c.result, note=c.note or None)
+        return self._view()
+
+    @complete_step.validator
+    def _v_complete_step(self, c: CompleteStep) -> None:
+        self._require_open(c.by, "complete a step")
+        waiting = [st.id for st in self.s.steps if st.status == "waiting"]
+        if c.step not in waiting:
+            raise refuse(f"step {c.step!r} is not waiting for completion"
+                         + (f"; waiting: {', '.join(waiting)}" if waiting else "; no step is waiting"))
+        if c.result not in ("done", "passed", "failed"):
+            raise refuse("result must be done, passed or failed")
+
+    @workflow.update(name="resolve")
+    def resolve(self, r: Resolve) -> IncidentState:
+        self.b.resolve_requested_by = r.by
+        self.b.resolve_details = {"resolution": r.resolution, "root_cause": r.root_cause}
+        self._progress()
+        self._event("resolve.requested", actor=r.by, resolution=r.resolution or None,
+                    root_cause=r.root_cause or None)
+        return self._view()
+
+    @resolve.validator
+    def _v_resolve(self, r: Resolve) -> None:
+        self._require_open(r.by, "resolve")
+        if self.b.resolve_requested_by:
+            raise refuse(f"resolution already requested by {self.b.resolve_requested_by}; verification is running")
+
+    @workflow.update(name="submit_review")
+    def submit_review(self, r: SubmitReview) -> IncidentState:
+        self.s.review = Review(by=r.by, root_cause=r.root_cause, contributing_factors=r.contributing_factors,
+                               lessons=r.lessons, action_items=r.action_items, submitted_at=workflow.now())
+        self._event("review.submitted", actor=r.by, root_cause=r.root_cause, action_items=r.action_items)
+        return self._view()
+
+    @submit_review.validator
+    def _v_submit_review(self, r: SubmitReview) -> None:
+        self._require_actor(r.by)
+        if self.s.phase != "review":
+            raise refuse(f"no review is open: the incident is in phase {self.s.phase}")
+        if self.s.review is not None:
+            raise refuse(f"review already submitted by {self.s.review.by}")
+        if not r.root_cause or not r.root_cause.strip():
+            raise refuse("root_cause must not be empty")
+
+    @workflow.update(name="reopen")
+    def reopen(self, r: Reopen) -> IncidentState:
+        self._reopen(r.by, r.reason)
+        return self._view()
+
+    @reopen.validator
+    def _v_reopen(self, r: Reopen) -> None:
+        self._require_actor(r.by)
+        if self.s.status != "resolved":
+            raise refuse(f"only a resolved incident can be reopened; this one is {self.s.status}")
+
+    def _reopen(self, by: str, reason: str) -> None:
+        s, b = self.s, self.b
+        s.status = "acknowledged" if s.acknowledged_by else "triggered"
+        s.resolved_at = None
+        s.reopen_count += 1
+        b.resolve_requested_by = ""
+        b.next_review_reminder = None
+        b.last_update_tick = b.last_progress_at = b.ack_window_start = workflow.now()
+        self._event("reopened", actor=by, reason=reason or None, count=s.reopen_count)

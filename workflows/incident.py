@@ -1,0 +1,294 @@
+"""IncidentResponse: the full P0/P1 response, assess -> notify -> war_room -> recover ->
+verify -> review -> closed (SPEC section 3).
+
+Room: workflows (deterministic). Every phase function is re-entrant from the state it
+left behind, so a continue-as-new in the middle of a long incident resumes where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import (
+        INCIDENT_WORKFLOW,
+        ActionRequest,
+        ActionResult,
+        ActionSpec,
+        AssessRequest,
+        AssessResult,
+        CheckRequest,
+        CheckResult,
+        CheckSpec,
+        IncidentInput,
+        IncidentState,
+        RunbookSpec,
+        StepState,
+        WarRoomRequest,
+        WarRoomResult,
+    )
+    from workflows.core import IncidentCore, _secs
+
+ASSESS_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
+
+
+@workflow.defn(name=INCIDENT_WORKFLOW)
+class IncidentResponse(IncidentCore):
+    KIND = INCIDENT_WORKFLOW
+    STAKEHOLDER_UPDATES = True
+
+    @workflow.init
+    def __init__(self, inp: IncidentInput) -> None:
+        self._setup(inp)
+
+    @workflow.run
+    async def run(self, inp: IncidentInput) -> IncidentState:
+        self._start_background()
+        asyncio.get_running_loop().create_task(self._war_room_keeper())
+        if inp.resume is None:
+            self._event("phase.started", phase="assess")
+        elif self._resumed_from != self.KIND:
+            # Handed over from a Ticket raised to P0/P1: the full response starts at assess.
+            self._enter("assess", handed_over_from=self._resumed_from)
+        self.s.workflow = self.KIND
+        phases = {
+            "assess": self._assess, "notify": self._notify, "war_room": self._war_room,
+            "recover": self._recover, "verify": self._verify, "review": self._review,
+        }
+        while self.s.phase != "closed":
+            await phases[self.s.phase]()
+            if self.s.phase != "closed" and self._can_due():
+                await self._continue_as_new()
+        await self._drained()
+        return self._view()
+
+    # ------------------------------------------------------------------ phases
+
+    async def _assess(self) -> None:
+        try:
+            res = await workflow.execute_activity(
+                "assess_incident",
+                AssessRequest(incident_id=self.s.incident_id, alert=self.inp.alert,
+                              priority=self.s.priority, runbook=self.runbook),
+                result_type=AssessResult, start_to_close_timeout=_secs(60), retry_policy=ASSESS_RETRY,
+            )
+        except ActivityError as err:
+            # Never lose an incident to a broken assess: go on with what the input has.
+            self._event("assess.failed", error=str(err.cause or err))
+            res = AssessResult(category=self.s.category or "SYSTEM_UNAVAILABLE",
+                               runbook=self.runbook or RunbookSpec(name="builtin", version="0"))
+        self.runbook = res.runbook
+        self.s.category = res.category
+        self.s.runbook, self.s.runbook_version = res.runbook.name, res.runbook.version
+        self.s.known_issues = res.known_issues
+        self.s.steps = [StepState(id=a.id, kind=a.kind, title=a.title) for a in res.runbook.recover]
+        self.s.steps += [StepState(id=c.id, kind=c.kind, title=c.title, stage="verify") for c in res.runbook.verify]
+        self.b.initial_targets = self._initial_targets(res)
+        self._enter("notify", category=res.category, runbook=res.runbook.name,
+                    runbook_version=res.runbook.version, known_issues=len(res.known_issues),
+                    route_to=res.route_to, impact=res.impact or None)
+
+    def _initial_targets(self, res: AssessResult) -> list[str]:
+        targets = self._stakeholders()
+        if res.route_to == "senior" and "senior_engineer" not in targets:
+            targets.append("senior_engineer")
+        for t in self.runbook.notify if self.runbook else []:
+            if t not in targets:
+                targets.append(t)
+        return targets
+
+    async def _notify(self) -> None:
+        keys = [
+            self._page("INITIAL", t, self._subject("new incident"), self._brief())
+            for t in self.b.initial_targets
+        ]
+        self.b.initial_targets = []
+        await self._sent(keys)
+        self._enter("war_room", pages=len(keys))
+
+    async def _war_room(self) -> None:
+        wanted = self.runbook.war_room if self.runbook and self.runbook.war_room is not None else (
+            self._pp().war_room or not self.s.known_issues or self.s.escalation_level >= 2)
+        if wanted:
+            self.b.war_room_wanted = True
+            await workflow.wait_condition(lambda: self.s.war_room is not None)
+        self._enter("recover", war_room=bool(self.s.war_room))
+
+    async def _war_room_keeper(self) -> None:
+        """Opens the war room once wanted (at its phase, or later on escalation/upgrade)."""
+        await workflow.wait_condition(
+            lambda: self.b.war_room_wanted and self.s.war_room is None
+            and self.s.phase not in ("assess", "notify"))
+        key = f"{self.run_id}:war_room"
+        try:
+            res = await workflow.execute_activity(
+                "open_war_room",
+                WarRoomRequest(key=key, incident_id=self.s.incident_id, title=self.s.title,
+                               priority=self.s.priority, commander=self.s.commander, brief=self._brief()),
+                result_type=WarRoomResult, start_to_close_timeout=_secs(60),
+                retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
+            )
+            room = {"channel": res.channel, "bridge": res.bridge}
+        except ActivityError as err:
+            room = {"channel": "", "bridge": "", "error": str(err.cause or err)}
+        self.s.war_room = room
+        self._event("war_room.opened", channel=room["channel"], bridge=room["bridge"] or None,
+                    commander=self.s.commander or "first acknowledger", error=room.get("error"))
+
+    def _actions_for_round(self) -> list[ActionSpec]:
+        if not self.runbook:
+            return []
+        return self.runbook.recover if self.b.recover_round == 0 else self.runbook.on_verify_failure
+
+    def _step(self, step_id: str, kind: str, title: str, stage: str) -> StepState:
+        for st in self.s.steps:
+            if st.id == step_id and st.stage == stage:
+                return st
+        st = StepState(id=step_id, kind=kind, title=title, stage=stage)
+        self.s.steps.append(st)
+        return st
+
+    async def _recover(self) -> None:
+        actions = self._actions_for_round()
+        while self.b.action_index < len(actions) and not self.b.resolve_requested_by:
+            if self._can_due():
+                return
+            await self._run_action(actions[self.b.action_index])
+            self.b.action_index += 1
+        await workflow.wait_condition(lambda: bool(self.b.resolve_requested_by) or self._can_due())
+        if not self.b.resolve_requested_by:
+            return  # continue-as-new first; recover resumes after
+        for a in actions[self.b.action_index:]:
+            self._step(a.id, a.kind, a.title, "recover").status = "skipped"
+        self._enter("verify", requested_by=self.b.resolve_requested_by)
+
+    async def _run_action(self, a: ActionSpec) -> None:
+        st = self._step(a.id, a.kind, a.title, "recover")
+        self._event("action.started", step=a.id, kind=a.kind, title=a.title or None)
+        if a.kind == "manual":
+            st.status = "waiting"
+            self.b.step_reminders[a.id] = workflow.now() + _secs(
+                self.policy.escalation.manual_step_reminder_seconds)
+            self._plan += 1
+            await workflow.wait_condition(
+                lambda: a.id in self.b.completed_steps or bool(self.b.resolve_requested_by))
+            self.b.step_reminders.pop(a.id, None)
+            if a.id not in self.b.completed_steps:
+                st.status = "skipped"
+                return
+            ok = self.b.completed_steps[a.id] != "failed"
+            detail = f"completed: {self.b.completed_steps[a.id]}"
+        elif a.kind == "wait":
+            st.status = "running"
+            await workflow.sleep(_secs(int(a.params.get("seconds", 60))))
+            ok, detail = True, "waited"
+        else:
+            st.status = "running"
+            try:
+                res = await workflow.execute_activity(
+                    "run_action", ActionRequest(key=f"{self.run_id}:{a.id}:{self.b.recover_round}",
+                                                incident_id=self.s.incident_id, action=a),
+                    result_type=ActionResult, start_to_close_timeout=_secs(a.timeout_seconds),
+                    retry_policy=RetryPolicy(maximum_attempts=max(1, a.max_attempts),
+                                             maximum_interval=timedelta(seconds=30)),
+                )
+                ok, detail = res.ok, res.detail
+            except ActivityError as err:
+                ok, detail = False, str(err.cause or err)
+        st.status, st.detail = ("succeeded" if ok else "failed"), detail
+        if ok:
+            self._progress()
+        self._event("action.succeeded" if ok else "action.failed", step=a.id, kind=a.kind, detail=detail)
+
+    async def _verify(self) -> None:
+        checks = self.runbook.verify if self.runbook else []
+        failed: list[str] = []
+        for c in checks:
+            ok, detail = await self._run_check(c)
+            self._event("check.passed" if ok else "check.failed", step=c.id, kind=c.kind, detail=detail)
+            if not ok:
+                failed.append(c.id)
+                break
+        if failed:
+            self._event("verification.failed", failed=failed)
+            self._escalate_to(self.s.escalation_level + 1, "verification_failed", "system",
+                              note=f"verification failed: {', '.join(failed)}")
+            self.b.resolve_requested_by = ""
+            self.b.recover_round += 1
+            self.b.action_index = 0
+            for c in checks:  # the checks run again after the next recovery round
+                self._step(c.id, c.kind, c.title, "verify").status = "pending"
+                self.b.completed_steps.pop(c.id, None)
+            self._enter("recover", round=self.b.recover_round)
+            return
+        self._event("verification.passed", checks=[c.id for c in checks])
+        self._mark_resolved()
+
+    async def _run_check(self, c: CheckSpec) -> tuple[bool, str]:
+        st = self._step(c.id, c.kind, c.title, "verify")
+        deadline = workflow.now() + _secs(c.timeout_seconds)
+        if c.kind == "manual":
+            st.status = "waiting"
+            self._plan += 1
+            if not await self._wait_until(lambda: c.id in self.b.completed_steps, c.timeout_seconds):
+                st.status, st.detail = "failed", "not confirmed in time"
+                return False, st.detail
+            ok = self.b.completed_steps[c.id] != "failed"
+            st.status, st.detail = ("succeeded" if ok else "failed"), f"confirmed: {self.b.completed_steps[c.id]}"
+            return ok, st.detail
+        st.status = "running"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                res = await workflow.execute_activity(
+                    "run_check", CheckRequest(key=f"{self.run_id}:{c.id}:{attempt}",
+                                              incident_id=self.s.incident_id, check=c),
+                    result_type=CheckResult, start_to_close_timeout=_secs(max(5, min(c.interval_seconds, 60))),
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                )
+                ok, detail = res.ok, res.detail
+            except ActivityError as err:
+                ok, detail = False, str(err.cause or err)
+            if ok or workflow.now() + _secs(c.interval_seconds) > deadline:
+                st.status, st.detail = ("succeeded" if ok else "failed"), f"{detail} (attempt {attempt})"
+                return ok, st.detail
+            await workflow.sleep(_secs(c.interval_seconds))
+
+    def _mark_resolved(self) -> None:
+        s, b = self.s, self.b
+        now = workflow.now()
+        s.status, s.resolved_at = "resolved", now
+        b.step_reminders.clear()
+        self._event("resolved", actor=b.resolve_requested_by or "system",
+                    seconds_to_resolve=int((now - s.created_at).total_seconds()) if s.created_at else None,
+                    **{k: v for k, v in b.resolve_details.items() if v})
+        for t in self._stakeholders():
+            self._page("RESOLUTION", t, self._subject("resolved"),
+                       f"Resolved by {b.resolve_requested_by}. {b.resolve_details.get('resolution') or ''}")
+        if self._pp().review_seconds:
+            self._enter("review")
+            s.review_owner = s.commander or s.acknowledged_by or "oncall:L1"
+            b.next_review_reminder = now + _secs(self.policy.escalation.review_reminder_seconds)
+            b.review_overdue_fired = False
+            self._event("review.assigned", owner=s.review_owner, due=now + _secs(self._pp().review_seconds))
+        else:
+            self._close()
+
+    async def _review(self) -> None:
+        await workflow.wait_condition(
+            lambda: self.s.review is not None or self.s.status != "resolved" or self._can_due())
+        if self.s.review is not None:
+            self._close()
+        elif self.s.status != "resolved":  # reopened
+            self._enter("recover", reopened=True)
+
+    def _close(self) -> None:
+        self.s.status, self.s.closed_at = "closed", workflow.now()
+        self._enter("closed")
+        self._event("closed", review_by=self.s.review.by if self.s.review else None)
