@@ -78,3 +78,88 @@ def at_minutes(state: IncidentState, type_: str, **match: Any) -> list[float]:
 
 def pages(state: IncidentState, **match: Any) -> list[Any]:
     return [e for e in events(state, "notification.sent") if all(e.details.get(k) == v for k, v in match.items())]
+
+
+# --------------------------------------------------------------------------- lifecycle helpers
+
+
+async def final_state(client: Client, handle: WorkflowHandle) -> IncidentState:
+    """The workflow result (the final state), following continue-as-new and hand-overs."""
+    return await client.get_workflow_handle(handle.id, result_type=IncidentState).result()
+
+
+def hours_after(ref: Any, ev: Any) -> float:
+    """Hours from `ref` (a datetime) to the event."""
+    return round((ev.at - ref).total_seconds() / 3600, 2)
+
+
+def repeat_alert(handle: WorkflowHandle, state: IncidentState, **kw: Any) -> AlertInfo:
+    """The same alert again (same dedup key): what an alerting system sends when it re-fires."""
+    kw.setdefault("title", state.title)
+    kw.setdefault("service", state.service)
+    kw.setdefault("priority", state.priority)
+    return alert(dedup_key=handle.id.removeprefix("incident-"), **kw)
+
+
+class HttpStub:
+    """A real HTTP server on 127.0.0.1 (ephemeral port) in a thread. Each path answers a
+    scripted list of status codes, one per request, the last one repeating; every request
+    is recorded as (method, path)."""
+
+    def __init__(self, **scripts: list[int]) -> None:
+        self.scripts: dict[str, list[int]] = {f"/{k}": list(v) for k, v in scripts.items()}
+        import threading
+
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def set(self, path: str, statuses: list[int]) -> None:
+        with self._lock:
+            self.scripts[f"/{path}"] = list(statuses)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def hits(self, method: str, path: str) -> int:
+        return sum(1 for r in self.requests if r == (method, f"/{path}"))
+
+    def _answer(self, method: str, path: str) -> int:
+        with self._lock:
+            self.requests.append((method, path))
+            script = self.scripts.get(path)
+            if not script:
+                return 404
+            return script.pop(0) if len(script) > 1 else script[0]
+
+    def __enter__(self) -> "HttpStub":
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                code = stub._answer(self.command, self.path)
+                body = b"ok" if code < 400 else b"unhealthy"
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = _reply
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()

