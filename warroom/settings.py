@@ -33,8 +33,6 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     runbooks_dir: Path = Field(default_factory=_default_runbooks_dir)
     log_level: str = "INFO"
-    # Severity label -> priority (SPEC 2: critical -> P0/P1 by service tier).
-    tier1_services: list[str] = Field(default_factory=list)
 
     def db_url(self) -> str:
         if self.database_url:

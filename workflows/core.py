@@ -159,23 +159,29 @@ class IncidentCore:
         return f"[{self.s.priority}] {self.s.title} — {what}"
 
     async def _pager(self) -> None:
+        # Everything queued by the same moment goes out together (one page does not wait
+        # for another); results are recorded in queue order, so the timeline is stable.
         while True:
             await workflow.wait_condition(lambda: bool(self.b.outbox))
-            n = self.b.outbox[0]
-            try:
-                res = await workflow.execute_activity(
-                    "send_notification", n, result_type=NotificationResult,
-                    start_to_close_timeout=_secs(30), retry_policy=NOTIFY_RETRY,
+            batch = list(self.b.outbox)
+            results = await asyncio.gather(*(self._deliver(n) for n in batch))
+            del self.b.outbox[: len(batch)]
+            for n, res in zip(batch, results):
+                self._event(
+                    "notification.sent" if res.status != "FAILED" else "notification.failed",
+                    key=n.key, kind=n.kind, target=n.target, channel=res.channel,
+                    recipients=res.recipients, status=res.status, subject=n.subject,
+                    error=res.error or None,
                 )
-            except ActivityError as err:
-                res = NotificationResult(key=n.key, channel="", status="FAILED", error=str(err.cause or err))
-            self.b.outbox.pop(0)
-            self._event(
-                "notification.sent" if res.status != "FAILED" else "notification.failed",
-                key=n.key, kind=n.kind, target=n.target, channel=res.channel,
-                recipients=res.recipients, status=res.status, subject=n.subject,
-                error=res.error or None,
+
+    async def _deliver(self, n: Notification) -> NotificationResult:
+        try:
+            return await workflow.execute_activity(
+                "send_notification", n, result_type=NotificationResult,
+                start_to_close_timeout=_secs(30), retry_policy=NOTIFY_RETRY,
             )
+        except ActivityError as err:
+            return NotificationResult(key=n.key, channel="", status="FAILED", error=str(err.cause or err))
 
     async def _sent(self, keys: list[str]) -> None:
         await workflow.wait_condition(lambda: not any(n.key in keys for n in self.b.outbox))
