@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -64,10 +65,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         await (stop.wait() if stop else asyncio.Event().wait())
 
 
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully (finish in-flight tasks)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(settings, stop)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
-    asyncio.run(run_worker(settings))
+    asyncio.run(serve(Settings()))
 
 
 if __name__ == "__main__":

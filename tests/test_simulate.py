@@ -95,3 +95,20 @@ def test_unknown_runbook_exits_2(tmp_path):
     res = runner.invoke(app, ["simulate", str(path)])
     assert res.exit_code == 2
     assert "no-such-runbook" in res.stderr
+
+
+def test_json_on_stdout_is_parseable_as_a_process_and_tier1_config_applies(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.yaml"
+    path.write_text("incident: {title: Payments fail, service: payments, severity: critical}\nuntil: 1m\n")
+    warroom = str(Path(sys.executable).parent / "warroom")
+    env = {**os.environ, "WARROOM_TIER1_SERVICES": '["payments"]'}
+    res = subprocess.run([warroom, "simulate", str(path), "--json"], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)  # nothing but JSON: core logs never reach stdout
+    assert out["incident"]["priority"] == "P0"
+    assert out["timeline"][0]["details"]["priority_reason"] == "severity critical on a tier-1 service"

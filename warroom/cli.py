@@ -43,11 +43,11 @@ def dev() -> None:
 @app.command()
 def worker() -> None:
     """Run only the worker, against WARROOM_TEMPORAL_ADDRESS (production)."""
-    from worker import run_worker
+    from worker import serve
 
     settings = Settings()
     _logging(settings)
-    asyncio.run(run_worker(settings))
+    asyncio.run(serve(settings))
 
 
 @app.command()
@@ -93,7 +93,8 @@ def simulate(
     logging.basicConfig(level=logging.ERROR)
     try:
         sc = load_scenario(scenario)
-        result = asyncio.run(run_scenario(sc, runbooks_dir=settings.runbooks_dir))
+        result = asyncio.run(run_scenario(sc, runbooks_dir=settings.runbooks_dir,
+                                          tier1_services=settings.tier1_services))
     except ScenarioError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

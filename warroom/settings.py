@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     runbooks_dir: Path = Field(default_factory=_default_runbooks_dir)
     log_level: str = "INFO"
+    # Services whose `critical` alerts are P0 rather than P1 (SPEC 2: per service tier).
+    tier1_services: list[str] = Field(default_factory=list)
 
     def db_url(self) -> str:
         if self.database_url:

@@ -9,6 +9,7 @@ Hours of incident take well under a second of wall time per hour.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import tempfile
 import uuid
@@ -20,6 +21,7 @@ from typing import Any
 
 import yaml
 from temporalio.client import Client
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 from warroom import binaries, db
@@ -205,6 +207,14 @@ def load_scenario(path: str | Path) -> Scenario:
 # ------------------------------------------------------------------ running
 
 
+def _quiet_runtime() -> Runtime:
+    """Core (Rust) logs go through Python logging (stderr), never onto stdout, where
+    `--json` output must stay parseable."""
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))))
+
+
 def to_jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
@@ -219,7 +229,7 @@ def to_jsonable(obj: Any) -> Any:
 
 async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePolicy | None = None,
                        on_finish: Callable[[Client, eng.Triggered], Awaitable[None]] | None = None,
-                       ) -> dict[str, Any]:
+                       tier1_services: list[str] | None = None) -> dict[str, Any]:
     """Run the scenario; returns {"incident": final state, "timeline": [...], "refused": [...]}.
 
     on_finish runs before the test server stops (the replay recorder fetches histories there).
@@ -235,12 +245,14 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
     with tempfile.TemporaryDirectory(prefix="warroom-sim-") as tmp:
         engine = db.make_engine(f"sqlite:///{Path(tmp) / 'simulation.db'}")
         db.create_schema(engine)
-        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server())
+        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server(),
+                                                            runtime=_quiet_runtime())
         async with env:
             task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
             async with build_worker(env.client, task_queue=task_queue, engine=engine, runbooks=library):
                 t = await eng.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
-                                      policy=policy or default_policy(), runbook=runbook)
+                                      policy=policy or default_policy(), runbook=runbook,
+                                      tier1_services=tier1_services)
                 start = (await eng.state(env.client, t.incident_id)).created_at
                 assert start is not None
 
@@ -252,7 +264,7 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
                 for ev in sc.events:
                     await sleep_to(ev.at)
                     try:
-                        await _apply(env, t, sc, ev, task_queue)
+                        await _apply(env, t, sc, ev, task_queue, tier1_services)
                     except (eng.ActionRefused, eng.UnknownIncident) as err:
                         refused.append({"offset_seconds": int(ev.at.total_seconds()), "line": ev.line,
                                         "event": ev.kind, "reason": str(err)})
@@ -275,11 +287,11 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
 
 
 async def _apply(env: WorkflowEnvironment, t: eng.Triggered, sc: Scenario, ev: ScenarioEvent,
-                 task_queue: str) -> None:
+                 task_queue: str, tier1_services: list[str] | None) -> None:
     if ev.kind == "alert_received":
         alert = dataclasses.replace(sc.alert, **ev.payload)
         alert.priority = ev.payload.get("priority", "")
-        await eng.trigger(env.client, alert, task_queue=task_queue)
+        await eng.trigger(env.client, alert, task_queue=task_queue, tier1_services=tier1_services)
     elif ev.kind == "alert_resolved":
         await eng.source_resolved(env.client, t.incident_id, source=ev.payload.get("source") or "simulation",
                                   summary=ev.payload.get("summary", ""))
