@@ -96,32 +96,26 @@ async def test_p1_upgraded_to_p0_at_minute_40_makes_next_update_due_within_15_mi
     assert s.war_room is not None  # P0 always has a war room
 
 
-async def test_resolve_target_escalates_at_2h_for_p0(env, engine, task_queue):
+@pytest.mark.parametrize("priority,every,target_minutes,follow_ups", [
+    ("P0", 10, 120, ["management", "management"]),  # the first is the P0 briefing at 30 min
+    ("P1", 20, 240, ["management"]),
+])
+async def test_resolve_target_escalates_and_notifies_management(env, engine, task_queue, priority, every,
+                                                                target_minutes, follow_ups):
     async with running_worker(env.client, task_queue, engine):
-        h = await start(env.client, task_queue, priority="P0")
+        h = await start(env.client, task_queue, priority=priority)
         await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
-        for minute in range(10, 130, 10):
+        for minute in range(every, target_minutes + every, every):  # updates keep no_progress quiet
             await advance_to(env, h, minute)
             await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": f"t+{minute}"})
-        await advance_to(env, h, 125)
+        await advance_to(env, h, target_minutes + 5)
         s = await get_state(h)
-    assert at_minutes(s, "escalated", reason="resolve_target") == [120.0]
-    assert [p.details["target"] for p in pages(s, kind="FOLLOW_UP")] == ["management", "management"]
-    # the first FOLLOW_UP is the P0 management briefing at 30 min
-    assert round((pages(s, kind="FOLLOW_UP")[0].at - s.created_at).total_seconds() / 60) == 30
-
-
-async def test_resolve_target_escalates_at_4h_for_p1(env, engine, task_queue):
-    async with running_worker(env.client, task_queue, engine):
-        h = await start(env.client, task_queue, priority="P1")
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
-        for minute in range(20, 260, 20):
-            await advance_to(env, h, minute)
-            await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": f"t+{minute}"})
-        await advance_to(env, h, 245)
-        s = await get_state(h)
-    assert at_minutes(s, "escalated", reason="resolve_target") == [240.0]
+    assert at_minutes(s, "escalated", reason="resolve_target") == [float(target_minutes)]
     assert at_minutes(s, "escalated", reason="no_progress") == []
+    assert [p.details["target"] for p in pages(s, kind="FOLLOW_UP")] == follow_ups
+    assert round((pages(s, kind="FOLLOW_UP")[-1].at - s.created_at).total_seconds() / 60) == target_minutes
+    if priority == "P0":
+        assert round((pages(s, kind="FOLLOW_UP")[0].at - s.created_at).total_seconds() / 60) == 30
 
 
 async def test_no_progress_after_ack_climbs_the_ladder(env, engine, task_queue):

@@ -95,7 +95,8 @@ def _required(cls: type) -> list[str]:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
 
 
-def _check_payload(path: str, line: int, where: str, cls: type, payload: Any) -> dict[str, Any]:
+def _check_payload(path: str, line: int, where: str, cls: type, payload: Any, *,
+                   require: bool = True) -> dict[str, Any]:
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
@@ -104,21 +105,14 @@ def _check_payload(path: str, line: int, where: str, cls: type, payload: Any) ->
     for k in payload:
         if k not in known:
             raise ScenarioError(f"{path}:{line}: {where}.{k}: unknown field; expected one of {', '.join(known)}")
-    for k in _required(cls):
+    for k in _required(cls) if require else []:
         if k not in payload:
             raise ScenarioError(f"{path}:{line}: {where}.{k}: required")
     return payload
 
 
 def _alert(path: str, line: int, where: str, raw: Any, *, partial: bool = False) -> AlertInfo | dict[str, Any]:
-    payload = _check_payload(path, line, where, AlertInfo, raw) if not partial else raw
-    if partial:
-        if not isinstance(raw, dict):
-            raise ScenarioError(f"{path}:{line}: {where}: must be a mapping of fields")
-        known = _fields_of(AlertInfo)
-        for k in raw:
-            if k not in known:
-                raise ScenarioError(f"{path}:{line}: {where}.{k}: unknown field")
+    payload = _check_payload(path, line, where, AlertInfo, raw, require=not partial)
     for k, want in (("affected_users", int), ("availability", float)):
         v = payload.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
