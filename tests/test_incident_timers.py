@@ -176,3 +176,21 @@ async def test_second_acknowledgement_is_refused(env, engine, task_queue):
         await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
         with pytest.raises(eng.ActionRefused, match="already acknowledged by alice"):
             await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})
+
+
+async def test_acting_on_a_closed_incident_is_refused_with_a_reason(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P3")
+        await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
+        final = await h.result()
+        assert final.status == "closed"
+        with pytest.raises(eng.ActionRefused, match=f"cannot acknowledge: incident {h.id} is closed"):
+            await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})
+        assert (await get_state(h)).timeline == final.timeline  # nothing was added
+
+
+async def test_acting_on_an_unknown_incident_says_so(env, engine, task_queue):
+    with pytest.raises(eng.UnknownIncident):
+        await eng.act(env.client, "incident-does-not-exist", "acknowledge", {"by": "bob"})
+    with pytest.raises(eng.UnknownIncident):
+        await eng.state(env.client, "incident-does-not-exist")

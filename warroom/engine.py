@@ -86,7 +86,7 @@ async def trigger(client: Client, alert: AlertInfo, *, task_queue: str, policy: 
                         policy=policy or default_policy(), runbook=runbook)
     kind = INCIDENT_WORKFLOW if priority in FULL_RESPONSE_PRIORITIES else TICKET_WORKFLOW
     handle = await client.start_workflow(
-        kind, inp, id=wf_id, task_queue=task_queue,
+        kind, inp, id=wf_id, task_queue=task_queue, result_type=IncidentState,
         start_signal="alert_received", start_signal_args=[AlertReceived(alert=alert)],
     )
     return Triggered(incident_id=wf_id, workflow_id=wf_id, priority=priority, handle=handle)
