@@ -163,3 +163,41 @@ class HttpStub:
     def __exit__(self, *exc: Any) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+async def assert_replays(client: Client, handle: WorkflowHandle) -> int:
+    """Replay every run of the incident (continue-as-new, hand-over) from scratch on the
+    current code; a nondeterminism fails the test. Returns the number of runs."""
+    from temporalio.worker import Replayer
+
+    from workflows.incident import IncidentResponse
+    from workflows.ticket import Ticket
+
+    replayer = Replayer(workflows=[IncidentResponse, Ticket])
+    run_id: str | None = handle.first_execution_run_id or handle.result_run_id
+    runs = 0
+    while run_id:
+        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, f"run {run_id}: {result.replay_failure}"
+        runs += 1
+        run_id = None
+        last = history.events[-1]
+        if last.HasField("workflow_execution_continued_as_new_event_attributes"):
+            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return runs
+
+
+@asynccontextmanager
+async def running_cached_worker(client: Client, task_queue: str, engine: Engine, **kw: Any) -> AsyncIterator[None]:
+    """A worker that keeps workflows cached between tasks, as production workers do.
+
+    For the few paths where a worker without a cache trips temporalio/sdk-rust#1146: when it
+    replays from scratch, sdk-core folds a workflow task that produced no commands into the
+    next one if that one only delivers an update, so the update is applied before the
+    activity completion of the empty task, not after it as on every later replay. Check
+    such tests with assert_replays()."""
+    w = build_worker(client, task_queue=task_queue, engine=engine, runbooks=RunbookLibrary(REPO / "runbooks"),
+                     max_cached_workflows=100, **kw)
+    async with w:
+        yield

@@ -80,6 +80,9 @@ def _secs(n: float) -> timedelta:
 class IncidentCore:
     KIND = ""
     STAKEHOLDER_UPDATES = True
+    # The no-progress ladder (L2 after 30 min, L3 after 1 h, ...) is part of the P0/P1
+    # response (SPEC 3); a ticket has response and resolve timers and update reminders.
+    PROGRESS_LADDER = True
 
     # ------------------------------------------------------------------ setup
 
@@ -113,6 +116,13 @@ class IncidentCore:
         self._plan = 0  # bumped whenever a deadline may have moved
         self._alarms: set[datetime] = set()
         self._handover_to: str | None = None
+        self._busy = 0  # background activities in flight besides pages and records (war room)
+        self._finishing = False  # the run is draining to end (continue-as-new or close)
+        # Behaviour changes for running incidents (STYLE.md 7): a history recorded before
+        # them replays the old way.
+        self._quiet_end = workflow.patched("quiet-run-end")
+        self._anchored_updates = workflow.patched("anchored-update-cadence")
+        self._ladder = self.PROGRESS_LADDER or not workflow.patched("ticket-without-progress-ladder")
         if inp.resume is None:
             # Recorded here, not in run(): the starting alert's signal is handled before run().
             a = inp.alert
@@ -201,11 +211,20 @@ class IncidentCore:
             )
             self.b.flushed = upto
 
+    def _quiet(self) -> bool:
+        return (not self.b.outbox and self.b.flushed >= len(self.s.timeline)
+                and (self._busy == 0 or not self._quiet_end) and workflow.all_handlers_finished())
+
+    def _ending_now(self) -> bool:
+        """The run ends (continue-as-new or close) in this very activation: the background
+        loops must start nothing now. Anything due is left in the state, and the next run
+        fires it at once; work started now would be abandoned with the run (and the
+        time-skipping test server never releases the time lock of an abandoned activity)."""
+        return self._quiet_end and self._finishing and self._quiet()
+
     async def _drained(self) -> None:
-        await workflow.wait_condition(
-            lambda: not self.b.outbox and self.b.flushed >= len(self.s.timeline)
-            and workflow.all_handlers_finished()
-        )
+        self._finishing = True
+        await workflow.wait_condition(self._quiet)
 
     # ------------------------------------------------------------------ deadlines
 
@@ -215,7 +234,7 @@ class IncidentCore:
         is_open = s.status in OPEN_STATUSES
         if s.status == "triggered" and b.ack_window_start:
             d["ack"] = b.ack_window_start + _secs(pp.ack_seconds)
-        if s.status == "acknowledged" and not b.resolve_requested_by and b.last_progress_at:
+        if s.status == "acknowledged" and not b.resolve_requested_by and b.last_progress_at and self._ladder:
             for i, after in enumerate(esc.no_progress_seconds):
                 if s.escalation_level < min(i + 2, MAX_LEVEL):
                     d["progress"] = b.last_progress_at + _secs(after)
@@ -260,6 +279,9 @@ class IncidentCore:
                         lambda: self._plan != seen or workflow.now() >= when)
                     if workflow.now() < when:
                         continue  # something changed: plan again
+                if self._ending_now():
+                    await workflow.wait_condition(lambda: not self._ending_now())
+                    continue
                 now = workflow.now()
                 for name, at in sorted(due.items(), key=lambda kv: (kv[1], kv[0])):
                     if at <= now:
@@ -352,7 +374,13 @@ class IncidentCore:
             self._event("update.reminder", to=who, silent_since=since)
             self._page("REMINDER", self._person(who), self._subject("status update due"),
                        "Post a status update: stakeholders are waiting for news.")
-        b.last_update_tick = workflow.now()
+        # Keep the cadence: the next update is due one interval after this one was due, not
+        # after the moment its timer was handled (late timers, retried workflow tasks and
+        # continue-as-new would otherwise push every later update back a little more).
+        now = workflow.now()
+        interval = _secs(self._pp().update_seconds)
+        due = (b.last_update_tick or now) + interval
+        b.last_update_tick = due if self._anchored_updates and due <= now < due + interval else now
         b.updated_since_tick = False
 
     # ------------------------------------------------------------------ helpers

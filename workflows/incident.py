@@ -123,8 +123,9 @@ class IncidentResponse(IncidentCore):
         """Opens the war room once wanted (at its phase, or later on escalation/upgrade)."""
         await workflow.wait_condition(
             lambda: self.b.war_room_wanted and self.s.war_room is None
-            and self.s.phase not in ("assess", "notify"))
+            and self.s.phase not in ("assess", "notify") and not self._ending_now())
         key = f"{self.run_id}:war_room"
+        self._busy += 1
         try:
             res = await workflow.execute_activity(
                 "open_war_room",
@@ -136,6 +137,7 @@ class IncidentResponse(IncidentCore):
             room = {"channel": res.channel, "bridge": res.bridge}
         except ActivityError as err:
             room = {"channel": "", "bridge": "", "error": str(err.cause or err)}
+        self._busy -= 1
         self.s.war_room = room
         self._event("war_room.opened", channel=room["channel"], bridge=room["bridge"] or None,
                     commander=self.s.commander or "first acknowledger", error=room.get("error"))

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
 class Ticket(IncidentCore):
     KIND = TICKET_WORKFLOW
     STAKEHOLDER_UPDATES = False  # tickets remind the assignee; they do not brief stakeholders
+    PROGRESS_LADDER = False
 
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:

@@ -1,0 +1,175 @@
+"""Records (SPEC section 4): what the database holds once an incident is over — one row per
+timeline event, one communication per page, nothing twice — and the idempotency of the
+send_notification activity on its own."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.notify import Delivery, NotifyActivities
+from tests.helpers import (
+    advance_to,
+    assert_replays,
+    final_state,
+    pages,
+    running_worker,
+    start,
+)
+from warroom import db
+from warroom import engine as eng
+from workflows.contracts import IncidentState, Notification
+from workflows.policy import default_policy
+
+
+def _check_records(engine, final: IncidentState) -> None:
+    iid = final.incident_id
+    rows = db.timeline(engine, incident_id=iid)
+    # exactly one row per timeline event, in order, with what the timeline says
+    assert [(r.seq, r.type) for r in rows] == [(e.seq, e.type) for e in final.timeline]
+    assert [(r.at, r.actor) for r in rows] == [(e.at, e.actor) for e in final.timeline]
+    assert len({r.run_id for r in rows}) == 1  # the whole chain records under its first run
+    assert [r.details for r in rows] == [e.details for e in final.timeline]
+
+    comms = db.communications(engine, incident_id=iid)
+    assert len({c.key for c in comms}) == len(comms)
+    sent = pages(final)
+    keys = [p.details["key"] for p in sent]
+    assert len(keys) == len(set(keys)), "a page was recorded twice on the timeline"
+    paged = [c for c in comms if c.target != "war_room"]
+    assert sorted(c.key for c in paged) == sorted(keys)
+    by_key = {c.key: c for c in paged}
+    for p in sent:
+        row = by_key[p.details["key"]]
+        assert (row.kind, row.target, row.subject) == (p.details["kind"], p.details["target"], p.details["subject"])
+        assert row.status == "SENT" and row.sent_at is not None and row.attempts == 1
+        assert row.recipients == p.details["recipients"] and row.channel == p.details["channel"]
+    # the war-room brief is a communication of its own, posted once
+    rooms = [c for c in comms if c.target == "war_room"]
+    assert len(rooms) == (1 if final.war_room else 0)
+    assert all(c.status == "SENT" for c in comms)
+
+    inc = db.incident(engine, incident_id=iid)
+    assert inc is not None
+    assert (inc.status, inc.phase, inc.priority, inc.commander) == (
+        final.status, final.phase, final.priority, final.commander)
+    assert inc.closed_at == final.closed_at and inc.resolved_at == final.resolved_at
+    assert inc.workflow == final.workflow and inc.alert_count == final.alert_count
+
+
+async def test_closed_p0_has_one_record_per_event_and_per_page(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0")
+        await advance_to(env, h, 3)
+        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await advance_to(env, h, 20)
+        await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": "failing over"})
+        await advance_to(env, h, 35)
+        await eng.act(env.client, h.id, "assign_commander", {"by": "alice", "commander": "bob"})
+        await advance_to(env, h, 50)
+        await eng.act(env.client, h.id, "resolve", {"by": "bob", "resolution": "failed over"})
+        await advance_to(env, h, 50 + 5 * 60)
+        await eng.act(env.client, h.id, "submit_review", {"by": "bob", "root_cause": "disk full"})
+        final = await final_state(env.client, h)
+        await assert_replays(env.client, h)
+    assert final.status == "closed"
+    assert len(pages(final)) >= 10  # initial pages, updates, briefing, reminders, resolution
+    _check_records(engine, final)
+
+
+async def test_records_of_a_chain_of_runs_are_complete_and_unique(env, engine, task_queue):
+    """A ticket handed over to the full response, which then continues-as-new several times:
+    still one row per event and per page."""
+    policy = default_policy()
+    policy.escalation.continue_as_new_after_events = 80
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P3", policy=policy)
+        await advance_to(env, h, 5)
+        await eng.act(env.client, h.id, "acknowledge", {"by": "erin"})
+        await advance_to(env, h, 10)
+        await eng.act(env.client, h.id, "change_priority", {"by": "erin", "priority": "P0", "reason": "all users"})
+        for minute in range(20, 130, 10):
+            await advance_to(env, h, minute)
+            await eng.act(env.client, h.id, "post_update", {"by": "erin", "message": f"t+{minute}"})
+        await eng.act(env.client, h.id, "resolve", {"by": "erin", "resolution": "fixed"})
+        await advance_to(env, h, 131)
+        await eng.act(env.client, h.id, "submit_review", {"by": "erin", "root_cause": "bad index"})
+        final = await final_state(env.client, h)
+        runs = await assert_replays(env.client, h)
+    assert runs >= 3, "expected the hand-over and at least one continue-as-new"
+    assert final.status == "closed" and final.workflow == "IncidentResponse"
+    assert [e.seq for e in final.timeline] == list(range(1, len(final.timeline) + 1))
+    _check_records(engine, final)
+
+
+# --------------------------------------------------------------------------- the activity alone
+
+
+class CountingChannel:
+    name = "test"
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.sent: list[str] = []
+        self.fail_first = fail_first
+
+    def send(self, n: Notification) -> Delivery:
+        if self.fail_first:
+            self.fail_first -= 1
+            raise ConnectionError("chat API unreachable")
+        self.sent.append(n.key)
+        return Delivery(recipients=[f"{n.target}@example.test"])
+
+
+def _notification(**kw) -> Notification:
+    iid = f"incident-act-{uuid.uuid4().hex[:10]}"
+    base = dict(key=f"{iid}-run:n1", incident_id=iid, kind="INITIAL", target="oncall:L1",
+                subject="[P0] Checkout is down — new incident", body="brief", priority="P0")
+    base.update(kw)
+    return Notification(**base)
+
+
+def test_send_notification_twice_with_the_same_key_pages_once(engine):
+    channel = CountingChannel()
+    acts = NotifyActivities(engine, channels={"test": channel}, default_channel="test")
+    n = _notification()
+    aenv = ActivityEnvironment()
+    first = aenv.run(acts.send_notification, n)
+    second = aenv.run(acts.send_notification, n)
+    assert (first.status, first.duplicate, first.channel) == ("SENT", False, "test")
+    assert (second.status, second.duplicate, second.channel) == ("SENT", True, "test")
+    assert second.recipients == first.recipients == ["oncall:L1@example.test"]
+    assert channel.sent == [n.key]  # the retry did not page again
+    rows = db.communications(engine, incident_id=n.incident_id)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.key, row.status, row.kind, row.target, row.attempts) == (n.key, "SENT", "INITIAL", "oncall:L1", 2)
+
+
+def test_send_notification_retried_after_a_channel_failure_leaves_one_row(engine):
+    channel = CountingChannel(fail_first=1)
+    acts = NotifyActivities(engine, channels={"test": channel}, default_channel="test")
+    n = _notification(kind="ESCALATION", target="oncall:L2")
+    aenv = ActivityEnvironment()
+    with pytest.raises(ConnectionError):
+        aenv.run(acts.send_notification, n)
+    rows = db.communications(engine, incident_id=n.incident_id)
+    assert [(r.status, r.error) for r in rows] == [("FAILED", "chat API unreachable")]
+    res = aenv.run(acts.send_notification, n)  # Temporal's retry
+    assert res.status == "SENT" and not res.duplicate
+    rows = db.communications(engine, incident_id=n.incident_id)
+    assert [(r.key, r.status, r.error, r.attempts) for r in rows] == [(n.key, "SENT", "", 2)]
+    assert channel.sent == [n.key]
+
+
+def test_different_keys_are_different_pages(engine):
+    channel = CountingChannel()
+    acts = NotifyActivities(engine, channels={"test": channel}, default_channel="test")
+    n1 = _notification()
+    n2 = _notification(key=n1.key.replace(":n1", ":n2"), incident_id=n1.incident_id, kind="UPDATE")
+    aenv = ActivityEnvironment()
+    assert not aenv.run(acts.send_notification, n1).duplicate
+    assert not aenv.run(acts.send_notification, n2).duplicate
+    assert channel.sent == [n1.key, n2.key]
+    assert sorted(r.key for r in db.communications(engine, incident_id=n1.incident_id)) == sorted([n1.key, n2.key])
