@@ -1,8 +1,8 @@
-"""The HTTP API (FastAPI). For now: health and readiness, and an incident's state.
+"""The HTTP API (FastAPI): alerts in, engineers act, managers see.
 
 Room: api. Parses HTTP, talks to the engine through warroom.engine, never runs durable
 work itself (that is Temporal's job). The Temporal client and the records engine are built
-in the lifespan from Settings, not at import time.
+in the lifespan from Settings, not at import time (tests hand in their own).
 """
 
 from __future__ import annotations
@@ -18,10 +18,32 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
+from api.limits import BodySizeLimit
+from api.schemas import (
+    Accepted,
+    AckBody,
+    CommanderBody,
+    EscalateBody,
+    GenericAlert,
+    IncidentRef,
+    PriorityBody,
+    Problem,
+    ReopenBody,
+    ResolveBody,
+    ReviewBody,
+    StepBody,
+    UpdateBody,
+)
 from warroom import db
 from warroom import engine as eng
 from warroom.settings import Settings
 from warroom.simulate import to_jsonable
+from workflows.contracts import AlertInfo
+from workflows.policy import default_policy
+
+MAX_BODY = 1024 * 1024
+REFUSED = {404: {"model": Problem, "description": "unknown incident"},
+           409: {"model": Problem, "description": "the engine refused the action, with its reason"}}
 
 
 def get_client(request: Request) -> Client:
@@ -32,9 +54,14 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
 # Module level, so FastAPI can resolve them from the string annotations.
 ClientDep = Annotated[Client, Depends(get_client)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def create_app(settings: Settings | None = None, *, client: Client | None = None,
@@ -44,17 +71,20 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
-        app.state.engine = engine or db.make_engine(settings.db_url())
         if own_engine:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
+            app.state.engine = db.make_engine(settings.db_url())
             db.create_schema(app.state.engine)
-        app.state.client = client or await Client.connect(settings.temporal_address, namespace=settings.namespace)
+        if client is None:
+            app.state.client = await Client.connect(settings.temporal_address, namespace=settings.namespace)
         yield
         if own_engine:
             app.state.engine.dispose()
 
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan,
                   description="Incident response as durable workflows.")
+    app.state.settings, app.state.client, app.state.engine = settings, client, engine
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
 
     @app.get("/healthz", summary="The API process is up")
     async def healthz() -> dict[str, str]:
@@ -79,13 +109,106 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                             status_code=200 if ok else 503)
 
+    # ------------------------------------------------------------------ alerts in
+
+    async def intake(alert: GenericAlert, client: Client, settings: Settings, source: str) -> Accepted:
+        info = AlertInfo(
+            title=alert.title.strip(), description=alert.description, service=alert.service,
+            severity=alert.severity, priority=alert.priority or "", affected_users=alert.affected_users,
+            business_impact=(alert.business_impact or "").upper(), availability=alert.availability,
+            labels=alert.labels, dedup_key=alert.dedup_key, source=source, links=alert.links,
+        )
+        if alert.status == "resolve":
+            if not info.dedup_key:
+                raise HTTPException(422, "a resolve needs the dedup_key of the alert it resolves")
+            from warroom.classify import incident_workflow_id
+
+            wf_id = incident_workflow_id(info.dedup_key)
+            try:
+                await eng.source_resolved(client, wf_id, source=source, summary=info.title)
+                state = await eng.state(client, wf_id)
+            except eng.UnknownIncident:
+                return Accepted(incidents=[], message=f"no open incident for dedup_key {info.dedup_key!r}")
+            return Accepted(incidents=[IncidentRef(id=wf_id, priority=state.priority, status=state.status,
+                                                   deduplicated=True)], message="resolve received")
+        t = await eng.trigger(client, info, task_queue=settings.task_queue, policy=default_policy(),
+                              tier1_services=settings.tier1_services)
+        status, priority = "triggered", t.priority
+        if t.deduplicated:
+            state = await eng.state(client, t.incident_id)
+            status, priority = state.status, state.priority
+        return Accepted(incidents=[IncidentRef(id=t.incident_id, priority=priority, status=status,
+                                               deduplicated=t.deduplicated)])
+
+    @app.post("/api/v1/alerts/generic", status_code=202, response_model=Accepted,
+              summary="warroom's own alert JSON: trigger or resolve")
+    async def generic_alert(alert: GenericAlert, client: ClientDep, settings: SettingsDep) -> Accepted:
+        return await intake(alert, client, settings, "generic")
+
+    @app.post("/api/v1/incidents", status_code=201, response_model=Accepted,
+              summary="Declare an incident by hand")
+    async def declare(alert: GenericAlert, client: ClientDep, settings: SettingsDep) -> Accepted:
+        if alert.status != "trigger":
+            raise HTTPException(422, "declaring an incident takes status 'trigger'")
+        return await intake(alert, client, settings, "manual")
+
+    # ------------------------------------------------------------------ managers see
+
     @app.get("/api/v1/incidents/{incident_id}", summary="An incident's state and timeline",
-             responses={404: {"description": "unknown incident"}})
+             responses={404: {"model": Problem, "description": "unknown incident"}})
     async def get_incident(incident_id: str, client: ClientDep) -> dict[str, Any]:
         try:
             state = await eng.state(client, incident_id)
         except eng.UnknownIncident:
             raise HTTPException(status_code=404, detail=f"unknown incident {incident_id!r}") from None
         return to_jsonable(dataclasses.replace(state))
+
+    # ------------------------------------------------------------------ engineers act
+
+    async def act(client: Client, incident_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            state = await eng.act(client, incident_id, action, payload)
+        except eng.UnknownIncident:
+            raise HTTPException(404, f"unknown incident {incident_id!r}") from None
+        except eng.ActionRefused as err:
+            raise HTTPException(409, str(err)) from None
+        return to_jsonable(state)
+
+    @app.post("/api/v1/incidents/{incident_id}/acknowledge", responses=REFUSED, summary="Acknowledge")
+    async def acknowledge(incident_id: str, body: AckBody, client: ClientDep) -> dict[str, Any]:
+        return await act(client, incident_id, "acknowledge", body.model_dump())
+
+    @app.post("/api/v1/incidents/{incident_id}/commander", responses=REFUSED, summary="Assign the commander")
+    async def commander(incident_id: str, body: CommanderBody, client: ClientDep) -> dict[str, Any]:
+        return await act(client, incident_id, "assign_commander", body.model_dump())
+
+    @app.post("/api/v1/incidents/{incident_id}/updates", responses=REFUSED, summary="Post a status update")
+    async def post_update(incident_id: str, body: UpdateBody, client: ClientDep) -> dict[str, Any]:
+        return await act(client, incident_id, "post_update", body.model_dump())
+
+    @app.post("/api/v1/incidents/{incident_id}/escalate", responses=REFUSED, summary="Escalate now")
+    async def escalate(incident_id: str, body: EscalateBody, client: ClientDep) -> dict[str, Any]:
+        return await act(client, incident_id, "escalate", body.model_dump())
+
+    @app.post("/api/v1/incidents/{incident_id}/priority", responses=REFUSED, summary="Change the priority")
+    async def priority(incident_id: str, body: PriorityBody, client: ClientDep) -> dict[str, Any]:
+        return await act(client, incident_id, "change_priority", body.model_dump())
+
+    @app.post("/api/v1/incidents/{incident_id}/steps/{step}/complete", responses=REFUSED,
+              summary="Complete a waiting runbook step")
+    async def complete_step(incident_id: str, step: str, body: StepBody, client: ClientDep) -> dict[str, Any]:
+        return await act(client, incident_id, "complete_step", {**body.model_dump(), "step": step})
+
+    @app.post("/api/v1/incidents/{incident_id}/resolve", responses=REFUSED, summary="Resolve (verify runs first)")
+    async def resolve(incident_id: str, body: ResolveBody, client: ClientDep) -> dict[str, Any]:
+        return await act(client, incident_id, "resolve", body.model_dump())
+
+    @app.post("/api/v1/incidents/{incident_id}/review", responses=REFUSED, summary="Submit the review")
+    async def review(incident_id: str, body: ReviewBody, client: ClientDep) -> dict[str, Any]:
+        return await act(client, incident_id, "submit_review", body.model_dump())
+
+    @app.post("/api/v1/incidents/{incident_id}/reopen", responses=REFUSED, summary="Reopen a resolved incident")
+    async def reopen(incident_id: str, body: ReopenBody, client: ClientDep) -> dict[str, Any]:
+        return await act(client, incident_id, "reopen", body.model_dump())
 
     return app

@@ -199,3 +199,10 @@ def communications(engine: Engine, *, incident_id: str) -> list[CommunicationRow
         return list(session.scalars(
             select(CommunicationRow).where(CommunicationRow.incident_id == incident_id)
             .order_by(CommunicationRow.created_at, CommunicationRow.key)))
+
+
+def count_incidents(engine: Engine) -> int:
+    from sqlalchemy import func
+
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(IncidentRow)) or 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -66,6 +66,7 @@ class Triggered:
     workflow_id: str
     priority: str
     handle: WorkflowHandle
+    deduplicated: bool = False  # joined an incident that was already open
 
 
 def prepare(alert: AlertInfo, *, tier1_services: list[str] | None = None) -> tuple[AlertInfo, str, str]:
@@ -85,11 +86,23 @@ async def trigger(client: Client, alert: AlertInfo, *, task_queue: str, policy: 
     inp = IncidentInput(incident_id=wf_id, alert=alert, priority=priority, priority_reason=reason,
                         policy=policy or default_policy(), runbook=runbook)
     kind = INCIDENT_WORKFLOW if priority in FULL_RESPONSE_PRIORITIES else TICKET_WORKFLOW
+    open_before = await _is_running(client, wf_id)
     handle = await client.start_workflow(
         kind, inp, id=wf_id, task_queue=task_queue, result_type=IncidentState,
         start_signal="alert_received", start_signal_args=[AlertReceived(alert=alert)],
     )
-    return Triggered(incident_id=wf_id, workflow_id=wf_id, priority=priority, handle=handle)
+    return Triggered(incident_id=wf_id, workflow_id=wf_id, priority=priority, handle=handle,
+                     deduplicated=open_before)
+
+
+async def _is_running(client: Client, workflow_id: str) -> bool:
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return desc.status == WorkflowExecutionStatus.RUNNING
 
 
 async def source_resolved(client: Client, incident_id: str, *, source: str, summary: str = "") -> None:

@@ -1,0 +1,99 @@
+"""HTTP bodies (pydantic lives at the edge): what the API accepts and answers.
+
+Room: api. Converted to the engine's dataclasses in api/app.py; nothing here knows phases.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Priority = Literal["P0", "P1", "P2", "P3", "P4"]
+Name = Field(min_length=1, max_length=200, pattern=r"\S")
+
+
+class GenericAlert(BaseModel):
+    """warroom's own alert JSON (also the body for declaring an incident by hand)."""
+
+    model_config = ConfigDict(extra="ignore")
+    title: str = Field(min_length=1, max_length=500, pattern=r"\S")
+    description: str = Field("", max_length=20000)
+    service: str = Field("", max_length=200)
+    severity: str = Field("", max_length=50)
+    priority: Priority | None = None
+    affected_users: int | None = Field(None, ge=0)
+    business_impact: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "critical", "high", "medium", "low"] | None = None
+    availability: float | None = Field(None, ge=0, le=100)
+    labels: dict[str, str] = Field(default_factory=dict)
+    dedup_key: str = Field("", max_length=1000)
+    status: Literal["trigger", "resolve"] = "trigger"
+    links: list[str] = Field(default_factory=list)
+
+
+class IncidentRef(BaseModel):
+    id: str
+    priority: str
+    status: str
+    deduplicated: bool
+
+
+class Accepted(BaseModel):
+    incidents: list[IncidentRef]
+    message: str = ""
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class AckBody(BaseModel):
+    by: str = Name
+    note: str = ""
+
+
+class CommanderBody(BaseModel):
+    by: str = Name
+    commander: str = Name
+
+
+class UpdateBody(BaseModel):
+    by: str = Name
+    message: str = Field(min_length=1, max_length=20000, pattern=r"\S")
+
+
+class EscalateBody(BaseModel):
+    by: str = Name
+    reason: str = ""
+    to_level: int | None = Field(None, ge=2, le=4)
+
+
+class PriorityBody(BaseModel):
+    by: str = Name
+    priority: Priority
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class StepBody(BaseModel):
+    by: str = Name
+    result: Literal["done", "passed", "failed"] = "done"
+    note: str = ""
+
+
+class ResolveBody(BaseModel):
+    by: str = Name
+    resolution: str = ""
+    root_cause: str = ""
+
+
+class ReviewBody(BaseModel):
+    by: str = Name
+    root_cause: str = Field(min_length=1, max_length=20000, pattern=r"\S")
+    contributing_factors: list[str] = Field(default_factory=list)
+    lessons: list[str] = Field(default_factory=list)
+    action_items: list[str] = Field(default_factory=list)
+
+
+class ReopenBody(BaseModel):
+    by: str = Name
+    reason: str = ""

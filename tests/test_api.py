@@ -1,0 +1,161 @@
+"""The HTTP API as a sender and an engineer use it: alerts in, actions, clear 4xx answers.
+Runs the app in-process against a real (time-skipping) Temporal server and worker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from api.app import create_app
+from tests.helpers import running_worker
+from warroom import db
+from warroom.settings import Settings
+
+
+@asynccontextmanager
+async def api(env, engine, task_queue):
+    app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
+    async with running_worker(env.client, task_queue, engine):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom") as http:
+            yield http
+
+
+def key() -> str:
+    return f"api-{uuid.uuid4().hex[:10]}"
+
+
+async def test_alert_opens_an_incident_and_a_repeat_joins_it(env, engine, task_queue):
+    k = key()
+    async with api(env, engine, task_queue) as http:
+        r = await http.post("/api/v1/alerts/generic", json={"title": "Login down", "service": "auth",
+                                                          "severity": "critical", "affected_users": 5000,
+                                                          "dedup_key": k})
+        assert r.status_code == 202
+        first = r.json()["incidents"][0]
+        assert first == {"id": f"incident-{k}", "priority": "P0", "status": "triggered", "deduplicated": False}
+        r = await http.post("/api/v1/alerts/generic", json={"title": "Login down", "service": "auth",
+                                                          "severity": "critical", "dedup_key": k})
+        assert r.status_code == 202
+        again = r.json()["incidents"][0]
+        assert again["id"] == first["id"] and again["deduplicated"] is True
+        state = (await http.get(f"/api/v1/incidents/{first['id']}")).json()
+    assert state["alert_count"] == 2
+    assert [e["type"] for e in state["timeline"]].count("triggered") == 1
+    assert [e["type"] for e in state["timeline"]].count("alert.received") == 2
+
+
+async def test_engineer_actions_map_to_the_engine(env, engine, task_queue):
+    async with api(env, engine, task_queue) as http:
+        r = await http.post("/api/v1/incidents", json={"title": "Checkout failing", "priority": "P1"})
+        assert r.status_code == 201
+        iid = r.json()["incidents"][0]["id"]
+        r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={"by": "alice"})
+        assert r.status_code == 200 and r.json()["status"] == "acknowledged" and r.json()["commander"] == "alice"
+        r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={"by": "bob"})
+        assert r.status_code == 409 and r.json()["detail"] == "already acknowledged by alice"
+        r = await http.post(f"/api/v1/incidents/{iid}/updates", json={"by": "alice", "message": "rolling back"})
+        assert r.json()["latest_update"]["message"] == "rolling back"
+        r = await http.post(f"/api/v1/incidents/{iid}/commander", json={"by": "alice", "commander": "carol"})
+        assert r.json()["commander"] == "carol"
+        r = await http.post(f"/api/v1/incidents/{iid}/priority", json={"by": "carol", "priority": "P0",
+                                                                       "reason": "data loss"})
+        assert r.json()["priority"] == "P0"
+        r = await http.post(f"/api/v1/incidents/{iid}/escalate", json={"by": "carol", "reason": "need db team"})
+        assert r.json()["escalation_level"] == 2
+        r = await http.post(f"/api/v1/incidents/{iid}/steps/nope/complete", json={"by": "carol"})
+        assert r.status_code == 409 and "not waiting" in r.json()["detail"]
+        r = await http.post(f"/api/v1/incidents/{iid}/resolve", json={"by": "carol", "resolution": "rolled back"})
+        assert r.status_code == 200
+        r = await http.post(f"/api/v1/incidents/{iid}/review", json={"by": "carol", "root_cause": "bad deploy"})
+        assert r.status_code in (200, 409)  # 409 only if verify has not finished yet
+        if r.status_code == 409:
+            r = await http.post(f"/api/v1/incidents/{iid}/review", json={"by": "carol", "root_cause": "bad deploy"})
+        assert r.status_code == 200 and r.json()["review"]["root_cause"] == "bad deploy"
+        for _ in range(50):
+            if (await http.get(f"/api/v1/incidents/{iid}")).json()["status"] == "closed":
+                break
+        r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={"by": "dave"})
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"].startswith(f"cannot acknowledge: incident {iid} is closed"), r.text
+
+
+async def test_source_resolve_moves_the_incident_through_verify(env, engine, task_queue):
+    k = key()
+    async with api(env, engine, task_queue) as http:
+        await http.post("/api/v1/alerts/generic", json={"title": "Disk full", "priority": "P1", "dedup_key": k})
+        r = await http.post("/api/v1/alerts/generic", json={"title": "Disk full", "dedup_key": k, "status": "resolve"})
+        assert r.status_code == 202 and r.json()["message"] == "resolve received"
+        types = []
+        for _ in range(50):
+            types = [e["type"] for e in (await http.get(f"/api/v1/incidents/incident-{k}")).json()["timeline"]]
+            if "resolved" in types:
+                break
+        assert types.index("alert.resolved") < types.index("verification.passed") < types.index("resolved")
+        r = await http.post("/api/v1/alerts/generic", json={"title": "x", "dedup_key": key(), "status": "resolve"})
+        assert r.status_code == 202 and r.json()["incidents"] == []
+
+
+BAD_BODIES = [
+    ("/api/v1/alerts/generic", b'{"title": "x",', 422, "json_invalid"),
+    ("/api/v1/alerts/generic", b'[{"title": "x"}]', 422, "model_attributes_type"),
+    ("/api/v1/alerts/generic", b'{"title": ""}', 422, "string_too_short"),
+    ("/api/v1/alerts/generic", b'{"title": "x", "affected_users": "many"}', 422, "int_parsing"),
+    ("/api/v1/alerts/generic", b'{"title": "x", "priority": "P7"}', 422, "literal_error"),
+    ("/api/v1/alerts/generic", b'{"title": "x", "availability": 120}', 422, "less_than_equal"),
+    ("/api/v1/alerts/generic", b'{"title": "x", "status": "resolve"}', 422, "dedup_key"),
+    ("/api/v1/incidents", b'{"title": "x", "status": "resolve"}', 422, "status 'trigger'"),
+]
+
+
+@pytest.mark.parametrize("path,body,status,what", BAD_BODIES, ids=[b[3] for b in BAD_BODIES])
+async def test_bad_alerts_get_a_clear_4xx_and_open_nothing(env, engine, task_queue, path, body, status, what):
+    async with api(env, engine, task_queue) as http:
+        before = db.count_incidents(engine)
+        r = await http.post(path, content=body, headers={"content-type": "application/json"})
+        await asyncio.sleep(0.5)  # a started incident would have written its first record by now
+        assert db.count_incidents(engine) == before
+    assert r.status_code == status
+    assert what in r.text
+
+
+async def test_bad_actions_get_a_clear_4xx(env, engine, task_queue):
+    async with api(env, engine, task_queue) as http:
+        r = await http.post("/api/v1/incidents/incident-nope/acknowledge", json={"by": "a"})
+        assert r.status_code == 404 and r.json()["detail"] == "unknown incident 'incident-nope'"
+        iid = (await http.post("/api/v1/incidents", json={"title": "x", "priority": "P2"})).json()["incidents"][0]["id"]
+        for path, body in [("acknowledge", {}), ("acknowledge", {"by": "  "}), ("priority", {"by": "a", "priority": "P7",
+                                                                                                "reason": "r"}),
+                           ("priority", {"by": "a", "priority": "P1"}), ("escalate", {"by": "a", "to_level": 9}),
+                           ("updates", {"by": "a", "message": ""})]:
+            r = await http.post(f"/api/v1/incidents/{iid}/{path}", json=body)
+            assert r.status_code == 422, (path, body, r.text)
+        state = (await http.get(f"/api/v1/incidents/{iid}")).json()
+    assert state["status"] == "triggered" and state["priority"] == "P2"
+
+
+async def test_oversized_bodies_are_refused_with_413(env, engine, task_queue):
+    big = b'{"title": "' + b"x" * (1024 * 1024) + b'"}'
+
+    async def chunks():
+        for i in range(0, len(big), 65536):
+            yield big[i:i + 65536]
+
+    async with api(env, engine, task_queue) as http:
+        r = await http.post("/api/v1/alerts/generic", content=big, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "larger than 1048576 bytes" in r.json()["detail"]
+        r = await http.post("/api/v1/alerts/generic", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413
+
+
+async def test_a_good_alert_writes_its_incident_record(env, engine, task_queue):
+    """The control for the test above: the same check does see an incident that opened."""
+    async with api(env, engine, task_queue) as http:
+        before = db.count_incidents(engine)
+        r = await http.post("/api/v1/alerts/generic", json={"title": "Queue backlog", "dedup_key": key()})
+        await asyncio.sleep(0.5)
+        assert db.count_incidents(engine) == before + 1
+    assert r.status_code == 202
