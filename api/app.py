@@ -8,6 +8,7 @@ in the lifespan from Settings, not at import time (tests hand in their own).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -19,6 +20,8 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api.limits import BodySizeLimit
+from api.sources import Parsed, PayloadError
+from api.sources.registry import PARSERS
 from api.schemas import (
     Accepted,
     AckBody,
@@ -140,10 +143,58 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         return Accepted(incidents=[IncidentRef(id=t.incident_id, priority=priority, status=status,
                                                deduplicated=t.deduplicated)])
 
+    async def deliver(parsed: Parsed, client: Client, settings: Settings, source: str) -> Accepted:
+        """Start/join, resolve or acknowledge the incident of each parsed event."""
+        from warroom.classify import incident_workflow_id
+
+        refs: list[IncidentRef] = []
+        for ev in parsed.events:
+            ev.alert.source = ev.alert.source if ev.alert.source not in ("", "generic") else source
+            if ev.action == "trigger":
+                t = await eng.trigger(client, ev.alert, task_queue=settings.task_queue, policy=default_policy(),
+                                      tier1_services=settings.tier1_services)
+                refs.append(IncidentRef(id=t.incident_id, priority=t.priority,
+                                        status="triggered" if not t.deduplicated else "open",
+                                        deduplicated=t.deduplicated))
+                continue
+            wf_id = incident_workflow_id(ev.alert.dedup_key)
+            try:
+                if ev.action == "resolve":
+                    await eng.source_resolved(client, wf_id, source=source, summary=ev.alert.title)
+                else:
+                    try:
+                        await eng.act(client, wf_id, "acknowledge", {"by": source, "note": "acknowledged by the source"})
+                    except eng.ActionRefused:
+                        pass  # already acknowledged or resolved: the source's ack changes nothing
+                state = await eng.state(client, wf_id)
+            except eng.UnknownIncident:
+                continue  # nothing open for that key: like PagerDuty, accept and do nothing
+            refs.append(IncidentRef(id=wf_id, priority=state.priority, status=state.status, deduplicated=True))
+        message = "; ".join(parsed.notes)
+        return Accepted(incidents=refs, message=message or ("" if refs else "no incident matched"))
+
     @app.post("/api/v1/alerts/generic", status_code=202, response_model=Accepted,
               summary="warroom's own alert JSON: trigger or resolve")
     async def generic_alert(alert: GenericAlert, client: ClientDep, settings: SettingsDep) -> Accepted:
         return await intake(alert, client, settings, "generic")
+
+    @app.post("/api/v1/alerts/{source}", status_code=202, response_model=Accepted,
+              responses={400: {"model": Problem}, 404: {"model": Problem, "description": "unknown source"},
+                         422: {"model": Problem, "description": "the body is not valid for this source"}},
+              summary="A monitoring system's webhook: alertmanager, grafana, pagerduty, datadog")
+    async def source_alert(source: str, request: Request, client: ClientDep, settings: SettingsDep) -> Accepted:
+        parser = PARSERS.get(source)
+        if parser is None:
+            raise HTTPException(404, f"unknown source {source!r}; one of generic, {', '.join(sorted(PARSERS))}")
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise HTTPException(400, f"body is not valid JSON: {err}") from None
+        try:
+            parsed = parser(body)
+        except PayloadError as err:
+            raise HTTPException(422, str(err)) from None
+        return await deliver(parsed, client, settings, source)
 
     @app.post("/api/v1/incidents", status_code=201, response_model=Accepted,
               summary="Declare an incident by hand")

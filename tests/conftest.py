@@ -45,3 +45,13 @@ def task_queue() -> str:
 @pytest.fixture
 def runbooks_dir() -> Path:
     return REPO / "runbooks"
+
+
+@pytest.fixture(scope="session")
+def payloads_dir() -> Path:
+    """Real webhook deliveries from public projects (../shared/payloads, with SOURCES.md).
+    Read in place, never copied into the repo. Missing is a failure, not a skip."""
+    path = Path(os.environ.get("WARROOM_PAYLOADS_DIR") or REPO.parent / "shared" / "payloads")
+    if not (path / "SOURCES.md").is_file():
+        pytest.fail(f"payload corpus not found at {path}; set WARROOM_PAYLOADS_DIR")
+    return path

@@ -1,0 +1,10 @@
+"""Which parser serves which /api/v1/alerts/{source} path. Add a module, add a line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from api.sources import Parsed
+
+PARSERS: dict[str, Callable[[Any], Parsed]] = {}
