@@ -22,6 +22,7 @@ from temporalio.client import Client
 from api.limits import BodySizeLimit
 from api.sources import Parsed, PayloadError
 from api.sources.registry import PARSERS
+from api.sources.pagerduty import PagerDutyAccepted, PagerDutyInvalid
 from api.schemas import (
     Accepted,
     AckBody,
@@ -177,6 +178,35 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
               summary="warroom's own alert JSON: trigger or resolve")
     async def generic_alert(alert: GenericAlert, client: ClientDep, settings: SettingsDep) -> Accepted:
         return await intake(alert, client, settings, "generic")
+
+    # PagerDuty senders expect PagerDuty's answers (202 success + dedup_key, 400 invalid event).
+    pd_responses: dict[int | str, dict[str, Any]] = {
+        400: {"model": PagerDutyInvalid, "description": "invalid event (or body not JSON), with what is wrong"}}
+
+    async def pagerduty_event(request: Request, client: Client, settings: Settings) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            return JSONResponse(PagerDutyInvalid(errors=[f"body is not valid JSON: {err}"]).model_dump(),
+                                status_code=400)
+        try:
+            parsed = PARSERS["pagerduty"](body)
+        except PayloadError as err:
+            return JSONResponse(PagerDutyInvalid(errors=getattr(err, "errors", None) or [str(err)]).model_dump(),
+                                status_code=400)
+        await deliver(parsed, client, settings, "pagerduty")
+        dedup_key = parsed.events[0].alert.dedup_key if parsed.events else ""
+        return JSONResponse(PagerDutyAccepted(dedup_key=dedup_key).model_dump(), status_code=202)
+
+    @app.post("/v2/enqueue", status_code=202, response_model=PagerDutyAccepted, responses=pd_responses,
+              summary="PagerDuty Events API v2 (drop-in for events.pagerduty.com/v2/enqueue)")
+    async def pagerduty_enqueue(request: Request, client: ClientDep, settings: SettingsDep) -> JSONResponse:
+        return await pagerduty_event(request, client, settings)
+
+    @app.post("/api/v1/alerts/pagerduty", status_code=202, response_model=PagerDutyAccepted,
+              responses=pd_responses, summary="PagerDuty Events API v2, answered as PagerDuty does")
+    async def pagerduty_alert(request: Request, client: ClientDep, settings: SettingsDep) -> JSONResponse:
+        return await pagerduty_event(request, client, settings)
 
     @app.post("/api/v1/alerts/{source}", status_code=202, response_model=Accepted,
               responses={400: {"model": Problem}, 404: {"model": Problem, "description": "unknown source"},

@@ -79,7 +79,9 @@ def test_category_label_wins():
 
 
 def test_workflow_id_is_stable_and_safe():
-    assert incident_workflow_id("srv01/mysql") == "incident-srv01/mysql"
+    assert incident_workflow_id("srv01.mysql:disk") == "incident-srv01.mysql:disk"
+    slash = incident_workflow_id("srv01/mysql")  # "/" would split the API's path segment
+    assert slash.startswith("incident-h") and "/" not in slash
     weird = incident_workflow_id("{}:{alertname=\"x\"} ünïcode")
     assert weird == incident_workflow_id("{}:{alertname=\"x\"} ünïcode")
     assert weird.startswith("incident-h") and len(weird) == len("incident-h") + 32

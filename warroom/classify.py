@@ -95,7 +95,7 @@ def classify_category(alert: AlertInfo) -> str:
     return FALLBACK_CATEGORY
 
 
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9._:/@=+-]{1,200}$")
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9._:@=+-]{1,200}$")  # no "/": ids are URL path segments
 
 
 def incident_workflow_id(dedup_key: str) -> str:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from api.sources import Parsed
+from api.sources import Parsed, datadog, pagerduty
+from api.sources import alertmanager, grafana
 
 PARSERS: dict[str, Callable[[Any], Parsed]] = {}
+PARSERS["alertmanager"] = alertmanager.parse
+PARSERS["grafana"] = grafana.parse
+PARSERS["pagerduty"] = pagerduty.parse
+PARSERS["datadog"] = datadog.parse

@@ -1,0 +1,173 @@
+"""Prometheus Alertmanager webhook (v4, also v3) -> SourceEvents.
+
+Room: api (pure, no I/O). One SourceEvent per alert in `alerts[]`: firing -> trigger,
+resolved -> resolve. An alert without `status` takes the group's top-level `status`.
+
+Dedup key policy (what decides which incident an alert joins):
+
+* The body has a `groupKey` (string, or a JSON number, used as `str()`): the incident is the
+  Alertmanager *group*. dedup_key = `am:g<hash of (receiver, groupKey)>`. Every firing alert of
+  the group is a trigger on that key, so the first opens the incident and the others (and
+  later deliveries of the same group, e.g. a third InstanceDown instance) join it and count as
+  alerts. Because an incident is a whole group, a *resolved* alert inside a group that still
+  has firing alerts does not resolve it (noted, not sent); when no alert of the group is
+  firing, one resolve is sent for the group.
+* No `groupKey` (minimal or hand-made senders): the incident is the single alert.
+  dedup_key = `am:<fingerprint>` when the alert has a fingerprint that is unique within the
+  payload; otherwise `am:h<hash of alertname + sorted labels>`, so two alerts sharing one
+  fingerprint but with different labels do not collapse into one incident.
+
+`truncatedAlerts > 0` adds the note "truncatedAlerts: N alerts were not sent".
+`alerts: []` (e.g. promgen's heartbeat) is a 2xx no-op with the note "no alerts": nothing is
+wrong with the body, there is just nothing to act on.
+
+Fields used: title from annotations.summary / annotations.title / labels.alertname;
+description from annotations.description / annotations.message; service from labels
+service / job / app / namespace; severity from labels.severity or labels.level (as sent:
+warroom.classify maps known words, unknown ones such as "2" fall to the default rules);
+labels are all labels as strings; links from generatorURL (a relative one is joined to
+externalURL). Unknown fields are ignored. Priority is *not* decided here (classify does it).
+
+Refused (PayloadError naming the field, answered 422): a body that is not an object (e.g. the
+Prometheus->Alertmanager alert array), `alerts` missing or not a list, an alert or its
+`labels` not an object, an alert without `labels.alertname`, no status at all (neither
+per-alert nor top-level), a status other than firing/resolved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import urljoin
+
+from api.sources import Parsed, PayloadError, SourceEvent, require_object
+from workflows.contracts import AlertInfo
+
+STATUSES = {"firing": "trigger", "resolved": "resolve"}
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+
+def _str(v: Any) -> str:
+    return "" if v is None else v if isinstance(v, str) else str(v)
+
+
+def _obj(v: Any, where: str, *, optional: bool = True) -> dict[str, Any]:
+    if v is None and optional:
+        return {}
+    if not isinstance(v, dict):
+        raise PayloadError(f"{where}: must be an object, not {type(v).__name__}")
+    return v
+
+
+def _first(d: dict[str, str], *keys: str) -> str:
+    for k in keys:
+        if d.get(k, "").strip():
+            return d[k].strip()
+    return ""
+
+
+def group_key(body: dict[str, Any]) -> str:
+    """str() of groupKey ('' when absent); a JSON number (v3 senders) is kept exactly."""
+    gk = body.get("groupKey")
+    if gk is None or isinstance(gk, bool):
+        return ""
+    if isinstance(gk, (str, int, float)):
+        return str(gk)
+    raise PayloadError(f"groupKey: must be a string or a number, not {type(gk).__name__}")
+
+
+def label_key(labels: dict[str, str]) -> str:
+    """A stable hash of alertname + sorted labels: one alert's identity without a fingerprint."""
+    return "h" + _hash(labels.get("alertname", ""), *sorted(f"{k}={v}" for k, v in labels.items()))
+
+
+def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "alertmanager",
+                 default_description: str = "") -> Parsed:
+    """The shared `alerts[]` part of Alertmanager and Grafana unified alerting bodies."""
+    if "alerts" not in body:
+        raise PayloadError("alerts: required (a list of alerts)")
+    alerts = body["alerts"]
+    if not isinstance(alerts, list):
+        raise PayloadError(f"alerts: must be a list, not {type(alerts).__name__}")
+    top_status = body.get("status")
+    if top_status is not None and top_status not in STATUSES:
+        raise PayloadError(f"status: must be 'firing' or 'resolved', not {top_status!r}")
+    notes: list[str] = []
+    truncated = body.get("truncatedAlerts")
+    if isinstance(truncated, int) and not isinstance(truncated, bool) and truncated > 0:
+        notes.append(f"truncatedAlerts: {truncated} alerts were not sent")
+    if not alerts:
+        return Parsed(events=[], notes=notes + ["no alerts"])
+
+    gk = group_key(body)
+    receiver = _str(body.get("receiver"))
+    external = _str(body.get("externalURL"))
+
+    # First pass: validate and normalise every alert, so a bad one refuses the whole body.
+    rows: list[tuple[str, dict[str, str], dict[str, str], str, str]] = []
+    for i, raw in enumerate(alerts):
+        a = _obj(raw, f"alerts[{i}]", optional=False)
+        if "labels" not in a:
+            raise PayloadError(f"alerts[{i}].labels: required (an object with alertname)")
+        labels = {str(k): _str(v) for k, v in _obj(a["labels"], f"alerts[{i}].labels", optional=False).items()}
+        annotations = {str(k): _str(v) for k, v in _obj(a.get("annotations"), f"alerts[{i}].annotations").items()}
+        status = a.get("status") or top_status
+        if status is None:
+            raise PayloadError(f"alerts[{i}].status: missing, and the body has no top-level status")
+        if status not in STATUSES:
+            raise PayloadError(f"alerts[{i}].status: must be 'firing' or 'resolved', not {status!r}")
+        if not labels.get("alertname", "").strip():
+            raise PayloadError(f"alerts[{i}].labels.alertname: required")
+        fp = _str(a.get("fingerprint")).strip()
+        rows.append((status, labels, annotations, fp, _str(a.get("generatorURL")).strip()))
+
+    fp_counts: dict[str, int] = {}
+    for _, _, _, fp, _ in rows:
+        if fp:
+            fp_counts[fp] = fp_counts.get(fp, 0) + 1
+    group_dedup = f"{prefix}:g{_hash(receiver, gk)}" if gk else ""
+    any_firing = any(r[0] == "firing" for r in rows)
+
+    events: list[SourceEvent] = []
+    held = 0
+    resolved_keys: set[str] = set()
+    for status, labels, annotations, fp, gen_url in rows:
+        if group_dedup:
+            key = group_dedup
+        elif fp and fp_counts[fp] == 1:
+            key = f"{prefix}:{fp}"
+        else:
+            key = f"{prefix}:{label_key(labels)}"
+        action = STATUSES[status]
+        if action == "resolve":
+            if group_dedup and any_firing:
+                held += 1  # the group incident stays open while any of its alerts fires
+                continue
+            if key in resolved_keys:
+                continue  # one resolve per incident
+            resolved_keys.add(key)
+        link = gen_url
+        if link and not link.startswith(("http://", "https://")) and link.startswith(("?", "/")) \
+                and external.startswith(("http://", "https://")):
+            link = urljoin(external, link)
+        info = AlertInfo(
+            title=_first(annotations, "summary", "title") or labels["alertname"].strip(),
+            description=_first(annotations, "description", "message") or default_description,
+            service=_first(labels, "service", "job", "app", "namespace"),
+            severity=_first(labels, "severity", "level"),
+            labels=labels,
+            dedup_key=key,
+            source=source,
+            links=[link] if link else [],
+        )
+        events.append(SourceEvent(action=action, alert=info))
+    if held:
+        notes.append(f"{held} resolved alert(s) in a group that is still firing: the group incident stays open")
+    return Parsed(events=events, notes=notes)
+
+
+def parse(body: Any) -> Parsed:
+    return parse_alerts(require_object(body))

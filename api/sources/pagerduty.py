@@ -1,0 +1,171 @@
+"""PagerDuty Events API v2 (`POST /v2/enqueue` bodies): one event per request.
+
+Room: api (pure parsing; the only side effect is a fresh uuid4 for a trigger without a
+dedup_key, which PagerDuty itself generates and returns, so each repeat opens a new incident).
+
+Rules follow PagerDuty's own validation: routing_key and event_action are required; a trigger
+needs payload.summary, payload.source and payload.severity (critical|error|warning|info);
+acknowledge and resolve need the dedup_key of the alert they act on. A dedup_key of ""
+counts as absent. Events API v1 bodies (service_key/event_type) and change events (no
+event_action) are refused, naming the missing fields. routing_key length is not enforced
+(real clients and PagerDuty's own docs send short keys).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from api.sources import Parsed, PayloadError, SourceEvent, require_object
+from workflows.contracts import AlertInfo
+
+ACTIONS = ("trigger", "acknowledge", "resolve")
+SEVERITIES = ("critical", "error", "warning", "info")
+MAX_DEDUP_KEY = 255
+MAX_SUMMARY = 1024
+
+
+class PagerDutyAccepted(BaseModel):
+    """What PagerDuty answers for an accepted event (HTTP 202)."""
+
+    status: Literal["success"] = "success"
+    message: str = "Event processed"
+    dedup_key: str
+
+
+class PagerDutyInvalid(BaseModel):
+    """What PagerDuty answers for an invalid event (HTTP 400)."""
+
+    status: Literal["invalid event"] = "invalid event"
+    message: str = "Event object is invalid"
+    errors: list[str]
+
+
+class PagerDutyError(PayloadError):
+    """All that is wrong with the event; str() joins them."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def _nonempty_str(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def parse_timestamp(raw: Any) -> datetime | None:
+    """ISO 8601 in the shapes senders use (`+0000`, no zone, `Z`); None if unusable."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def parse(body: Any) -> Parsed:
+    body = require_object(body)
+    errors: list[str] = []
+
+    routing_key = body.get("routing_key")
+    if routing_key is None:
+        hint = " (this looks like an Events API v1 body: service_key/event_type)" if "service_key" in body else ""
+        errors.append(f"routing_key: required{hint}")
+    elif not _nonempty_str(routing_key):
+        errors.append("routing_key: must be a non-empty string")
+
+    action = body.get("event_action")
+    if action is None:
+        hint = ""
+        if "event_type" in body:
+            hint = " (event_type is Events API v1)"
+        elif isinstance(body.get("payload"), dict):
+            hint = " (a change event has none; post it to a change-events endpoint)"
+        errors.append(f"event_action: required, one of {', '.join(ACTIONS)}{hint}")
+    elif action not in ACTIONS:
+        errors.append(f"event_action: must be one of {', '.join(ACTIONS)}, not {action!r}")
+
+    dedup_key = body.get("dedup_key")
+    if dedup_key is not None and not isinstance(dedup_key, str):
+        errors.append("dedup_key: must be a string")
+        dedup_key = None
+    elif isinstance(dedup_key, str) and len(dedup_key) > MAX_DEDUP_KEY:
+        errors.append(f"dedup_key: at most {MAX_DEDUP_KEY} characters")
+    dedup_key = (dedup_key or "").strip()
+
+    if action in ("acknowledge", "resolve"):
+        if not dedup_key:
+            errors.append(f"dedup_key: required for {action}")
+        if errors:
+            raise PagerDutyError(errors)
+        return Parsed(events=[SourceEvent(action=action, alert=AlertInfo(
+            title=f"{action} from PagerDuty event", dedup_key=dedup_key, source="pagerduty"))])
+
+    payload = body.get("payload")
+    if action is None:  # v1 body or change event: the payload means something else
+        raise PagerDutyError(errors)
+    if payload is None:
+        errors.append("payload: required for trigger")
+    elif not isinstance(payload, dict):
+        errors.append("payload: must be an object")
+    if not isinstance(payload, dict):
+        raise PagerDutyError(errors)
+    # One answer lists everything wrong, the payload's problems included.
+    summary, source, severity = payload.get("summary"), payload.get("source"), payload.get("severity")
+    if not _nonempty_str(summary):
+        errors.append("payload.summary: required, a non-empty string")
+    elif len(summary) > MAX_SUMMARY:
+        errors.append(f"payload.summary: at most {MAX_SUMMARY} characters")
+    if not _nonempty_str(source):
+        errors.append("payload.source: required, a non-empty string")
+    if severity not in SEVERITIES:
+        errors.append(f"payload.severity: required, one of {', '.join(SEVERITIES)}"
+                      + (f", not {severity!r}" if severity is not None else ""))
+    for name in ("component", "group", "class"):
+        if payload.get(name) is not None and not isinstance(payload.get(name), str | int | float):
+            errors.append(f"payload.{name}: must be a string")
+    links = body.get("links")
+    if links is not None and not isinstance(links, list):
+        errors.append("links: must be an array")
+    if errors:
+        raise PagerDutyError(errors)
+
+    notes: list[str] = []
+    received_at = None
+    if payload.get("timestamp") is not None:
+        received_at = parse_timestamp(payload.get("timestamp"))
+        if received_at is None:
+            notes.append(f"payload.timestamp {payload.get('timestamp')!r} not understood; receive time used")
+
+    labels = {name: str(payload[name]) for name in ("class", "group", "component", "source")
+              if payload.get(name) not in (None, "")}
+    details = payload.get("custom_details")
+    if details in (None, "", {}, []):
+        description = ""
+    elif isinstance(details, str):
+        description = details
+    else:
+        description = json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True)
+    hrefs = [link["href"] for link in links or [] if isinstance(link, dict) and _nonempty_str(link.get("href"))]
+    if _nonempty_str(body.get("client_url")):
+        hrefs.append(body["client_url"])
+
+    if not dedup_key:
+        dedup_key = uuid.uuid4().hex
+        notes.append("no dedup_key: generated one")
+    component = payload.get("component")
+    alert = AlertInfo(
+        title=summary.strip(), description=description,
+        service=str(component) if component not in (None, "") else source.strip(),
+        severity=severity, labels=labels, dedup_key=dedup_key, source="pagerduty",
+        received_at=received_at, links=hrefs,
+    )
+    return Parsed(events=[SourceEvent(action="trigger", alert=alert)], notes=notes)
