@@ -421,6 +421,19 @@ class IncidentCore:
         if s.priority in ("P0", "P1"):
             self.b.war_room_wanted = True
 
+    def _record_resolved(self) -> None:
+        s, b = self.s, self.b
+        now = workflow.now()
+        s.status, s.resolved_at = "resolved", now
+        self._event("resolved", actor=b.resolve_requested_by or "system",
+                    seconds_to_resolve=int((now - s.created_at).total_seconds()) if s.created_at else None,
+                    **{k: v for k, v in b.resolve_details.items() if v})
+
+    def _close(self) -> None:
+        self.s.status, self.s.closed_at = "closed", workflow.now()
+        self._enter("closed")
+        self._event("closed", review_by=self.s.review.by if self.s.review else None)
+
     def _progress(self) -> None:
         self.b.last_progress_at = workflow.now()
 

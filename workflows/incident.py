@@ -265,11 +265,8 @@ class IncidentResponse(IncidentCore):
     def _mark_resolved(self) -> None:
         s, b = self.s, self.b
         now = workflow.now()
-        s.status, s.resolved_at = "resolved", now
         b.step_reminders.clear()
-        self._event("resolved", actor=b.resolve_requested_by or "system",
-                    seconds_to_resolve=int((now - s.created_at).total_seconds()) if s.created_at else None,
-                    **{k: v for k, v in b.resolve_details.items() if v})
+        self._record_resolved()
         for t in self._stakeholders():
             self._page("RESOLUTION", t, self._subject("resolved"),
                        f"Resolved by {b.resolve_requested_by}. {b.resolve_details.get('resolution') or ''}")
@@ -289,8 +286,3 @@ class IncidentResponse(IncidentCore):
             self._close()
         elif self.s.status != "resolved":  # reopened
             self._enter("recover", reopened=True)
-
-    def _close(self) -> None:
-        self.s.status, self.s.closed_at = "closed", workflow.now()
-        self._enter("closed")
-        self._event("closed", review_by=self.s.review.by if self.s.review else None)

@@ -48,14 +48,8 @@ class Ticket(IncidentCore):
             if self.b.resolve_requested_by:
                 break
             await self._continue_as_new()
-        now = workflow.now()
-        self.s.status, self.s.resolved_at = "resolved", now
-        self._event("resolved", actor=self.b.resolve_requested_by,
-                    seconds_to_resolve=int((now - self.s.created_at).total_seconds()) if self.s.created_at else None,
-                    **{k: v for k, v in self.b.resolve_details.items() if v})
-        self.s.status, self.s.closed_at = "closed", now
-        self._enter("closed")
-        self._event("closed")
+        self._record_resolved()
+        self._close()
         await self._drained()
         return self._view()
 
