@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api.limits import BodySizeLimit
-from api.sources import Parsed, PayloadError
+from api.sources import Parsed, PayloadError, SourceEvent
 from api.sources.registry import PARSERS
 from api.sources.pagerduty import PagerDutyAccepted, PagerDutyInvalid
 from api.schemas import (
@@ -40,6 +40,7 @@ from api.schemas import (
 )
 from warroom import db
 from warroom import engine as eng
+from warroom.classify import incident_workflow_id
 from warroom.settings import Settings
 from warroom.simulate import to_jsonable
 from workflows.contracts import AlertInfo
@@ -116,52 +117,38 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # ------------------------------------------------------------------ alerts in
 
     async def intake(alert: GenericAlert, client: Client, settings: Settings, source: str) -> Accepted:
+        """warroom's own alert JSON: one event through the same path as every source."""
+        if alert.status == "resolve" and not alert.dedup_key:
+            raise HTTPException(422, "a resolve needs the dedup_key of the alert it resolves")
         info = AlertInfo(
             title=alert.title.strip(), description=alert.description, service=alert.service,
             severity=alert.severity, priority=alert.priority or "", affected_users=alert.affected_users,
             business_impact=(alert.business_impact or "").upper(), availability=alert.availability,
             labels=alert.labels, dedup_key=alert.dedup_key, source=source, links=alert.links,
         )
-        if alert.status == "resolve":
-            if not info.dedup_key:
-                raise HTTPException(422, "a resolve needs the dedup_key of the alert it resolves")
-            from warroom.classify import incident_workflow_id
-
-            wf_id = incident_workflow_id(info.dedup_key)
-            try:
-                await eng.source_resolved(client, wf_id, source=source, summary=info.title)
-                state = await eng.state(client, wf_id)
-            except eng.UnknownIncident:
-                return Accepted(incidents=[], message=f"no open incident for dedup_key {info.dedup_key!r}")
-            return Accepted(incidents=[IncidentRef(id=wf_id, priority=state.priority, status=state.status,
-                                                   deduplicated=True)], message="resolve received")
-        t = await eng.trigger(client, info, task_queue=settings.task_queue, policy=default_policy(),
-                              tier1_services=settings.tier1_services)
-        status, priority = "triggered", t.priority
-        if t.deduplicated:
-            state = await eng.state(client, t.incident_id)
-            status, priority = state.status, state.priority
-        return Accepted(incidents=[IncidentRef(id=t.incident_id, priority=priority, status=status,
-                                               deduplicated=t.deduplicated)])
+        return await deliver(Parsed(events=[SourceEvent(action=alert.status, alert=info)]), client, settings, source)
 
     async def deliver(parsed: Parsed, client: Client, settings: Settings, source: str) -> Accepted:
         """Start/join, resolve or acknowledge the incident of each parsed event."""
-        from warroom.classify import incident_workflow_id
-
         refs: list[IncidentRef] = []
         for ev in parsed.events:
             ev.alert.source = ev.alert.source if ev.alert.source not in ("", "generic") else source
             if ev.action == "trigger":
                 t = await eng.trigger(client, ev.alert, task_queue=settings.task_queue, policy=default_policy(),
                                       tier1_services=settings.tier1_services)
-                refs.append(IncidentRef(id=t.incident_id, priority=t.priority,
-                                        status="triggered" if not t.deduplicated else "open",
+                status, priority = "triggered", t.priority
+                if t.deduplicated:  # the incident it joined answers with its own status and priority
+                    state = await eng.state(client, t.incident_id)
+                    status, priority = state.status, state.priority
+                refs.append(IncidentRef(id=t.incident_id, priority=priority, status=status,
                                         deduplicated=t.deduplicated))
                 continue
             wf_id = incident_workflow_id(ev.alert.dedup_key)
             try:
                 if ev.action == "resolve":
                     await eng.source_resolved(client, wf_id, source=source, summary=ev.alert.title)
+                    if "resolve received" not in parsed.notes:
+                        parsed.notes.append("resolve received")
                 else:
                     try:
                         await eng.act(client, wf_id, "acknowledge", {"by": source, "note": "acknowledged by the source"})
