@@ -5,7 +5,8 @@ Room: api. Converted to the engine's dataclasses in api/app.py; nothing here kno
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,3 +98,67 @@ class ReviewBody(BaseModel):
 class ReopenBody(BaseModel):
     by: str = Name
     reason: str = ""
+
+
+class IncidentSummary(BaseModel):
+    """One incident as recorded (the list view)."""
+
+    id: str
+    title: str
+    service: str
+    category: str
+    priority: str
+    status: str
+    phase: str
+    escalation_level: int
+    commander: str | None
+    alert_count: int
+    runbook: str
+    created_at: datetime | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime | None
+
+
+class IncidentList(BaseModel):
+    incidents: list[IncidentSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+Role = Literal["integration", "responder", "viewer", "admin"]
+SourceFormat = Literal["alertmanager", "grafana", "pagerduty", "datadog", "generic", "custom"]
+KeyName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = KeyName
+    role: Role
+
+
+class KeyView(BaseModel):
+    id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None = None
+    format: str | None = None
+    signed: bool | None = None
+    mapping: dict[str, Any] | None = None
+
+
+class KeyCreated(KeyView):
+    key: str = Field(description="the key itself: shown this once, store it now")
+
+
+class IntegrationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = KeyName
+    format: SourceFormat | None = Field(None, description="the only endpoint this key may post to (any when absent)")
+    signing_secret: str | None = Field(None, min_length=16, max_length=500,
+                                       description="HMAC secret (grafana, generic and custom formats)")
+    mapping: dict[str, Any] | None = Field(None, description="custom format: how the body becomes an alert")

@@ -12,15 +12,22 @@ import pytest
 
 from api.app import create_app
 from tests.helpers import running_worker
-from warroom import db
+from warroom import auth, db
 from warroom.settings import Settings
 
 
+def new_key(engine, role: str, **integration) -> str:
+    """A fresh API key of this role (names are unique among active keys)."""
+    return auth.create_key(engine, name=f"test-{role}-{uuid.uuid4().hex[:8]}", role=role, **integration)[1]
+
+
 @asynccontextmanager
-async def api(env, engine, task_queue):
+async def api(env, engine, task_queue, *, role: str = "admin"):
+    """The app in-process with a worker; requests carry a key of `role` unless they set their own."""
     app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
     async with running_worker(env.client, task_queue, engine):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom",
+                                     headers={"Authorization": f"Bearer {new_key(engine, role)}"}) as http:
             yield http
 
 
@@ -159,3 +166,33 @@ async def test_a_good_alert_writes_its_incident_record(env, engine, task_queue):
         await asyncio.sleep(0.5)
         assert db.count_incidents(engine) == before + 1
     assert r.status_code == 202
+
+
+async def test_managers_list_incidents_with_filters_and_pages(env, engine, task_queue):
+    service = f"svc-{uuid.uuid4().hex[:6]}"  # the records database is shared by the session: filter on it
+    async with api(env, engine, task_queue, role="responder") as http:
+        ids = {}
+        for title, priority in [("Payments down", "P0"), ("Search slow", "P2"), ("Typo on page", "P4")]:
+            r = await http.post("/api/v1/incidents", json={"title": title, "priority": priority, "service": service})
+            ids[priority] = r.json()["incidents"][0]["id"]
+        await http.post(f"/api/v1/incidents/{ids['P0']}/acknowledge", json={"by": "alice"})
+        for _ in range(100):  # the list is the records database, written a moment after each change
+            page = (await http.get("/api/v1/incidents", params={"service": service})).json()
+            if page["total"] == 3 and any(i["status"] == "acknowledged" for i in page["incidents"]):
+                break
+            await asyncio.sleep(0.05)
+        assert page["total"] == 3 and {i["id"] for i in page["incidents"]} == set(ids.values())
+        p0 = (await http.get("/api/v1/incidents", params={"service": service, "priority": "P0"})).json()
+        assert [(i["title"], i["status"], i["commander"]) for i in p0["incidents"]] == [
+            ("Payments down", "acknowledged", "alice")]
+        both = (await http.get("/api/v1/incidents", params=[("service", service), ("priority", "P2"),
+                                                            ("priority", "P4")])).json()
+        assert sorted(i["priority"] for i in both["incidents"]) == ["P2", "P4"]
+        open_ = (await http.get("/api/v1/incidents", params={"service": service, "status": "triggered"})).json()
+        assert open_["total"] == 2
+        pages = [(await http.get("/api/v1/incidents", params={"service": service, "limit": 1, "offset": n})).json()
+                 for n in range(3)]
+        assert [len(p["incidents"]) for p in pages] == [1, 1, 1] and all(p["total"] == 3 for p in pages)
+        assert len({p["incidents"][0]["id"] for p in pages}) == 3  # newest first, no repeats
+        r = await http.get("/api/v1/incidents", params={"limit": 0})
+        assert r.status_code == 422 and "limit" in r.text

@@ -21,7 +21,8 @@ HISTORIES = sorted((Path(__file__).parent / "replay" / "histories").glob("*.json
 def test_there_are_representative_histories():
     names = {p.name for p in HISTORIES}
     assert len(names) >= 3
-    assert {"p0-login-outage.json", "ticket-upgraded.json", "ticket-upgraded.run2.json"} <= names
+    assert {"p0-login-outage.json", "ticket-upgraded.json", "ticket-upgraded.run2.json",
+            "p1-engineer-actions-cold-worker.json"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -293,12 +293,23 @@ async def test_datadog_replay_in_date_order(env, engine, task_queue, payloads_di
              "deduplicated": False}]
         recovered = answers["dd-keep-recovered-p2-unauthorized-access.json"]["incidents"]
         assert [(i["id"], i["deduplicated"]) for i in recovered] == [(p2, True)]
-        # The later Triggered reopens: a new run under the same id, not a join of the closed one.
+        # The later Triggered opens a new incident, not a join of the closed one: a new run of the
+        # same workflow, with its own public id; the closed one stays readable from the records.
         assert answers["dd-keep-triggered-p2-unauthorized-access.json"]["incidents"] == [
-            {"id": p2, "priority": "P2", "status": "triggered", "deduplicated": False}]
+            {"id": f"{p2}~2", "priority": "P2", "status": "triggered", "deduplicated": False}]
         desc = await env.client.get_workflow_handle(p2).describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING and desc.run_id != first_run
-        state = await eng.state(env.client, p2)
+        assert (await http.get(f"/api/v1/incidents/{p2}~2")).json()["status"] == "triggered"
+        for _ in range(100):
+            old = (await http.get(f"/api/v1/incidents/{p2}")).json()
+            if old.get("status") == "closed":
+                break
+            await asyncio.sleep(0.05)
+        assert old["recorded"] is True and old["status"] == "closed"
+        assert [e["type"] for e in old["timeline"]][0] == "triggered"
+        r = await http.post(f"/api/v1/incidents/{p2}/acknowledge", json={"by": "alice"})
+        assert r.status_code == 409 and r.json()["detail"].endswith(f"(the same alert opened {p2}~2 since)")
+        state = await eng.state(env.client, f"{p2}~2")
         assert state.alert_count == 1 and state.service == "keep-api" and state.title.startswith("[P2] [Triggered]")
         r = await http.post("/api/v1/alerts/datadog", json={"title": "no transition", "monitor_id": 1})
         assert r.status_code == 422 and "alert_transition" in r.json()["detail"]

@@ -5,7 +5,6 @@ priority is raised to P1/P0."""
 from __future__ import annotations
 
 import pytest
-from temporalio.client import WorkflowQueryFailedError
 
 from tests.helpers import (
     advance_to,
@@ -215,16 +214,10 @@ async def test_p2_raised_to_p3_stays_a_ticket(env, engine, task_queue):
     assert (s.deadlines.ack_due - events(s, "priority.changed")[0].at).total_seconds() == 4 * 3600
 
 
-@pytest.mark.xfail(
-    strict=False, raises=WorkflowQueryFailedError,
-    reason="KNOWN BUG, not a pass: replayed from scratch, the SDK applies an update before an "
-           "earlier activity completion (cf. open temporalio/sdk-python#1591, update handled on cold "
-           "start), so the upgrade's commands replay in another order. The reproduction depends on "
-           "the update landing right after an empty workflow task, a race it loses now and then: "
-           "not strict, so a lucky run shows as XPASS instead of failing the suite.")
 async def test_upgrade_right_after_a_quiet_spell_replays_without_cache(env, engine, task_queue):
     """The same upgrade on a worker without a workflow cache, where every task is a replay from
-    scratch (in production: the first task after a worker restart, or on another worker)."""
+    scratch (in production: the first task after a worker restart, or on another worker). Before
+    the ordered wake-ups (docs/engine.md) this failed with a nondeterminism error."""
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3")
         await advance_to(env, h, 20)

@@ -105,6 +105,24 @@ def incident_workflow_id(dedup_key: str) -> str:
     return "incident-h" + hashlib.sha256(dedup_key.encode()).hexdigest()[:32]
 
 
+# A dedup key that fires again after its incident closed opens a new incident on the same
+# workflow id (signal-with-start stays atomic); the public ids are then `<workflow id>~2`, `~3`...
+# "~" is outside _SAFE_KEY, so such an id never collides with another key's workflow id.
+OCCURRENCE_SEP = "~"
+
+
+def occurrence_id(workflow_id: str, occurrence: int) -> str:
+    return workflow_id if occurrence <= 1 else f"{workflow_id}{OCCURRENCE_SEP}{occurrence}"
+
+
+def split_incident_id(incident_id: str) -> tuple[str, int]:
+    """(workflow id, occurrence) of a public incident id; an unreadable suffix is occurrence 0."""
+    wf_id, sep, n = incident_id.partition(OCCURRENCE_SEP)
+    if not sep:
+        return wf_id, 1
+    return wf_id, int(n) if n.isdigit() and int(n) >= 2 else 0
+
+
 def fallback_dedup_key(alert: AlertInfo) -> str:
     """A stable key from what identifies the problem, when the sender gave none."""
     parts = [alert.source, alert.service, alert.title, *sorted(f"{k}={v}" for k, v in alert.labels.items())]

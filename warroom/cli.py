@@ -23,6 +23,8 @@ app = typer.Typer(help="warroom: incident response as durable Temporal workflows
                   pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The records database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+from warroom.cli_incidents import incidents_app  # noqa: E402
+app.add_typer(incidents_app, name="incidents")
 
 
 def _logging(settings: Settings) -> None:
@@ -116,6 +118,11 @@ def simulate(
         console.print(f"[yellow]refused at {format_offset(r['offset_seconds'])} (line {r['line']}, "
                       f"{r['event']}): {r['reason']}[/yellow]")
 
+
+from warroom.cli_keys import integrations_app, keys_app  # noqa: E402  (the sub-apps register on `app`)
+
+app.add_typer(keys_app, name="keys")
+app.add_typer(integrations_app, name="integrations")
 
 if __name__ == "__main__":
     app()

@@ -91,6 +91,24 @@ class CommunicationRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class ApiKeyRow(Base):
+    """An API key: its role and, for an integration, how its alerts are read and checked.
+    Only the SHA-256 of the key is stored; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise a key in a list
+    format: Mapped[str | None] = mapped_column(String(32), nullable=True)  # integrations: the source format
+    # Kept as given: checking an HMAC needs the secret itself (docs/integrations.md).
+    signing_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # custom integrations
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
@@ -206,3 +224,34 @@ def count_incidents(engine: Engine) -> int:
 
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(IncidentRow)) or 0
+
+
+def list_incidents(engine: Engine, *, status: list[str] | None = None, priority: list[str] | None = None,
+                   service: list[str] | None = None, phase: list[str] | None = None, limit: int = 50,
+                   offset: int = 0) -> tuple[list[IncidentRow], int]:
+    """Incidents as recorded, newest first, with the total matching the filters (each filter
+    is a list of accepted values; empty or None means any)."""
+    from sqlalchemy import func
+
+    conds = [col.in_(vals) for col, vals in ((IncidentRow.status, status), (IncidentRow.priority, priority),
+                                            (IncidentRow.service, service), (IncidentRow.phase, phase)) if vals]
+    with Session(engine) as session:
+        total = session.scalar(select(func.count()).select_from(IncidentRow).where(*conds)) or 0
+        rows = session.scalars(select(IncidentRow).where(*conds)
+                               .order_by(IncidentRow.created_at.desc(), IncidentRow.run_id)
+                               .limit(limit).offset(offset))
+        return list(rows), total
+
+
+def recorded_incident(engine: Engine, incident_id: str) -> dict[str, Any] | None:
+    """An incident as the records keep it (the state's recorded fields and the whole timeline),
+    for one that is no longer live in Temporal. `"recorded": true` says where it came from."""
+    row = incident(engine, incident_id=incident_id)
+    if row is None:
+        return None
+    out: dict[str, Any] = {c: getattr(row, c) for c in IncidentRow.__table__.columns.keys() if c != "run_id"}
+    out = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in out.items()}
+    out["timeline"] = [{"seq": e.seq, "at": e.at.isoformat(), "type": e.type, "actor": e.actor, "details": e.details}
+                       for e in timeline(engine, incident_id=incident_id)]
+    out["recorded"] = True
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -52,6 +53,27 @@ def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen)
     raise RuntimeError(f"Temporal dev server did not listen on {host}:{port} within {timeout:.0f}s")
 
 
+def ensure_dev_admin(settings: Settings) -> str:
+    """On a first start, make an admin key for this machine and keep it in <data_dir>/admin.key
+    (mode 600; the CLI client reads it when no key is given). Returns the banner line."""
+    from warroom import auth, db
+
+    path = settings.data_dir / "admin.key"
+    engine = db.make_engine(settings.db_url())
+    try:
+        db.create_schema(engine)
+        if not auth.has_admin(engine):
+            _, key = auth.create_key(engine, name="dev-admin", role="admin")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(key + "\n")
+    finally:
+        engine.dispose()
+    if path.is_file():
+        return f"  admin key:   in {path} (export WARROOM_API_KEY=$(cat {path}))"
+    return "  admin key:   make one with `warroom keys create --role admin --name <you>`"
+
+
 async def run_dev(settings: Settings) -> None:
     from api.app import create_app
     from worker import run_worker
@@ -66,6 +88,7 @@ async def run_dev(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await asyncio.to_thread(_wait_for_port, "127.0.0.1", settings.temporal_port, 60, proc)
+        admin_line = await asyncio.to_thread(ensure_dev_admin, settings)
         api = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
                                             log_level="warning"))
         api.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we handle Ctrl-C
@@ -77,6 +100,7 @@ async def run_dev(settings: Settings) -> None:
               f"  Temporal:    {settings.temporal_address}  namespace {settings.namespace}, "
               f"task queue {settings.task_queue}\n"
               f"  records:     {settings.db_url()}\n"
+              f"{admin_line}\n"
               f"Ctrl-C stops everything.", flush=True)
         done, _ = await asyncio.wait([worker_task, api_task, asyncio.create_task(stop.wait())],
                                      return_when=asyncio.FIRST_COMPLETED)

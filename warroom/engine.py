@@ -10,11 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from warroom.classify import classify_priority, fallback_dedup_key, incident_workflow_id
+from warroom.classify import (
+    classify_priority,
+    fallback_dedup_key,
+    incident_workflow_id,
+    occurrence_id,
+    split_incident_id,
+)
 from workflows.contracts import (
     FULL_RESPONSE_PRIORITIES,
     INCIDENT_WORKFLOW,
@@ -67,6 +79,7 @@ class Triggered:
     priority: str
     handle: WorkflowHandle
     deduplicated: bool = False  # joined an incident that was already open
+    joined: IncidentState | None = None  # that incident's state, just after the alert joined it
 
 
 def prepare(alert: AlertInfo, *, tier1_services: list[str] | None = None) -> tuple[AlertInfo, str, str]:
@@ -83,45 +96,97 @@ async def trigger(client: Client, alert: AlertInfo, *, task_queue: str, policy: 
     """Start the incident of this dedup key, or join the open one (signal-with-start)."""
     alert, priority, reason = prepare(alert, tier1_services=tier1_services)
     wf_id = incident_workflow_id(alert.dedup_key)
-    inp = IncidentInput(incident_id=wf_id, alert=alert, priority=priority, priority_reason=reason,
+    open_before, incident_id = await _current(client, wf_id)
+    inp = IncidentInput(incident_id=incident_id, alert=alert, priority=priority, priority_reason=reason,
                         policy=policy or default_policy(), runbook=runbook)
     kind = INCIDENT_WORKFLOW if priority in FULL_RESPONSE_PRIORITIES else TICKET_WORKFLOW
-    open_before = await _is_running(client, wf_id)
     handle = await client.start_workflow(
         kind, inp, id=wf_id, task_queue=task_queue, result_type=IncidentState,
         start_signal="alert_received", start_signal_args=[AlertReceived(alert=alert)],
     )
-    return Triggered(incident_id=wf_id, workflow_id=wf_id, priority=priority, handle=handle,
-                     deduplicated=open_before)
+    joined = await current(client, wf_id) if open_before else None
+    return Triggered(incident_id=joined.incident_id if joined else incident_id, workflow_id=wf_id,
+                     priority=joined.priority if joined else priority, handle=handle, deduplicated=open_before,
+                     joined=joined)
 
 
-async def _is_running(client: Client, workflow_id: str) -> bool:
+async def _current(client: Client, workflow_id: str) -> tuple[bool, str]:
+    """(is an incident open on this workflow id, the public id of the open one or of the next).
+
+    The next id after a closed incident counts on from the closed one's id, read from its result
+    (the final state); an incident that ended without a result (terminated) gives way to an id
+    suffixed with its run, so two incidents never share an id."""
     try:
         desc = await client.get_workflow_handle(workflow_id).describe()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            return False
+            return False, workflow_id
         raise
-    return desc.status == WorkflowExecutionStatus.RUNNING
-
-
-async def source_resolved(client: Client, incident_id: str, *, source: str, summary: str = "") -> None:
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        return True, workflow_id  # the signal joins it (its own id is read after, by trigger())
     try:
-        await client.get_workflow_handle(incident_id).signal("alert_resolved", AlertResolved(source=source,
+        last = await client.get_workflow_handle(workflow_id, run_id=desc.run_id,
+                                                result_type=IncidentState).result(follow_runs=False)
+    except WorkflowFailureError:  # failed, terminated, timed out: no final state to count from
+        return False, f"{workflow_id}~r{desc.run_id[:12]}"
+    _, occurrence = split_incident_id(last.incident_id)
+    return False, occurrence_id(workflow_id, max(occurrence, 1) + 1)
+
+
+async def source_resolved(client: Client, workflow_id: str, *, source: str, summary: str = "") -> None:
+    """The source says the problem is gone: the open incident on this workflow id verifies."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal("alert_resolved", AlertResolved(source=source,
                                                                                              summary=summary))
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise UnknownIncident(incident_id) from err
+            raise UnknownIncident(workflow_id) from err
+        raise
+
+
+async def current(client: Client, workflow_id: str) -> IncidentState:
+    """The state of the latest incident on this workflow id (what a source's resolve reaches)."""
+    try:
+        return await client.get_workflow_handle(workflow_id).query("get_state", result_type=IncidentState)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise UnknownIncident(workflow_id) from err
         raise
 
 
 async def state(client: Client, incident_id: str) -> IncidentState:
+    """The live state of this incident. UnknownIncident if Temporal has no run of it: it never
+    existed, or it is an earlier incident of a key that fired again after it closed (its record
+    stays in the database)."""
+    st = await current(client, split_incident_id(incident_id)[0])
+    if st.incident_id != incident_id:
+        raise UnknownIncident(incident_id)
+    return st
+
+
+async def _same_incident(client: Client, incident_id: str, action: str) -> None:
+    """The workflow id's latest run is this incident (an update would otherwise reach a later one)."""
+    wf_id, occurrence = split_incident_id(incident_id)
     try:
-        return await client.get_workflow_handle(incident_id).query("get_state", result_type=IncidentState)
+        desc = await client.get_workflow_handle(wf_id).describe()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise UnknownIncident(incident_id) from err
         raise
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        latest = (await current(client, wf_id)).incident_id
+    else:  # closed: its final state says which incident it was, without a worker
+        try:
+            latest = (await client.get_workflow_handle(wf_id, run_id=desc.run_id, result_type=IncidentState)
+                      .result(follow_runs=False)).incident_id
+        except WorkflowFailureError:
+            return  # ended without a state: the update itself says the incident is closed
+    if latest == incident_id:
+        return
+    if 0 < occurrence < split_incident_id(latest)[1]:
+        raise ActionRefused(f"cannot {action.replace('_', ' ')}: incident {incident_id} is closed "
+                            f"(the same alert opened {latest} since)")
+    raise UnknownIncident(incident_id)
 
 
 async def act(client: Client, incident_id: str, action: str, payload: dict[str, Any] | Any) -> IncidentState:
@@ -129,7 +194,11 @@ async def act(client: Client, incident_id: str, action: str, payload: dict[str, 
     if action not in ACTIONS:
         raise ActionRefused(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     arg = payload if isinstance(payload, ACTIONS[action]) else ACTIONS[action](**payload)
-    handle = client.get_workflow_handle(incident_id)
+    try:
+        await _same_incident(client, incident_id, action)
+    except UnknownIncident:
+        raise UnknownIncident(incident_id) from None
+    handle = client.get_workflow_handle(split_incident_id(incident_id)[0])
     try:
         return await handle.execute_update(action, arg, result_type=IncidentState)
     except WorkflowUpdateFailedError as err:

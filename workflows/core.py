@@ -56,6 +56,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 OPEN_STATUSES = ("triggered", "acknowledged")
+# Who wakes first when several waits come true in one activation (IncidentCore._wait).
+WAKE_TIMERS, WAKE_MAIN, WAKE_WAR_ROOM, WAKE_PAGER, WAKE_RECORDS = range(5)
 # Events that change no deadline: recording them must not re-plan the timers.
 _NO_REPLAN = frozenset({"alert.received", "notification.sent", "notification.failed"})
 
@@ -123,12 +125,52 @@ class IncidentCore:
         self._quiet_end = workflow.patched("quiet-run-end")
         self._anchored_updates = workflow.patched("anchored-update-cadence")
         self._ladder = self.PROGRESS_LADDER or not workflow.patched("ticket-without-progress-ladder")
+        # Waits wake in a fixed order (see _wait); histories from before replay the old way.
+        self._ordered = workflow.patched("ordered-wakeups")
+        self._waiters: list[tuple[int, int, Callable[[], bool], asyncio.Future[None]]] = []
+        self._wait_seq = 0
         if inp.resume is None:
             # Recorded here, not in run(): the starting alert's signal is handled before run().
             a = inp.alert
             self._event("triggered", actor=a.source or "system", title=a.title, priority=self.s.priority,
                         priority_reason=inp.priority_reason or None, service=a.service or None,
                         dedup_key=a.dedup_key or None, description=a.description or None)
+
+    # ------------------------------------------------------------------ waiting
+
+    async def _wait(self, condition: Callable[[], bool], rank: int = WAKE_MAIN) -> None:
+        """workflow.wait_condition, except that when waits come true together they wake by
+        `rank` (timers, the phases, the war room, pages, records), one rank at a time, not in
+        the order they began waiting. That order depends on which activation resumed each loop:
+        a worker replaying from scratch can deliver a command-less workflow task's events
+        together with the next task's update, after it, where the original run had them in an
+        activation of their own. With the SDK's order, the same history then issued its
+        commands in another order (a nondeterminism error, and a stuck incident)."""
+        if not self._ordered:
+            await workflow.wait_condition(condition)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._wait_seq += 1
+        self._waiters.append((rank, self._wait_seq, condition, fut))
+        await fut
+
+    async def _dispatcher(self) -> None:
+        """The one SDK condition of an ordered run: wakes the satisfied waits of the first rank."""
+        def ready() -> bool:
+            return any(not f.done() and cond() for _, _, cond, f in self._waiters)
+
+        while True:
+            await workflow.wait_condition(ready)
+            # Only the first rank with a satisfied wait wakes; the others are looked at again
+            # once it has run to its next wait. A loop that resumes from an activity later in
+            # the same activation then finds the same state as on a replay that resumed it in
+            # an activation of its own.
+            waiting = [w for w in self._waiters if not w[3].done() and w[2]()]
+            if waiting:
+                first = min(w[0] for w in waiting)
+                for _, _, _, fut in sorted((w for w in waiting if w[0] == first), key=lambda w: w[1]):
+                    fut.set_result(None)
+            self._waiters = [w for w in self._waiters if not w[3].done()]
 
     # ------------------------------------------------------------------ timeline
 
@@ -172,7 +214,7 @@ class IncidentCore:
         # Everything queued by the same moment goes out together (one page does not wait
         # for another); results are recorded in queue order, so the timeline is stable.
         while True:
-            await workflow.wait_condition(lambda: bool(self.b.outbox))
+            await self._wait(lambda: bool(self.b.outbox), WAKE_PAGER)
             batch = list(self.b.outbox)
             results = await asyncio.gather(*(self._deliver(n) for n in batch))
             del self.b.outbox[: len(batch)]
@@ -194,13 +236,13 @@ class IncidentCore:
             return NotificationResult(key=n.key, channel="", status="FAILED", error=str(err.cause or err))
 
     async def _sent(self, keys: list[str]) -> None:
-        await workflow.wait_condition(lambda: not any(n.key in keys for n in self.b.outbox))
+        await self._wait(lambda: not any(n.key in keys for n in self.b.outbox))
 
     # ------------------------------------------------------------------ records
 
     async def _flusher(self) -> None:
         while True:
-            await workflow.wait_condition(lambda: self.b.flushed < len(self.s.timeline))
+            await self._wait(lambda: self.b.flushed < len(self.s.timeline), WAKE_RECORDS)
             upto = len(self.s.timeline)
             batch = self.s.timeline[self.b.flushed:upto]
             await workflow.execute_activity(
@@ -224,7 +266,7 @@ class IncidentCore:
 
     async def _drained(self) -> None:
         self._finishing = True
-        await workflow.wait_condition(self._quiet)
+        await self._wait(self._quiet)
 
     # ------------------------------------------------------------------ deadlines
 
@@ -275,19 +317,20 @@ class IncidentCore:
                 when = min(due.values())
                 if when > workflow.now():
                     self._alarm(when)
-                    await workflow.wait_condition(
-                        lambda: self._plan != seen or workflow.now() >= when)
+                    await self._wait(lambda: self._plan != seen or workflow.now() >= when, WAKE_TIMERS)
                     if workflow.now() < when:
                         continue  # something changed: plan again
                 if self._ending_now():
-                    await workflow.wait_condition(lambda: not self._ending_now())
+                    await self._wait(lambda: not self._ending_now(), WAKE_TIMERS)
                     continue
                 now = workflow.now()
+                if self._ordered:  # what changed in the same activation (an update) counts
+                    due = self._due()
                 for name, at in sorted(due.items(), key=lambda kv: (kv[1], kv[0])):
                     if at <= now:
                         self._fire(name)
             else:
-                await workflow.wait_condition(lambda: self._plan != seen)
+                await self._wait(lambda: self._plan != seen, WAKE_TIMERS)
 
     def _alarm(self, when: datetime) -> None:
         """Make sure a timer wakes the workflow at `when` (one timer per instant)."""
@@ -306,7 +349,7 @@ class IncidentCore:
         """wait_condition with a timeout that never cancels its timer. True if condition met."""
         when = workflow.now() + _secs(seconds)
         self._alarm(when)
-        await workflow.wait_condition(lambda: condition() or workflow.now() >= when)
+        await self._wait(lambda: condition() or workflow.now() >= when)
         return condition()
 
     def _fire(self, name: str) -> None:
@@ -461,7 +504,8 @@ class IncidentCore:
         workflow.continue_as_new(self._resume_input(), workflow=workflow_name)
 
     def _start_background(self) -> None:
-        for loop in (self._timer_loop(), self._pager(), self._flusher()):
+        loops = (self._timer_loop(), self._pager(), self._flusher())
+        for loop in ((self._dispatcher(), *loops) if self._ordered else loops):
             asyncio.get_running_loop().create_task(loop)
 
     # ------------------------------------------------------------------ validation

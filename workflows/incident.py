@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         WarRoomRequest,
         WarRoomResult,
     )
-    from workflows.core import IncidentCore, _secs
+    from workflows.core import WAKE_WAR_ROOM, IncidentCore, _secs
 
 ASSESS_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
 
@@ -116,14 +116,14 @@ class IncidentResponse(IncidentCore):
             self._pp().war_room or not self.s.known_issues or self.s.escalation_level >= 2)
         if wanted:
             self.b.war_room_wanted = True
-            await workflow.wait_condition(lambda: self.s.war_room is not None)
+            await self._wait(lambda: self.s.war_room is not None)
         self._enter("recover", war_room=bool(self.s.war_room))
 
     async def _war_room_keeper(self) -> None:
         """Opens the war room once wanted (at its phase, or later on escalation/upgrade)."""
-        await workflow.wait_condition(
+        await self._wait(
             lambda: self.b.war_room_wanted and self.s.war_room is None
-            and self.s.phase not in ("assess", "notify") and not self._ending_now())
+            and self.s.phase not in ("assess", "notify") and not self._ending_now(), WAKE_WAR_ROOM)
         key = f"{self.run_id}:war_room"
         self._busy += 1
         try:
@@ -162,7 +162,7 @@ class IncidentResponse(IncidentCore):
                 return
             await self._run_action(actions[self.b.action_index])
             self.b.action_index += 1
-        await workflow.wait_condition(lambda: bool(self.b.resolve_requested_by) or self._can_due())
+        await self._wait(lambda: bool(self.b.resolve_requested_by) or self._can_due())
         if not self.b.resolve_requested_by:
             return  # continue-as-new first; recover resumes after
         for a in actions[self.b.action_index:]:
@@ -177,8 +177,7 @@ class IncidentResponse(IncidentCore):
             self.b.step_reminders[a.id] = workflow.now() + _secs(
                 self.policy.escalation.manual_step_reminder_seconds)
             self._plan += 1
-            await workflow.wait_condition(
-                lambda: a.id in self.b.completed_steps or bool(self.b.resolve_requested_by))
+            await self._wait(lambda: a.id in self.b.completed_steps or bool(self.b.resolve_requested_by))
             self.b.step_reminders.pop(a.id, None)
             if a.id not in self.b.completed_steps:
                 st.status = "skipped"
@@ -280,8 +279,7 @@ class IncidentResponse(IncidentCore):
             self._close()
 
     async def _review(self) -> None:
-        await workflow.wait_condition(
-            lambda: self.s.review is not None or self.s.status != "resolved" or self._can_due())
+        await self._wait(lambda: self.s.review is not None or self.s.status != "resolved" or self._can_due())
         if self.s.review is not None:
             self._close()
         elif self.s.status != "resolved":  # reopened

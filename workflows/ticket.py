@@ -40,7 +40,7 @@ class Ticket(IncidentCore):
                              self._brief())
             await self._sent([key])
         while True:
-            await workflow.wait_condition(
+            await self._wait(
                 lambda: bool(self.b.resolve_requested_by) or self._handover_to is not None or self._can_due())
             if self._handover_to is not None:
                 self._event("handed_over", to=self._handover_to, priority=self.s.priority)

@@ -40,7 +40,7 @@ class PagerDutyAccepted(BaseModel):
 class PagerDutyInvalid(BaseModel):
     """What PagerDuty answers for an invalid event (HTTP 400)."""
 
-    status: Literal["invalid event"] = "invalid event"
+    status: str = "invalid event"  # "unauthorized" / "forbidden" for a 401 / 403
     message: str = "Event object is invalid"
     errors: list[str]
 

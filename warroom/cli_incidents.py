@@ -1,0 +1,325 @@
+"""`warroom incidents ...`: list, show and act on incidents through the HTTP API.
+
+Room: CLI (a client of the API). Everything goes through warroom.client over HTTP, never to
+Temporal or the records database, so it works the same against a laptop `warroom dev` and a
+production API. Tables for people, --json for scripts.
+
+Exit codes: 0 success; 1 the API refused (4xx/5xx, `error: <detail>` on stderr); 2 a usage
+error (Typer's own); 3 the API cannot be reached.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from warroom.client import UNREACHABLE, ApiError, WarroomClient
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+EXIT_REFUSED, EXIT_UNREACHABLE = 1, 3
+
+incidents_app = typer.Typer(help="List, show and act on incidents through the warroom API "
+                                 "(--json for scripts).", no_args_is_help=True)
+
+
+class Priority(str, Enum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+# Options every command takes (after the command name: `warroom incidents list --url ...`).
+UrlOpt = Annotated[str, typer.Option("--url", envvar="WARROOM_URL", help="the warroom API")]
+KeyOpt = Annotated[str | None, typer.Option(
+    "--key", envvar="WARROOM_API_KEY", show_default=False,
+    help="API key; default: the dev admin key `warroom dev` wrote to <data dir>/admin.key")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the JSON the API answered")]
+ByOpt = Annotated[str | None, typer.Option("--by", envvar="WARROOM_USER", show_default=False,
+                                           help="who acts; default: the OS user name")]
+IdArg = Annotated[str, typer.Argument(help="incident id, e.g. incident-3f2a...")]
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def _dev_key() -> str:
+    """The admin key `warroom dev` leaves in the data directory, if there is one."""
+    from warroom.settings import Settings
+
+    try:
+        path = Settings().data_dir / "admin.key"
+        return path.read_text().strip() if path.is_file() else ""
+    except Exception:  # a bad WARROOM_* setting or an unreadable file: just no default key
+        return ""
+
+
+def _by(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a container without a passwd entry)
+        raise typer.BadParameter("cannot tell who you are; pass --by NAME or set WARROOM_USER",
+                                 param_hint="--by") from None
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _api(url: str, key: str | None) -> Iterator[WarroomClient]:
+    """A client for the command; an ApiError becomes `error: ...` on stderr and exit 1 or 3."""
+    try:
+        with WarroomClient(url, key or _dev_key()) as client:
+            yield client
+    except ApiError as err:
+        if err.status == UNREACHABLE:
+            raise _fail(err.detail, EXIT_UNREACHABLE) from None
+        message = err.detail
+        if err.status == 401:
+            message += " (pass a valid key with --key or WARROOM_API_KEY)"
+        elif err.status >= 500:
+            message = f"the API failed ({err.status}): {message}"
+        raise _fail(message, EXIT_REFUSED) from None
+
+
+def _console() -> Console:
+    # No markup or emoji: titles and details are other people's text. Wide when piped, so
+    # ids are not folded in half.
+    return Console(width=None if sys.stdout.isatty() else 140, markup=False, emoji=False, highlight=False)
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _span(seconds: float) -> str:
+    s = int(abs(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+def _relative(value: str | None, now: datetime) -> str:
+    """'5m ago' or 'in 5m' (or '-')."""
+    t = _parse_time(value)
+    if t is None:
+        return "-"
+    delta = (now - t).total_seconds()
+    return f"{_span(delta)} ago" if delta >= 0 else f"in {_span(delta)}"
+
+
+def _clock(value: str | None) -> str:
+    t = _parse_time(value)
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+
+
+def _summary(verb: str, state: dict[str, Any]) -> str:
+    return (f"{verb} {state.get('incident_id', '?')}: {state.get('priority')}, {state.get('status')}, "
+            f"phase {state.get('phase')}, escalation level {state.get('escalation_level')}, "
+            f"commander {state.get('commander') or '-'}")
+
+
+def _act(url: str, key: str | None, as_json: bool, incident_id: str, action: str, body: dict[str, Any],
+         say: Callable[[dict[str, Any]], str]) -> None:
+    with _api(url, key) as api:
+        state = api.act(incident_id, action, body)
+    if as_json:
+        _print_json(state)
+    else:
+        typer.echo(say(state))
+
+
+# --------------------------------------------------------------------------- read
+
+
+@incidents_app.command("list")
+def list_(
+    status: Annotated[list[str] | None, typer.Option("--status", help="triggered, acknowledged, resolved, "
+                                                                      "closed (repeat for several)")] = None,
+    priority: Annotated[list[str] | None, typer.Option("--priority", help="P0..P4 (repeatable)")] = None,
+    service: Annotated[list[str] | None, typer.Option("--service", help="service name (repeatable)")] = None,
+    phase: Annotated[list[str] | None, typer.Option("--phase", help="phase name (repeatable)")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="at most this many")] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="skip this many (newest first)")] = 0,
+    as_json: JsonOpt = False,
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = None,
+) -> None:
+    """Incidents as recorded, newest first (a change shows here a moment after it happens)."""
+    with _api(url, key) as api:
+        page = api.list_incidents(status=status, priority=[p.upper() for p in priority or []], service=service,
+                                  phase=phase, limit=limit, offset=offset)
+    if as_json:
+        _print_json(page)
+        return
+    rows, total = page.get("incidents", []), page.get("total", 0)
+    console = _console()
+    if rows:
+        now = datetime.now(UTC)
+        table = Table(show_lines=False)
+        table.add_column("id", no_wrap=True)
+        for col in ("priority", "status", "phase"):
+            table.add_column(col)
+        table.add_column("level", justify="right")
+        table.add_column("commander")
+        table.add_column("alerts", justify="right")
+        table.add_column("title", overflow="fold")
+        table.add_column("created")
+        for inc in rows:
+            table.add_row(inc.get("id", "?"), inc.get("priority", ""), inc.get("status", ""), inc.get("phase", ""),
+                          str(inc.get("escalation_level", "")), inc.get("commander") or "-",
+                          str(inc.get("alert_count", "")), inc.get("title", ""),
+                          _relative(inc.get("created_at"), now))
+        console.print(table)
+    footer = f"{len(rows)} of {total} incidents"
+    if offset + len(rows) < total:
+        footer += f" (next page: --offset {offset + len(rows)})"
+    console.print(footer)
+
+
+@incidents_app.command()
+def show(incident_id: IdArg, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+    """One incident: its state, deadlines and timeline."""
+    with _api(url, key) as api:
+        state = api.get_incident(incident_id)
+    if as_json:
+        _print_json(state)
+        return
+    from warroom.cli import describe  # the timeline details read the same as `warroom simulate`
+
+    console = _console()
+    now = datetime.now(UTC)
+    console.print(f"{state.get('priority')}  {state.get('title')}")
+    fields: list[tuple[str, str]] = [
+        ("id", state.get("incident_id", incident_id)),
+        ("status", str(state.get("status"))),
+        ("phase", str(state.get("phase"))),
+        ("escalation level", str(state.get("escalation_level"))),
+        ("commander", state.get("commander") or "-"),
+        ("service", state.get("service") or "-"),
+        ("alerts", str(state.get("alert_count", 0))),
+        ("created", f"{_clock(state.get('created_at'))} ({_relative(state.get('created_at'), now)})"),
+    ]
+    if state.get("runbook"):
+        version = f" (version {state['runbook_version']})" if state.get("runbook_version") else ""
+        fields.append(("runbook", f"{state['runbook']}{version}"))
+    for name, at in (state.get("deadlines") or {}).items():
+        if at:
+            fields.append((name.replace("_", " "), f"{_clock(at)} ({_relative(at, now)})"))
+    update = state.get("latest_update")
+    if update:
+        fields.append(("latest update", f"{update.get('message')} ({update.get('by')}, "
+                                        f"{_relative(update.get('at'), now)})"))
+    review = state.get("review")
+    if review:
+        fields.append(("review", f"root cause: {review.get('root_cause')} ({review.get('by')})"))
+    width = max(len(n) for n, _ in fields)
+    for name, value in fields:
+        console.print(f"  {name + ':':<{width + 1}} {value}")
+    table = Table(title="timeline", title_justify="left")
+    for col in ("time", "event", "actor"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("details", overflow="fold")
+    for ev in state.get("timeline") or []:
+        table.add_row(_clock(ev.get("at")), ev.get("type", ""), ev.get("actor", ""),
+                      describe({"type": ev.get("type"), "details": ev.get("details") or {}}))
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- act
+
+
+@incidents_app.command()
+def ack(incident_id: IdArg, by: ByOpt = None,
+        note: Annotated[str, typer.Option("--note", help="a note for the timeline")] = "",
+        as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+    """Acknowledge: you take the incident (and become its commander if it has none)."""
+    _act(url, key, as_json, incident_id, "acknowledge", {"by": _by(by), "note": note},
+         lambda s: _summary("acknowledged", s))
+
+
+@incidents_app.command()
+def update(incident_id: IdArg, message: Annotated[str, typer.Argument(help="the status update")],
+           by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+    """Post a status update (it resets the update reminder)."""
+    _act(url, key, as_json, incident_id, "updates", {"by": _by(by), "message": message},
+         lambda s: _summary("update posted to", s))
+
+
+@incidents_app.command()
+def escalate(incident_id: IdArg,
+             reason: Annotated[str, typer.Option("--reason", help="why, for the timeline and the page")] = "",
+             to_level: Annotated[int | None, typer.Option("--to-level", min=2, max=4,
+                                                          help="jump to this level (default: the next)")] = None,
+             by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+    """Escalate now, to the next level or to --to-level."""
+    body: dict[str, Any] = {"by": _by(by), "reason": reason}
+    if to_level is not None:
+        body["to_level"] = to_level
+    _act(url, key, as_json, incident_id, "escalate", body, lambda s: _summary("escalated", s))
+
+
+@incidents_app.command()
+def priority(incident_id: IdArg,
+             new_priority: Annotated[Priority, typer.Argument(metavar="P0..P4", case_sensitive=False,
+                                                              help="the new priority")],
+             reason: Annotated[str, typer.Option("--reason", help="why (required)")],
+             by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+    """Change the priority (deadlines follow the new one)."""
+    _act(url, key, as_json, incident_id, "priority",
+         {"by": _by(by), "priority": new_priority.value, "reason": reason},
+         lambda s: _summary("priority changed on", s))
+
+
+@incidents_app.command()
+def resolve(incident_id: IdArg,
+            resolution: Annotated[str, typer.Option("--resolution", help="what fixed it")] = "",
+            root_cause: Annotated[str, typer.Option("--root-cause", help="the cause, if known")] = "",
+            by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+    """Resolve (the runbook's verification runs first; `show` tells when it is resolved)."""
+    _act(url, key, as_json, incident_id, "resolve",
+         {"by": _by(by), "resolution": resolution, "root_cause": root_cause},
+         lambda s: _summary("resolve requested for", s))
+
+
+@incidents_app.command()
+def review(incident_id: IdArg,
+           root_cause: Annotated[str, typer.Option("--root-cause", help="the root cause (required)")],
+           factor: Annotated[list[str] | None, typer.Option("--factor", help="a contributing factor "
+                                                                             "(repeatable)")] = None,
+           lesson: Annotated[list[str] | None, typer.Option("--lesson", help="a lesson (repeatable)")] = None,
+           action_item: Annotated[list[str] | None, typer.Option("--action-item", help="a follow-up action "
+                                                                                       "(repeatable)")] = None,
+           by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+    """Submit the post-incident review of a resolved incident (it closes the incident)."""
+    _act(url, key, as_json, incident_id, "review",
+         {"by": _by(by), "root_cause": root_cause, "contributing_factors": factor or [],
+          "lessons": lesson or [], "action_items": action_item or []},
+         lambda s: _summary("review submitted for", s))
