@@ -26,7 +26,7 @@ import httpx
 import uvicorn
 
 from api.app import create_app
-from tests.helpers import running_cached_worker
+from tests.helpers import running_worker
 from warroom import auth
 from warroom.settings import Settings
 
@@ -109,7 +109,7 @@ async def served(env: Any, engine: Any, task_queue: str, tmp_path: Path) -> Asyn
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     # uvicorn would take over SIGINT/SIGTERM while it serves; pytest owns them here.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    async with running_cached_worker(env.client, task_queue, engine):
+    async with running_worker(env.client, task_queue, engine):  # no cache: every task replays
         task = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             for _ in range(500):

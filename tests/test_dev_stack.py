@@ -79,13 +79,19 @@ async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
             await asyncio.sleep(0.2)
         assert st.phase == "recover"
         await eng.act(client, t.incident_id, "acknowledge", {"by": "erin"})
-        r = httpx.get(f"{api}/api/v1/incidents/{t.incident_id}")
+        # the first start made an admin key for this machine, readable by its owner only
+        key_file = tmp_path / "data" / "admin.key"
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        admin = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
+        assert httpx.get(f"{api}/api/v1/incidents/{t.incident_id}").status_code == 401
+        r = httpx.get(f"{api}/api/v1/incidents/{t.incident_id}", headers=admin)
         assert r.status_code == 200 and r.json()["status"] == "acknowledged"
-        assert httpx.get(f"{api}/api/v1/incidents/incident-nope").status_code == 404
+        assert httpx.get(f"{api}/api/v1/incidents/incident-nope", headers=admin).status_code == 404
     finally:
         code = stop(proc)
     assert code == 0, log.read_text()
     assert "warroom is running" in log.read_text() and "warroom stopped." in log.read_text()
+    assert f"admin key:   in {tmp_path / 'data' / 'admin.key'}" in log.read_text()
     assert (tmp_path / "data" / "temporal.db").exists() and (tmp_path / "data" / "warroom.db").exists()
 
     proc = start_dev(env, log)  # same data directory: the incident is still there, still running
@@ -96,5 +102,7 @@ async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
         assert st.status == "acknowledged" and st.commander == "erin"
         st = await eng.act(client, t.incident_id, "post_update", {"by": "erin", "message": "after restart"})
         assert st.latest_update.message == "after restart"
+        # the same admin key still works: a restart makes no new one
+        assert httpx.get(f"{api}/api/v1/keys", headers=admin).json()[0]["name"] == "dev-admin"
     finally:
         assert stop(proc) == 0

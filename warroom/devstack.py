@@ -91,7 +91,8 @@ async def run_dev(settings: Settings) -> None:
         admin_line = await asyncio.to_thread(ensure_dev_admin, settings)
         api = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
                                             log_level="warning"))
-        api.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we handle Ctrl-C
+        # We handle Ctrl-C (stop everything in order); uvicorn would capture it while it serves.
+        api.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
         worker_task = asyncio.create_task(run_worker(settings, stop))
         api_task = asyncio.create_task(api.serve())
         print(f"warroom is running\n"
