@@ -37,6 +37,17 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         yield e
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (real time, real persistence semantics) on free ports,
+    one per test module; for what the time-skipping server cannot show."""
+    e = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binaries.temporal_cli(), dev_server_log_level="error",
+    )
+    async with e:
+        yield e
+
+
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:10]}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +20,30 @@ from workflows.contracts import AlertInfo, IncidentState, ResponsePolicy, Runboo
 from workflows.policy import default_policy
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """The ASGI app over real HTTP on a free loopback port, in this event loop (where the
+    Temporal client and the worker live); yields the base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # pytest owns signals
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        for _ in range(500):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 @asynccontextmanager

@@ -10,7 +10,6 @@ the server prints while it answers can mix into them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import socket
@@ -23,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from api.app import create_app
-from tests.helpers import running_worker
-from warroom import auth
+from tests.helpers import running_worker, serving
+from tests.test_api import new_key
 from warroom.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,11 +88,6 @@ class Api:
         return json.loads(result.stdout)
 
 
-def new_key(engine: Any, role: str) -> str:
-    _, key = auth.create_key(engine, name=f"cli-{role}-{uuid.uuid4().hex[:10]}", role=role)
-    return key
-
-
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,25 +97,9 @@ def closed_port() -> int:
 @asynccontextmanager
 async def served(env: Any, engine: Any, task_queue: str, tmp_path: Path) -> AsyncIterator[Api]:
     app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    # uvicorn would take over SIGINT/SIGTERM while it serves; pytest owns them here.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     async with running_worker(env.client, task_queue, engine):  # no cache: every task replays
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            for _ in range(500):
-                if server.started or task.done():
-                    break
-                await asyncio.sleep(0.01)
-            assert server.started, "uvicorn did not start"
-            yield Api(url=f"http://127.0.0.1:{sock.getsockname()[1]}", responder=new_key(engine, "responder"),
-                      data_dir=tmp_path / "data")
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()
+        async with serving(app) as url:
+            yield Api(url=url, responder=new_key(engine, "responder"), data_dir=tmp_path / "data")
 
 
 async def eventually(api: Api, args: list[str], ok: Callable[[Run], bool], seconds: float = 20) -> Run:

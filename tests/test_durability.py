@@ -50,16 +50,6 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The real dev server (real time, real persistence semantics), on free ports."""
-    e = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binaries.temporal_cli(), dev_server_log_level="error",
-    )
-    async with e:
-        yield e
-
-
 class WorkerProcess:
     """`python worker.py` in its own process; its log goes to a file under tmp_path."""
 
