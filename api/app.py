@@ -7,6 +7,7 @@ in the lifespan from Settings, not at import time (tests hand in their own).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from api import signatures
 from api.limits import BodySizeLimit
@@ -40,17 +42,20 @@ from api.schemas import (
     KeyCreate,
     KeyCreated,
     KeyView,
+    Phase,
+    Priority,
     PriorityBody,
     Problem,
     ReopenBody,
     ResolveBody,
     ReviewBody,
+    Status,
     StepBody,
     UpdateBody,
 )
 from warroom import auth, db
 from warroom import engine as eng
-from warroom.classify import incident_workflow_id
+from warroom.classify import fallback_dedup_key, incident_workflow_id
 from warroom.settings import Settings
 from warroom.simulate import to_jsonable
 from workflows.contracts import AlertInfo
@@ -222,6 +227,14 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                             status_code=200 if ok else 503)
 
+    @app.exception_handler(RPCError)
+    async def temporal_unavailable(request: Request, err: RPCError) -> JSONResponse:
+        """Temporal failed to answer (deadline, unavailable, overloaded): the caller may retry later.
+        NOT_FOUND never gets here, warroom.engine turns it into an unknown incident."""
+        return JSONResponse({"detail": f"Temporal did not answer ({err.status.name if err.status else 'error'}: "
+                                       f"{err.message}); try again shortly"},
+                            status_code=503, headers={"Retry-After": "1"})
+
     # ------------------------------------------------------------------ alerts in
 
     custom_mappings: dict[str, CustomMapping] = {}  # compiled once per integration key
@@ -248,14 +261,34 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         )
         return await deliver(Parsed(events=[SourceEvent(action=alert.status, alert=info)]), client, settings, source)
 
+    # Alerts for one dedup key are started/joined one at a time by this process. A storm of
+    # repeats would otherwise send a query per alert to one workflow at once, and Temporal
+    # refuses queries beyond its small per-workflow buffer (RESOURCE_EXHAUSTED) after the
+    # alert's signal was already accepted: the sender would see an error for a counted alert.
+    joining: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    async def trigger(alert: AlertInfo, client: Client, settings: Settings) -> eng.Triggered:
+        alert.dedup_key = alert.dedup_key or fallback_dedup_key(alert)
+        lock, users = joining.get(alert.dedup_key) or (asyncio.Lock(), 0)
+        joining[alert.dedup_key] = (lock, users + 1)
+        try:
+            async with lock:
+                return await eng.trigger(client, alert, task_queue=settings.task_queue, policy=default_policy(),
+                                         tier1_services=settings.tier1_services)
+        finally:
+            lock, users = joining[alert.dedup_key]
+            if users == 1:
+                del joining[alert.dedup_key]
+            else:
+                joining[alert.dedup_key] = (lock, users - 1)
+
     async def deliver(parsed: Parsed, client: Client, settings: Settings, source: str) -> Accepted:
         """Start/join, resolve or acknowledge the incident of each parsed event."""
         refs: list[IncidentRef] = []
         for ev in parsed.events:
             ev.alert.source = ev.alert.source if ev.alert.source not in ("", "generic") else source
             if ev.action == "trigger":
-                t = await eng.trigger(client, ev.alert, task_queue=settings.task_queue, policy=default_policy(),
-                                      tier1_services=settings.tier1_services)
+                t = await trigger(ev.alert, client, settings)
                 # a joined incident answers with its own status and priority
                 status = t.joined.status if t.joined else "triggered"
                 refs.append(IncidentRef(id=t.incident_id, priority=t.priority, status=status,
@@ -385,10 +418,10 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     @app.get("/api/v1/incidents", response_model=IncidentList, responses=UNAUTHORIZED,
              summary="Incidents as recorded, newest first, filtered and paginated")
     def list_incidents(engine: EngineDep, _: Reader,
-                       status: Annotated[list[str] | None, Query(description="repeat for several")] = None,
-                       priority: Annotated[list[str] | None, Query()] = None,
+                       status: Annotated[list[Status] | None, Query(description="repeat for several")] = None,
+                       priority: Annotated[list[Priority] | None, Query()] = None,
                        service: Annotated[list[str] | None, Query()] = None,
-                       phase: Annotated[list[str] | None, Query()] = None,
+                       phase: Annotated[list[Phase] | None, Query()] = None,
                        limit: Annotated[int, Query(ge=1, le=200)] = 50,
                        offset: Annotated[int, Query(ge=0)] = 0) -> IncidentList:
         rows, total = db.list_incidents(engine, status=status, priority=priority, service=service, phase=phase,

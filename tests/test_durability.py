@@ -31,7 +31,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import alert, events, pages, types
-from warroom import binaries, db
+from warroom import db
 from warroom import engine as eng
 from workflows.contracts import IncidentState, ResponsePolicy
 from workflows.policy import default_policy
