@@ -121,8 +121,11 @@ def simulate(
 
 from warroom.cli_keys import integrations_app, keys_app  # noqa: E402  (the sub-apps register on `app`)
 
+from warroom.cli_runbooks import runbooks_app  # noqa: E402
+
 app.add_typer(keys_app, name="keys")
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(runbooks_app, name="runbooks")
 
 if __name__ == "__main__":
     app()

@@ -103,6 +103,7 @@ async def trigger(client: Client, alert: AlertInfo, *, task_queue: str, policy: 
     handle = await client.start_workflow(
         kind, inp, id=wf_id, task_queue=task_queue, result_type=IncidentState,
         start_signal="alert_received", start_signal_args=[AlertReceived(alert=alert)],
+        memo={"incident_id": incident_id},  # who this run is, readable without a worker (describe)
     )
     joined = await current(client, wf_id) if open_before else None
     return Triggered(incident_id=joined.incident_id if joined else incident_id, workflow_id=wf_id,
@@ -174,7 +175,9 @@ async def _same_incident(client: Client, incident_id: str, action: str) -> None:
             raise UnknownIncident(incident_id) from err
         raise
     if desc.status == WorkflowExecutionStatus.RUNNING:
-        latest = (await current(client, wf_id)).incident_id
+        latest = await desc.memo_value("incident_id", None)
+        if not isinstance(latest, str):  # a run continued-as-new has no memo: ask the workflow
+            latest = (await current(client, wf_id)).incident_id
     else:  # closed: its final state says which incident it was, without a worker
         try:
             latest = (await client.get_workflow_handle(wf_id, run_id=desc.run_id, result_type=IncidentState)

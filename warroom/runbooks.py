@@ -1,103 +1,467 @@
-"""Runbook files: load YAML from runbooks/ into RunbookSpec, and pick one for an incident.
+"""Runbook files: validate YAML from runbooks/ against runbooks/schema.json, turn it into
+RunbookSpec, and pick one for an incident.
 
-Room: runbook data + registry. Used by the assess activity and the CLI; the chosen spec
-travels into workflow history, so editing a file never changes a running incident.
+Room: runbook data + registry. Used by the assess activity, the worker (which refuses to
+start while any file is invalid), the CLI and the API. The chosen spec travels into workflow
+history, so editing a file never changes a running incident. Every problem is reported as
+`file:line: field.path: message`; the line comes from the YAML node the problem is about.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator, ValidationError
 
-from workflows.contracts import ActionSpec, CheckSpec, RunbookSpec
+from workflows.contracts import ActionSpec, CheckSpec, ResponsePolicy, RunbookSpec
+from workflows.policy import default_policy
 
-ACTION_KINDS = ("http", "manual", "wait")
-CHECK_KINDS = ("http", "manual")
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "runbooks" / "schema.json"
+ACTION_KINDS = ("http", "command", "manual", "wait", "approval", "python")
+CHECK_KINDS = ("http", "prometheus", "manual")
+# Fallbacks: picked by name when nothing more specific matches, never by their `match`.
+_DEFAULT_NAME = re.compile(r"^default(-p[0-4])?$")
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "true/false", "null": "empty"}
+
+Path_ = tuple[str | int, ...]
 
 
 class RunbookError(ValueError):
-    """A runbook file that cannot be used; the message names the file and field."""
+    """Runbook files that cannot be used; the message names every file, line and field."""
+
+    def __init__(self, message: str, problems: list[ValidationProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass(frozen=True)
+class ValidationProblem:
+    file: str
+    line: int
+    path: str  # field path as people write it: recover[1].kind ("" for YAML syntax errors)
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.path}: {self.message}" if self.path else \
+            f"{self.file}:{self.line}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
 
 
 @dataclass
 class RunbookEntry:
     spec: RunbookSpec
     match: dict[str, Any] = field(default_factory=dict)
+    file: Path | None = None
+    name_line: int = 1  # where `name:` is, for duplicate-name problems
 
-    def score(self, *, category: str, service: str, priority: str) -> int | None:
-        """None when it does not match; otherwise how specific the match is."""
+    def score(self, *, category: str, service: str, priority: str,
+              labels: dict[str, str] | None = None) -> int | None:
+        """None when it does not match; otherwise how specific the match is (one per key,
+        one per label)."""
         score = 0
         for key, value in (("category", category), ("service", service), ("priority", priority)):
             want = self.match.get(key)
             if want is None:
                 continue
-            wanted = [want] if isinstance(want, str) else list(want)
-            if value not in wanted:
+            if value not in ([want] if isinstance(want, str) else list(want)):
+                return None
+            score += 1
+        for name, value in (self.match.get("labels") or {}).items():
+            if (labels or {}).get(name) != value:
                 return None
             score += 1
         return score
 
 
-def _steps(path: Path, raw: Any, where: str, kinds: tuple[str, ...], cls: type) -> list[Any]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise RunbookError(f"{path}: {where}: must be a list")
-    out = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not item.get("id") or item.get("kind") not in kinds:
-            raise RunbookError(f"{path}: {where}[{i}]: needs an id and a kind ({', '.join(kinds)})")
-        known = {f for f in cls.__dataclass_fields__}
-        extra = set(item) - known
-        if extra:
-            raise RunbookError(f"{path}: {where}[{i}]: unknown field(s) {', '.join(sorted(extra))}")
-        out.append(cls(**item))
+# ---------------------------------------------------------------- YAML with line numbers
+
+class _Doc:
+    """Plain data from a YAML text plus the line of every node (by field path)."""
+
+    def __init__(self, data: Any, lines: dict[Path_, int], problems: list[tuple[Path_, int, str]]) -> None:
+        self.data, self.lines, self.problems = data, lines, problems
+
+    def line(self, path: Iterable[str | int]) -> int:
+        p = tuple(path)
+        while p and p not in self.lines:
+            p = p[:-1]
+        return self.lines.get(p, 1)
+
+
+def _parse(text: str) -> _Doc:
+    """Raises yaml.YAMLError (with a mark) for text that is not YAML."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[Path_, int] = {}
+        problems: list[tuple[Path_, int, str]] = []
+        if node is None:
+            return _Doc(None, {(): 1}, problems)
+        lines[()] = node.start_mark.line + 1
+
+        def build(n: yaml.Node, path: Path_) -> Any:
+            if isinstance(n, yaml.MappingNode):
+                loader.flatten_mapping(n)  # YAML merge keys (<<)
+                out: dict[Any, Any] = {}
+                for k, v in n.value:
+                    key = loader.construct_object(k, deep=True)
+                    line = k.start_mark.line + 1
+                    try:
+                        hash(key)
+                    except TypeError:
+                        problems.append((path, line, "a key must be a plain value"))
+                        continue
+                    if key in out:
+                        problems.append((path + (key,), line,
+                                         f"duplicate key {key!r} (first at line {lines[path + (key,)]})"))
+                        continue
+                    lines[path + (key,)] = line
+                    out[key] = build(v, path + (key,))
+                return out
+            if isinstance(n, yaml.SequenceNode):
+                items = []
+                for i, item in enumerate(n.value):
+                    lines[path + (i,)] = item.start_mark.line + 1
+                    items.append(build(item, path + (i,)))
+                return items
+            return loader.construct_object(n, deep=True)
+
+        return _Doc(build(node, ()), lines, problems)
+    finally:
+        loader.dispose()
+
+
+# ---------------------------------------------------------------- schema errors, in words
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    Draft202012Validator.check_schema(schema())
+    return Draft202012Validator(schema())
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def load_runbook(path: Path) -> RunbookEntry:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise RunbookError(f"{path}: not valid YAML: {err}") from err
-    if not isinstance(doc, dict) or not doc.get("name"):
-        raise RunbookError(f"{path}: name: required")
-    spec = RunbookSpec(
-        name=str(doc["name"]), version=str(doc.get("version", "1")), description=doc.get("description", ""),
-        source=path.name, war_room=doc.get("war_room"), notify=list(doc.get("notify") or []),
-        recover=_steps(path, doc.get("recover"), "recover", ACTION_KINDS, ActionSpec),
-        verify=_steps(path, doc.get("verify"), "verify", CHECK_KINDS, CheckSpec),
-        on_verify_failure=_steps(path, doc.get("on_verify_failure"), "on_verify_failure", ACTION_KINDS, ActionSpec),
+def _kind_of(data: Any, path: Path_) -> str | None:
+    """The kind of the step that contains path, if any."""
+    node, found = data, None
+    for part in path:
+        if isinstance(node, dict) and isinstance(node.get("kind"), str):
+            found = node["kind"]
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+    if isinstance(node, dict) and isinstance(node.get("kind"), str):
+        found = node["kind"]
+    return found
+
+
+def _got(value: Any) -> str:
+    for name, types in (("a mapping", dict), ("a list", list), ("true/false", bool), ("empty", type(None))):
+        if isinstance(value, types):
+            return name
+    return repr(value)
+
+
+def _explain(err: ValidationError, doc: _Doc) -> list[tuple[Path_, int, str]]:
+    path: Path_ = tuple(err.absolute_path)
+    v, want, inst = err.validator, err.validator_value, err.instance
+    for_kind = ""
+    if "then" in err.absolute_schema_path:
+        kind = _kind_of(doc.data, path)
+        for_kind = f" for kind {kind}" if kind else ""
+    if err.schema is False:  # {"rollback": false} inside a rollback
+        # jsonschema leaves the property name off the path of a false subschema
+        if list(err.absolute_schema_path)[-1:] == ["properties"]:
+            path = path + ("rollback",)
+        return [(path, doc.line(path), "a rollback cannot have its own rollback")]
+    if v == "required":
+        missing = [name for name in want if not (isinstance(inst, dict) and name in inst)]
+        return [(path + (name,), doc.line(path), f"required{for_kind}") for name in missing]
+    if v == "additionalProperties" and isinstance(inst, dict):
+        known = sorted(err.schema.get("properties", {}))
+        out = []
+        for key in inst:
+            if key in known:
+                continue
+            hint = difflib.get_close_matches(str(key), known, n=1)
+            msg = f"unknown field{for_kind}" + (f" (did you mean {hint[0]!r}?)" if hint else
+                                                f" (expected one of: {', '.join(known)})" if known else "")
+            out.append((path + (key,), doc.line(path + (key,)), msg))
+        return out
+    if v == "type":
+        names = [want] if isinstance(want, str) else list(want)
+        expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names if n != "null")
+        return [(path, doc.line(path), f"expected {expected}, got {_got(inst)}")]
+    messages = {
+        "enum": lambda: f"{inst!r} is not one of {', '.join(map(str, want))}",
+        "const": lambda: f"must be {want!r}",
+        "minimum": lambda: f"must be at least {want} (got {inst})",
+        "maximum": lambda: f"must be at most {want} (got {inst})",
+        "minItems": lambda: "must not be an empty list",
+        "minLength": lambda: "must not be empty",
+        "maxLength": lambda: f"must be at most {want} characters",
+        "pattern": lambda: f"{inst!r} does not match {want}",
+        "uniqueItems": lambda: "has duplicate entries",
+    }
+    message = messages[v]() if v in messages else err.message
+    return [(path, doc.line(path), message)]
+
+
+# ---------------------------------------------------------------- checks the schema cannot make
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value) if isinstance(value, list) else []
+
+
+def _failure_actions(ovf: Any) -> tuple[list[Any], Path_]:
+    if isinstance(ovf, dict):
+        return (ovf.get("actions") if isinstance(ovf.get("actions"), list) else []), ("on_verify_failure", "actions")
+    return (ovf if isinstance(ovf, list) else []), ("on_verify_failure",)
+
+
+def _semantic(doc: _Doc, policy: ResponsePolicy) -> list[tuple[Path_, int, str]]:
+    data = doc.data
+    if not isinstance(data, dict):
+        return []
+    out: list[tuple[Path_, int, str]] = []
+    steps: list[tuple[Path_, Any]] = []
+    ovf_steps, ovf_path = _failure_actions(data.get("on_verify_failure"))
+    for base, items in ((("recover",), data.get("recover")), (("verify",), data.get("verify")),
+                        (ovf_path, ovf_steps)):
+        for i, step in enumerate(items if isinstance(items, list) else []):
+            steps.append((base + (i,), step))
+            if isinstance(step, dict) and isinstance(step.get("rollback"), dict):
+                steps.append((base + (i, "rollback"), step["rollback"]))
+    seen: dict[str, Path_] = {}
+    for path, step in steps:
+        sid = step.get("id") if isinstance(step, dict) else None
+        if not isinstance(sid, str):
+            continue
+        if sid in seen:
+            out.append((path + ("id",), doc.line(path + ("id",)),
+                        f"duplicate step id {sid!r} (first used at line {doc.line(seen[sid] + ('id',))}, "
+                        f"{format_path(seen[sid])})"))
+        else:
+            seen[sid] = path
+
+    notify = data.get("notify")
+    match = data.get("match") if isinstance(data.get("match"), dict) else {}
+    priorities = [p for p in _as_list(match.get("priority")) if p in policy.priorities] or \
+        sorted(policy.priorities)
+    if isinstance(notify, dict):
+        for key, attr, what in (("update_minutes", "update_seconds", "stakeholder update cadence"),
+                                ("ack_minutes", "ack_seconds", "acknowledgement SLA")):
+            value = notify.get(key)
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            limits = sorted((getattr(policy.priorities[p], attr), p) for p in priorities)
+            limit, prio = limits[0]
+            if value * 60 > limit:
+                scope = "" if match.get("priority") else " (this runbook can match any priority)"
+                out.append((("notify", key), doc.line(("notify", key)),
+                            f"{value} minutes is longer than {prio}'s {what} ({limit // 60} minutes){scope}; "
+                            f"a runbook may only shorten it"))
+    return out
+
+
+# ---------------------------------------------------------------- conversion
+
+def _action(raw: dict[str, Any]) -> ActionSpec:
+    rb = raw.get("rollback")
+    return ActionSpec(id=raw["id"], kind=raw["kind"], title=raw.get("title", ""), params=dict(raw.get("params") or {}),
+                      timeout_seconds=raw.get("timeout_seconds", 60), max_attempts=raw.get("max_attempts", 3),
+                      backoff_seconds=raw.get("backoff_seconds", 5), rollback=_action(rb) if rb else None)
+
+
+def _check(raw: dict[str, Any]) -> CheckSpec:
+    return CheckSpec(id=raw["id"], kind=raw["kind"], title=raw.get("title", ""), params=dict(raw.get("params") or {}),
+                     timeout_seconds=raw.get("timeout_seconds", 300), interval_seconds=raw.get("interval_seconds", 30))
+
+
+def _to_spec(data: dict[str, Any], source: str) -> RunbookSpec:
+    notify = data.get("notify")
+    notify = {"targets": notify} if isinstance(notify, list) else (notify or {})
+    ovf = data.get("on_verify_failure")
+    ovf = {"actions": ovf} if isinstance(ovf, list) else (ovf or {})
+    return RunbookSpec(
+        name=data["name"], version=str(data["version"]), description=str(data.get("description") or "").strip(),
+        source=source, war_room=data.get("war_room"), notify=list(notify.get("targets") or []),
+        recover=[_action(a) for a in data.get("recover") or []],
+        verify=[_check(c) for c in data.get("verify") or []],
+        on_verify_failure=[_action(a) for a in ovf.get("actions") or []],
+        escalate_on_verify_failure=bool(ovf.get("escalate", True)),
+        match=dict(data.get("match") or {}),
+        update_minutes=notify.get("update_minutes"), ack_minutes=notify.get("ack_minutes"),
     )
-    return RunbookEntry(spec=spec, match=dict(doc.get("match") or {}))
+
+
+def validate_text(text: str, *, file: str = "<input>", source: str | None = None,
+                  policy: ResponsePolicy | None = None) -> tuple[RunbookEntry | None, list[ValidationProblem]]:
+    """Parse and check one runbook; the entry is None whenever there is any problem."""
+    try:
+        doc = _parse(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        problem, context = getattr(err, "problem", None), getattr(err, "context", None)
+        what = f"{problem} ({context})" if problem and context else (problem or context or str(err))
+        return None, [ValidationProblem(file, (mark.line + 1) if mark else 1, "", f"not valid YAML: {what}")]
+    found = list(doc.problems)
+    if doc.data is None:
+        found.append(((), 1, "the file is empty: a runbook needs at least name and version"))
+    else:
+        for err in _validator().iter_errors(doc.data):
+            found.extend(_explain(err, doc))
+        found.extend(_semantic(doc, policy or default_policy()))
+    problems = sorted({ValidationProblem(file, line, format_path(path) or "(document)", msg)
+                       for path, line, msg in found}, key=lambda p: (p.line, p.path, p.message))
+    if problems:
+        return None, problems
+    entry = RunbookEntry(spec=_to_spec(doc.data, source or Path(file).name), match=dict(doc.data.get("match") or {}),
+                         name_line=doc.line(("name",)))
+    return entry, []
+
+
+def validate_data(data: Any, *, file: str = "<input>", policy: ResponsePolicy | None = None
+                  ) -> tuple[RunbookEntry | None, list[ValidationProblem]]:
+    """Check already-parsed data (e.g. a JSON body); lines point into its JSON rendering."""
+    return validate_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), file=file, policy=policy)
+
+
+def _check_file(path: Path, policy: ResponsePolicy | None) -> tuple[RunbookEntry | None, list[ValidationProblem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return None, [ValidationProblem(str(path), 1, "", f"cannot read: {err}")]
+    entry, problems = validate_text(text, file=str(path), source=path.name, policy=policy)
+    if entry:
+        entry.file = path
+    return entry, problems
+
+
+def _raise(problems: list[ValidationProblem]) -> None:
+    files = sorted({p.file for p in problems})
+    raise RunbookError(f"{len(problems)} runbook problem(s) in {', '.join(files)}:\n" +
+                       "\n".join(str(p) for p in problems), problems)
+
+
+def load_runbook(path: Path, *, policy: ResponsePolicy | None = None) -> RunbookEntry:
+    """One file; raises RunbookError listing all of its problems."""
+    entry, problems = _check_file(Path(path), policy)
+    if problems or entry is None:
+        _raise(problems)
+    assert entry is not None
+    return entry
+
+
+def runbook_files(directory: Path) -> list[Path]:
+    """The runbook files of a directory: *.yaml / *.yml directly in it (not scenarios/)."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+
+
+def _check_all(paths: Iterable[Path], policy: ResponsePolicy | None
+               ) -> tuple[list[RunbookEntry], list[ValidationProblem]]:
+    entries: list[RunbookEntry] = []
+    problems: list[ValidationProblem] = []
+    by_name: dict[str, RunbookEntry] = {}
+    for path in paths:
+        entry, found = _check_file(path, policy)
+        problems.extend(found)
+        if entry is None:
+            continue
+        first = by_name.get(entry.spec.name)
+        if first is not None:
+            problems.append(ValidationProblem(str(path), entry.name_line, "name",
+                                              f"runbook name {entry.spec.name!r} is already used by "
+                                              f"{first.file}:{first.name_line}"))
+            continue
+        by_name[entry.spec.name] = entry
+        entries.append(entry)
+    return entries, problems
+
+
+def summary(entry: RunbookEntry) -> dict[str, Any]:
+    return {"name": entry.spec.name, "version": entry.spec.version, "description": entry.spec.description,
+            "match": entry.match, "file": entry.spec.source}
 
 
 class RunbookLibrary:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.entries: dict[str, RunbookEntry] = {}
-        for path in sorted(directory.glob("*.y*ml")) if directory.is_dir() else []:
-            entry = load_runbook(path)
-            self.entries[entry.spec.name] = entry
+    """Every runbook file in a directory, all valid, or a RunbookError naming each problem."""
 
-    def get(self, name: str) -> RunbookSpec:
-        if name in self.entries:
-            return self.entries[name].spec
-        path = Path(name)
-        if path.is_file():
-            return load_runbook(path).spec
-        raise RunbookError(f"no runbook named {name!r} in {self.directory}")
+    def __init__(self, directory: Path, *, policy: ResponsePolicy | None = None) -> None:
+        self.directory = Path(directory)
+        self.policy = policy
+        entries, problems = _check_all(runbook_files(self.directory), policy)
+        if problems:
+            _raise(problems)
+        self.entries: dict[str, RunbookEntry] = {e.spec.name: e for e in entries}
 
-    def select(self, *, category: str, service: str, priority: str) -> RunbookSpec:
+    @staticmethod
+    def validate_paths(paths: Iterable[Path], *, policy: ResponsePolicy | None = None) -> list[ValidationProblem]:
+        """Problems of the given files (directories: their runbook files), never raising.
+        Duplicate names are checked across all of them."""
+        files: list[Path] = []
+        missing: list[ValidationProblem] = []
+        for p in map(Path, paths):
+            if p.is_dir():
+                files.extend(runbook_files(p))
+            elif p.is_file():
+                files.append(p)
+            else:
+                missing.append(ValidationProblem(str(p), 1, "", "no such file"))
+        return missing + _check_all(files, policy)[1]
+
+    def summaries(self) -> list[dict[str, Any]]:
+        return [summary(self.entries[name]) for name in sorted(self.entries)]
+
+    def entry(self, name_or_path: str) -> RunbookEntry:
+        if name_or_path in self.entries:
+            return self.entries[name_or_path]
+        for path in (Path(name_or_path), self.directory / name_or_path):
+            if path.suffix in (".yaml", ".yml") and path.is_file():
+                return load_runbook(path, policy=self.policy)
+        raise RunbookError(f"no runbook named {name_or_path!r} in {self.directory}")
+
+    def get(self, name_or_path: str) -> RunbookSpec:
+        """By name, or by the path of a file (also relative to the directory)."""
+        return self.entry(name_or_path).spec
+
+    def select(self, *, category: str, service: str, priority: str,
+               labels: dict[str, str] | None = None) -> RunbookSpec:
+        """The most specific matching runbook (ties by name), else default-<priority>, else
+        default, else an empty built-in one. A runbook without `match` is only used by name."""
         best: tuple[int, str] | None = None
-        for name, entry in self.entries.items():
-            if name.startswith("default"):
+        for name in sorted(self.entries):
+            entry = self.entries[name]
+            if _DEFAULT_NAME.match(name) or not entry.match:
                 continue
-            score = entry.score(category=category, service=service, priority=priority)
-            if score is not None and score > 0 and (best is None or score > best[0]):
+            score = entry.score(category=category, service=service, priority=priority, labels=labels)
+            if score and (best is None or score > best[0]):
                 best = (score, name)
         if best:
             return self.entries[best[1]].spec

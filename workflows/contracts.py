@@ -73,7 +73,8 @@ class ResponsePolicy:
 
 @dataclass
 class ActionSpec:
-    """One recovery action. kind: http | manual | wait (more kinds come with runbooks)."""
+    """One recovery action (docs/runbooks.md). kind: http | command | python run in the
+    run_action activity; manual | wait | approval are waits the workflow does itself."""
 
     id: str
     kind: str
@@ -81,11 +82,13 @@ class ActionSpec:
     params: dict[str, Any] = field(default_factory=dict)
     timeout_seconds: int = 60
     max_attempts: int = 3
+    backoff_seconds: int = 5
+    rollback: ActionSpec | None = None  # run when verification fails after this action ran
 
 
 @dataclass
 class CheckSpec:
-    """One verification check. kind: http | manual. Retried every interval until timeout."""
+    """One verification check. kind: http | prometheus | manual. Retried every interval until timeout."""
 
     id: str
     kind: str
@@ -106,6 +109,10 @@ class RunbookSpec:
     recover: list[ActionSpec] = field(default_factory=list)
     verify: list[CheckSpec] = field(default_factory=list)
     on_verify_failure: list[ActionSpec] = field(default_factory=list)
+    escalate_on_verify_failure: bool = True
+    match: dict[str, Any] = field(default_factory=dict)  # how it was selected (for people reading)
+    update_minutes: int | None = None  # stakeholder update cadence, only shorter than the priority's
+    ack_minutes: int | None = None  # ack SLA, only shorter than the priority's
 
 
 # --------------------------------------------------------------------------- input
@@ -251,6 +258,7 @@ class Bookkeeping:
     resolve_details: dict[str, Any] = field(default_factory=dict)
     recover_round: int = 0
     action_index: int = 0
+    rollbacks: list[str] = field(default_factory=list)  # this round's succeeded actions that have a rollback
     completed_steps: dict[str, str] = field(default_factory=dict)  # step id -> who
     step_reminders: dict[str, datetime] = field(default_factory=dict)
     notification_seq: int = 0

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         Acknowledge,
         AlertReceived,
         AlertResolved,
+        ActionSpec,
         AssignCommander,
         Bookkeeping,
         ChangePriority,
@@ -127,6 +128,8 @@ class IncidentCore:
         self._ladder = self.PROGRESS_LADDER or not workflow.patched("ticket-without-progress-ladder")
         # Waits wake in a fixed order (see _wait); histories from before replay the old way.
         self._ordered = workflow.patched("ordered-wakeups")
+        # Runbook format v1: approvals, rollbacks, per-runbook cadence and ack SLA, retry backoff.
+        self._runbook_v1 = workflow.patched("runbook-v1")
         self._waiters: list[tuple[int, int, Callable[[], bool], asyncio.Future[None]]] = []
         self._wait_seq = 0
         if inp.resume is None:
@@ -194,7 +197,14 @@ class IncidentCore:
             self._event("phase.started", phase=phase)
 
     def _pp(self) -> PriorityPolicy:
-        return self.policy.of(self.s.priority)
+        pp = self.policy.of(self.s.priority)
+        rb = self.runbook if self._runbook_v1 else None
+        if rb is None or (rb.update_minutes is None and rb.ack_minutes is None):
+            return pp
+        # A runbook may only tighten its priority's numbers, never loosen them.
+        return dataclasses.replace(
+            pp, update_seconds=min(pp.update_seconds, (rb.update_minutes or 10**6) * 60),
+            ack_seconds=min(pp.ack_seconds, (rb.ack_minutes or 10**6) * 60))
 
     # ------------------------------------------------------------------ paging
 
@@ -670,7 +680,7 @@ class IncidentCore:
         self._progress()
         for st in self.s.steps:
             if st.id == c.step and st.status == "waiting":
-                st.status = "succeeded" if c.result != "failed" else "failed"
+                st.status = "succeeded" if c.result not in ("failed", "rejected") else "failed"
         self._event("step.completed", actor=c.by, step=c.step, result=c.result, note=c.note or None)
         return self._view()
 
@@ -681,8 +691,25 @@ class IncidentCore:
         if c.step not in waiting:
             raise refuse(f"step {c.step!r} is not waiting for completion"
                          + (f"; waiting: {', '.join(waiting)}" if waiting else "; no step is waiting"))
-        if c.result not in ("done", "passed", "failed"):
+        approval = self._approval(c.step)
+        if approval is not None:
+            approvers = [str(a) for a in approval.params.get("approvers") or []]
+            if c.result not in ("approved", "rejected"):
+                raise refuse(f"step {c.step!r} is an approval: result must be approved or rejected")
+            if approvers and c.by not in approvers:
+                raise refuse(f"step {c.step!r} needs the approval of {' or '.join(approvers)}"
+                             + (f" ({approval.params['role']})" if approval.params.get("role") else ""))
+        elif c.result not in ("done", "passed", "failed"):
             raise refuse("result must be done, passed or failed")
+
+    def _approval(self, step: str) -> ActionSpec | None:
+        """The waiting approval step of that id, if it is one."""
+        if not self._runbook_v1 or self.runbook is None:
+            return None
+        for a in [*self.runbook.recover, *self.runbook.on_verify_failure]:
+            if a.id == step and a.kind == "approval":
+                return a
+        return None
 
     @workflow.update(name="resolve")
     def resolve(self, r: Resolve) -> IncidentState:

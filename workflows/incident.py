@@ -172,7 +172,7 @@ class IncidentResponse(IncidentCore):
     async def _run_action(self, a: ActionSpec) -> None:
         st = self._step(a.id, a.kind, a.title, "recover")
         self._event("action.started", step=a.id, kind=a.kind, title=a.title or None)
-        if a.kind == "manual":
+        if a.kind == "manual" or (a.kind == "approval" and self._runbook_v1):
             st.status = "waiting"
             self.b.step_reminders[a.id] = workflow.now() + _secs(
                 self.policy.escalation.manual_step_reminder_seconds)
@@ -182,7 +182,7 @@ class IncidentResponse(IncidentCore):
             if a.id not in self.b.completed_steps:
                 st.status = "skipped"
                 return
-            ok = self.b.completed_steps[a.id] != "failed"
+            ok = self.b.completed_steps[a.id] not in ("failed", "rejected")
             detail = f"completed: {self.b.completed_steps[a.id]}"
         elif a.kind == "wait":
             st.status = "running"
@@ -190,21 +190,42 @@ class IncidentResponse(IncidentCore):
             ok, detail = True, "waited"
         else:
             st.status = "running"
-            try:
-                res = await workflow.execute_activity(
-                    "run_action", ActionRequest(key=f"{self.run_id}:{a.id}:{self.b.recover_round}",
-                                                incident_id=self.s.incident_id, action=a),
-                    result_type=ActionResult, start_to_close_timeout=_secs(a.timeout_seconds),
-                    retry_policy=RetryPolicy(maximum_attempts=max(1, a.max_attempts),
-                                             maximum_interval=timedelta(seconds=30)),
-                )
-                ok, detail = res.ok, res.detail
-            except ActivityError as err:
-                ok, detail = False, str(err.cause or err)
+            ok, detail = await self._execute(a, f"{self.run_id}:{a.id}:{self.b.recover_round}")
         st.status, st.detail = ("succeeded" if ok else "failed"), detail
         if ok:
             self._progress()
+            if a.rollback is not None and self._runbook_v1:
+                self.b.rollbacks.append(a.id)
         self._event("action.succeeded" if ok else "action.failed", step=a.id, kind=a.kind, detail=detail)
+
+    async def _execute(self, a: ActionSpec, key: str) -> tuple[bool, str]:
+        """Run an action in the run_action activity: (ok, detail). Retries with backoff."""
+        retry = RetryPolicy(maximum_attempts=max(1, a.max_attempts), maximum_interval=timedelta(seconds=30))
+        if self._runbook_v1:
+            retry = RetryPolicy(maximum_attempts=max(1, a.max_attempts), initial_interval=_secs(a.backoff_seconds),
+                                maximum_interval=max(timedelta(seconds=30), _secs(a.backoff_seconds)))
+        try:
+            res = await workflow.execute_activity(
+                "run_action", ActionRequest(key=key, incident_id=self.s.incident_id, action=a),
+                result_type=ActionResult, start_to_close_timeout=_secs(a.timeout_seconds), retry_policy=retry,
+            )
+            return res.ok, res.detail
+        except ActivityError as err:
+            return False, str(err.cause or err)
+
+    async def _roll_back(self) -> None:
+        """Verification failed: undo this round's actions that say how, last first."""
+        by_id = {a.id: a for a in self._actions_for_round()}
+        for action_id in reversed(self.b.rollbacks):
+            undo = by_id[action_id].rollback if action_id in by_id else None
+            if undo is None:
+                continue
+            st = self._step(undo.id, undo.kind, undo.title, "rollback")
+            self._event("rollback.started", step=undo.id, of=action_id, kind=undo.kind)
+            ok, detail = await self._execute(undo, f"{self.run_id}:{undo.id}:rollback:{self.b.recover_round}")
+            st.status, st.detail = ("succeeded" if ok else "failed"), detail
+            self._event("rollback.succeeded" if ok else "rollback.failed", step=undo.id, of=action_id, detail=detail)
+        self.b.rollbacks.clear()
 
     async def _verify(self) -> None:
         checks = self.runbook.verify if self.runbook else []
@@ -217,8 +238,11 @@ class IncidentResponse(IncidentCore):
                 break
         if failed:
             self._event("verification.failed", failed=failed)
-            self._escalate_to(self.s.escalation_level + 1, "verification_failed", "system",
-                              note=f"verification failed: {', '.join(failed)}")
+            if self._runbook_v1:
+                await self._roll_back()
+            if not self._runbook_v1 or self.runbook is None or self.runbook.escalate_on_verify_failure:
+                self._escalate_to(self.s.escalation_level + 1, "verification_failed", "system",
+                                  note=f"verification failed: {', '.join(failed)}")
             self.b.resolve_requested_by = ""
             self.b.recover_round += 1
             self.b.action_index = 0

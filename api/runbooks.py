@@ -1,0 +1,80 @@
+"""Runbook endpoints: list and show the loaded runbooks, and validate a draft before shipping.
+
+Room: API edge. The library is built once in the app's lifespan (app.state.runbooks) from
+the same files the worker loads; validation is the same code as `warroom runbooks validate`.
+Auth is added by the app when it includes this router (dependencies=[...]).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from warroom.runbooks import RunbookError, RunbookLibrary, summary, validate_data, validate_text
+
+router = APIRouter(prefix="/api/v1/runbooks", tags=["runbooks"])
+
+MAX_RUNBOOK_BYTES = 256 * 1024
+
+
+def get_runbooks(request: Request) -> RunbookLibrary:
+    return request.app.state.runbooks
+
+
+RunbooksDep = Annotated[RunbookLibrary, Depends(get_runbooks)]
+
+
+def runbook_view(entry: Any) -> dict[str, Any]:
+    return {**summary(entry), "spec": dataclasses.asdict(entry.spec)}
+
+
+@router.get("", summary="The loaded runbooks: name, version, description, match, file")
+def list_runbooks(runbooks: RunbooksDep) -> list[dict[str, Any]]:
+    return runbooks.summaries()
+
+
+@router.get("/{name}", summary="One runbook as the engine runs it", responses={404: {"description": "unknown"}})
+def show_runbook(name: str, runbooks: RunbooksDep) -> dict[str, Any]:
+    entry = runbooks.entries.get(name)  # by name only: never a path on the server
+    if entry is None:
+        raise HTTPException(404, f"no runbook named {name!r}")
+    return runbook_view(entry)
+
+
+@router.post("/validate", summary="Validate a runbook (YAML text, or JSON) without loading it",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/yaml": {"schema": {"type": "string"}},
+                 "text/plain": {"schema": {"type": "string"}},
+                 "application/json": {"schema": {"type": "object"}}}}},
+             responses={422: {"description": "the runbook is invalid: errors with line, path, message"}})
+async def validate_runbook(request: Request) -> JSONResponse:
+    raw = await request.body()
+    if len(raw) > MAX_RUNBOOK_BYTES:
+        raise HTTPException(413, f"a runbook is at most {MAX_RUNBOOK_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _invalid([{"line": 1, "path": "", "message": "the body is not UTF-8 text"}])
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    entry, problems = validate_text(text, file="<request>")
+    if ctype.endswith("json") and problems and problems[0].message.startswith("not valid YAML"):
+        # JSON is YAML except for a few corners (tabs, some escapes): fall back to a JSON parse
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            return _invalid([{"line": err.lineno, "path": "", "message": f"not valid JSON: {err.msg}"}])
+        entry, problems = validate_data(data, file="<request>")
+    if problems or entry is None:
+        return _invalid([{"line": p.line, "path": p.path, "message": p.message} for p in problems])
+    return JSONResponse({"valid": True, "runbook": runbook_view(entry)})
+
+
+def _invalid(errors: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"valid": False, "errors": errors}, status_code=422)
+
+
+__all__ = ["router", "get_runbooks", "RunbookError"]

@@ -1,0 +1,103 @@
+"""What a runbook makes the engine do, in virtual time: approvals by named people, rollbacks
+when verification fails, escalation left out when the runbook says so, a tighter update
+cadence and ack SLA than the priority's, and retries with the runbook's backoff."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import HttpStub, advance_to, assert_replays, at_minutes, events, get_state, running_worker, start
+from warroom import engine as eng
+from workflows.contracts import ActionSpec, CheckSpec, RunbookSpec
+
+
+async def test_approval_waits_for_a_named_approver_and_rejection_fails_the_action(env, engine, task_queue):
+    rb = RunbookSpec(name="data-restore", version="4", recover=[
+        ActionSpec(id="stop-writes", kind="wait", params={"seconds": 30}),
+        ActionSpec(id="restore", kind="approval", title="Restore from last night's backup",
+                   params={"approvers": ["dana", "eve"], "role": "DBA lead"}),
+        ActionSpec(id="announce", kind="approval", params={"approvers": ["dana"]})])
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0", runbook=rb)
+        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await advance_to(env, h, 20)
+        s = await get_state(h)
+        assert {st.id: st.status for st in s.steps} == {"stop-writes": "succeeded", "restore": "waiting",
+                                                        "announce": "pending"}
+        with pytest.raises(eng.ActionRefused, match=r"needs the approval of dana or eve \(DBA lead\)"):
+            await eng.act(env.client, h.id, "complete_step", {"by": "alice", "step": "restore",
+                                                               "result": "approved"})
+        with pytest.raises(eng.ActionRefused, match="result must be approved or rejected"):
+            await eng.act(env.client, h.id, "complete_step", {"by": "eve", "step": "restore"})
+        await eng.act(env.client, h.id, "complete_step", {"by": "eve", "step": "restore", "result": "approved",
+                                                          "note": "backup checked"})
+        await advance_to(env, h, 21)
+        await eng.act(env.client, h.id, "complete_step", {"by": "dana", "step": "announce", "result": "rejected"})
+        await advance_to(env, h, 22)
+        s = await get_state(h)
+        await assert_replays(env.client, h)
+    assert [(e.actor, e.details["step"], e.details["result"]) for e in events(s, "step.completed")] == [
+        ("eve", "restore", "approved"), ("dana", "announce", "rejected")]
+    assert [e.details["step"] for e in events(s, "action.succeeded")] == ["stop-writes", "restore"]
+    assert [e.details["step"] for e in events(s, "action.failed")] == ["announce"]
+    # an approval that waits is reminded like a manual step (every 15 min)
+    asked = [e.at for e in events(s, "action.started") if e.details["step"] == "restore"][0]
+    assert [(e.details["step"], round((e.at - asked).total_seconds() / 60, 2)) for e in events(s, "step.reminder")] == [
+        ("restore", 15.0)]
+
+
+def _rollback_runbook(stub: HttpStub, *, escalate: bool) -> RunbookSpec:
+    return RunbookSpec(
+        name="config-rollback", version="2", escalate_on_verify_failure=escalate,
+        recover=[ActionSpec(id="apply-flag", kind="http", params={"url": stub.url("apply"), "method": "POST"},
+                            max_attempts=1,
+                            rollback=ActionSpec(id="revert-flag", kind="http",
+                                                params={"url": stub.url("revert"), "method": "POST"})),
+                 ActionSpec(id="note", kind="wait", params={"seconds": 5})],
+        verify=[CheckSpec(id="errors-down", kind="http", params={"url": stub.url("health")}, timeout_seconds=10,
+                          interval_seconds=5)],
+        on_verify_failure=[ActionSpec(id="page-owner", kind="http", params={"url": stub.url("owner")})])
+
+
+@pytest.mark.parametrize("escalate", [True, False])
+async def test_failed_verification_rolls_back_then_runs_the_next_actions(env, engine, task_queue, escalate):
+    with HttpStub(apply=[200], revert=[200], health=[500], owner=[200]) as stub:
+        async with running_worker(env.client, task_queue, engine):
+            h = await start(env.client, task_queue, priority="P1", runbook=_rollback_runbook(stub, escalate=escalate))
+            await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+            await advance_to(env, h, 2)
+            await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "flag applied"})
+            await advance_to(env, h, 5)
+            s = await get_state(h)
+            await assert_replays(env.client, h)
+    t = [e.type for e in s.timeline]
+    assert t.index("verification.failed") < t.index("rollback.started") < t.index("rollback.succeeded")
+    rb = events(s, "rollback.succeeded")[0]
+    assert rb.details["step"] == "revert-flag" and rb.details["of"] == "apply-flag"
+    assert stub.hits("POST", "revert") == 1 and stub.hits("GET", "owner") == 1
+    assert [e.details["step"] for e in events(s, "action.started")] == ["apply-flag", "note", "page-owner"]
+    esc = [e.details["reason"] for e in events(s, "escalated")]
+    assert esc == (["verification_failed"] if escalate else [])
+    assert {(st.id, st.stage): st.status for st in s.steps}[("revert-flag", "rollback")] == "succeeded"
+
+
+async def test_a_runbook_tightens_update_cadence_and_ack_sla(env, engine, task_queue):
+    rb = RunbookSpec(name="payments", version="1", update_minutes=10, ack_minutes=5)
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P1", runbook=rb)
+        await advance_to(env, h, 31)
+        s = await get_state(h)
+    # P1 alone: ack in 30 min, updates every 30 min; this runbook: 5 and 10
+    # (each re-escalation counts from when the previous one was handled: round off the latency)
+    assert [round(m) for m in at_minutes(s, "escalated", reason="ack_timeout")][:2] == [5, 10]
+    assert at_minutes(s, "stakeholder_update.sent")[:3] == [10.0, 20.0, 30.0]
+
+
+async def test_a_runbook_cannot_loosen_its_priority(env, engine, task_queue):
+    rb = RunbookSpec(name="lax", version="1", update_minutes=60, ack_minutes=60)
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0", runbook=rb)
+        await advance_to(env, h, 16)
+        s = await get_state(h)
+    assert at_minutes(s, "escalated", reason="ack_timeout") == [15.0]
+    assert at_minutes(s, "stakeholder_update.sent") == [15.0]
