@@ -24,7 +24,7 @@ class AssessActivities:
         category = classify_category(a)
         try:
             runbook = req.runbook or self.runbooks.select(category=category, service=a.service,
-                                                          priority=req.priority)
+                                                          priority=req.priority, labels=a.labels)
         except RunbookError as err:
             raise ApplicationError(str(err), type="RunbookError", non_retryable=True) from err
         # Known issues (earlier incidents of this category and service) come with the

@@ -25,6 +25,7 @@ from temporalio.service import RPCError
 
 from api import signatures
 from api.limits import BodySizeLimit
+from api.runbooks import router as runbooks_router
 from api.sources import Parsed, PayloadError, SourceEvent
 from api.sources.custom import CustomMapping, MappingError, compile_mapping
 from api.sources.registry import PARSERS
@@ -56,6 +57,7 @@ from api.schemas import (
 from warroom import auth, db
 from warroom import engine as eng
 from warroom.classify import fallback_dedup_key, incident_workflow_id
+from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
 from warroom.simulate import to_jsonable
 from workflows.contracts import AlertInfo
@@ -98,7 +100,9 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 BAD_BODY: dict[int | str, dict[str, Any]] = {
     **UNAUTHORIZED, 400: {"model": Problem, "description": "the body is not JSON"},
     422: {"model": Problem, "description": "the body is not valid for this source, naming the field"}}
-UNKNOWN = {**UNAUTHORIZED, 404: {"model": Problem, "description": "unknown incident"}}
+TEMPORAL: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "Temporal did not answer (unreachable, deadline, overloaded): retry"}}
+UNKNOWN = {**UNAUTHORIZED, **TEMPORAL, 404: {"model": Problem, "description": "unknown incident"}}
 REFUSED = {**UNKNOWN, 409: {"model": Problem, "description": "the engine refused the action, with its reason"}}
 
 
@@ -202,6 +206,9 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan,
                   description="Incident response as durable workflows.")
     app.state.settings, app.state.client, app.state.engine = settings, client, engine
+    # The same files the worker loads; an invalid one stops the API at start, naming it.
+    app.state.runbooks = RunbookLibrary(settings.runbooks_dir)
+    app.include_router(runbooks_router, dependencies=[Depends(allow(*READ))])
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
 
     @app.get("/healthz", summary="The API process is up")
@@ -315,7 +322,8 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         message = "; ".join(parsed.notes)
         return Accepted(incidents=refs, message=message or ("" if refs else "no incident matched"))
 
-    @app.post("/api/v1/alerts/generic", status_code=202, response_model=Accepted, responses=UNAUTHORIZED,
+    @app.post("/api/v1/alerts/generic", status_code=202, response_model=Accepted,
+              responses={**UNAUTHORIZED, **TEMPORAL},
               summary="warroom's own alert JSON: trigger or resolve")
     async def generic_alert(alert: GenericAlert, client: ClientDep, settings: SettingsDep, _: Sender) -> Accepted:
         return await intake(alert, client, settings, "generic")
@@ -381,7 +389,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         return await pagerduty_event(request, client, settings, engine)
 
     @app.post("/api/v1/alerts/{source}", status_code=202, response_model=Accepted,
-              responses={**BAD_BODY, 404: {"model": Problem, "description": "unknown source"}},
+              responses={**BAD_BODY, **TEMPORAL, 404: {"model": Problem, "description": "unknown source"}},
               summary="A monitoring system's webhook: alertmanager, grafana, pagerduty, datadog")
     async def source_alert(source: str, request: Request, client: ClientDep, settings: SettingsDep,
                            _: Sender) -> Accepted:
@@ -392,7 +400,8 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         return await deliver(parse_body(parser, await request.body()), client, settings, source)
 
     @app.post("/api/v1/alerts/custom/{integration}", status_code=202, response_model=Accepted,
-              responses={**BAD_BODY, 404: {"model": Problem, "description": "unknown custom integration"}},
+              responses={**BAD_BODY, **TEMPORAL,
+                         404: {"model": Problem, "description": "unknown custom integration"}},
               summary="Any JSON, turned into alerts by the integration's mapping")
     async def custom_alert(integration: str, request: Request, client: ClientDep, settings: SettingsDep,
                            engine: EngineDep, principal: CustomSender) -> Accepted:
@@ -406,7 +415,8 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         parsed = parse_body(mapping.parse, await request.body())
         return await deliver(parsed, client, settings, f"custom:{integration}")
 
-    @app.post("/api/v1/incidents", status_code=201, response_model=Accepted, responses=UNAUTHORIZED,
+    @app.post("/api/v1/incidents", status_code=201, response_model=Accepted,
+              responses={**UNAUTHORIZED, **TEMPORAL},
               summary="Declare an incident by hand")
     async def declare(alert: GenericAlert, client: ClientDep, settings: SettingsDep, _: Declarer) -> Accepted:
         if alert.status != "trigger":

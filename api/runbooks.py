@@ -70,11 +70,19 @@ async def validate_runbook(request: Request) -> JSONResponse:
         entry, problems = validate_data(data, file="<request>")
     if problems or entry is None:
         return _invalid([{"line": p.line, "path": p.path, "message": p.message} for p in problems])
-    return JSONResponse({"valid": True, "runbook": runbook_view(entry)})
+    return _AsciiJSON({"valid": True, "runbook": runbook_view(entry)})
+
+
+class _AsciiJSON(JSONResponse):
+    """JSON with non-ASCII escaped: a posted runbook may hold lone surrogates (invalid UTF-16
+    halves that JSON can carry), which the errors echo back and UTF-8 cannot encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def _invalid(errors: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse({"valid": False, "errors": errors}, status_code=422)
+    return _AsciiJSON({"valid": False, "errors": errors}, status_code=422)
 
 
 __all__ = ["router", "get_runbooks", "RunbookError"]

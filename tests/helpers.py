@@ -47,9 +47,10 @@ async def serving(app: Any) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, task_queue: str, engine: Engine, **kw: Any) -> AsyncIterator[None]:
-    w = build_worker(client, task_queue=task_queue, engine=engine, runbooks=RunbookLibrary(REPO / "runbooks"),
-                     max_cached_workflows=0, **kw)
+async def running_worker(client: Client, task_queue: str, engine: Engine, *,
+                         runbooks: RunbookLibrary | None = None, **kw: Any) -> AsyncIterator[None]:
+    w = build_worker(client, task_queue=task_queue, engine=engine,
+                     runbooks=runbooks or RunbookLibrary(REPO / "runbooks"), max_cached_workflows=0, **kw)
     async with w:
         yield
 

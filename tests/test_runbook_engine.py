@@ -101,3 +101,29 @@ async def test_a_runbook_cannot_loosen_its_priority(env, engine, task_queue):
         s = await get_state(h)
     assert at_minutes(s, "escalated", reason="ack_timeout") == [15.0]
     assert at_minutes(s, "stakeholder_update.sent") == [15.0]
+
+
+async def test_editing_the_runbook_file_never_changes_a_running_incident(env, engine, task_queue, tmp_path):
+    """The runbook chosen at assess travels in the workflow's history: a new version of the
+    file (and a worker restarted on it) changes nothing for an incident already running."""
+    from warroom.runbooks import RunbookLibrary
+
+    path = tmp_path / "queue-backlog.yaml"
+    path.write_text("name: queue-backlog\nversion: '1'\nmatch: {service: queue}\n"
+                    "recover:\n  - {id: drain-v1, kind: manual, title: Drain the dead-letter queue}\n")
+    async with running_worker(env.client, task_queue, engine, runbooks=RunbookLibrary(tmp_path)):
+        h = await start(env.client, task_queue, priority="P1", service="queue", title="Queue backlog growing")
+        await advance_to(env, h, 2)
+        s = await get_state(h)
+        assert (s.runbook, s.runbook_version) == ("queue-backlog", "1")
+        assert [(st.id, st.status) for st in s.steps] == [("drain-v1", "waiting")]
+    path.write_text("name: queue-backlog\nversion: '2'\nmatch: {service: queue}\n"
+                    "recover:\n  - {id: restart-consumers, kind: wait, params: {seconds: 60}}\n")
+    async with running_worker(env.client, task_queue, engine, runbooks=RunbookLibrary(tmp_path)):
+        await eng.act(env.client, h.id, "complete_step", {"by": "alice", "step": "drain-v1"})
+        await advance_to(env, h, 5)
+        s = await get_state(h)
+        await assert_replays(env.client, h)
+    assert (s.runbook, s.runbook_version) == ("queue-backlog", "1")
+    assert [e.details["step"] for e in events(s, "action.succeeded")] == ["drain-v1"]
+    assert "restart-consumers" not in [st.id for st in s.steps]

@@ -368,3 +368,22 @@ def test_the_documented_example_is_valid() -> None:
     entry, problems = validate_text(block, file="auth-outage.yaml")
     assert problems == [] and entry is not None
     assert entry.spec.name == "auth-outage" and entry.spec.recover[0].rollback is not None
+
+
+async def test_validate_echoes_lone_surrogates_without_failing():
+    """Found by the schema fuzz: a JSON key with an unpaired UTF-16 half came back in the error
+    path and could not be encoded (500). It is a 422 naming the field, escaped."""
+    import httpx
+    from fastapi import FastAPI
+
+    from api.runbooks import router
+
+    app = FastAPI()
+    app.include_router(router)
+    app.state.runbooks = RunbookLibrary(REPO / "runbooks")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        r = await http.post("/api/v1/runbooks/validate", content=b'{"\\udac2x": 1}',
+                            headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    errors = {e["path"]: e["message"] for e in r.json()["errors"]}
+    assert "unknown field" in errors["\udac2x"] and errors["name"] == "required"
