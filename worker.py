@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,8 +23,8 @@ from activities.notify import Channel, NotifyActivities
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
 from activities.war_room import WarRoomActivities
-from warroom import db
-from warroom.runbooks import RunbookLibrary
+from warroom import actions, db
+from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.settings import Settings
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
@@ -31,23 +32,38 @@ from workflows.ticket import Ticket
 WORKFLOWS = [IncidentResponse, Ticket]
 
 
-def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None) -> list[Any]:
+def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None,
+                   recovery: RecoveryActivities | None = None) -> list[Any]:
     notify = NotifyActivities(engine, channels)
+    recovery = recovery or RecoveryActivities()
     return [
         AssessActivities(runbooks).assess_incident,
         notify.send_notification,
         WarRoomActivities(engine).open_war_room,
-        RecoveryActivities().run_action,
-        RecoveryActivities().run_check,
+        recovery.run_action,
+        recovery.run_check,
         StoreActivities(engine).record_events,
     ]
 
 
 def build_worker(client: Client, *, task_queue: str, engine: Engine, runbooks: RunbookLibrary,
-                 channels: dict[str, Channel] | None = None, **kwargs: Any) -> Worker:
+                 channels: dict[str, Channel] | None = None, commands: dict[str, list[str]] | None = None,
+                 prometheus_url: str | None = None, action_modules: list[str] | None = None,
+                 recovery: Any = None, **kwargs: Any) -> Worker:
+    """commands / prometheus_url / action_modules default to Settings() (WARROOM_COMMANDS,
+    WARROOM_PROMETHEUS_URL, WARROOM_ACTION_MODULES). The action modules are imported here, so a
+    broken one stops the worker at start (ActionModuleError naming the module)."""
+    if commands is None or prometheus_url is None or action_modules is None:
+        settings = Settings()
+        commands = settings.commands if commands is None else commands
+        prometheus_url = settings.prometheus_url if prometheus_url is None else prometheus_url
+        action_modules = settings.action_modules if action_modules is None else action_modules
+    actions.load_modules(action_modules)
+    # `recovery` replaces run_action / run_check (the simulator's rehearsal answers them).
+    recovery = recovery or RecoveryActivities(commands=commands, prometheus_url=prometheus_url)
     return Worker(
         client, task_queue=task_queue, workflows=WORKFLOWS,
-        activities=activities_for(engine, runbooks, channels),
+        activities=activities_for(engine, runbooks, channels, recovery),
         activity_executor=ThreadPoolExecutor(max_workers=32), **kwargs,
     )
 
@@ -58,9 +74,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     db.create_schema(engine)
     runbooks = RunbookLibrary(settings.runbooks_dir)
     client = await Client.connect(settings.temporal_address, namespace=settings.namespace)
-    worker = build_worker(client, task_queue=settings.task_queue, engine=engine, runbooks=runbooks)
-    logging.getLogger("warroom").info("worker on %s, task queue %s, %d runbooks", settings.temporal_address,
-                                      settings.task_queue, len(runbooks.entries))
+    worker = build_worker(client, task_queue=settings.task_queue, engine=engine, runbooks=runbooks,
+                          commands=settings.commands, prometheus_url=settings.prometheus_url,
+                          action_modules=settings.action_modules)
+    log = logging.getLogger("warroom")
+    log.info("worker on %s, task queue %s, %d runbooks", settings.temporal_address,
+             settings.task_queue, len(runbooks.entries))
+    log.info("recovery: commands %s, python actions %s, prometheus %s", sorted(settings.commands) or "none",
+             sorted(actions.registered()) or "none", settings.prometheus_url or "not configured")
     async with worker:
         await (stop.wait() if stop else asyncio.Event().wait())
 
@@ -75,8 +96,14 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(Settings()))
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(settings))
+    except (RunbookError, actions.ActionModuleError) as err:
+        # An invalid runbook or action module is never loaded: the worker does not start.
+        print(f"worker refuses to start: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

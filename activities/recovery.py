@@ -1,62 +1,283 @@
 """run_action / run_check: automatic recovery actions and verification checks.
 
-Room: activities. Kinds are pluggable: a registry maps a kind to a function. `http` works
-now (request + expected status); `manual` and `wait` are handled by the workflow itself
-because they wait for people or time, which only the workflow can do durably.
+Room: activities (all the I/O of recovery). Kinds (docs/runbooks.md):
+  actions: http (request + expected status), command (a named argv from the worker's
+           allow-list, never a shell), python (a function registered with
+           @warroom.actions.action);
+  checks:  http, prometheus (instant query compared to a threshold).
+`manual`, `wait` and `approval` are handled by the workflow itself because they wait for
+people or time, which only the workflow can do durably.
+
+A broken step (missing param, unknown command/function, missing secret, no Prometheus
+configured) raises a non-retryable ApplicationError of type BadStep/MissingSecret: retrying
+cannot fix it. Secret values (http `secret_headers`, read from env WARROOM_SECRET_<NAME> here,
+at run time) never appear in a detail or an error: the history keeps both forever.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import math
+import operator
+import os
+import re
+import subprocess
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from warroom import actions as python_actions
 from workflows.contracts import ActionRequest, ActionResult, CheckRequest, CheckResult
+
+SECRET_ENV_PREFIX = "WARROOM_SECRET_"
+SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+ARGS_PLACEHOLDER = "..."
+OUTPUT_TAIL = 500
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+}
+
+
+def bad_step(message: str, type_: str = "BadStep") -> ApplicationError:
+    return ApplicationError(message, type=type_, non_retryable=True)
+
+
+# --------------------------------------------------------------------------- http
+
+
+def read_secret(name: Any) -> str:
+    """The value of env WARROOM_SECRET_<name>, read now (on the worker, at activity time)."""
+    if not isinstance(name, str) or not SECRET_NAME_RE.match(name):
+        raise bad_step(f"http: secret name {name!r} must match {SECRET_NAME_RE.pattern}")
+    value = os.environ.get(SECRET_ENV_PREFIX + name, "")
+    if not value:
+        raise bad_step(f"http: secret {name!r} is not set on the worker (env {SECRET_ENV_PREFIX}{name})",
+                       "MissingSecret")
+    return value
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Replace every secret value in `text`, raw or as Python would quote it."""
+    for value in secrets:
+        for form in (value, repr(value)[1:-1], repr(value.encode())[2:-1]):
+            text = text.replace(form, "***")
+    return text
 
 
 def http_probe(params: dict[str, Any], timeout: float) -> tuple[bool, str]:
     url = params.get("url")
     if not url:
-        raise ApplicationError("http: 'url' is required", type="BadStep", non_retryable=True)
+        raise bad_step("http: 'url' is required")
     method = str(params.get("method", "GET")).upper()
     expect = params.get("expect_status", 200)
     expected = expect if isinstance(expect, list) else [expect]
+    headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
+    secret_headers = params.get("secret_headers") or {}
+    if not isinstance(secret_headers, dict):
+        raise bad_step("http: 'secret_headers' must be a mapping {header: SECRET_NAME}")
+    secrets: list[str] = []
+    for header, name in secret_headers.items():
+        headers[str(header)] = value = read_secret(name)
+        secrets.append(value)
     try:
-        resp = httpx.request(method, url, json=params.get("json"), headers=params.get("headers") or {},
-                             timeout=timeout)
-    except httpx.HTTPError as err:
-        return False, f"{method} {url}: {type(err).__name__}: {err}"
+        resp = httpx.request(method, url, json=params.get("json"), headers=headers, timeout=timeout)
+    except Exception as err:  # noqa: BLE001  any failure to send is a failed attempt; never leak a header value
+        if secrets and not isinstance(err, (httpx.TimeoutException, httpx.NetworkError)):
+            # e.g. "Illegal header value b'...'": the message may quote a header, in any escaping.
+            return False, f"{method} {url}: {type(err).__name__} (message withheld: the request has secret headers)"
+        return False, redact(f"{method} {url}: {type(err).__name__}: {err}", secrets)
     ok = resp.status_code in expected
     contains = params.get("body_contains")
     if ok and contains and contains not in resp.text:
-        return False, f"{method} {url}: {resp.status_code}, body lacks {contains!r}"
-    return ok, f"{method} {url}: {resp.status_code}"
+        return False, redact(f"{method} {url}: {resp.status_code}, body lacks {contains!r}", secrets)
+    return ok, redact(f"{method} {url}: {resp.status_code}", secrets)
 
 
-ACTION_KINDS: dict[str, Callable[[dict[str, Any], float], tuple[bool, str]]] = {"http": http_probe}
-CHECK_KINDS: dict[str, Callable[[dict[str, Any], float], tuple[bool, str]]] = {"http": http_probe}
+# --------------------------------------------------------------------------- command
+
+
+def command_argv(commands: Mapping[str, list[str]], params: dict[str, Any]) -> list[str]:
+    """The argv to run for a `command` step, or a BadStep error. The name comes from the
+    runbook (reviewed by SREs); `args` replace a trailing "..." and are refused otherwise."""
+    name = params.get("command")
+    if not name or not isinstance(name, str):
+        raise bad_step("command: 'command' (a name from the worker's allow-list) is required")
+    base = commands.get(name)
+    if base is None:
+        raise bad_step(f"command {name!r} is not in the worker's allow-list (WARROOM_COMMANDS)")
+    args = params.get("args") or []
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise bad_step(f"command {name!r}: 'args' must be a list of strings")
+    if base and base[-1] == ARGS_PLACEHOLDER:
+        return [*base[:-1], *args]
+    if args:
+        raise bad_step(f"command {name!r} takes no args: its allow-list entry does not end with {ARGS_PLACEHOLDER!r}")
+    return list(base)
+
+
+def check_commands(commands: Mapping[str, list[str]]) -> None:
+    """Fail fast (at worker start) on an allow-list entry that could never run."""
+    for name, argv in commands.items():
+        if not argv or ARGS_PLACEHOLDER in argv[:-1] or argv[0] == ARGS_PLACEHOLDER \
+                or not all(isinstance(a, str) and a for a in argv):
+            raise ValueError(f"WARROOM_COMMANDS[{name!r}] must be a non-empty argv list of strings "
+                             f"(only the last may be {ARGS_PLACEHOLDER!r}), got {argv!r}")
+
+
+def run_command(commands: Mapping[str, list[str]], params: dict[str, Any], timeout: float) -> tuple[bool, str]:
+    argv = command_argv(commands, params)
+    name = params["command"]
+    # A little under the activity's start-to-close timeout, so the detail says what happened.
+    limit = max(1.0, timeout - 1.0) if timeout > 2 else timeout
+    try:
+        proc = subprocess.run(argv, shell=False, timeout=limit, capture_output=True, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as err:
+        return False, f"{name}: timed out after {limit:g}s{_tail(err.stdout, err.stderr)}"
+    except OSError as err:  # not installed / not executable on this worker
+        return False, f"{name}: cannot run {argv[0]!r}: {type(err).__name__}: {err.strerror or err}"
+    return proc.returncode == 0, f"{name}: exit {proc.returncode}{_tail(proc.stdout, proc.stderr)}"
+
+
+def _tail(stdout: bytes | str | None, stderr: bytes | str | None) -> str:
+    def text(b: bytes | str | None) -> str:
+        return b.decode("utf-8", "replace") if isinstance(b, bytes) else (b or "")
+
+    out = (text(stdout).rstrip() + "\n" + text(stderr).rstrip()).strip()
+    return f": {out[-OUTPUT_TAIL:]}" if out else ""
+
+
+# --------------------------------------------------------------------------- python
+
+
+def run_python(registry: Mapping[str, Callable[..., Any]], incident_id: str,
+               params: dict[str, Any]) -> tuple[bool, str]:
+    name = params.get("function")
+    if not name or not isinstance(name, str):
+        raise bad_step("python: 'function' (a name registered with @warroom.actions.action) is required")
+    fn = registry.get(name)
+    if fn is None:
+        known = ", ".join(sorted(registry)) or "none"
+        raise bad_step(f"python action {name!r} is not registered on this worker (WARROOM_ACTION_MODULES); "
+                       f"registered: {known}")
+    args = params.get("args") or {}
+    if not isinstance(args, dict):
+        raise bad_step(f"python action {name!r}: 'args' must be a mapping of keyword arguments")
+    try:
+        inspect.signature(fn).bind(incident_id, **args)
+    except TypeError as err:
+        raise bad_step(f"python action {name!r}: args do not fit the function: {err}") from None
+    except ValueError:
+        pass  # no introspectable signature: just call it
+    try:
+        ok, detail = python_actions.call(fn, incident_id, args)
+    except Exception as err:  # noqa: BLE001  the SRE's code failed: a failed attempt, retried per max_attempts
+        return False, f"{name}: {type(err).__name__}: {str(err)[:OUTPUT_TAIL]}"
+    return ok, detail
+
+
+# --------------------------------------------------------------------------- prometheus
+
+
+def prometheus_query(base_url: str, params: dict[str, Any], timeout: float) -> tuple[bool, str]:
+    if not base_url:
+        raise bad_step("prometheus: no Prometheus configured on the worker (WARROOM_PROMETHEUS_URL)")
+    query = params.get("query")
+    if not query or not isinstance(query, str):
+        raise bad_step("prometheus: 'query' is required")
+    op = params.get("op")
+    if op not in OPS:
+        raise bad_step(f"prometheus: 'op' must be one of {' '.join(OPS)}, got {op!r}")
+    threshold = params.get("threshold")
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool):
+        raise bad_step(f"prometheus: 'threshold' must be a number, got {threshold!r}")
+    limit = float(threshold)
+    url = base_url.rstrip("/") + "/api/v1/query"
+    try:
+        resp = httpx.get(url, params={"query": query}, timeout=timeout)
+        body = resp.json()
+    except (httpx.HTTPError, ValueError) as err:
+        return False, f"prometheus {query!r}: {type(err).__name__}: {err}"
+    if not isinstance(body, dict) or body.get("status") != "success":
+        err_text = body.get("error") if isinstance(body, dict) else None
+        return False, f"prometheus {query!r}: HTTP {resp.status_code}: {err_text or 'not a success response'}"
+    data = body.get("data") or {}
+    kind, result = data.get("resultType"), data.get("result")
+    if kind not in ("vector", "scalar"):
+        raise bad_step(f"prometheus {query!r}: resultType {kind!r} unsupported (use an instant vector or scalar)")
+    samples: list[tuple[str, str]] = []  # (labels, value string: Prometheus sends numbers as strings)
+    try:
+        if kind == "vector":
+            for s in result or []:
+                metric = s.get("metric") or {}
+                labels = "{" + ",".join(f'{k}="{v}"' for k, v in sorted(metric.items())) + "}"
+                samples.append((labels, s["value"][1]))
+        elif result:
+            samples.append(("scalar", result[1]))
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return False, f"prometheus {query!r}: malformed {kind} result"
+    if not samples:
+        return False, f"prometheus {query!r}: no data"
+    bad = []
+    for labels, raw in samples:
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not OPS[op](value, limit):
+            bad.append(f"{labels}={raw}")
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" (+{len(bad) - 3} more)" if len(bad) > 3 else "")
+        return False, f"prometheus {query!r}: {len(bad)}/{len(samples)} samples not {op} {threshold}: {shown}"
+    return True, f"prometheus {query!r}: {len(samples)} samples {op} {threshold}"
+
+
+# --------------------------------------------------------------------------- activities
 
 
 class RecoveryActivities:
+    """Sync activities, run in the worker's thread pool (activity_executor).
+
+    commands: the `command` allow-list (Settings.commands); prometheus_url: Settings.prometheus_url;
+    actions: the python action registry (default: warroom.actions' registry, read at call time)."""
+
+    def __init__(self, *, commands: Mapping[str, list[str]] | None = None, prometheus_url: str = "",
+                 actions: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        self.commands = dict(commands or {})
+        check_commands(self.commands)
+        self.prometheus_url = prometheus_url
+        self._actions = actions
+
+    def _registry(self) -> Mapping[str, Callable[..., Any]]:
+        return self._actions if self._actions is not None else python_actions.registered()
+
     @activity.defn(name="run_action")
     def run_action(self, req: ActionRequest) -> ActionResult:
-        fn = ACTION_KINDS.get(req.action.kind)
-        if fn is None:
-            raise ApplicationError(f"unknown action kind {req.action.kind!r}", type="BadStep",
-                                   non_retryable=True)
-        ok, detail = fn(req.action.params, float(req.action.timeout_seconds))
-        if not ok and activity.info().attempt < req.action.max_attempts:
+        a = req.action
+        timeout = float(a.timeout_seconds)
+        if a.kind == "http":
+            ok, detail = http_probe(a.params, timeout)
+        elif a.kind == "command":
+            ok, detail = run_command(self.commands, a.params, timeout)
+        elif a.kind == "python":
+            ok, detail = run_python(self._registry(), req.incident_id, a.params)
+        else:
+            raise bad_step(f"unknown action kind {a.kind!r}")
+        if not ok and activity.info().attempt < a.max_attempts:
             # Let Temporal retry with backoff; the last attempt reports the failure as a result.
             raise ApplicationError(detail, type="ActionFailed")
         return ActionResult(ok=ok, detail=detail)
 
     @activity.defn(name="run_check")
     def run_check(self, req: CheckRequest) -> CheckResult:
-        fn = CHECK_KINDS.get(req.check.kind)
-        if fn is None:
-            raise ApplicationError(f"unknown check kind {req.check.kind!r}", type="BadStep", non_retryable=True)
-        ok, detail = fn(req.check.params, float(min(req.check.interval_seconds, 30)))
+        c = req.check
+        timeout = float(min(c.interval_seconds, 30))
+        if c.kind == "http":
+            ok, detail = http_probe(c.params, timeout)
+        elif c.kind == "prometheus":
+            ok, detail = prometheus_query(self.prometheus_url, c.params, timeout)
+        else:
+            raise bad_step(f"unknown check kind {c.kind!r}")
         return CheckResult(ok=ok, detail=detail)

@@ -259,7 +259,7 @@ async def test_a_viewer_can_list_and_show_but_not_act(env, engine, task_queue, t
     assert listed.exit_code == 0 and iid in listed.stdout, listed.output
     assert shown.exit_code == 0 and "Cache cold" in shown.stdout, shown.output
     assert refused.exit_code == 1, refused.output
-    assert refused.stderr.startswith("error: the key 'cli-viewer-") and "has role viewer" in refused.stderr
+    assert refused.stderr.startswith("error: the key 'test-viewer-") and "has role viewer" in refused.stderr
     assert state["status"] == "triggered"
 
 

@@ -387,3 +387,22 @@ async def test_validate_echoes_lone_surrogates_without_failing():
     assert r.status_code == 422
     errors = {e["path"]: e["message"] for e in r.json()["errors"]}
     assert "unknown field" in errors["\udac2x"] and errors["name"] == "required"
+
+
+@pytest.mark.parametrize("command", [["worker.py"], ["-m", "warroom.cli", "worker"]])
+def test_the_worker_refuses_to_start_on_an_invalid_runbook(tmp_path, command):
+    """An invalid runbook can never be selected by a live incident: the worker does not start."""
+    import os
+    import subprocess
+    import sys
+
+    runbooks = tmp_path / "runbooks"
+    runbooks.mkdir()
+    (runbooks / "good.yaml").write_text("name: good\nversion: '1'\n")
+    (runbooks / "bad.yaml").write_text("name: bad\nversion: '1'\nrecover:\n  - {id: x, kind: shell}\n")
+    env = {**os.environ, "WARROOM_RUNBOOKS_DIR": str(runbooks), "WARROOM_DATA_DIR": str(tmp_path / "data"),
+           "WARROOM_DATABASE_URL": "", "WARROOM_TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    done = subprocess.run([sys.executable, *command], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "worker refuses to start" in done.stderr and "bad.yaml:4: recover[0].kind" in done.stderr

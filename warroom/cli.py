@@ -45,11 +45,9 @@ def dev() -> None:
 @app.command()
 def worker() -> None:
     """Run only the worker, against WARROOM_TEMPORAL_ADDRESS (production)."""
-    from worker import serve
+    from worker import main
 
-    settings = Settings()
-    _logging(settings)
-    asyncio.run(serve(settings))
+    main()
 
 
 @app.command()

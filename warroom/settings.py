@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Services whose `critical` alerts are P0 rather than P1 (SPEC 2: per service tier).
     tier1_services: list[str] = Field(default_factory=list)
+    # Recovery actions (docs/runbooks.md). The `command` allow-list, name -> argv (JSON object in
+    # WARROOM_COMMANDS); an argv ending in "..." accepts a step's `args` in its place.
+    commands: dict[str, list[str]] = Field(default_factory=dict)
+    # Modules that register `python` actions with @warroom.actions.action (JSON list), imported at worker start.
+    action_modules: list[str] = Field(default_factory=list)
+    # Base URL of Prometheus for `prometheus` checks (instant queries on /api/v1/query).
+    prometheus_url: str = ""
+    # Secrets for http `secret_headers` are NOT settings: the activity reads env
+    # WARROOM_SECRET_<NAME> when it runs, so their values never sit in Settings or its repr.
 
     def db_url(self) -> str:
         if self.database_url:

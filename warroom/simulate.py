@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import yaml
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
@@ -27,7 +28,16 @@ from temporalio.testing import WorkflowEnvironment
 from warroom import binaries, db
 from warroom import engine as eng
 from warroom.runbooks import RunbookError, RunbookLibrary
-from workflows.contracts import AlertInfo, AlertResolved, IncidentState, ResponsePolicy
+from workflows.contracts import (
+    ActionRequest,
+    ActionResult,
+    AlertInfo,
+    AlertResolved,
+    CheckRequest,
+    CheckResult,
+    IncidentState,
+    ResponsePolicy,
+)
 from workflows.policy import default_policy
 
 SOURCE_EVENTS = ("alert_received", "alert_resolved")
@@ -54,6 +64,40 @@ class Scenario:
     runbook: str | None = None
     events: list[ScenarioEvent] = field(default_factory=list)
     until: str | timedelta = "closed"
+    # Rehearsal: what each runbook action / check answers (ok unless said), never run for real.
+    outcomes: dict[str, list[bool]] = field(default_factory=dict)
+    outcomes_line: int = 0
+
+
+class Rehearsal:
+    """run_action / run_check for rehearsals: nothing is called, no command runs. Each step
+    answers what the scenario's `outcomes` say: for an action one entry per run of it, for a
+    check one entry per verification (its retries within one verification repeat it); the last
+    entry repeats, and a step without an entry succeeds."""
+
+    def __init__(self, outcomes: dict[str, list[bool]]) -> None:
+        self.outcomes = outcomes
+        self.calls: dict[str, int] = {}
+
+    def _next(self, step: str, advance: bool = True) -> bool:
+        seq = self.outcomes.get(step) or [True]
+        n = self.calls.get(step, 0)
+        if advance:
+            self.calls[step] = n + 1
+        else:
+            n = max(0, n - 1)
+        return seq[min(n, len(seq) - 1)]
+
+    @activity.defn(name="run_action")
+    def run_action(self, req: ActionRequest) -> ActionResult:
+        ok = self._next(req.action.id)
+        return ActionResult(ok=ok, detail=f"rehearsal: {req.action.kind} {'succeeded' if ok else 'failed'}")
+
+    @activity.defn(name="run_check")
+    def run_check(self, req: CheckRequest) -> CheckResult:
+        first = req.key.endswith(":1")  # the first attempt of a verification
+        ok = self._next(req.check.id, advance=first)
+        return CheckResult(ok=ok, detail=f"rehearsal: {req.check.kind} {'passed' if ok else 'failed'}")
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
@@ -144,9 +188,9 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{p}:1: empty scenario")
     top = _mapping(root, "scenario", p)
     for key, (k, _) in top.items():
-        if key not in ("incident", "runbook", "events", "until", "description"):
+        if key not in ("incident", "runbook", "events", "until", "description", "outcomes"):
             raise ScenarioError(f"{p}:{k.start_mark.line + 1}: {key}: unknown field; expected incident, "
-                                f"runbook, events, until")
+                                f"runbook, outcomes, events, until")
     if "incident" not in top:
         raise ScenarioError(f"{p}:1: incident: required")
     inc_node = top["incident"][1]
@@ -158,6 +202,15 @@ def load_scenario(path: str | Path) -> Scenario:
     sc = Scenario(path=p, alert=alert)
     if "runbook" in top:
         sc.runbook = str(_py(top["runbook"][1]))
+    if "outcomes" in top:
+        node = top["outcomes"][1]
+        sc.outcomes_line = node.start_mark.line + 1
+        for step, (k, v) in _mapping(node, "outcomes", p).items():
+            raw = _py(v)
+            seq = raw if isinstance(raw, list) else [raw]
+            if not seq or any(x not in ("ok", "fail") for x in seq):
+                raise ScenarioError(f"{p}:{k.start_mark.line + 1}: outcomes.{step}: ok, fail or a list of them")
+            sc.outcomes[step] = [x == "ok" for x in seq]
     if "until" in top:
         node = top["until"][1]
         raw = _py(node)
@@ -235,6 +288,14 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
         runbook = library.get(sc.runbook) if sc.runbook else None
     except RunbookError as err:
         raise ScenarioError(f"{sc.path}: runbook: {err}") from err
+    if sc.outcomes:
+        steps = {s.id for s in [*(runbook.recover if runbook else []), *(runbook.verify if runbook else []),
+                                *(runbook.on_verify_failure if runbook else [])]}
+        steps |= {a.rollback.id for a in [*(runbook.recover if runbook else [])] if a.rollback}
+        unknown = sorted(set(sc.outcomes) - steps)
+        if unknown:
+            raise ScenarioError(f"{sc.path}:{sc.outcomes_line}: outcomes: no step {', '.join(unknown)} in runbook "
+                                f"{runbook.name if runbook else '(none)'}; steps: {', '.join(sorted(steps)) or '-'}")
     refused: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="warroom-sim-") as tmp:
         engine = db.make_engine(f"sqlite:///{Path(tmp) / 'simulation.db'}")
@@ -243,7 +304,8 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
                                                             runtime=_quiet_runtime())
         async with env:
             task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
-            async with build_worker(env.client, task_queue=task_queue, engine=engine, runbooks=library):
+            async with build_worker(env.client, task_queue=task_queue, engine=engine, runbooks=library,
+                                    recovery=Rehearsal(sc.outcomes)):
                 t = await eng.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
                                       policy=policy or default_policy(), runbook=runbook,
                                       tier1_services=tier1_services)

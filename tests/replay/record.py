@@ -1,7 +1,7 @@
 """Record the replay histories committed in tests/replay/histories/.
 
-Run by hand, only when a NEW representative incident is added:
-    python -m tests.replay.record
+Run by hand, only when a NEW representative incident is added, naming it:
+    python -m tests.replay.record NAME
 Never re-record an existing history to make the replay test pass: a failing replay means
 the workflow change needs workflow.patched(...) (STYLE.md 7).
 """
@@ -25,6 +25,9 @@ SCENARIOS = {
     "p1-checkout-6h": REPO_ROOT / "runbooks/scenarios/p1-checkout-6h.yaml",
     "ticket-upgraded": HERE / "scenarios/ticket-upgraded.yaml",
     "p1-verify-fails-once": HERE / "scenarios/p1-verify-fails-once.yaml",
+    # runbook format v1 (ordered-wakeups, runbook-v1): approval, rollback-free rounds, manual check
+    "data-integrity-runbook-v1": REPO_ROOT / "runbooks/scenarios/data-integrity.yaml",
+    "security-breach-runbook-v1": REPO_ROOT / "runbooks/scenarios/security-breach.yaml",
 }
 
 
