@@ -311,3 +311,34 @@ def test_integrations_commands(engine, tmp_path):
 def test_invalid_keys_are_refused_with_the_reason(engine, kwargs, problem):
     with pytest.raises(auth.KeyProblem, match=problem):
         auth.create_key(engine, name=f"bad-{uuid.uuid4().hex[:6]}", **kwargs)
+
+
+@pytest.mark.parametrize("payload,example,incident,title", [
+    ("generic-oncall-formatted-webhook-demo.json", "grafana-oncall-formatted-webhook",
+     "incident-08d6891a-835c-e661-39fa-96b6a9e26552", "TestAlert: The whole system is down"),
+    ("elastalert-oncall-demo-message-only.json", "elastalert", None,
+     "This alert was sent by user for demonstration purposes"),
+    ("kapacitor-oncall-demo-data-as-string.json", "kapacitor", "incident-TestAlert",
+     "This alert was sent by user for demonstration purposes"),
+])
+async def test_generic_senders_in_the_corpus_through_custom_integrations(env, engine, task_queue, payloads_dir,
+                                                                         payload, example, incident, title):
+    """The corpus' "generic JSON" deliveries (other/) each become one alert through a custom
+    integration using the shipped example mapping for that sender."""
+    from api.sources.custom import EXAMPLES
+
+    name = f"{example[:20]}-{uuid.uuid4().hex[:6]}"
+    body = (payloads_dir / "other" / payload).read_bytes()
+    async with api(env, engine, task_queue) as http:
+        r = await http.post("/api/v1/integrations", json={"name": name, "format": "custom",
+                                                          "mapping": EXAMPLES[example]})
+        key = r.json()["key"]
+        r = await http.post(f"/api/v1/alerts/custom/{name}", content=body,
+                            headers={"Authorization": f"Bearer {key}", "content-type": "application/json"})
+        assert r.status_code == 202, r.text
+        [ref] = r.json()["incidents"]
+        if incident:
+            assert ref["id"] == incident
+        state = (await http.get(f"/api/v1/incidents/{ref['id']}")).json()
+    assert state["title"] == title and state["alert_count"] >= 1
+    assert state["timeline"][0]["actor"] == f"custom:{name}"
