@@ -33,11 +33,12 @@ WORKFLOWS = [IncidentResponse, Ticket]
 
 
 def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None,
-                   recovery: RecoveryActivities | None = None) -> list[Any]:
+                   recovery: RecoveryActivities | None = None,
+                   approvers: dict[str, list[str]] | None = None) -> list[Any]:
     notify = NotifyActivities(engine, channels)
     recovery = recovery or RecoveryActivities()
     return [
-        AssessActivities(runbooks).assess_incident,
+        AssessActivities(runbooks, approvers).assess_incident,
         notify.send_notification,
         WarRoomActivities(engine).open_war_room,
         recovery.run_action,
@@ -49,21 +50,22 @@ def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str,
 def build_worker(client: Client, *, task_queue: str, engine: Engine, runbooks: RunbookLibrary,
                  channels: dict[str, Channel] | None = None, commands: dict[str, list[str]] | None = None,
                  prometheus_url: str | None = None, action_modules: list[str] | None = None,
-                 recovery: Any = None, **kwargs: Any) -> Worker:
-    """commands / prometheus_url / action_modules default to Settings() (WARROOM_COMMANDS,
-    WARROOM_PROMETHEUS_URL, WARROOM_ACTION_MODULES). The action modules are imported here, so a
+                 recovery: Any = None, approvers: dict[str, list[str]] | None = None, **kwargs: Any) -> Worker:
+    """commands / prometheus_url / action_modules / approvers default to Settings() (WARROOM_COMMANDS,
+    WARROOM_PROMETHEUS_URL, WARROOM_ACTION_MODULES, WARROOM_APPROVERS). The action modules are imported here, so a
     broken one stops the worker at start (ActionModuleError naming the module)."""
-    if commands is None or prometheus_url is None or action_modules is None:
+    if commands is None or prometheus_url is None or action_modules is None or approvers is None:
         settings = Settings()
         commands = settings.commands if commands is None else commands
         prometheus_url = settings.prometheus_url if prometheus_url is None else prometheus_url
         action_modules = settings.action_modules if action_modules is None else action_modules
+        approvers = settings.approvers if approvers is None else approvers
     actions.load_modules(action_modules)
     # `recovery` replaces run_action / run_check (the simulator's rehearsal answers them).
     recovery = recovery or RecoveryActivities(commands=commands, prometheus_url=prometheus_url)
     return Worker(
         client, task_queue=task_queue, workflows=WORKFLOWS,
-        activities=activities_for(engine, runbooks, channels, recovery),
+        activities=activities_for(engine, runbooks, channels, recovery, approvers),
         activity_executor=ThreadPoolExecutor(max_workers=32), **kwargs,
     )
 
@@ -76,7 +78,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     client = await Client.connect(settings.temporal_address, namespace=settings.namespace)
     worker = build_worker(client, task_queue=settings.task_queue, engine=engine, runbooks=runbooks,
                           commands=settings.commands, prometheus_url=settings.prometheus_url,
-                          action_modules=settings.action_modules)
+                          action_modules=settings.action_modules, approvers=settings.approvers)
     log = logging.getLogger("warroom")
     log.info("worker on %s, task queue %s, %d runbooks", settings.temporal_address,
              settings.task_queue, len(runbooks.entries))

@@ -6,17 +6,36 @@ the chosen runbook returns into workflow history and stays with the incident.
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from warroom.classify import classify_category
 from warroom.runbooks import RunbookError, RunbookLibrary
-from workflows.contracts import AssessRequest, AssessResult
+from workflows.contracts import ActionSpec, AssessRequest, AssessResult, RunbookSpec
+
+
+def with_approvers(runbook: RunbookSpec, roles: dict[str, list[str]]) -> RunbookSpec:
+    """Approval steps that name a `role` and no `approvers` get the people who hold that role
+    now (WARROOM_APPROVERS). Resolved here, in an activity, so the names travel in history:
+    a later change of who holds the role does not change a running incident."""
+    def fill(a: ActionSpec | None) -> ActionSpec | None:
+        if a is None:
+            return None
+        params = a.params
+        if a.kind == "approval" and params.get("role") and not params.get("approvers"):
+            params = {**params, "approvers": list(roles.get(str(params["role"]), []))}
+        return dataclasses.replace(a, params=params, rollback=fill(a.rollback))
+
+    return dataclasses.replace(runbook, recover=[fill(a) for a in runbook.recover],
+                               on_verify_failure=[fill(a) for a in runbook.on_verify_failure])
 
 
 class AssessActivities:
-    def __init__(self, runbooks: RunbookLibrary) -> None:
+    def __init__(self, runbooks: RunbookLibrary, approvers: dict[str, list[str]] | None = None) -> None:
         self.runbooks = runbooks
+        self.approvers = approvers or {}
 
     @activity.defn(name="assess_incident")
     def assess_incident(self, req: AssessRequest) -> AssessResult:
@@ -27,6 +46,7 @@ class AssessActivities:
                                                           priority=req.priority, labels=a.labels)
         except RunbookError as err:
             raise ApplicationError(str(err), type="RunbookError", non_retryable=True) from err
+        runbook = with_approvers(runbook, self.approvers)
         # Known issues (earlier incidents of this category and service) come with the
         # records of the review issue; until then every incident is routed as unknown.
         known: list[dict] = []

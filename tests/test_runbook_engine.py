@@ -127,3 +127,21 @@ async def test_editing_the_runbook_file_never_changes_a_running_incident(env, en
     assert (s.runbook, s.runbook_version) == ("queue-backlog", "1")
     assert [e.details["step"] for e in events(s, "action.succeeded")] == ["drain-v1"]
     assert "restart-consumers" not in [st.id for st in s.steps]
+
+
+async def test_an_approval_by_role_waits_for_whoever_holds_the_role_at_assess(env, engine, task_queue):
+    rb = RunbookSpec(name="restore", version="1", recover=[
+        ActionSpec(id="restore", kind="approval", params={"role": "dba-lead"}),
+        ActionSpec(id="wipe", kind="approval", params={"role": "nobody-has-this"})])
+    async with running_worker(env.client, task_queue, engine, approvers={"dba-lead": ["dana", "eve"]}):
+        h = await start(env.client, task_queue, priority="P1", runbook=rb)
+        await advance_to(env, h, 1)
+        with pytest.raises(eng.ActionRefused, match=r"needs the approval of dana or eve \(dba-lead\)"):
+            await eng.act(env.client, h.id, "complete_step", {"by": "alice", "step": "restore", "result": "approved"})
+        await eng.act(env.client, h.id, "complete_step", {"by": "dana", "step": "restore", "result": "approved"})
+        await advance_to(env, h, 2)
+        with pytest.raises(eng.ActionRefused, match="no one holds that role"):
+            await eng.act(env.client, h.id, "complete_step", {"by": "dana", "step": "wipe", "result": "approved"})
+        s = await get_state(h)
+    assert [(e.actor, e.details["step"]) for e in events(s, "step.completed")] == [("dana", "restore")]
+    assert {st.id: st.status for st in s.steps} == {"restore": "succeeded", "wipe": "waiting"}

@@ -406,3 +406,11 @@ def test_the_worker_refuses_to_start_on_an_invalid_runbook(tmp_path, command):
                           timeout=60)
     assert done.returncode == 2, done.stderr
     assert "worker refuses to start" in done.stderr and "bad.yaml:4: recover[0].kind" in done.stderr
+
+
+def test_an_approval_names_who_approves(tmp_path):
+    path = tmp_path / "approve.yaml"
+    path.write_text("name: approve\nversion: '1'\nrecover:\n  - {id: a, kind: approval, params: {role: dba-lead}}\n"
+                    "  - id: b\n    kind: approval\n    params: {}\n")
+    entry, problems = validate_text(path.read_text(), file="approve.yaml")
+    assert [str(p) for p in problems] == ["approve.yaml:7: recover[1].params: needs `approvers` or `role` for kind approval"]

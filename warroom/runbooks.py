@@ -214,6 +214,9 @@ def _explain(err: ValidationError, doc: _Doc) -> list[tuple[Path_, int, str]]:
         names = [want] if isinstance(want, str) else list(want)
         expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names if n != "null")
         return [(path, doc.line(path), f"expected {expected}, got {_got(inst)}")]
+    if v == "anyOf" and all(isinstance(alt, dict) and list(alt) == ["required"] for alt in want):
+        options = " or ".join(f"`{alt['required'][0]}`" for alt in want)
+        return [(path, doc.line(path), f"needs {options}{for_kind}")]
     messages = {
         "enum": lambda: f"{inst!r} is not one of {', '.join(map(str, want))}",
         "const": lambda: f"must be {want!r}",

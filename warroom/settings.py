@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     action_modules: list[str] = Field(default_factory=list)
     # Base URL of Prometheus for `prometheus` checks (instant queries on /api/v1/query).
     prometheus_url: str = ""
+    # Who holds each approval role (JSON object role -> names, WARROOM_APPROVERS): an approval
+    # step naming a `role` and no `approvers` waits for one of them (resolved at assess).
+    approvers: dict[str, list[str]] = Field(default_factory=dict)
     # Secrets for http `secret_headers` are NOT settings: the activity reads env
     # WARROOM_SECRET_<NAME> when it runs, so their values never sit in Settings or its repr.
 

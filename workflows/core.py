@@ -696,6 +696,9 @@ class IncidentCore:
             approvers = [str(a) for a in approval.params.get("approvers") or []]
             if c.result not in ("approved", "rejected"):
                 raise refuse(f"step {c.step!r} is an approval: result must be approved or rejected")
+            if not approvers and approval.params.get("role"):
+                raise refuse(f"step {c.step!r} needs the approval of a {approval.params['role']}, and no one "
+                             "holds that role (WARROOM_APPROVERS on the worker)")
             if approvers and c.by not in approvers:
                 raise refuse(f"step {c.step!r} needs the approval of {' or '.join(approvers)}"
                              + (f" ({approval.params['role']})" if approval.params.get("role") else ""))
