@@ -25,6 +25,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     url = os.environ.get("WARROOM_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     eng = db.make_engine(url)
     db.Base.metadata.drop_all(eng)
+    with eng.begin() as conn:  # and the migrations' own table: the schema is made afresh
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     db.create_schema(eng)
     yield eng
     eng.dispose()

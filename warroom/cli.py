@@ -64,14 +64,15 @@ def api() -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create or upgrade the records schema."""
+    """Create or upgrade the records schema (Alembic migrations, warroom/migrations/)."""
     from warroom import db
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.make_engine(settings.db_url())
     db.create_schema(engine)
-    typer.echo(f"records schema is up to date ({engine.url.render_as_string(hide_password=True)})")
+    typer.echo(f"records schema at revision {db.schema_revision(engine)} "
+               f"({engine.url.render_as_string(hide_password=True)})")
 
 
 def describe(row: dict) -> str:

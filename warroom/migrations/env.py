@@ -1,0 +1,14 @@
+"""Alembic environment: migrations run on the connection warroom hands over (warroom.db.migrate),
+never on a URL read from an ini file."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from warroom.db import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata,
+                  render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+with context.begin_transaction():
+    context.run_migrations()
