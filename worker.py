@@ -38,7 +38,7 @@ def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str,
     notify = NotifyActivities(engine, channels)
     recovery = recovery or RecoveryActivities()
     return [
-        AssessActivities(runbooks, approvers).assess_incident,
+        AssessActivities(runbooks, approvers, engine).assess_incident,
         notify.send_notification,
         WarRoomActivities(engine).open_war_room,
         recovery.run_action,

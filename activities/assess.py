@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from warroom.classify import classify_category
+from warroom.db import known_issues_for
 from warroom.runbooks import RunbookError, RunbookLibrary
 from workflows.contracts import ActionSpec, AssessRequest, AssessResult, RunbookSpec
 
@@ -33,9 +36,11 @@ def with_approvers(runbook: RunbookSpec, roles: dict[str, list[str]]) -> Runbook
 
 
 class AssessActivities:
-    def __init__(self, runbooks: RunbookLibrary, approvers: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, runbooks: RunbookLibrary, approvers: dict[str, list[str]] | None = None,
+                 engine: Engine | None = None) -> None:
         self.runbooks = runbooks
         self.approvers = approvers or {}
+        self.engine = engine  # the records: known issues (none without it)
 
     @activity.defn(name="assess_incident")
     def assess_incident(self, req: AssessRequest) -> AssessResult:
@@ -47,9 +52,15 @@ class AssessActivities:
         except RunbookError as err:
             raise ApplicationError(str(err), type="RunbookError", non_retryable=True) from err
         runbook = with_approvers(runbook, self.approvers)
-        # Known issues (earlier incidents of this category and service) come with the
-        # records of the review issue; until then every incident is routed as unknown.
+        # Known issues: what reviewed incidents of this category and service taught. A records
+        # database that does not answer makes the incident "unknown", never a failed assess.
         known: list[dict] = []
+        if self.engine is not None:
+            try:
+                known = known_issues_for(self.engine, category=category, service=a.service,
+                                         incident_id=req.incident_id)
+            except SQLAlchemyError as err:
+                activity.logger.warning("known issues unavailable for %s: %s", req.incident_id, err)
         impact = ", ".join(
             part for part in (
                 f"{a.affected_users} users affected" if a.affected_users is not None else "",

@@ -104,6 +104,15 @@ async def test_every_endpoint_admits_exactly_its_roles(env, engine, task_queue):
     assert len(seen) == 4 * len(MATRIX)
 
 
+async def test_prometheus_scrapes_metrics_with_a_viewer_key(env, engine, task_queue):
+    async with api(env, engine, task_queue, role="viewer") as http:
+        assert (await http.get("/metrics", headers={"Authorization": ""})).status_code == 401
+        assert (await http.get("/metrics", headers={"Authorization": f"Bearer {new_key(engine, 'integration')}"})
+                ).status_code == 403
+        r = await http.get("/metrics")
+    assert r.status_code == 200 and "warroom_incidents_open" in r.text
+
+
 async def test_missing_key_says_how_to_send_one(env, engine, task_queue):
     async with api(env, engine, task_queue) as http:
         r = await http.get("/api/v1/incidents", headers={"Authorization": ""})

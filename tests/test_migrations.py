@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from warroom import db
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, create_engine, select
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint, create_engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy import func, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -130,6 +131,33 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+class KnownIssueRow(Base):
+    """What a reviewed incident taught: its symptoms, root cause and how it was fixed, for the
+    next incident of the same category and service (assess puts the matches in the incident)."""
+
+    __tablename__ = "known_issues"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    service: Mapped[str] = mapped_column(String(255), index=True, default="")
+    symptoms: Mapped[str] = mapped_column(Text, default="")
+    root_cause: Mapped[str] = mapped_column(Text, default="")
+    fix_steps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source_incident: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KnownIssueUseRow(Base):
+    """A known issue offered to an incident, and whether that incident was resolved: times used
+    and success rate are counted from these (idempotent: one row per issue and incident)."""
+
+    __tablename__ = "known_issue_uses"
+    __table_args__ = (UniqueConstraint("issue_id", "incident_id", name="uq_known_issue_use"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issue_id: Mapped[int] = mapped_column(Integer, index=True)
+    incident_id: Mapped[str] = mapped_column(String(255), index=True)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"  # the schema `create_all` made before migrations existed
 
@@ -194,6 +222,13 @@ def record_events(engine: Engine, *, run_id: str, incident_id: str, snapshot: di
                      actor=e["actor"], details=e["details"]) for e in events
             ]).on_conflict_do_nothing(index_elements=["run_id", "seq"])
             written = session.execute(ins).rowcount or 0
+            types = {e["type"] for e in events}
+            if "review.submitted" in types and snapshot.get("service"):  # knowledge is per service
+                _learn(session, engine, incident_id=incident_id, snapshot=snapshot,
+                       review=[e for e in events if e["type"] == "review.submitted"][-1])
+            if "resolved" in types:
+                session.execute(update(KnownIssueUseRow).where(KnownIssueUseRow.incident_id == incident_id)
+                                .values(resolved=True))
         return written
 
 
@@ -287,3 +322,55 @@ def recorded_incident(engine: Engine, incident_id: str) -> dict[str, Any] | None
                        for e in timeline(engine, incident_id=incident_id)]
     out["recorded"] = True
     return out
+
+
+# ------------------------------------------------------------------ known issues
+
+
+def _learn(session: Session, engine: Engine, *, incident_id: str, snapshot: dict[str, Any],
+           review: dict[str, Any]) -> None:
+    """A submitted review becomes a known issue: symptoms (the title), root cause, and the fix
+    (the resolution and the recovery actions that succeeded), once per incident."""
+    rows = session.scalars(select(TimelineRow).where(TimelineRow.incident_id == incident_id)
+                           .order_by(TimelineRow.run_id, TimelineRow.seq)).all()
+    fix: list[str] = []
+    for r in rows:
+        if r.type == "action.succeeded" and r.details.get("step"):
+            fix.append(f"{r.details['step']}: {r.details.get('detail') or 'succeeded'}")
+        elif r.type == "resolved" and r.details.get("resolution"):
+            fix.append(str(r.details["resolution"]))
+    details = review.get("details") or {}
+    session.execute(_insert(engine, KnownIssueRow).values(
+        category=snapshot.get("category") or "", service=snapshot.get("service") or "",
+        symptoms=snapshot.get("title") or "", root_cause=str(details.get("root_cause") or ""),
+        fix_steps=fix, source_incident=incident_id, created_at=now_utc(),
+    ).on_conflict_do_nothing(index_elements=["source_incident"]))
+
+
+def known_issues_for(engine: Engine, *, category: str, service: str, incident_id: str,
+                     limit: int = 3) -> list[dict[str, Any]]:
+    """Known issues of this category and service (best success rate first), recorded as offered
+    to this incident. Each: id, symptoms, root_cause, fix_steps, times_used, success_rate."""
+    if not service:
+        return []
+    with Session(engine) as session, session.begin():
+        issues = session.scalars(select(KnownIssueRow).where(
+            KnownIssueRow.category == category, KnownIssueRow.service == service,
+            KnownIssueRow.source_incident != incident_id)).all()
+        if not issues:
+            return []
+        for issue in issues:
+            session.execute(_insert(engine, KnownIssueUseRow).values(
+                issue_id=issue.id, incident_id=incident_id, resolved=False,
+            ).on_conflict_do_nothing(index_elements=["issue_id", "incident_id"]))
+        session.flush()
+        out = []
+        for issue in issues:
+            used, resolved = session.execute(
+                select(func.count(), func.count().filter(KnownIssueUseRow.resolved.is_(True)))
+                .where(KnownIssueUseRow.issue_id == issue.id, KnownIssueUseRow.incident_id != incident_id)).one()
+            out.append({"id": issue.id, "symptoms": issue.symptoms, "root_cause": issue.root_cause,
+                        "fix_steps": list(issue.fix_steps), "source_incident": issue.source_incident,
+                        "times_used": used, "success_rate": round(resolved / used, 2) if used else None})
+        out.sort(key=lambda k: (-(k["success_rate"] or 0), -k["id"]))
+        return out[:limit]
