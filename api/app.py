@@ -26,6 +26,7 @@ from temporalio.service import RPCError
 from api import signatures
 from api.limits import BodySizeLimit
 from api.metrics import router as metrics_router
+from api.reports import router as reports_router
 from api.runbooks import router as runbooks_router
 from api.sources import Parsed, PayloadError, SourceEvent
 from api.sources.custom import CustomMapping, MappingError, compile_mapping
@@ -212,6 +213,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.include_router(runbooks_router, dependencies=[Depends(allow(*READ))])
     # Prometheus scrapes with a viewer key (`authorization: {credentials: <key>}` in its config).
     app.include_router(metrics_router, dependencies=[Depends(allow(*READ))])
+    app.include_router(reports_router, dependencies=[Depends(allow(*READ))])
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
 
     @app.get("/healthz", summary="The API process is up")

@@ -38,6 +38,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     **{("POST", f"/api/v1/incidents/{{incident_id}}/{a}"): ACT
        for a in ("acknowledge", "commander", "updates", "escalate", "priority", "steps/{step}/complete",
                  "resolve", "review", "reopen")},
+    ("GET", "/api/v1/incidents/{incident_id}/report"): READ,
+    ("GET", "/api/v1/metrics/sla"): READ,
     ("GET", "/api/v1/runbooks"): READ,
     ("GET", "/api/v1/runbooks/{name}"): READ,
     ("POST", "/api/v1/runbooks/validate"): READ,

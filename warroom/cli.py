@@ -120,11 +120,14 @@ def simulate(
 
 from warroom.cli_keys import integrations_app, keys_app  # noqa: E402  (the sub-apps register on `app`)
 
+from warroom.cli_reports import report_command, stats_command  # noqa: E402
 from warroom.cli_runbooks import runbooks_app  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(runbooks_app, name="runbooks")
+app.command("report", help="An incident's post-incident report (Markdown, or --format html).")(report_command)
+app.command("stats", help="SLA figures per priority: MTTA, MTTR, attainments, rates.")(stats_command)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,44 @@
+"""Post-incident reports and SLA figures over HTTP.
+
+Room: api/ (the HTTP edge). Reads the records database through warroom.reports; the engine
+is the one the app's lifespan built (request.app.state.engine). Roles are added where the
+router is included.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from warroom import reports
+
+router = APIRouter(tags=["reports"])
+
+
+def _aware(d: datetime | None) -> datetime | None:
+    return d.replace(tzinfo=UTC) if d is not None and d.tzinfo is None else d
+
+
+@router.get("/api/v1/incidents/{incident_id}/report", response_class=Response,
+            responses={200: {"content": {"text/markdown": {}, "text/html": {}}}, 404: {}})
+def incident_report(request: Request, incident_id: str,
+                    format: Annotated[Literal["md", "markdown", "html"], Query()] = "md") -> Response:
+    report = reports.incident_report(request.app.state.engine, incident_id)
+    if report is None:
+        raise HTTPException(status_code=404, detail=f"no recorded incident {incident_id}")
+    if format == "html":
+        return HTMLResponse(reports.render_html(report))
+    return Response(reports.render_markdown(report), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/api/v1/metrics/sla")
+def sla_metrics(request: Request,
+                from_: Annotated[datetime | None, Query(alias="from")] = None,
+                to: Annotated[datetime | None, Query()] = None,
+                priority: Annotated[str | None, Query(pattern="^P[0-4]$")] = None,
+                service: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+    return reports.sla_figures(request.app.state.engine, start=_aware(from_), end=_aware(to),
+                               priority=priority, service=service)
