@@ -43,7 +43,8 @@ async def scrape(http: httpx.AsyncClient) -> dict[Key, float]:
 
 
 def delta(before: dict[Key, float], after: dict[Key, float]) -> dict[Key, float]:
-    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+    # rounded: sums are floats, and a difference of two large sums carries float noise
+    return {k: round(v - before.get(k, 0), 6) for k, v in after.items() if v != before.get(k, 0)}
 
 
 def k(name: str, **labels: str) -> Key:
