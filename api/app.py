@@ -441,13 +441,8 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
                        offset: Annotated[int, Query(ge=0)] = 0) -> IncidentList:
         rows, total = db.list_incidents(engine, status=status, priority=priority, service=service, phase=phase,
                                         limit=limit, offset=offset)
-        return IncidentList(total=total, limit=limit, offset=offset, incidents=[
-            IncidentSummary(id=r.incident_id, title=r.title, service=r.service, category=r.category,
-                            priority=r.priority, status=r.status, phase=r.phase,
-                            escalation_level=r.escalation_level, commander=r.commander, alert_count=r.alert_count,
-                            runbook=r.runbook, created_at=r.created_at, acknowledged_at=r.acknowledged_at,
-                            resolved_at=r.resolved_at, closed_at=r.closed_at, updated_at=r.updated_at)
-            for r in rows])
+        return IncidentList(total=total, limit=limit, offset=offset,
+                            incidents=[IncidentSummary.model_validate(r) for r in rows])
 
     @app.get("/api/v1/incidents/{incident_id}", summary="An incident's state and timeline", responses=UNKNOWN)
     async def get_incident(incident_id: str, client: ClientDep, engine: EngineDep, _: Reader) -> dict[str, Any]:

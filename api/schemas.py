@@ -105,9 +105,10 @@ class ReopenBody(BaseModel):
 
 
 class IncidentSummary(BaseModel):
-    """One incident as recorded (the list view)."""
+    """One incident as recorded (the list view), read from its IncidentRow."""
 
-    id: str
+    model_config = ConfigDict(from_attributes=True)
+    id: str = Field(validation_alias="incident_id")
     title: str
     service: str
     category: str

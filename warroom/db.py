@@ -11,10 +11,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint, create_engine, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy import func, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -287,8 +298,6 @@ def communications(engine: Engine, *, incident_id: str) -> list[CommunicationRow
 
 
 def count_incidents(engine: Engine) -> int:
-    from sqlalchemy import func
-
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(IncidentRow)) or 0
 
@@ -298,8 +307,6 @@ def list_incidents(engine: Engine, *, status: list[str] | None = None, priority:
                    offset: int = 0) -> tuple[list[IncidentRow], int]:
     """Incidents as recorded, newest first, with the total matching the filters (each filter
     is a list of accepted values; empty or None means any)."""
-    from sqlalchemy import func
-
     conds = [col.in_(vals) for col, vals in ((IncidentRow.status, status), (IncidentRow.priority, priority),
                                             (IncidentRow.service, service), (IncidentRow.phase, phase)) if vals]
     with Session(engine) as session:

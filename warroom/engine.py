@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -111,27 +112,42 @@ async def trigger(client: Client, alert: AlertInfo, *, task_queue: str, policy: 
                      joined=joined)
 
 
+async def _describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
+    """The latest run of this workflow id, or None if there never was one."""
+    try:
+        return await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+async def _closed_incident_id(client: Client, desc: WorkflowExecutionDescription) -> str | None:
+    """The public id a closed run had, from its result (its final state; no worker needed),
+    or None when it ended without one (failed, terminated, timed out)."""
+    try:
+        final = await client.get_workflow_handle(desc.id, run_id=desc.run_id,
+                                                 result_type=IncidentState).result(follow_runs=False)
+    except WorkflowFailureError:
+        return None
+    return final.incident_id
+
+
 async def _current(client: Client, workflow_id: str) -> tuple[bool, str]:
     """(is an incident open on this workflow id, the public id of the open one or of the next).
 
-    The next id after a closed incident counts on from the closed one's id, read from its result
-    (the final state); an incident that ended without a result (terminated) gives way to an id
-    suffixed with its run, so two incidents never share an id."""
-    try:
-        desc = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False, workflow_id
-        raise
+    The next id after a closed incident counts on from the closed one's id; an incident that
+    ended without a result (terminated) gives way to an id suffixed with its run, so two
+    incidents never share an id."""
+    desc = await _describe(client, workflow_id)
+    if desc is None:
+        return False, workflow_id
     if desc.status == WorkflowExecutionStatus.RUNNING:
         return True, workflow_id  # the signal joins it (its own id is read after, by trigger())
-    try:
-        last = await client.get_workflow_handle(workflow_id, run_id=desc.run_id,
-                                                result_type=IncidentState).result(follow_runs=False)
-    except WorkflowFailureError:  # failed, terminated, timed out: no final state to count from
+    last = await _closed_incident_id(client, desc)
+    if last is None:
         return False, f"{workflow_id}~r{desc.run_id[:12]}"
-    _, occurrence = split_incident_id(last.incident_id)
-    return False, occurrence_id(workflow_id, max(occurrence, 1) + 1)
+    return False, occurrence_id(workflow_id, max(split_incident_id(last)[1], 1) + 1)
 
 
 async def source_resolved(client: Client, workflow_id: str, *, source: str, summary: str = "") -> None:
@@ -168,21 +184,16 @@ async def state(client: Client, incident_id: str) -> IncidentState:
 async def _same_incident(client: Client, incident_id: str, action: str) -> None:
     """The workflow id's latest run is this incident (an update would otherwise reach a later one)."""
     wf_id, occurrence = split_incident_id(incident_id)
-    try:
-        desc = await client.get_workflow_handle(wf_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise UnknownIncident(incident_id) from err
-        raise
+    desc = await _describe(client, wf_id)
+    if desc is None:
+        raise UnknownIncident(incident_id)
     if desc.status == WorkflowExecutionStatus.RUNNING:
         latest = await desc.memo_value("incident_id", None)
         if not isinstance(latest, str):  # a run continued-as-new has no memo: ask the workflow
             latest = (await current(client, wf_id)).incident_id
-    else:  # closed: its final state says which incident it was, without a worker
-        try:
-            latest = (await client.get_workflow_handle(wf_id, run_id=desc.run_id, result_type=IncidentState)
-                      .result(follow_runs=False)).incident_id
-        except WorkflowFailureError:
+    else:
+        latest = await _closed_incident_id(client, desc)
+        if latest is None:
             return  # ended without a state: the update itself says the incident is closed
     if latest == incident_id:
         return

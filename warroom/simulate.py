@@ -77,26 +77,23 @@ class Rehearsal:
 
     def __init__(self, outcomes: dict[str, list[bool]]) -> None:
         self.outcomes = outcomes
-        self.calls: dict[str, int] = {}
+        self.runs: dict[str, int] = {}  # step id -> how many runs (verifications, for a check) so far
 
-    def _next(self, step: str, advance: bool = True) -> bool:
+    def _answer(self, step: str, *, new_run: bool) -> bool:
+        if new_run:
+            self.runs[step] = self.runs.get(step, 0) + 1
         seq = self.outcomes.get(step) or [True]
-        n = self.calls.get(step, 0)
-        if advance:
-            self.calls[step] = n + 1
-        else:
-            n = max(0, n - 1)
-        return seq[min(n, len(seq) - 1)]
+        return seq[min(self.runs.get(step, 1), len(seq)) - 1]
 
     @activity.defn(name="run_action")
     def run_action(self, req: ActionRequest) -> ActionResult:
-        ok = self._next(req.action.id)
+        ok = self._answer(req.action.id, new_run=True)
         return ActionResult(ok=ok, detail=f"rehearsal: {req.action.kind} {'succeeded' if ok else 'failed'}")
 
     @activity.defn(name="run_check")
     def run_check(self, req: CheckRequest) -> CheckResult:
-        first = req.key.endswith(":1")  # the first attempt of a verification
-        ok = self._next(req.check.id, advance=first)
+        # a check's retries within one verification repeat its answer; attempt 1 starts a verification
+        ok = self._answer(req.check.id, new_run=req.key.endswith(":1"))
         return CheckResult(ok=ok, detail=f"rehearsal: {req.check.kind} {'passed' if ok else 'failed'}")
 
 
