@@ -499,7 +499,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
 
     @app.post("/api/v1/incidents/{incident_id}/review", responses=REFUSED, summary="Submit the review")
     async def review(incident_id: str, body: ReviewBody, client: ClientDep, _: Responder) -> dict[str, Any]:
-        return await act(client, incident_id, "submit_review", body.model_dump())
+        return await act(client, incident_id, "submit_review", body.command())
 
     @app.post("/api/v1/incidents/{incident_id}/reopen", responses=REFUSED, summary="Reopen a resolved incident")
     async def reopen(incident_id: str, body: ReopenBody, client: ClientDep, _: Responder) -> dict[str, Any]:

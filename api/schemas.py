@@ -5,8 +5,8 @@ Room: api. Converted to the engine's dataclasses in api/app.py; nothing here kno
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,12 +91,28 @@ class ResolveBody(BaseModel):
     root_cause: str = ""
 
 
+class ActionItemBody(BaseModel):
+    title: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+    owner: str = Field(default="", max_length=200)
+    due: date | None = None
+
+    def plain(self) -> dict[str, str]:
+        return {"title": self.title, "owner": self.owner, "due": self.due.isoformat() if self.due else ""}
+
+
 class ReviewBody(BaseModel):
     by: str = Name
     root_cause: str = Field(min_length=1, max_length=20000, pattern=r"\S")
     contributing_factors: list[str] = Field(default_factory=list)
     lessons: list[str] = Field(default_factory=list)
-    action_items: list[str] = Field(default_factory=list)
+    # A plain title, or {title, owner, due}.
+    action_items: list[ActionItemBody | Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list)
+
+    def command(self) -> dict[str, Any]:
+        out = self.model_dump(exclude={"action_items"})
+        out["action_items"] = [i.plain() if isinstance(i, ActionItemBody) else i for i in self.action_items]
+        return out
 
 
 class ReopenBody(BaseModel):

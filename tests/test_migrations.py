@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from warroom import db
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 @pytest.fixture
@@ -60,11 +60,16 @@ def test_an_empty_database_gets_the_newest_schema_matching_the_models(empty):
 
 
 def test_a_database_made_before_migrations_is_stamped_and_upgraded_keeping_its_rows(empty):
-    old_tables = [db.Base.metadata.tables[n] for n in ("incidents", "timeline_events", "communications")]
-    db.Base.metadata.create_all(empty, tables=old_tables)  # what `create_all` made before migrations
-    db.record_events(empty, run_id="r1", incident_id="incident-old", snapshot={
-        "workflow": "IncidentResponse", "title": "Old incident", "priority": "P1", "status": "closed",
-        "phase": "closed"}, events=[{"seq": 1, "at": db.now_utc(), "type": "triggered", "actor": "x", "details": {}}])
+    # What `create_all` made before migrations: the first revision's tables, without alembic_version.
+    with empty.begin() as conn:
+        command.upgrade(db._alembic(conn), db.FIRST_REVISION)
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        conn.exec_driver_sql("INSERT INTO incidents (run_id, incident_id, workflow, title, service, category, "
+                             "priority, status, phase, escalation_level, runbook, runbook_version, alert_count) "
+                             "VALUES ('r1', 'incident-old', 'IncidentResponse', 'Old incident', '', '', 'P1', "
+                             "'closed', 'closed', 1, '', '', 0)")
+        conn.exec_driver_sql("INSERT INTO timeline_events (run_id, incident_id, seq, at, type, actor, details) "
+                             "VALUES ('r1', 'incident-old', 1, '2026-01-01 00:00:00+00:00', 'triggered', 'x', '{}')")
     db.create_schema(empty)
     assert db.schema_revision(empty) == HEAD and differences(empty) == []
     with Session(empty) as s:

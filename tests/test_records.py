@@ -4,7 +4,9 @@ send_notification activity on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 from temporalio.testing import ActivityEnvironment
@@ -13,12 +15,14 @@ from activities.notify import Delivery, NotifyActivities
 from tests.helpers import (
     advance_to,
     assert_replays,
+    events,
     final_state,
+    get_state,
     pages,
     running_worker,
     start,
 )
-from warroom import db
+from warroom import db, reports
 from warroom import engine as eng
 from workflows.contracts import IncidentState, Notification
 from workflows.policy import default_policy
@@ -102,6 +106,98 @@ async def test_records_of_a_chain_of_runs_are_complete_and_unique(env, engine, t
     assert final.status == "closed" and final.workflow == "IncidentResponse"
     assert [e.seq for e in final.timeline] == list(range(1, len(final.timeline) + 1))
     _check_records(engine, final)
+
+
+class FlakyStore:
+    """db.record_events behind a database that fails each batch twice: once before anything is
+    written (the database is down), once after the transaction committed (the answer is lost).
+    Temporal retries the activity; the third attempt answers."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.attempts: dict[tuple[str, int], int] = {}
+        self.failures = 0
+
+    def __call__(self, engine, *, run_id, incident_id, snapshot, events):
+        batch = (run_id, events[0]["seq"] if events else 0)
+        n = self.attempts[batch] = self.attempts.get(batch, 0) + 1
+        if n == 1:
+            self.failures += 1
+            raise ConnectionError("records database unreachable")
+        written = self.real(engine, run_id=run_id, incident_id=incident_id, snapshot=snapshot, events=events)
+        if n == 2:
+            self.failures += 1
+            raise TimeoutError("connection lost after commit")
+        return written
+
+
+async def test_a_store_failing_and_retrying_leaves_one_row_per_event(env, engine, task_queue, monkeypatch):
+    flaky = FlakyStore(db.record_events)
+    monkeypatch.setattr(db, "record_events", flaky)
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0", title="Payments down",
+                        description="card payments fail with 502")
+        await advance_to(env, h, 17)  # nobody acknowledged within 15 minutes: escalated to L2
+        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await eng.act(env.client, h.id, "change_priority", {"by": "alice", "priority": "P1",
+                                                           "reason": "workaround in place"})
+        await advance_to(env, h, 40)
+        await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "failed over"})
+        await advance_to(env, h, 45)
+        await eng.act(env.client, h.id, "submit_review", {
+            "by": "alice", "root_cause": "expired certificate", "contributing_factors": ["no expiry alert"],
+            "lessons": ["watch expiry"],
+            "action_items": ["rotate certificates", {"title": "alert on expiry", "owner": "bob", "due": "2026-02-01"}]})
+        final = await final_state(env.client, h)
+    assert flaky.failures >= 2 * 5 and all(n == 3 for n in flaky.attempts.values()), flaky.attempts
+    _check_records(engine, final)
+
+    iid = final.incident_id
+    detail = db.detail(engine, incident_id=iid)
+    escalated = events(final, "escalated")
+    assert [(r.seq, r.from_level, r.to_level, r.reason) for r in detail["escalations"]] == [
+        (e.seq, e.details["previous_level"], e.details["level"], e.details["reason"]) for e in escalated]
+    assert escalated and escalated[0].details["reason"] == "ack_timeout"
+    assert [(r.from_priority, r.to_priority, r.direction, r.reason, r.actor) for r in detail["priority_changes"]] == [
+        ("P0", "P1", "downgrade", "workaround in place", "alice")]
+    [review] = detail["reviews"]
+    assert (review.by, review.root_cause, review.contributing_factors, review.lessons) == (
+        "alice", "expired certificate", ["no expiry alert"], ["watch expiry"])
+    assert [(a.position, a.title, a.owner, a.due and a.due.isoformat()) for a in detail["action_items"]] == [
+        (1, "rotate certificates", "", None), (2, "alert on expiry", "bob", "2026-02-01")]
+
+    inc = db.incident(engine, incident_id=iid)
+    assert inc.dedup_key == events(final, "triggered")[0].details["dedup_key"]
+    assert inc.description == "card payments fail with 502"
+    assert inc.mitigated_at == events(final, "resolve.requested")[0].at
+    assert inc.mitigated_at <= inc.resolved_at
+    assert inc.ack_due is None and inc.resolve_due is None  # closed: no deadline is running
+
+    # the report reads the communications table: every message with its recipients and status
+    report = reports.incident_report(engine, iid)
+    comms = db.communications(engine, incident_id=iid)
+    assert sorted((c["target"], c["subject"], tuple(c["recipients"]), c["status"]) for c in report.communications) == \
+        sorted((c.target, c.subject, tuple(c.recipients), c.status) for c in comms)
+    assert any(c["target"] == "oncall:L2" and c["kind"] == "ESCALATION" for c in report.communications)
+    md = reports.render_markdown(report)
+    assert "- [ ] alert on expiry (owner bob, due 2026-02-01)" in md and "- [ ] rotate certificates" in md
+    assert "Contributing factors:\n\n- no expiry alert" in md
+
+
+async def test_sla_deadlines_are_recorded_while_open(env, engine, task_queue):
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P1")
+        await advance_to(env, h, 2)
+        s = await get_state(h)
+        for _ in range(100):
+            inc = db.incident(engine, incident_id=s.incident_id)
+            if inc is not None and inc.ack_due is not None:
+                break
+            await asyncio.sleep(0.05)
+    assert inc.ack_due == s.deadlines.ack_due == s.created_at + timedelta(minutes=30)
+    assert inc.resolve_due == s.deadlines.resolve_due == s.created_at + timedelta(hours=4)
+    assert inc.next_update_due == s.deadlines.next_update_due
+    assert inc.mitigated_at is None
 
 
 # --------------------------------------------------------------------------- the activity alone

@@ -208,7 +208,7 @@ def test_report_of_simulated_p0(tmp_path: Path, ack: str, seconds: int, on_time:
     # resolved a little after 40 min: updates due at 15 and 30 min; engineer news at 10 and 25 min
     assert (r.sla.updates_due, r.sla.updates_on_time) == (2, 2)
     assert r.sla.stakeholder_updates_sent >= 2
-    assert r.root_cause == "bad release config" and r.action_items == ["add config check", "canary"]
+    assert r.root_cause == "bad release config" and [i["title"] for i in r.action_items] == ["add config check", "canary"]
     assert r.communications and all(c["status"] for c in r.communications)
     assert bool(r.escalations) is not on_time  # a late ack escalates
     md = reports.render_markdown(r)

@@ -7,13 +7,14 @@ key), so a retried or replayed activity never writes a row twice.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Integer,
     String,
@@ -72,6 +73,17 @@ class IncidentRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # From the triggering alert (its `triggered` event).
+    dedup_key: Mapped[str] = mapped_column(String(255), default="", index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Impact stopped: the first of alert resolved by its source, resolve requested, recovery
+    # completed; cleared by a reopen (docs/records.md).
+    mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The SLA deadlines as of the last record (the workflow's Deadlines; None when not running).
+    ack_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_update_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolve_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    review_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class TimelineRow(Base):
@@ -102,6 +114,67 @@ class CommunicationRow(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EscalationRow(Base):
+    """One `escalated` event: from which level to which, why, by whom."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_escalation_run_seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    incident_id: Mapped[str] = mapped_column(String(255), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    from_level: Mapped[int] = mapped_column(Integer)
+    to_level: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(64))  # ack_timeout | no_progress | resolve_target | manual | ...
+    actor: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class PriorityChangeRow(Base):
+    """One `priority.changed` event: who changed the priority, from what to what, and why."""
+
+    __tablename__ = "priority_changes"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_priority_change_run_seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    incident_id: Mapped[str] = mapped_column(String(255), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    from_priority: Mapped[str] = mapped_column(String(4))
+    to_priority: Mapped[str] = mapped_column(String(4))
+    direction: Mapped[str] = mapped_column(String(16))  # upgrade | downgrade
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(255))
+
+
+class ReviewRow(Base):
+    """The submitted post-incident review of an incident (one per incident)."""
+
+    __tablename__ = "reviews"
+    incident_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    by: Mapped[str] = mapped_column(String(255))
+    root_cause: Mapped[str] = mapped_column(Text)
+    contributing_factors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lessons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ActionItemRow(Base):
+    """A follow-up from a review: what, who owns it, by when."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (UniqueConstraint("incident_id", "position", name="uq_action_item_position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(String(255), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # order in the review, from 1
+    title: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done
 
 
 class ApiKeyRow(Base):
@@ -216,12 +289,91 @@ def now_utc() -> datetime:
 # ------------------------------------------------------------------ timeline + incident
 
 
+# Events that mean the impact stopped (the first one sets mitigated_at; a reopen clears it).
+MITIGATION_EVENTS = frozenset({"alert.resolved", "resolve.requested", "verification.passed", "resolved"})
+DEADLINE_COLUMNS = ("ack_due", "next_update_due", "resolve_due", "review_due")
+
+
+def _snapshot_row(snapshot: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The incident columns a snapshot (and the batch of events recorded with it) sets."""
+    row = {k: snapshot.get(k) for k in IncidentRow.__table__.columns.keys() if k in snapshot}
+    deadlines = snapshot.get("deadlines") or {}
+    row.update({k: deadlines.get(k) for k in DEADLINE_COLUMNS})
+    for e in events:
+        if e["type"] == "triggered":
+            row["dedup_key"] = str(e["details"].get("dedup_key") or "")[:255]
+            row["description"] = str(e["details"].get("description") or "")
+    return row
+
+
+def _mitigation(events: list[dict[str, Any]], current: datetime | None) -> tuple[bool, datetime | None]:
+    """(changed, mitigated_at) after this batch: the first mitigation event sets it, a reopen clears it."""
+    at, changed = current, False
+    for e in events:
+        if e["type"] == "reopened":
+            at, changed = None, True
+        elif e["type"] in MITIGATION_EVENTS and at is None:
+            at, changed = e["at"], True
+    return changed, at
+
+
+def _record_detail(session: Session, engine: Engine, *, run_id: str, incident_id: str,
+                   snapshot: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """Escalations, priority changes and the review as rows of their own, keyed like the
+    timeline (run id + seq; the review by incident), so a repeated batch writes nothing new."""
+    esc = [dict(run_id=run_id, seq=e["seq"], incident_id=incident_id, at=e["at"],
+                from_level=int(e["details"].get("previous_level") or 0), to_level=int(e["details"].get("level") or 0),
+                reason=str(e["details"].get("reason") or ""), actor=e["actor"], note=str(e["details"].get("note") or ""))
+           for e in events if e["type"] == "escalated"]
+    if esc:
+        session.execute(_insert(engine, EscalationRow).values(esc)
+                        .on_conflict_do_nothing(index_elements=["run_id", "seq"]))
+    changes = [dict(run_id=run_id, seq=e["seq"], incident_id=incident_id, at=e["at"],
+                    from_priority=str(e["details"].get("from") or ""), to_priority=str(e["details"].get("to") or ""),
+                    direction=str(e["details"].get("direction") or ""), reason=str(e["details"].get("reason") or ""),
+                    actor=e["actor"]) for e in events if e["type"] == "priority.changed"]
+    if changes:
+        session.execute(_insert(engine, PriorityChangeRow).values(changes)
+                        .on_conflict_do_nothing(index_elements=["run_id", "seq"]))
+    review = snapshot.get("review")
+    if review and any(e["type"] == "review.submitted" for e in events):
+        session.execute(_insert(engine, ReviewRow).values(
+            incident_id=incident_id, run_id=run_id, by=review["by"], root_cause=review["root_cause"],
+            contributing_factors=list(review.get("contributing_factors") or []),
+            lessons=list(review.get("lessons") or []),
+            submitted_at=review.get("submitted_at") or events[-1]["at"],
+        ).on_conflict_do_nothing(index_elements=["incident_id"]))
+        items = [dict(incident_id=incident_id, position=i, **action_item(item))
+                 for i, item in enumerate(review.get("action_items") or [], start=1)]
+        if items:
+            session.execute(_insert(engine, ActionItemRow).values(items)
+                            .on_conflict_do_nothing(index_elements=["incident_id", "position"]))
+
+
+def action_item(item: Any) -> dict[str, Any]:
+    """An action item as a review carries it (a plain title, or title/owner/due) as row fields."""
+    if isinstance(item, str):
+        return {"title": item, "owner": "", "due": None, "status": "open"}
+    due = item.get("due") or None
+    if isinstance(due, str):
+        due = date.fromisoformat(due[:10])
+    return {"title": str(item.get("title") or ""), "owner": str(item.get("owner") or ""), "due": due,
+            "status": "open"}
+
+
 def record_events(engine: Engine, *, run_id: str, incident_id: str, snapshot: dict[str, Any],
                   events: list[dict[str, Any]]) -> int:
-    """Upsert the incident snapshot and insert the events not yet stored. Returns rows written."""
+    """Upsert the incident snapshot and insert the events not yet stored, with the rows they
+    imply (escalations, priority changes, review, known issues), in one transaction. Every
+    insert is keyed (run id + seq, incident), so a retried batch writes nothing twice.
+    Returns the timeline rows written."""
     with Session(engine) as session, session.begin():
-        row = {k: snapshot.get(k) for k in IncidentRow.__table__.columns.keys() if k in snapshot}
+        row = _snapshot_row(snapshot, events)
         row.update(run_id=run_id, incident_id=incident_id, updated_at=now_utc())
+        current = session.get(IncidentRow, run_id)
+        changed, mitigated = _mitigation(events, current.mitigated_at if current else None)
+        if changed:
+            row["mitigated_at"] = mitigated
         stmt = _insert(engine, IncidentRow).values(**row)
         stmt = stmt.on_conflict_do_update(index_elements=["run_id"],
                                           set_={k: stmt.excluded[k] for k in row if k != "run_id"})
@@ -233,6 +385,8 @@ def record_events(engine: Engine, *, run_id: str, incident_id: str, snapshot: di
                      actor=e["actor"], details=e["details"]) for e in events
             ]).on_conflict_do_nothing(index_elements=["run_id", "seq"])
             written = session.execute(ins).rowcount or 0
+            _record_detail(session, engine, run_id=run_id, incident_id=incident_id, snapshot=snapshot,
+                           events=events)
             types = {e["type"] for e in events}
             if "review.submitted" in types and snapshot.get("service"):  # knowledge is per service
                 _learn(session, engine, incident_id=incident_id, snapshot=snapshot,
@@ -288,6 +442,18 @@ def finish_communication(engine: Engine, *, key: str, status: str, channel: str,
             return
         row.status, row.channel, row.recipients, row.error = status, channel, recipients, error
         row.sent_at = now_utc() if status == "SENT" else None
+
+
+def detail(engine: Engine, *, incident_id: str) -> dict[str, list[Any]]:
+    """The incident's escalations, priority changes, review and action items, in order."""
+    with Session(engine) as session:
+        def rows(model: Any, *order: Any) -> list[Any]:
+            return list(session.scalars(select(model).where(model.incident_id == incident_id).order_by(*order)))
+
+        return {"escalations": rows(EscalationRow, EscalationRow.at, EscalationRow.seq),
+                "priority_changes": rows(PriorityChangeRow, PriorityChangeRow.at, PriorityChangeRow.seq),
+                "reviews": rows(ReviewRow, ReviewRow.submitted_at),
+                "action_items": rows(ActionItemRow, ActionItemRow.position)}
 
 
 def communications(engine: Engine, *, incident_id: str) -> list[CommunicationRow]:

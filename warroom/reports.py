@@ -130,7 +130,9 @@ class Report:
     escalations: list[dict[str, Any]]
     sla: SlaResult
     root_cause: str | None = None
-    action_items: list[str] = field(default_factory=list)
+    contributing_factors: list[str] = field(default_factory=list)
+    lessons: list[str] = field(default_factory=list)
+    action_items: list[dict[str, Any]] = field(default_factory=list)  # {title, owner, due}
 
     def to_dict(self) -> dict[str, Any]:
         def conv(v: Any) -> Any:
@@ -209,11 +211,27 @@ def _sla(priority: str, created: datetime | None, acked: datetime | None, resolv
 # ------------------------------------------------------------------ report
 
 
+def _action_item(item: Any) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"title": item, "owner": "", "due": ""}
+    return {"title": str(item.get("title") or ""), "owner": str(item.get("owner") or ""),
+            "due": str(item.get("due") or "")}
+
+
+def _communication(c: Any) -> dict[str, Any]:
+    """A communications row as the report lists it."""
+    return {"at": c.sent_at or c.created_at, "kind": c.kind, "target": c.target, "channel": c.channel,
+            "recipients": list(c.recipients or []), "status": c.status, "subject": c.subject, "body": c.body,
+            "error": c.error}
+
+
 def report_from(incident: Mapping[str, Any], events: Iterable[Mapping[str, Any] | Any], *,
-                policy: ResponsePolicy | None = None, now: datetime | None = None) -> Report:
+                policy: ResponsePolicy | None = None, now: datetime | None = None,
+                communications: Iterable[Any] | None = None) -> Report:
     """The report of one incident from its recorded fields (an IncidentRow's columns or a
     simulated IncidentState as JSON) and its timeline events (dicts or rows with seq, at,
-    type, actor, details)."""
+    type, actor, details). `communications` are its communications rows (recipients, subject,
+    body, delivery status); without them the list comes from the timeline's notification events."""
     policy = policy or default_policy()
     now = now or datetime.now(UTC)
     evs = _events(events)
@@ -273,10 +291,15 @@ def report_from(incident: Mapping[str, Any], events: Iterable[Mapping[str, Any] 
             actions.append(item)
         item.update(finished_at=e.at, result=result, detail=str(detail)[:500])
 
-    comms = [{"at": e.at, "kind": e.details.get("kind", ""), "target": e.details.get("target", ""),
-              "channel": e.details.get("channel", ""), "status": e.details.get("status") or
-              ("FAILED" if e.type == "notification.failed" else "SENT"), "subject": e.details.get("subject", "")}
-             for e in evs if e.type in ("notification.sent", "notification.failed")]
+    if communications is not None:
+        comms = sorted((_communication(c) for c in communications), key=lambda c: _dt(c["at"]) or datetime.min.replace(
+            tzinfo=UTC))
+    else:
+        comms = [{"at": e.at, "kind": e.details.get("kind", ""), "target": e.details.get("target", ""),
+                  "channel": e.details.get("channel", ""), "recipients": list(e.details.get("recipients") or []),
+                  "status": e.details.get("status") or ("FAILED" if e.type == "notification.failed" else "SENT"),
+                  "subject": e.details.get("subject", ""), "body": "", "error": e.details.get("error") or ""}
+                 for e in evs if e.type in ("notification.sent", "notification.failed")]
     escalations = [{"at": e.at, "level": e.details.get("level"), "previous_level": e.details.get("previous_level"),
                     "reason": e.details.get("reason", ""), "actor": e.actor, "note": e.details.get("note") or ""}
                    for e in evs if e.type == "escalated"]
@@ -284,7 +307,8 @@ def report_from(incident: Mapping[str, Any], events: Iterable[Mapping[str, Any] 
     for e in evs:
         if e.type == "review.submitted":
             root_cause = e.details.get("root_cause")
-            items = list(e.details.get("action_items") or [])
+            items = [_action_item(i) for i in e.details.get("action_items") or []]
+    review = g("review") or {}  # a simulated incident's state carries the whole review
 
     sla = _sla(priority, created, acked, resolved, evs, policy, now)
     trig = next((e for e in evs if e.type == "triggered"), None)
@@ -313,6 +337,8 @@ def report_from(incident: Mapping[str, Any], events: Iterable[Mapping[str, Any] 
         closed_at=closed, summary=summary, impact="; ".join(impact_parts), priority_history=history, timeline=evs,
         phases=phases, actions=actions, communications=comms, escalations=escalations, sla=sla,
         root_cause=root_cause, action_items=items,
+        contributing_factors=list(review.get("contributing_factors") or []),
+        lessons=list(review.get("lessons") or []),
     )
 
 
@@ -322,8 +348,12 @@ def incident_report(engine: Engine, incident_id: str, *, policy: ResponsePolicy 
     row = db.incident(engine, incident_id=incident_id)
     if row is None:
         return None
-    fields = {c: getattr(row, c) for c in db.IncidentRow.__table__.columns.keys()}
-    return report_from(fields, db.timeline(engine, incident_id=incident_id), policy=policy, now=now)
+    fields: dict[str, Any] = {c: getattr(row, c) for c in db.IncidentRow.__table__.columns.keys()}
+    reviews = db.detail(engine, incident_id=incident_id)["reviews"]
+    if reviews:
+        fields["review"] = {"contributing_factors": reviews[0].contributing_factors, "lessons": reviews[0].lessons}
+    return report_from(fields, db.timeline(engine, incident_id=incident_id), policy=policy, now=now,
+                       communications=db.communications(engine, incident_id=incident_id))
 
 
 # ------------------------------------------------------------------ rendering
@@ -357,6 +387,12 @@ def _md_cell(v: Any) -> str:
     return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
 
 
+def _item_text(i: dict[str, Any]) -> str:
+    extra = ", ".join(x for x in (f"owner {i['owner']}" if i["owner"] else "", f"due {i['due']}" if i["due"] else "")
+                      if x)
+    return i["title"] + (f" ({extra})" if extra else "")
+
+
 def render_markdown(r: Report) -> str:
     out = [f"# Post-incident report: {r.title}", "", f"Incident `{r.incident_id}` · {r.priority} · {r.status}", "",
            "## Summary", "", r.summary, "", "## Impact", "", r.impact, "", "## SLA results", ""]
@@ -376,13 +412,19 @@ def render_markdown(r: Report) -> str:
         out.append("None.")
     out += ["", "## Communications sent", ""]
     if r.communications:
-        out += ["| at | kind | target | channel | status |", "|---|---|---|---|---|"]
-        out += [f"| {_fmt(c['at'])} | {_md_cell(c['kind'])} | {_md_cell(c['target'])} | {_md_cell(c['channel'])} "
+        out += ["| at | kind | to | recipients | channel | subject | status |", "|---|---|---|---|---|---|---|"]
+        out += [f"| {_fmt(_dt(c['at']))} | {_md_cell(c['kind'])} | {_md_cell(c['target'])} "
+                f"| {_md_cell(', '.join(c['recipients']))} | {_md_cell(c['channel'])} | {_md_cell(c['subject'])} "
                 f"| {_md_cell(c['status'])} |" for c in r.communications]
     else:
         out.append("None.")
-    out += ["", "## Root cause", "", r.root_cause or "Review not submitted yet.", "", "## Action items", ""]
-    out += [f"- [ ] {i}" for i in r.action_items] or ["None recorded."]
+    out += ["", "## Root cause", "", r.root_cause or "Review not submitted yet."]
+    if r.contributing_factors:
+        out += ["", "Contributing factors:", ""] + [f"- {f}" for f in r.contributing_factors]
+    if r.lessons:
+        out += ["", "Lessons:", ""] + [f"- {x}" for x in r.lessons]
+    out += ["", "## Action items", ""]
+    out += [f"- [ ] {_item_text(i)}" for i in r.action_items] or ["None recorded."]
     out += ["", "## Timeline", "", "| at | event | by | details |", "|---|---|---|---|"]
     out += [f"| {_fmt(e.at)} | {_md_cell(e.type)} | {_md_cell(e.actor)} | {_md_cell(_details(e.details))} |"
             for e in r.timeline]
@@ -441,7 +483,7 @@ def render_html(r: Report) -> str:
         return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
     sla = "".join(f"<li><strong>{esc(k)}</strong>: {esc(v)}</li>" for k, v in _sla_lines(r))
-    items = "".join(f"<li>{esc(i)}</li>" for i in r.action_items) or "<li>None recorded.</li>"
+    items = "".join(f"<li>{esc(_item_text(i))}</li>" for i in r.action_items) or "<li>None recorded.</li>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Post-incident report: {esc(r.title)}</title>
 <style>
@@ -468,8 +510,9 @@ th{{background:#f3f4f6}}
        [[a["step"], a["kind"], _fmt(a["started_at"]), _fmt(a["finished_at"]), a["result"], a["detail"]]
         for a in r.actions])}
 <h2>Communications sent</h2>
-{table(["at", "kind", "target", "channel", "status"],
-       [[_fmt(c["at"]), c["kind"], c["target"], c["channel"], c["status"]] for c in r.communications])}
+{table(["at", "kind", "to", "recipients", "channel", "subject", "status"],
+       [[_fmt(_dt(c["at"])), c["kind"], c["target"], ", ".join(c["recipients"]), c["channel"], c["subject"],
+         c["status"]] for c in r.communications])}
 <h2>Root cause</h2><p>{esc(r.root_cause or "Review not submitted yet.")}</p>
 <h2>Action items</h2><ul>{items}</ul>
 <h2>Timeline</h2>

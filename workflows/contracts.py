@@ -187,12 +187,22 @@ class EngineerUpdate:
 
 
 @dataclass
+class ActionItem:
+    """A review's follow-up: what, who owns it, by when (ISO date, or "")."""
+
+    title: str
+    owner: str = ""
+    due: str = ""
+
+
+@dataclass
 class Review:
     by: str
     root_cause: str
     contributing_factors: list[str] = field(default_factory=list)
     lessons: list[str] = field(default_factory=list)
-    action_items: list[str] = field(default_factory=list)
+    # Plain titles (reviews submitted before owners and due dates existed) or ActionItems.
+    action_items: list[ActionItem | str] = field(default_factory=list)
     submitted_at: datetime | None = None
 
 
@@ -333,7 +343,7 @@ class SubmitReview:
     root_cause: str
     contributing_factors: list[str] = field(default_factory=list)
     lessons: list[str] = field(default_factory=list)
-    action_items: list[str] = field(default_factory=list)
+    action_items: list[ActionItem | str] = field(default_factory=list)
 
 
 @dataclass

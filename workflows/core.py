@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         RunbookSpec,
         SubmitReview,
         TimelineEvent,
+        ActionItem,
     )
 
 OPEN_STATUSES = ("triggered", "acknowledged")
@@ -733,7 +734,8 @@ class IncidentCore:
     def submit_review(self, r: SubmitReview) -> IncidentState:
         self.s.review = Review(by=r.by, root_cause=r.root_cause, contributing_factors=r.contributing_factors,
                                lessons=r.lessons, action_items=r.action_items, submitted_at=workflow.now())
-        self._event("review.submitted", actor=r.by, root_cause=r.root_cause, action_items=r.action_items)
+        items = [dataclasses.asdict(i) if isinstance(i, ActionItem) else i for i in r.action_items]
+        self._event("review.submitted", actor=r.by, root_cause=r.root_cause, action_items=items)
         return self._view()
 
     @submit_review.validator
