@@ -391,3 +391,76 @@ async def test_worker_killed_before_assess_finished_pages_each_target_once(
     initial_rows = [r for r in by_key.values() if r.kind == "INITIAL" and r.target != "war_room"]
     assert Counter(r.target for r in initial_rows) == Counter(P0_INITIAL_TARGETS)
     assert_records_equal_timeline(s, engine)
+
+
+class WriteLock:
+    """Holds the records' write lock from the test, so the worker's next record_events blocks
+    inside its own transaction (SQLite: the whole database; PostgreSQL: the timeline table,
+    after the incident row was already upserted in the same transaction)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Any = None
+
+    def __enter__(self) -> WriteLock:
+        if self.engine.dialect.name == "sqlite":
+            import sqlite3
+
+            self.conn = sqlite3.connect(self.engine.url.database, isolation_level=None, timeout=30)
+            self.conn.execute("BEGIN IMMEDIATE")
+        else:
+            self.conn = self.engine.connect()
+            self.conn.exec_driver_sql("LOCK TABLE timeline_events IN EXCLUSIVE MODE")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+
+async def test_worker_killed_mid_write_leaves_one_row_per_event(
+        dev_env: WorkflowEnvironment, engine: Engine, task_queue: str, crew: Crew):
+    """SIGKILL while record_events is inside its transaction: the transaction dies with the
+    process, the activity times out and is retried by the next worker, and the records end
+    with exactly one row per timeline event (and one per page)."""
+    client = dev_env.client
+    first = crew.start()
+    await wait_polling(client, task_queue, first)
+    t = await eng.trigger(client, alert(priority="P0", title="Search is down (durability)"),
+                          task_queue=task_queue, policy=p0_policy(update_seconds=3600))
+    h = crew.watch(t.handle)
+    await state_when(h, notify_done, "the initial notify to finish", timeout=30)
+    await records_caught_up(engine, h)
+
+    with WriteLock(engine):
+        await eng.act(client, t.incident_id, "acknowledge", {"by": "alice"})
+        await eng.act(client, t.incident_id, "post_update", {"by": "alice", "message": "reindexing"})
+
+        async def writing() -> bool:
+            desc = await h.describe()
+            return any(a.activity_type.name == "record_events" and a.attempt == 1 and a.HasField("last_started_time")
+                       for a in desc.raw_description.pending_activities)
+
+        await until(writing, "record_events to start (and block on the lock)", timeout=20, interval=0.1)
+        await asyncio.sleep(0.5)
+        first.kill()
+
+    second = crew.start()
+    await wait_polling(client, task_queue, second)
+    # The killed attempt times out (start-to-close 30 s) and the retry writes the batch.
+    await records_caught_up(engine, h)
+    await eng.act(client, t.incident_id, "resolve", {"by": "alice", "resolution": "reindexed"})
+    await state_when(h, lambda s: s.phase == "review", "the review phase")
+    await eng.act(client, t.incident_id, "submit_review", {"by": "alice", "root_cause": "index corruption"})
+    final = await asyncio.wait_for(
+        client.get_workflow_handle(t.workflow_id, result_type=IncidentState).result(), WAIT)
+
+    history = await assert_no_task_failure(h)
+    retried = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+               and e.activity_task_started_event_attributes.attempt > 1]
+    assert retried, "the killed record_events attempt should have been retried"
+    assert types(final).count("acknowledged") == 1 and types(final).count("status_update.posted") == 1
+    assert_records_equal_timeline(final, engine)
+    assert_pages_once(final, engine)
+    row = db.incident(engine, incident_id=final.incident_id)
+    assert row is not None and row.status == "closed" and row.acknowledged_at == final.acknowledged_at
