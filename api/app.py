@@ -26,6 +26,7 @@ from temporalio.service import RPCError
 from api import signatures
 from api.limits import BodySizeLimit
 from api.metrics import router as metrics_router
+from api.oncall import router as oncall_router
 from api.reports import router as reports_router
 from api.runbooks import router as runbooks_router
 from api.sources import Parsed, PayloadError, SourceEvent
@@ -214,6 +215,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # Prometheus scrapes with a viewer key (`authorization: {credentials: <key>}` in its config).
     app.include_router(metrics_router, dependencies=[Depends(allow(*READ))])
     app.include_router(reports_router, dependencies=[Depends(allow(*READ))])
+    app.include_router(oncall_router, dependencies=[Depends(allow(*ADMIN))])
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
 
     @app.get("/healthz", summary="The API process is up")

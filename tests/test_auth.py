@@ -50,6 +50,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/integrations"): ADMIN,
     ("GET", "/api/v1/integrations/{name}"): ADMIN,
     ("DELETE", "/api/v1/integrations/{name}"): ADMIN,
+    ("GET", "/api/v1/oncall"): ADMIN,
+    ("GET", "/api/v1/oncall/now"): ADMIN,
+    ("GET", "/api/v1/oncall/resolve"): ADMIN,
+    ("PUT", "/api/v1/oncall/{name}"): ADMIN,
 }
 CUSTOM_MAPPING = {"title": "{{ body.title }}", "dedup_key": {"pointer": "/alert_uid"},
                   "status": {"pointer": "/state", "map": {"alerting": "trigger", "ok": "resolve"}}}

@@ -25,6 +25,8 @@ db_app = typer.Typer(help="The records database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 from warroom.cli_incidents import incidents_app  # noqa: E402
 app.add_typer(incidents_app, name="incidents")
+from warroom.cli_oncall import oncall_app  # noqa: E402
+app.add_typer(oncall_app, name="oncall")
 
 
 def _logging(settings: Settings) -> None:

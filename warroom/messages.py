@@ -1,0 +1,80 @@
+"""Message templates: what a page, an update or a reminder says, in English or Chinese.
+
+Room: activities (rendering happens at send time, next to delivery; workflows keep sending
+their plain English subject and body, which the templates quote as `subject` / `message`).
+
+One Jinja2 file per kind and language, `templates/messages/<lang>/<kind>.j2`, with two blocks:
+`{% block subject %}` (one line) and `{% block body %}`; `_footer.j2` in each language holds
+the incident facts every body ends with. Plain text (no autoescape) and StrictUndefined: a
+context key a template uses but the caller did not pass is an error, never an empty gap.
+
+Context every template may use (all keys required, values may be empty):
+incident_id, title, priority, service, category, status, phase, level ("L2"), commander,
+subject (the engine's English subject), message (the engine's English body), link (may be
+empty), person_name (who receives it, may be empty), via (how that person was reached: the
+on-call chain, a string or a list of steps).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+__all__ = ["CONTEXT_KEYS", "KINDS", "LANGUAGES", "TEMPLATE_DIR", "kind_for", "language_for", "render"]
+
+KINDS = ("page", "update", "reminder", "escalation", "resolution", "review_request", "follow_up")
+LANGUAGES = ("en", "zh")
+CONTEXT_KEYS = ("incident_id", "title", "priority", "service", "category", "status", "phase", "level",
+                "commander", "subject", "message", "link", "person_name", "via")
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "messages"
+
+_ENGINE_KINDS = {
+    "INITIAL": "page",
+    "UPDATE": "update",
+    "REMINDER": "reminder",
+    "ESCALATION": "escalation",
+    "RESOLUTION": "resolution",
+    "FOLLOW_UP": "follow_up",
+}
+
+
+def kind_for(notification_kind: str, target: str) -> str:
+    """The template kind for an engine Notification.kind. `target` is accepted for later
+    refinement (e.g. a review owner's reminder as review_request) but not used yet."""
+    return _ENGINE_KINDS.get((notification_kind or "").upper(), "follow_up")
+
+
+def language_for(language: str | None) -> str:
+    """'zh', 'zh-CN', 'zh_Hans' -> 'zh'; 'en-GB' -> 'en'; anything unknown or empty -> 'en'."""
+    base = (language or "").strip().lower().replace("_", "-").split("-")[0]
+    return base if base in LANGUAGES else "en"
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=False,  # plain text for chat, SMS and email bodies, not HTML
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def render(kind: str, language: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    """(subject, body) for one message. Unknown language -> English; unknown kind ->
+    ValueError; a key the template needs missing from `context` -> jinja2.UndefinedError."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind {kind!r} (known: {', '.join(KINDS)})")
+    template = _env().get_template(f"{language_for(language)}/{kind}.j2")
+    ctx = template.new_context(dict(context))
+    subject = "".join(template.blocks["subject"](ctx))
+    body = "".join(template.blocks["body"](ctx))
+    subject = " ".join(subject.split())  # one line, whatever the title contained
+    body = "\n".join(line.rstrip() for line in body.strip().splitlines())
+    return subject, body
