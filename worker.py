@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,7 +26,9 @@ from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
 from activities.war_room import WarRoomActivities
 from warroom import actions, db
+from warroom.oncall import OnCallConfig, OnCallError, load_oncall
 from warroom.runbooks import RunbookError, RunbookLibrary
+from warroom.war_rooms import WarRoomError, WarRoomProvider, provider_from_env
 from warroom.settings import Settings
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
@@ -34,13 +38,16 @@ WORKFLOWS = [IncidentResponse, Ticket]
 
 def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None,
                    recovery: RecoveryActivities | None = None,
-                   approvers: dict[str, list[str]] | None = None) -> list[Any]:
-    notify = NotifyActivities(engine, channels)
+                   approvers: dict[str, list[str]] | None = None, *,
+                   oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
+                   public_url: str = "", delivery_attempts: int = 3, retry_delay: float = 0.5) -> list[Any]:
+    notify = NotifyActivities(engine, channels, oncall=oncall, war_room=war_room, public_url=public_url,
+                              attempts_per_contact=delivery_attempts, retry_delay=retry_delay)
     recovery = recovery or RecoveryActivities()
     return [
-        AssessActivities(runbooks, approvers, engine).assess_incident,
+        AssessActivities(runbooks, approvers, engine, oncall).assess_incident,
         notify.send_notification,
-        WarRoomActivities(engine).open_war_room,
+        WarRoomActivities(engine, war_room, oncall=oncall, public_url=public_url).open_war_room,
         recovery.run_action,
         recovery.run_check,
         StoreActivities(engine).record_events,
@@ -50,22 +57,36 @@ def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str,
 def build_worker(client: Client, *, task_queue: str, engine: Engine, runbooks: RunbookLibrary,
                  channels: dict[str, Channel] | None = None, commands: dict[str, list[str]] | None = None,
                  prometheus_url: str | None = None, action_modules: list[str] | None = None,
-                 recovery: Any = None, approvers: dict[str, list[str]] | None = None, **kwargs: Any) -> Worker:
-    """commands / prometheus_url / action_modules / approvers default to Settings() (WARROOM_COMMANDS,
-    WARROOM_PROMETHEUS_URL, WARROOM_ACTION_MODULES, WARROOM_APPROVERS). The action modules are imported here, so a
-    broken one stops the worker at start (ActionModuleError naming the module)."""
-    if commands is None or prometheus_url is None or action_modules is None or approvers is None:
-        settings = Settings()
-        commands = settings.commands if commands is None else commands
-        prometheus_url = settings.prometheus_url if prometheus_url is None else prometheus_url
-        action_modules = settings.action_modules if action_modules is None else action_modules
-        approvers = settings.approvers if approvers is None else approvers
+                 recovery: Any = None, approvers: dict[str, list[str]] | None = None,
+                 oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
+                 public_url: str | None = None, retry_delay: float = 0.5, **kwargs: Any) -> Worker:
+    """What is not given comes from Settings() (WARROOM_COMMANDS, WARROOM_PROMETHEUS_URL,
+    WARROOM_ACTION_MODULES, WARROOM_APPROVERS, WARROOM_ONCALL_DIR, WARROOM_PUBLIC_URL,
+    WARROOM_DELIVERY_ATTEMPTS) and, for the war room, from the environment (WARROOM_WAR_ROOM...).
+    The action modules and the on-call files are loaded here, so a broken one stops the worker at
+    start (ActionModuleError / OnCallError naming the file)."""
+    settings = Settings()
+    commands = settings.commands if commands is None else commands
+    prometheus_url = settings.prometheus_url if prometheus_url is None else prometheus_url
+    action_modules = settings.action_modules if action_modules is None else action_modules
+    approvers = settings.approvers if approvers is None else approvers
+    public_url = settings.public_url if public_url is None else public_url
     actions.load_modules(action_modules)
+    if oncall is None:
+        oncall_dir = settings.oncall_dir
+        load_oncall(oncall_dir)  # refuse to start on an invalid file
+
+        def oncall() -> OnCallConfig:  # re-read when a file changes (an edit or a PUT through the API)
+            return load_oncall(oncall_dir)
+
+    war_room = war_room or provider_from_env(os.environ)
     # `recovery` replaces run_action / run_check (the simulator's rehearsal answers them).
     recovery = recovery or RecoveryActivities(commands=commands, prometheus_url=prometheus_url)
     return Worker(
         client, task_queue=task_queue, workflows=WORKFLOWS,
-        activities=activities_for(engine, runbooks, channels, recovery, approvers),
+        activities=activities_for(engine, runbooks, channels, recovery, approvers, oncall=oncall,
+                                  war_room=war_room, public_url=public_url,
+                                  delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay),
         activity_executor=ThreadPoolExecutor(max_workers=32), **kwargs,
     )
 
@@ -102,8 +123,8 @@ def main() -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(settings))
-    except (RunbookError, actions.ActionModuleError) as err:
-        # An invalid runbook or action module is never loaded: the worker does not start.
+    except (RunbookError, actions.ActionModuleError, OnCallError, WarRoomError) as err:
+        # An invalid runbook, action module, on-call file or war-room setting: the worker does not start.
         print(f"worker refuses to start: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -7,6 +7,7 @@ the chosen runbook returns into workflow history and stays with the incident.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from warroom.classify import classify_category
 from warroom.db import known_issues_for
+from warroom.oncall import OnCallConfig
 from warroom.runbooks import RunbookError, RunbookLibrary
 from workflows.contracts import ActionSpec, AssessRequest, AssessResult, RunbookSpec
 
@@ -37,10 +39,11 @@ def with_approvers(runbook: RunbookSpec, roles: dict[str, list[str]]) -> Runbook
 
 class AssessActivities:
     def __init__(self, runbooks: RunbookLibrary, approvers: dict[str, list[str]] | None = None,
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None, oncall: Callable[[], OnCallConfig] | None = None) -> None:
         self.runbooks = runbooks
         self.approvers = approvers or {}
         self.engine = engine  # the records: known issues (none without it)
+        self.oncall = oncall or OnCallConfig.empty
 
     @activity.defn(name="assess_incident")
     def assess_incident(self, req: AssessRequest) -> AssessResult:
@@ -68,6 +71,9 @@ class AssessActivities:
                 f"availability {a.availability}%" if a.availability is not None else "",
             ) if part
         )
+        policy = self.oncall().policy_for(service=a.service, priority=req.priority)
         activity.logger.info("assessed %s: %s, runbook %s", req.incident_id, category, runbook.name)
         return AssessResult(category=category, runbook=runbook, known_issues=known,
-                            route_to="on_duty" if known and req.priority == "P1" else "senior", impact=impact)
+                            route_to="on_duty" if known and req.priority == "P1" else "senior", impact=impact,
+                            escalation_policy=policy.id if policy else "",
+                            level_wait_seconds=[lvl.wait_minutes * 60 for lvl in policy.levels] if policy else [])

@@ -1,20 +1,43 @@
-"""send_notification: deliver one message through a channel, exactly once per key.
+"""send_notification: resolve a page's target to people and deliver it, once per event.
 
-Room: activities. Channels are a seam: the default LogChannel writes the message to the
-log (so `warroom dev` shows pages happening) and every message lands in the
-communications records. Paging, schedules and real channels plug in here later.
+Room: activities. The workflow names a target (`oncall:L2`, `technical_manager`,
+`person:<id>`, `war_room`); this activity resolves it with the on-call configuration
+(warroom/oncall.py) at the moment the page was scheduled, renders the message in each
+person's language (warroom/messages.py) and sends it through their contact points in order
+(warroom/channels.py, Apprise), falling back to the next contact point when one fails.
+
+Exactly once, as far as a channel allows (docs/channels.md):
+- the communication (one per notification key) and every delivery (one per person and
+  contact point, key `{notification key}:{person}:{contact index}`) are recorded PENDING
+  before sending and SENT / FAILED after; a retried activity or a restarted worker skips
+  every delivery already SENT, so it never re-sends what was recorded;
+- the key travels as an `Idempotency-Key` header where the channel carries headers;
+- the one window left is a receiver that accepted a message whose SENT record was not yet
+  written (the worker died in between): that delivery is sent again. A page is sent at
+  least once, never zero times.
+
+Without any on-call configuration (no people at all) pages go to the log channel, as in
+`warroom dev`; with a configuration, a target that reaches nobody is a FAILED page.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from warroom import db
+from warroom import channels as chan
+from warroom import db, messages
+from warroom.oncall import ContactPoint, OnCallConfig, Person
+from warroom.war_rooms import LogWarRoom, Room, WarRoomError, WarRoomProvider
 from workflows.contracts import Notification, NotificationResult
 
 log = logging.getLogger("warroom.pages")
@@ -34,7 +57,7 @@ class Channel(Protocol):
 
 
 class LogChannel:
-    """Writes the page to the log. Recipients are the target role until schedules exist."""
+    """Writes the page to the log: the channel when no on-call configuration exists."""
 
     name = "log"
 
@@ -44,15 +67,35 @@ class LogChannel:
         return Delivery(recipients=[n.target])
 
 
+Send = Callable[..., chan.Outcome]
+
+
+def war_room_error(err: WarRoomError) -> ApplicationError:
+    """A war-room failure as Temporal sees it: retried when the provider says it may pass."""
+    delay = None
+    if err.retry_after:
+        from datetime import timedelta
+
+        delay = timedelta(seconds=err.retry_after)
+    return ApplicationError(str(err), type=f"WarRoom:{err.code or 'error'}", non_retryable=not err.retryable,
+                            next_retry_delay=delay)
+
+
 class NotifyActivities:
-    def __init__(self, engine: Engine, channels: dict[str, Channel] | None = None,
-                 default_channel: str = "log") -> None:
+    def __init__(self, engine: Engine, channels: dict[str, Channel] | None = None, default_channel: str = "log", *,
+                 oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
+                 public_url: str = "", attempts_per_contact: int = 3, retry_delay: float = 0.5,
+                 send: Send | None = None, env: Mapping[str, str] | None = None) -> None:
         self.engine = engine
         self.channels = channels or {"log": LogChannel()}
         self.default_channel = default_channel
-
-    def _channel_for(self, n: Notification) -> Channel:
-        return self.channels[self.default_channel]
+        self.oncall = oncall or OnCallConfig.empty
+        self.war_room = war_room or LogWarRoom()
+        self.public_url = public_url.rstrip("/")
+        self.attempts_per_contact = max(1, attempts_per_contact)
+        self.retry_delay = retry_delay
+        self.send = send or chan.deliver
+        self.env = env if env is not None else os.environ
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
@@ -62,7 +105,113 @@ class NotifyActivities:
             # A retry after a crash between sending and answering: never page twice.
             return NotificationResult(key=n.key, channel=row.channel, recipients=list(row.recipients),
                                       status="SENT", duplicate=True)
-        channel = self._channel_for(n)
+        if n.target == "war_room":
+            return self._post_to_war_room(n)
+        config = self.oncall()
+        if not config.people:
+            return self._legacy(n)
+        at = _scheduled_at()
+        res = config.resolve(n.target, service=n.service, priority=n.priority, at=at)
+        tried: list[dict[str, Any]] = []
+        reached: list[str] = []
+        kinds: list[str] = []
+        for person in res.people:
+            ok, kind = self._reach(n, person, res.via, tried)
+            if ok:
+                reached.append(person.id)
+                kinds.append(kind)
+        for i, url in enumerate(res.chat):  # a team's channel, reached through a team target
+            team = Person(id=f"chat{i}", name="team channel", timezone="UTC",
+                          contacts=(ContactPoint("chat", url),))
+            if self._reach(n, team, res.via, tried)[0]:
+                reached.append(f"chat:{chan.redact(url)}")
+                kinds.append("chat")
+        if reached:
+            status, error = "SENT", "; ".join(f"{d['person']}: {d['error']}" for d in tried
+                                              if d["status"] == "FAILED")
+        else:
+            status = "FAILED"
+            error = ("; ".join(f"{d['person']} ({d['contact_kind']}): {d['error']}" for d in tried)
+                     or f"nobody to page for {n.target}: {res.via}")
+        channel = ",".join(dict.fromkeys(kinds))[:64]
+        db.finish_communication(self.engine, key=n.key, status=status, channel=channel, recipients=reached,
+                                error=error[:2000])
+        return NotificationResult(key=n.key, channel=channel, recipients=reached, status=status, error=error[:500],
+                                  via=res.via, deliveries=tried)
+
+    # ------------------------------------------------------------------ one person
+
+    def _reach(self, n: Notification, person: Person, via: str, tried: list[dict[str, Any]]) -> tuple[bool, str]:
+        """Try the person's contact points in order until one takes the message."""
+        if not person.contacts:
+            tried.append({"person": person.id, "contact_kind": "", "contact": "", "status": "FAILED",
+                          "error": "no contact points"})
+            return False, ""
+        for i, cp in enumerate(person.contacts):
+            key = f"{n.key}:{person.id}:{i}"
+            shown = chan.redact(cp.url)
+            row = db.claim_delivery(self.engine, key=key, communication_key=n.key, incident_id=n.incident_id,
+                                    person=person.id, contact_kind=cp.kind, contact=shown)
+            if row.status == "SENT":  # recorded by an earlier attempt of this activity
+                tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown, "status": "SENT",
+                              "error": "", "duplicate": True})
+                return True, cp.kind
+            outcome = self._send(n, person, cp, key, via)
+            db.finish_delivery(self.engine, key=key, ok=outcome.ok, error=outcome.error)
+            tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown,
+                          "status": "SENT" if outcome.ok else "FAILED", "error": outcome.error})
+            if outcome.ok:
+                return True, cp.kind
+            log.warning("delivery %s to %s via %s failed: %s", key, person.id, shown, outcome.error)
+        return False, ""
+
+    def _send(self, n: Notification, person: Person, cp: ContactPoint, key: str, via: str) -> chan.Outcome:
+        subject, body = messages.render(self._template(n), person.language, self._context(n, person, via))
+        outcome = chan.Outcome(ok=False, error="not sent")
+        for attempt in range(self.attempts_per_contact):
+            try:
+                outcome = self.send(cp.url, subject=subject, body=body, idempotency_key=key, env=self.env)
+            except chan.ChannelError as err:  # configuration: trying again cannot help
+                return chan.Outcome(ok=False, error=f"configuration: {err}")
+            if outcome.ok:
+                return outcome
+            if attempt + 1 < self.attempts_per_contact:
+                time.sleep(self.retry_delay * 2 ** attempt)
+        return outcome
+
+    def _template(self, n: Notification) -> str:
+        return n.template if n.template in messages.KINDS else messages.kind_for(n.kind, n.target)
+
+    def _context(self, n: Notification, person: Person, via: str) -> dict[str, Any]:
+        return {"incident_id": n.incident_id, "title": n.title or n.subject, "priority": n.priority,
+                "service": n.service, "category": n.category, "status": n.status, "phase": n.phase,
+                "level": f"L{n.level}", "commander": n.commander or "", "subject": n.subject, "message": n.body,
+                "link": self.link(n.incident_id), "person_name": person.name, "via": via}
+
+    def link(self, incident_id: str) -> str:
+        return f"{self.public_url}/api/v1/incidents/{incident_id}" if self.public_url else ""
+
+    # ------------------------------------------------------------------ other routes
+
+    def _post_to_war_room(self, n: Notification) -> NotificationResult:
+        stored = db.war_room(self.engine, incident_id=n.incident_id)
+        room = (Room(provider=stored.provider, channel=stored.channel, url=stored.url, bridge=stored.bridge,
+                     incident_id=n.incident_id) if stored else None)
+        provider = self.war_room if room is None or room.provider == self.war_room.name else LogWarRoom()
+        if room is None:
+            room = Room(provider=provider.name, channel="", incident_id=n.incident_id)
+        try:
+            provider.post(room, text=f"{n.subject}\n{n.body}", idempotency_key=n.key)
+        except WarRoomError as err:
+            db.finish_communication(self.engine, key=n.key, status="FAILED", channel=provider.name,
+                                    recipients=[], error=str(err))
+            raise war_room_error(err) from None
+        db.finish_communication(self.engine, key=n.key, status="SENT", channel=provider.name,
+                                recipients=[room.channel])
+        return NotificationResult(key=n.key, channel=provider.name, recipients=[room.channel], status="SENT")
+
+    def _legacy(self, n: Notification) -> NotificationResult:
+        channel = self.channels[self.default_channel]
         try:
             d = channel.send(n)
         except Exception as err:  # a channel's failure is recorded, then retried by Temporal
@@ -74,3 +223,12 @@ class NotifyActivities:
                                 recipients=d.recipients, error=d.error)
         return NotificationResult(key=n.key, channel=channel.name, recipients=d.recipients, status=status,
                                   error=d.error)
+
+
+def _scheduled_at() -> datetime:
+    """When the engine decided to page (the server's clock, virtual under time skipping)."""
+    try:
+        at = activity.info().scheduled_time
+    except RuntimeError:  # called outside an activity (tests of the class itself)
+        return datetime.now(UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

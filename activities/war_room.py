@@ -1,36 +1,74 @@
-"""open_war_room: open the incident's dedicated channel/bridge and post the brief.
+"""open_war_room: open the incident's dedicated channel/bridge, invite the responders, post the brief.
 
-Room: activities. The default opens a named log channel and records the brief as a
-communication; chat and bridge providers replace it with the channels issue.
+Room: activities. The provider (warroom/war_rooms.py: Slack, a generic webhook, or the log
+by default) comes from the worker's settings. Responders are the people on call at the
+incident's levels up to its current one, plus the commander, resolved with the on-call
+configuration; their chat handles are invited. The room is recorded (war_rooms table) so
+status updates can be posted into it, and the brief is a communication of its own, claimed
+before opening: a retried activity reuses the room the provider already made.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
+from activities.notify import war_room_error
 from warroom import db
+from warroom.oncall import OnCallConfig
+from warroom.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
 from workflows.contracts import WarRoomRequest, WarRoomResult
 
 log = logging.getLogger("warroom.war_room")
 
 
 class WarRoomActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, provider: WarRoomProvider | None = None, *,
+                 oncall: Callable[[], OnCallConfig] | None = None, public_url: str = "") -> None:
         self.engine = engine
+        self.provider = provider or LogWarRoom()
+        self.oncall = oncall or OnCallConfig.empty
+        self.public_url = public_url.rstrip("/")
+
+    def responders(self, req: WarRoomRequest) -> list[str]:
+        """Chat handles of who is on call at levels 1..req.level, and of the commander."""
+        config = self.oncall()
+        at = datetime.now(UTC)
+        targets = [f"oncall:L{i}" for i in range(1, max(1, req.level) + 1)]
+        if req.commander:
+            targets.append(f"person:{req.commander}")
+        out: list[str] = []
+        for t in targets:
+            for p in config.resolve(t, service=req.service, priority=req.priority, at=at).people:
+                handle = p.handle(self.provider.name)
+                if handle and handle not in out:
+                    out.append(handle)
+        return out
 
     @activity.defn(name="open_war_room")
     def open_war_room(self, req: WarRoomRequest) -> WarRoomResult:
-        channel = "#war-" + re.sub(r"[^a-z0-9-]+", "-", req.incident_id.lower()).strip("-")[:60]
         row = db.claim_communication(self.engine, key=req.key, incident_id=req.incident_id, kind="INITIAL",
-                                     target="war_room", subject=f"[{req.priority}] war room {channel}",
+                                     target="war_room", subject=f"[{req.priority}] war room: {req.title}",
                                      body=req.brief)
-        if row.status != "SENT":
-            log.warning("WAR ROOM %s opened for %s; commander %s\n%s", channel, req.incident_id,
-                        req.commander or "first acknowledger", req.brief)
-            db.finish_communication(self.engine, key=req.key, status="SENT", channel="log",
-                                    recipients=[channel])
-        return WarRoomResult(channel=channel, bridge="")
+        stored = db.war_room(self.engine, incident_id=req.incident_id)
+        if row.status == "SENT" and stored is not None:
+            return WarRoomResult(channel=stored.channel, bridge=stored.bridge, url=stored.url,
+                                 provider=stored.provider)
+        responders = self.responders(req)
+        link = f"{self.public_url}/api/v1/incidents/{req.incident_id}" if self.public_url else ""
+        try:
+            room = self.provider.open(incident_id=req.incident_id, title=req.title, priority=req.priority,
+                                      brief=req.brief, responders=responders, link=link, idempotency_key=req.key)
+        except WarRoomError as err:
+            db.finish_communication(self.engine, key=req.key, status="FAILED", channel=self.provider.name,
+                                    recipients=[], error=str(err))
+            raise war_room_error(err) from None
+        db.save_war_room(self.engine, incident_id=req.incident_id, provider=room.provider, channel=room.channel,
+                         url=room.url, bridge=room.bridge)
+        db.finish_communication(self.engine, key=req.key, status="SENT", channel=room.provider,
+                                recipients=[room.channel, *responders])
+        return WarRoomResult(channel=room.channel, bridge=room.bridge, url=room.url, provider=room.provider)

@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan,
                   description="Incident response as durable workflows.")
     app.state.settings, app.state.client, app.state.engine = settings, client, engine
+    app.state.oncall_dir = settings.oncall_dir  # the on-call files the worker pages from (api/oncall.py)
     # The same files the worker loads; an invalid one stops the API at start, naming it.
     app.state.runbooks = RunbookLibrary(settings.runbooks_dir)
     app.include_router(runbooks_router, dependencies=[Depends(allow(*READ))])

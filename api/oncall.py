@@ -2,7 +2,7 @@
 replace one file of the on-call directory.
 
 Room: API edge. The files are the same ones the notify activity and `warroom oncall` read
-(WARROOM_ONCALL_DIR, default ./oncall; tests set app.state.oncall_dir); warroom.oncall
+(Settings.oncall_dir: WARROOM_ONCALL_DIR, default ./oncall; create_app sets app.state.oncall_dir); warroom.oncall
 re-reads them when a file changes. A PUT is validated together with every other file, as
 the directory would be after the write, and only then written (atomically: a reader sees the
 old file or the new one, never half of it). Auth is added by the app when it includes this

@@ -394,12 +394,13 @@ async def test_worker_killed_before_assess_finished_pages_each_target_once(
 
 
 class WriteLock:
-    """Holds the records' write lock from the test, so the worker's next record_events blocks
-    inside its own transaction (SQLite: the whole database; PostgreSQL: the timeline table,
-    after the incident row was already upserted in the same transaction)."""
+    """Holds the records' write lock from the test, so the worker's next write blocks inside
+    its own transaction (SQLite: the whole database; PostgreSQL: the named tables, by default
+    the timeline, after the incident row was already upserted in the same transaction)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, tables: tuple[str, ...] = ("timeline_events",)) -> None:
         self.engine = engine
+        self.tables = tables
         self.conn: Any = None
 
     def __enter__(self) -> WriteLock:
@@ -410,7 +411,7 @@ class WriteLock:
             self.conn.execute("BEGIN IMMEDIATE")
         else:
             self.conn = self.engine.connect()
-            self.conn.exec_driver_sql("LOCK TABLE timeline_events IN EXCLUSIVE MODE")
+            self.conn.exec_driver_sql(f"LOCK TABLE {', '.join(self.tables)} IN EXCLUSIVE MODE")
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -464,3 +465,110 @@ async def test_worker_killed_mid_write_leaves_one_row_per_event(
     assert_pages_once(final, engine)
     row = db.incident(engine, incident_id=final.incident_id)
     assert row is not None and row.status == "closed" and row.acknowledged_at == final.acknowledged_at
+
+
+# --------------------------------------------------------------------------- deliveries through real channels
+
+
+def oncall_files(tmp_path: Path, fast: Any, slow: Any) -> Path:
+    """On-call files for the delivery tests: everyone on `fast`, except tm2 on `slow`."""
+    import yaml
+
+    def person(pid: str, rx: Any) -> dict[str, Any]:
+        return {"id": pid, "name": pid, "timezone": "UTC",
+                "contacts": [{"kind": "webhook", "url": f"json://{rx.netloc}/{pid}"}]}
+
+    people = [person(p, fast) for p in ("l1", "tm1", "csm", "sen")] + [person("tm2", slow)]
+    d = tmp_path / "oncall"
+    d.mkdir()
+    (d / "team.yaml").write_text(yaml.safe_dump({
+        "people": people,
+        "escalation_policies": [{"id": "default", "levels": [{"targets": ["person:l1"]}]}],
+        "roles": {"technical_manager": ["person:tm1", "person:tm2"], "customer_success_manager": ["person:csm"],
+                  "senior_engineer": ["person:sen"]},
+    }))
+    return d
+
+
+async def pending_started(h: WorkflowHandle, activity_type: str) -> bool:
+    desc = await h.describe()
+    return any(a.activity_type.name == activity_type and a.attempt == 1 and a.HasField("last_started_time")
+               for a in desc.raw_description.pending_activities)
+
+
+async def test_worker_killed_after_a_delivery_was_recorded_does_not_send_it_again(
+        dev_env: WorkflowEnvironment, engine: Engine, task_queue: str, crew: Crew, tmp_path: Path):
+    """The technical manager role is two people: tm1's delivery is recorded SENT, tm2's receiver
+    holds the request, and the worker is killed in between. After the restart tm1 gets nothing
+    more; tm2's delivery (received, not recorded: the documented window) is sent again with the
+    same Idempotency-Key, so a receiver that honours the key can drop it."""
+    from tests.receivers import Receiver
+
+    client = dev_env.client
+    with Receiver() as fast, Receiver(delay=30) as slow:
+        crew.env["WARROOM_ONCALL_DIR"] = str(oncall_files(tmp_path, fast, slow))
+        first = crew.start()
+        await wait_polling(client, task_queue, first)
+        t = await eng.trigger(client, alert(priority="P0", title="Orders are down (durability)"),
+                              task_queue=task_queue, policy=p0_policy(update_seconds=3600))
+        h = crew.watch(t.handle)
+
+        async def tm1_recorded_tm2_in_flight() -> bool:
+            rows = await asyncio.to_thread(db.deliveries, engine, incident_id=t.incident_id)
+            return (any(r.person == "tm1" and r.status == "SENT" for r in rows)
+                    and any(r.path == "/tm2" for r in slow.requests))
+
+        await until(tm1_recorded_tm2_in_flight, "tm1 recorded and tm2 in flight", timeout=30, interval=0.05)
+        first.kill()
+        slow.program(delay=0)
+
+        second = crew.start()
+        await wait_polling(client, task_queue, second)
+        s = await state_when(h, notify_done, "notify to finish after the restart")
+        s = await records_caught_up(engine, h)
+        history = await assert_no_task_failure(h)
+    retried = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+               and e.activity_task_started_event_attributes.attempt > 1]
+    assert retried, "the killed send_notification should have been retried"
+    by_path = Counter(r.path for r in fast.requests)
+    assert by_path == Counter({"/l1": 1, "/tm1": 1, "/csm": 1, "/sen": 1}), by_path
+    tm2 = [r for r in slow.requests if r.path == "/tm2"]
+    assert len(tm2) == 2 and len({r.header("Idempotency-Key") for r in tm2}) == 1
+    [tm] = pages(s, target="technical_manager")
+    assert tm.details["recipients"] == ["tm1", "tm2"] and tm.details["status"] == "SENT"
+    rows = {r.person: r for r in db.deliveries(engine, incident_id=s.incident_id)}
+    assert rows["tm1"].attempts == 1 and rows["tm2"].attempts == 2
+    assert {r.status for r in rows.values()} == {"SENT"}
+    assert_records_equal_timeline(s, engine)
+
+
+async def test_worker_killed_before_anything_was_sent_delivers_each_page_once_after_restart(
+        dev_env: WorkflowEnvironment, engine: Engine, task_queue: str, crew: Crew, tmp_path: Path):
+    from tests.receivers import Receiver
+
+    client = dev_env.client
+    with Receiver() as fast, Receiver() as slow:
+        crew.env["WARROOM_ONCALL_DIR"] = str(oncall_files(tmp_path, fast, slow))
+        first = crew.start()
+        await wait_polling(client, task_queue, first)
+        with WriteLock(engine, ("communications", "timeline_events")):
+            t = await eng.trigger(client, alert(priority="P0", title="Billing is down (durability)"),
+                                  task_queue=task_queue, policy=p0_policy(update_seconds=3600))
+            h = crew.watch(t.handle)
+            await until(lambda: pending_started(h, "send_notification"), "the first page to block on the records",
+                        timeout=30, interval=0.05)
+            await asyncio.sleep(0.5)
+            first.kill()
+        assert fast.requests == [] and slow.requests == []
+
+        second = crew.start()
+        await wait_polling(client, task_queue, second)
+        s = await state_when(h, notify_done, "notify to finish after the restart")
+        s = await records_caught_up(engine, h)
+        await assert_no_task_failure(h)
+    assert Counter(r.path for r in fast.requests) == Counter({"/l1": 1, "/tm1": 1, "/csm": 1, "/sen": 1})
+    assert [r.path for r in slow.requests] == ["/tm2"]
+    keys = [r.header("Idempotency-Key") for r in fast.requests + slow.requests]
+    assert len(set(keys)) == len(keys) == 5
+    by_key = assert_pages_once(s, engine)
+    assert {r.target for r in by_key.values()} >= {"oncall:L1", "technical_manager"}

@@ -69,10 +69,13 @@ async def test_stakeholder_updates_every_15_minutes_with_reminders_when_silent(e
     # Reminders go to the commander in the intervals where nothing new was posted.
     assert at_minutes(s, "update.reminder") == [15.0, 45.0]
     assert {e.details["to"] for e in s.timeline if e.type == "update.reminder"} == {"alice"}
-    # Every stakeholder of a P0 gets each update.
-    assert {p.details["target"] for p in pages(s, kind="UPDATE")} == {
-        "oncall:L1", "technical_manager", "customer_success_manager"}
-    assert len(pages(s, kind="UPDATE")) == 9
+    # Every stakeholder of a P0 gets each update; the war room gets them too, with the
+    # engineer's own update and the resolution.
+    stakeholder = [p for p in pages(s, kind="UPDATE") if p.details["target"] != "war_room"]
+    assert {p.details["target"] for p in stakeholder} == {"oncall:L1", "technical_manager", "customer_success_manager"}
+    assert len(stakeholder) == 9
+    assert [round((p.at - s.created_at).total_seconds() / 60) for p in pages(s, target="war_room")] == [
+        15, 20, 30, 45, 50]
 
 
 async def test_p1_upgraded_to_p0_at_minute_40_makes_next_update_due_within_15_minutes(env, engine, task_queue):

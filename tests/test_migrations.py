@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from warroom import db
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 @pytest.fixture

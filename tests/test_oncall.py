@@ -345,8 +345,8 @@ def test_yaml_syntax_and_empty_files(tmp_path: Path) -> None:
 
 
 def test_shipped_example_is_valid_and_models_the_practice() -> None:
-    assert validate_paths([REPO / "oncall"]) == []
-    config = OnCallConfig.load(REPO / "oncall")
+    assert validate_paths([REPO / "oncall" / "examples"]) == []
+    config = OnCallConfig.load(REPO / "oncall" / "examples")
     critical = config.policy_for(service="web", priority="P0")
     assert len(critical.levels) == 4 and config.policy_for(service="checkout", priority="P0").id != critical.id
     assert {"technical_manager", "customer_success_manager", "technical_lead", "management"} <= set(config.roles)

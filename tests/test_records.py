@@ -42,7 +42,7 @@ def _check_records(engine, final: IncidentState) -> None:
     sent = pages(final)
     keys = [p.details["key"] for p in sent]
     assert len(keys) == len(set(keys)), "a page was recorded twice on the timeline"
-    paged = [c for c in comms if c.target != "war_room"]
+    paged = [c for c in comms if not c.key.endswith(":war_room")]  # pages and posts into the war room
     assert sorted(c.key for c in paged) == sorted(keys)
     by_key = {c.key: c for c in paged}
     for p in sent:
@@ -51,7 +51,7 @@ def _check_records(engine, final: IncidentState) -> None:
         assert row.status == "SENT" and row.sent_at is not None and row.attempts == 1
         assert row.recipients == p.details["recipients"] and row.channel == p.details["channel"]
     # the war-room brief is a communication of its own, posted once
-    rooms = [c for c in comms if c.target == "war_room"]
+    rooms = [c for c in comms if c.key.endswith(":war_room")]
     assert len(rooms) == (1 if final.war_room else 0)
     assert all(c.status == "SENT" for c in comms)
 

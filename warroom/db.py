@@ -116,6 +116,37 @@ class CommunicationRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class DeliveryRow(Base):
+    """One attempt to reach one person through one contact point for one communication.
+    Recorded PENDING before sending and SENT / FAILED after: a retried activity skips every
+    delivery already SENT (docs/channels.md: the one window where a duplicate is possible)."""
+
+    __tablename__ = "deliveries"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)  # {communication key}:{person}:{contact index}
+    communication_key: Mapped[str] = mapped_column(String(255), index=True)
+    incident_id: Mapped[str] = mapped_column(String(255), index=True)
+    person: Mapped[str] = mapped_column(String(255))
+    contact_kind: Mapped[str] = mapped_column(String(16))
+    contact: Mapped[str] = mapped_column(Text)  # the Apprise URL with its secrets masked
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")  # SENT | FAILED | PENDING
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WarRoomRow(Base):
+    """The incident's war room, so status updates can be posted into it."""
+
+    __tablename__ = "war_rooms"
+    incident_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(Text, default="")
+    bridge: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class EscalationRow(Base):
     """One `escalated` event: from which level to which, why, by whom."""
 
@@ -454,6 +485,49 @@ def detail(engine: Engine, *, incident_id: str) -> dict[str, list[Any]]:
                 "priority_changes": rows(PriorityChangeRow, PriorityChangeRow.at, PriorityChangeRow.seq),
                 "reviews": rows(ReviewRow, ReviewRow.submitted_at),
                 "action_items": rows(ActionItemRow, ActionItemRow.position)}
+
+
+def claim_delivery(engine: Engine, *, key: str, communication_key: str, incident_id: str, person: str,
+                   contact_kind: str, contact: str) -> DeliveryRow:
+    """Record the delivery as PENDING unless it exists, count the attempt, return the row."""
+    with Session(engine) as session, session.begin():
+        session.execute(_insert(engine, DeliveryRow).values(
+            key=key, communication_key=communication_key, incident_id=incident_id, person=person,
+            contact_kind=contact_kind, contact=contact, status="PENDING", attempts=0, error="", created_at=now_utc(),
+        ).on_conflict_do_nothing(index_elements=["key"]))
+        row = session.get(DeliveryRow, key)
+        assert row is not None
+        if row.status != "SENT":
+            row.attempts += 1
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def finish_delivery(engine: Engine, *, key: str, ok: bool, error: str = "") -> None:
+    with Session(engine) as session, session.begin():
+        row = session.get(DeliveryRow, key)
+        if row is not None and row.status != "SENT":
+            row.status, row.error = ("SENT", "") if ok else ("FAILED", error)
+            row.sent_at = now_utc() if ok else None
+
+
+def deliveries(engine: Engine, *, incident_id: str) -> list[DeliveryRow]:
+    with Session(engine) as session:
+        return list(session.scalars(select(DeliveryRow).where(DeliveryRow.incident_id == incident_id)
+                                    .order_by(DeliveryRow.created_at, DeliveryRow.key)))
+
+
+def save_war_room(engine: Engine, *, incident_id: str, provider: str, channel: str, url: str, bridge: str) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(_insert(engine, WarRoomRow).values(
+            incident_id=incident_id, provider=provider, channel=channel, url=url, bridge=bridge, created_at=now_utc(),
+        ).on_conflict_do_nothing(index_elements=["incident_id"]))
+
+
+def war_room(engine: Engine, *, incident_id: str) -> WarRoomRow | None:
+    with Session(engine) as session:
+        return session.get(WarRoomRow, incident_id)
 
 
 def communications(engine: Engine, *, incident_id: str) -> list[CommunicationRow]:

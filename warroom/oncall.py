@@ -67,6 +67,10 @@ class Person:
     timezone: str
     language: str = "en"
     contacts: tuple[ContactPoint, ...] = ()  # fallback order
+    chat_handles: tuple[tuple[str, str], ...] = ()  # (workspace kind, user), e.g. ("slack", "U024BE7LH")
+
+    def handle(self, kind: str) -> str:
+        return dict(self.chat_handles).get(kind, "")
 
 
 @dataclass(frozen=True)
@@ -726,7 +730,8 @@ class _Checker:
         for pid, item in self.items["people"].items():
             d = item.data
             people[pid] = Person(pid, d["name"], d["timezone"], d.get("language", "en"),
-                                 tuple(ContactPoint(c["kind"], c["url"]) for c in d["contacts"]))
+                                 tuple(ContactPoint(c["kind"], c["url"]) for c in d["contacts"]),
+                                 tuple(sorted((d.get("chat_handles") or {}).items())))
         teams = {tid: Team(tid, i.data["name"], tuple(i.data["members"]), tuple(i.data.get("schedules") or ()),
                            i.data.get("chat", "")) for tid, i in self.items["teams"].items()}
         schedules = {}

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     # Who holds each approval role (JSON object role -> names, WARROOM_APPROVERS): an approval
     # step naming a `role` and no `approvers` waits for one of them (resolved at assess).
     approvers: dict[str, list[str]] = Field(default_factory=dict)
+    # On-call configuration (docs/oncall.md): people, schedules, escalation policies, roles.
+    oncall_dir: Path = Path("oncall")
+    # The address people reach the API at, for links in pages and war rooms ("" = no link).
+    public_url: str = ""
+    # Tries per contact point before falling back to the person's next one (docs/channels.md).
+    delivery_attempts: int = 3
+    # War rooms (docs/war_rooms.md): WARROOM_WAR_ROOM=slack|webhook|log and its variables are
+    # read from the environment by warroom.war_rooms.provider_from_env (tokens are secrets).
     # Secrets for http `secret_headers` are NOT settings: the activity reads env
     # WARROOM_SECRET_<NAME> when it runs, so their values never sit in Settings or its repr.
 

@@ -246,10 +246,19 @@ class Notification:
     key: str
     incident_id: str
     kind: str  # INITIAL | UPDATE | RESOLUTION | FOLLOW_UP | REMINDER | ESCALATION
-    target: str  # oncall:L1 .. oncall:L4, technical_manager, commander:<name>, war_room, ...
+    target: str  # oncall:L1 .. oncall:L4, technical_manager, person:<id>, war_room, ...
     subject: str
     body: str
     priority: str = ""
+    # What the message templates and the on-call resolution need (the incident as of the page).
+    title: str = ""
+    service: str = ""
+    category: str = ""
+    status: str = ""
+    phase: str = ""
+    level: int = 1
+    commander: str | None = None
+    template: str = ""  # a message template kind (warroom/messages.py); "" = chosen from `kind`
 
 
 @dataclass
@@ -278,6 +287,7 @@ class Bookkeeping:
     spreading_reports: int = 0
     war_room_wanted: bool = False
     initial_targets: list[str] = field(default_factory=list)
+    level_wait_seconds: list[int] = field(default_factory=list)  # the escalation policy's, per level
 
 
 @dataclass
@@ -382,6 +392,10 @@ class AssessResult:
     known_issues: list[dict[str, Any]] = field(default_factory=list)
     route_to: str = "senior"  # senior | on_duty
     impact: str = ""
+    # The on-call escalation policy for this service and priority (docs/oncall.md): its id and
+    # each level's wait before the next; the engine's ack SLA is the ceiling of every wait.
+    escalation_policy: str = ""
+    level_wait_seconds: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -392,6 +406,9 @@ class NotificationResult:
     status: str = "SENT"  # SENT | FAILED | PENDING
     duplicate: bool = False
     error: str = ""
+    via: str = ""  # how the target resolved to people (on-call policy, schedule, override...)
+    # One per person and contact point tried: {person, contact_kind, contact, status, error}.
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -402,12 +419,16 @@ class WarRoomRequest:
     priority: str
     commander: str | None
     brief: str
+    service: str = ""
+    level: int = 1  # responders invited: the on-call levels up to this one, and the commander
 
 
 @dataclass
 class WarRoomResult:
     channel: str
     bridge: str = ""
+    url: str = ""
+    provider: str = ""
 
 
 @dataclass

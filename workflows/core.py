@@ -61,7 +61,7 @@ OPEN_STATUSES = ("triggered", "acknowledged")
 # Who wakes first when several waits come true in one activation (IncidentCore._wait).
 WAKE_TIMERS, WAKE_MAIN, WAKE_WAR_ROOM, WAKE_PAGER, WAKE_RECORDS = range(5)
 # Events that change no deadline: recording them must not re-plan the timers.
-_NO_REPLAN = frozenset({"alert.received", "notification.sent", "notification.failed"})
+_NO_REPLAN = frozenset({"alert.received", "notification.sent", "notification.failed", "delivery.failed"})
 
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
@@ -131,6 +131,10 @@ class IncidentCore:
         self._ordered = workflow.patched("ordered-wakeups")
         # Runbook format v1: approvals, rollbacks, per-runbook cadence and ack SLA, retry backoff.
         self._runbook_v1 = workflow.patched("runbook-v1")
+        # Status updates are posted into the war room too (issue 6).
+        self._war_room_posts = workflow.patched("war-room-posts")
+        # The on-call escalation policy's wait per level tightens the ack SLA (issue 6).
+        self._level_waits = workflow.patched("oncall-level-waits")
         self._waiters: list[tuple[int, int, Callable[[], bool], asyncio.Future[None]]] = []
         self._wait_seq = 0
         if inp.resume is None:
@@ -199,6 +203,10 @@ class IncidentCore:
 
     def _pp(self) -> PriorityPolicy:
         pp = self.policy.of(self.s.priority)
+        waits = self.b.level_wait_seconds if self._level_waits else []
+        if waits:  # the escalation policy's wait at this level, never longer than the SLA
+            pp = dataclasses.replace(pp, ack_seconds=min(
+                pp.ack_seconds, waits[min(self.s.escalation_level, len(waits)) - 1] or pp.ack_seconds))
         rb = self.runbook if self._runbook_v1 else None
         if rb is None or (rb.update_minutes is None and rb.ack_minutes is None):
             return pp
@@ -209,14 +217,22 @@ class IncidentCore:
 
     # ------------------------------------------------------------------ paging
 
-    def _page(self, kind: str, target: str, subject: str, body: str) -> str:
+    def _page(self, kind: str, target: str, subject: str, body: str, template: str = "") -> str:
+        s = self.s
         self.b.notification_seq += 1
         key = f"{self.run_id}:n{self.b.notification_seq}"
         self.b.outbox.append(
-            Notification(key=key, incident_id=self.s.incident_id, kind=kind, target=target,
-                         subject=subject, body=body, priority=self.s.priority)
+            Notification(key=key, incident_id=s.incident_id, kind=kind, target=target,
+                         subject=subject, body=body, priority=s.priority, title=s.title, service=s.service,
+                         category=s.category, status=s.status, phase=s.phase, level=s.escalation_level,
+                         commander=s.commander, template=template)
         )
         return key
+
+    def _post_to_war_room(self, subject: str, body: str) -> None:
+        """Status updates go into the war room as well, once it is open."""
+        if self._war_room_posts and self.s.war_room and self.s.war_room.get("channel"):
+            self._page("UPDATE", "war_room", subject, body)
 
     def _subject(self, what: str) -> str:
         return f"[{self.s.priority}] {self.s.title} — {what}"
@@ -230,11 +246,16 @@ class IncidentCore:
             results = await asyncio.gather(*(self._deliver(n) for n in batch))
             del self.b.outbox[: len(batch)]
             for n, res in zip(batch, results):
+                for d in res.deliveries:  # a contact point that failed (the next one was tried)
+                    if d.get("status") == "FAILED":
+                        self._event("delivery.failed", key=n.key, target=n.target, person=d.get("person"),
+                                    contact_kind=d.get("contact_kind"), contact=d.get("contact"),
+                                    error=d.get("error") or None)
                 self._event(
                     "notification.sent" if res.status != "FAILED" else "notification.failed",
                     key=n.key, kind=n.kind, target=n.target, channel=res.channel,
                     recipients=res.recipients, status=res.status, subject=n.subject,
-                    error=res.error or None,
+                    error=res.error or None, **({"via": res.via} if res.via else {}),
                 )
 
     async def _deliver(self, n: Notification) -> NotificationResult:
@@ -394,7 +415,7 @@ class IncidentCore:
             owner = s.review_owner or "oncall:L1"
             self._event("review.reminder", to=owner, due=self._deadlines().review_due)
             self._page("REMINDER", self._person(owner), self._subject("post-incident review pending"),
-                       "The post-incident review has not been submitted yet.")
+                       "The post-incident review has not been submitted yet.", template="review_request")
         elif name == "review_overdue":
             b.review_overdue_fired = True
             self._event("review.overdue", owner=s.review_owner, escalated_to="technical_manager")
@@ -421,6 +442,7 @@ class IncidentCore:
             targets = self._stakeholders()
             for t in targets:
                 self._page("UPDATE", t, self._subject("status update"), msg)
+            self._post_to_war_room(self._subject("status update"), msg)
             self._event("stakeholder_update.sent", message=msg, fresh=fresh, targets=targets)
         if not fresh:
             who = s.commander or "oncall:L1"
@@ -618,6 +640,7 @@ class IncidentCore:
         self.b.updated_since_tick = True
         self._progress()
         self._event("status_update.posted", actor=u.by, message=u.message)
+        self._post_to_war_room(self._subject(f"update from {u.by}"), u.message)
         return self._view()
 
     @post_update.validator

@@ -86,12 +86,15 @@ class IncidentResponse(IncidentCore):
         self.s.category = res.category
         self.s.runbook, self.s.runbook_version = res.runbook.name, res.runbook.version
         self.s.known_issues = res.known_issues
+        if self._level_waits:
+            self.b.level_wait_seconds = list(res.level_wait_seconds)
         self.s.steps = [StepState(id=a.id, kind=a.kind, title=a.title) for a in res.runbook.recover]
         self.s.steps += [StepState(id=c.id, kind=c.kind, title=c.title, stage="verify") for c in res.runbook.verify]
         self.b.initial_targets = self._initial_targets(res)
         self._enter("notify", category=res.category, runbook=res.runbook.name,
                     runbook_version=res.runbook.version, known_issues=len(res.known_issues),
-                    route_to=res.route_to, impact=res.impact or None)
+                    route_to=res.route_to, impact=res.impact or None,
+                    **({"escalation_policy": res.escalation_policy} if res.escalation_policy else {}))
 
     def _initial_targets(self, res: AssessResult) -> list[str]:
         targets = self._stakeholders()
@@ -130,17 +133,21 @@ class IncidentResponse(IncidentCore):
             res = await workflow.execute_activity(
                 "open_war_room",
                 WarRoomRequest(key=key, incident_id=self.s.incident_id, title=self.s.title,
-                               priority=self.s.priority, commander=self.s.commander, brief=self._brief()),
+                               priority=self.s.priority, commander=self.s.commander, brief=self._brief(),
+                               service=self.s.service, level=self.s.escalation_level),
                 result_type=WarRoomResult, start_to_close_timeout=_secs(60),
                 retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
             )
             room = {"channel": res.channel, "bridge": res.bridge}
+            if res.url:
+                room.update(url=res.url, provider=res.provider)
         except ActivityError as err:
             room = {"channel": "", "bridge": "", "error": str(err.cause or err)}
         self._busy -= 1
         self.s.war_room = room
         self._event("war_room.opened", channel=room["channel"], bridge=room["bridge"] or None,
-                    commander=self.s.commander or "first acknowledger", error=room.get("error"))
+                    commander=self.s.commander or "first acknowledger", error=room.get("error"),
+                    **({"url": room["url"]} if room.get("url") else {}))
 
     def _actions_for_round(self) -> list[ActionSpec]:
         if not self.runbook:
@@ -290,9 +297,10 @@ class IncidentResponse(IncidentCore):
         now = workflow.now()
         b.step_reminders.clear()
         self._record_resolved()
+        resolution = f"Resolved by {b.resolve_requested_by}. {b.resolve_details.get('resolution') or ''}"
         for t in self._stakeholders():
-            self._page("RESOLUTION", t, self._subject("resolved"),
-                       f"Resolved by {b.resolve_requested_by}. {b.resolve_details.get('resolution') or ''}")
+            self._page("RESOLUTION", t, self._subject("resolved"), resolution)
+        self._post_to_war_room(self._subject("resolved"), resolution)
         if self._pp().review_seconds:
             self._enter("review")
             s.review_owner = s.commander or s.acknowledged_by or "oncall:L1"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,10 +29,17 @@ SCENARIOS = {
     # runbook format v1 (ordered-wakeups, runbook-v1): approval, rollback-free rounds, manual check
     "data-integrity-runbook-v1": REPO_ROOT / "runbooks/scenarios/data-integrity.yaml",
     "security-breach-runbook-v1": REPO_ROOT / "runbooks/scenarios/security-breach.yaml",
+    # paging through on-call files (war-room-posts, oncall-level-waits): WARROOM_ONCALL_DIR below
+    "p0-oncall-waits": HERE / "scenarios/p0-oncall-waits.yaml",
 }
+ONCALL = {"p0-oncall-waits": HERE / "oncall"}
 
 
 async def record(name: str, path: Path) -> None:
+    if name in ONCALL:
+        os.environ["WARROOM_ONCALL_DIR"] = str(ONCALL[name])
+    else:
+        os.environ.pop("WARROOM_ONCALL_DIR", None)
     out = HERE / "histories"
     out.mkdir(exist_ok=True)
 
