@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.assess import AssessActivities
-from activities.notify import Channel, NotifyActivities
+from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
 from activities.war_room import WarRoomActivities
@@ -40,9 +40,10 @@ def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str,
                    recovery: RecoveryActivities | None = None,
                    approvers: dict[str, list[str]] | None = None, *,
                    oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
-                   public_url: str = "", delivery_attempts: int = 3, retry_delay: float = 0.5) -> list[Any]:
+                   public_url: str = "", delivery_attempts: int = 3, retry_delay: float = 0.5,
+                   send: Send | None = None) -> list[Any]:
     notify = NotifyActivities(engine, channels, oncall=oncall, war_room=war_room, public_url=public_url,
-                              attempts_per_contact=delivery_attempts, retry_delay=retry_delay)
+                              attempts_per_contact=delivery_attempts, retry_delay=retry_delay, send=send)
     recovery = recovery or RecoveryActivities()
     return [
         AssessActivities(runbooks, approvers, engine, oncall).assess_incident,
@@ -59,12 +60,14 @@ def build_worker(client: Client, *, task_queue: str, engine: Engine, runbooks: R
                  prometheus_url: str | None = None, action_modules: list[str] | None = None,
                  recovery: Any = None, approvers: dict[str, list[str]] | None = None,
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
-                 public_url: str | None = None, retry_delay: float = 0.5, **kwargs: Any) -> Worker:
+                 public_url: str | None = None, retry_delay: float = 0.5, send: Send | None = None,
+                 **kwargs: Any) -> Worker:
     """What is not given comes from Settings() (WARROOM_COMMANDS, WARROOM_PROMETHEUS_URL,
     WARROOM_ACTION_MODULES, WARROOM_APPROVERS, WARROOM_ONCALL_DIR, WARROOM_PUBLIC_URL,
     WARROOM_DELIVERY_ATTEMPTS) and, for the war room, from the environment (WARROOM_WAR_ROOM...).
     The action modules and the on-call files are loaded here, so a broken one stops the worker at
-    start (ActionModuleError / OnCallError naming the file)."""
+    start (ActionModuleError / OnCallError naming the file). `send` replaces the channel delivery
+    (a rehearsal resolves who would be paged and sends nothing)."""
     settings = Settings()
     commands = settings.commands if commands is None else commands
     prometheus_url = settings.prometheus_url if prometheus_url is None else prometheus_url
@@ -86,7 +89,8 @@ def build_worker(client: Client, *, task_queue: str, engine: Engine, runbooks: R
         client, task_queue=task_queue, workflows=WORKFLOWS,
         activities=activities_for(engine, runbooks, channels, recovery, approvers, oncall=oncall,
                                   war_room=war_room, public_url=public_url,
-                                  delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay),
+                                  delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
+                                  send=send),
         activity_executor=ThreadPoolExecutor(max_workers=32), **kwargs,
     )
 

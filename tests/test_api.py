@@ -77,11 +77,17 @@ async def test_engineer_actions_map_to_the_engine(env, engine, task_queue):
         assert r.status_code == 409 and "not waiting" in r.json()["detail"]
         r = await http.post(f"/api/v1/incidents/{iid}/resolve", json={"by": "carol", "resolution": "rolled back"})
         assert r.status_code == 200
-        r = await http.post(f"/api/v1/incidents/{iid}/review", json={"by": "carol", "root_cause": "bad deploy"})
+        review = {"by": "carol", "root_cause": "bad deploy", "action_items": [
+            "add a canary stage", {"title": "alert on error budget", "owner": "dave", "due": "2027-01-15"}]}
+        r = await http.post(f"/api/v1/incidents/{iid}/review", json={**review, "action_items": [{"owner": "x"}]})
+        assert r.status_code == 422 and "title" in r.text  # an action item needs a title
+        r = await http.post(f"/api/v1/incidents/{iid}/review", json=review)
         assert r.status_code in (200, 409)  # 409 only if verify has not finished yet
         if r.status_code == 409:
-            r = await http.post(f"/api/v1/incidents/{iid}/review", json={"by": "carol", "root_cause": "bad deploy"})
+            r = await http.post(f"/api/v1/incidents/{iid}/review", json=review)
         assert r.status_code == 200 and r.json()["review"]["root_cause"] == "bad deploy"
+        assert r.json()["review"]["action_items"] == [
+            "add a canary stage", {"title": "alert on error budget", "owner": "dave", "due": "2027-01-15"}]
         for _ in range(50):
             if (await http.get(f"/api/v1/incidents/{iid}")).json()["status"] == "closed":
                 break

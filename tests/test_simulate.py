@@ -112,3 +112,29 @@ def test_json_on_stdout_is_parseable_as_a_process_and_tier1_config_applies(tmp_p
     out = json.loads(res.stdout)  # nothing but JSON: core logs never reach stdout
     assert out["incident"]["priority"] == "P0"
     assert out["timeline"][0]["details"]["priority_reason"] == "severity critical on a tier-1 service"
+
+
+def test_a_rehearsal_shows_who_would_be_paged_and_pages_nobody(tmp_path):
+    from tests.receivers import Receiver
+
+    with Receiver() as rx:
+        oncall = tmp_path / "oncall"
+        oncall.mkdir()
+        (oncall / "team.yaml").write_text(f"""\
+people:
+  - {{id: ann, name: Ann, timezone: UTC, contacts: [{{kind: webhook, url: "json://{rx.netloc}/ann"}}]}}
+  - {{id: ben, name: Ben, timezone: UTC, contacts: [{{kind: webhook, url: "json://{rx.netloc}/ben"}}]}}
+escalation_policies:
+  - id: default
+    levels: [{{targets: ["person:ann"]}}, {{targets: ["person:ben"]}}]
+roles: {{technical_manager: ["person:ben"], customer_success_manager: ["person:ben"],
+        senior_engineer: ["person:ben"]}}
+""")
+        res = runner.invoke(app, ["simulate", str(REPO / "runbooks/scenarios/p0-login-outage.yaml"), "--json"],
+                            env={"WARROOM_ONCALL_DIR": str(oncall)})
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    sent = [r["details"] for r in out["timeline"] if r["type"] == "notification.sent"]
+    assert [d["recipients"] for d in sent if d["target"] == "oncall:L1" and d["kind"] == "INITIAL"] == [["ann"]]
+    assert [d["recipients"] for d in sent if d["kind"] == "ESCALATION"][0] == ["ben"]
+    assert rx.requests == []  # nothing left the machine

@@ -27,7 +27,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from warroom import binaries, db
 from warroom import engine as eng
+from warroom.channels import Outcome
 from warroom.runbooks import RunbookError, RunbookLibrary
+from warroom.war_rooms import LogWarRoom
 from workflows.contracts import (
     ActionRequest,
     ActionResult,
@@ -67,6 +69,11 @@ class Scenario:
     # Rehearsal: what each runbook action / check answers (ok unless said), never run for real.
     outcomes: dict[str, list[bool]] = field(default_factory=dict)
     outcomes_line: int = 0
+
+
+def rehearsal_send(url: str, **_: Any) -> Outcome:
+    """A rehearsal's channel: the message is not sent, and counts as delivered."""
+    return Outcome(ok=True)
 
 
 class Rehearsal:
@@ -301,8 +308,9 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
                                                             runtime=_quiet_runtime())
         async with env:
             task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
+            # Pages are resolved with the on-call files (who would be paged) but never sent.
             async with build_worker(env.client, task_queue=task_queue, engine=engine, runbooks=library,
-                                    recovery=Rehearsal(sc.outcomes)):
+                                    recovery=Rehearsal(sc.outcomes), send=rehearsal_send, war_room=LogWarRoom()):
                 t = await eng.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
                                       policy=policy or default_policy(), runbook=runbook,
                                       tier1_services=tier1_services)
