@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api import signatures
+from warroom import signatures
 from api.limits import BodySizeLimit
 from api.metrics import router as metrics_router
 from api.oncall import router as oncall_router

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.signatures import sign_warroom
+from warroom.signatures import sign_warroom
 from tests.test_api import api, new_key
 from warroom import auth, db
 from warroom.cli import app as cli

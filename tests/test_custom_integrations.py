@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.signatures import SignatureError, sign_warroom, verify_grafana, verify_warroom
+from warroom.signatures import SignatureError, sign_warroom, verify_grafana, verify_warroom
 from api.sources import Parsed, PayloadError
 from api.sources.custom import EXAMPLES, MappingError, compile_mapping, load_mapping_file
 from warroom.classify import classify_priority

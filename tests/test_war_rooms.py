@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from api.signatures import SignatureError, verify_warroom
+from warroom.signatures import SignatureError, verify_warroom
 from tests.fake_slack import FakeSlack
 from warroom.war_rooms import (LogWarRoom, Room, SlackWarRoom, WarRoomError, WebhookWarRoom,
                                provider_from_env, slack_channel_name)

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from api.signatures import sign_warroom
+from warroom.signatures import sign_warroom
 
 log = logging.getLogger("warroom.war_rooms")
 
