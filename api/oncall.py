@@ -33,7 +33,7 @@ from warroom.oncall import (
     parse_at,
     remember,
 )
-from warroom.runbooks import ValidationProblem
+from warroom.yamldoc import ValidationProblem
 
 router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
 

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from jsonschema import Draft202012Validator
 
-from warroom.runbooks import ValidationProblem, _Doc, _explain, format_path
+from warroom.yamldoc import Doc, Path_, TextTimesLoader, ValidationProblem, explain, format_path, parse
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "oncall" / "schema.json"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -39,7 +39,6 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://\S")
 _LEVEL = re.compile(r"^oncall:L(\d+)$")
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
-Path_ = tuple[str | int, ...]
 
 
 class OnCallError(ValueError):
@@ -419,73 +418,6 @@ class OnCallConfig:
         return Resolution(target, tuple(people), f"{prefix} → {via}" if prefix else via, tuple(chat))
 
 
-# ---------------------------------------------------------------- YAML with line numbers
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 would read 18:00 as the number 1080 (base 60) and 2026-01-05T09:00 as a
-    datetime; on-call files are full of both, so they stay text and get checked as such."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        tag = super().resolve(kind, value, implicit)
-        if kind is yaml.ScalarNode and implicit[0] and (
-                tag == "tag:yaml.org,2002:timestamp" or
-                (tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in value)):
-            return "tag:yaml.org,2002:str"
-        return tag
-
-
-def _parse(text: str) -> _Doc:
-    """Plain data plus the line of every node. Raises yaml.YAMLError for text that is not YAML."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        lines: dict[Path_, int] = {}
-        problems: list[tuple[Path_, int, str]] = []
-        if node is None:
-            return _Doc(None, {(): 1}, problems)
-        lines[()] = node.start_mark.line + 1
-
-        def build(n: yaml.Node, path: Path_) -> Any:
-            if isinstance(n, yaml.MappingNode):
-                own = len(n.value)
-                loader.flatten_mapping(n)  # merge keys (<<: *anchor) share a layer between schedules
-                merged = len(n.value) - own  # the merged pairs come first; a key written here overrides them
-                inherited: set[str] = set()
-                out: dict[Any, Any] = {}
-                for index, (k, v) in enumerate(n.value):
-                    key = loader.construct_object(k, deep=True)
-                    line = k.start_mark.line + 1
-                    if not isinstance(key, str | int | bool) or key is None:
-                        problems.append((path, line, "a key must be plain text"))
-                        continue
-                    key = str(key) if not isinstance(key, str) else key
-                    if index < merged:
-                        if key in out:
-                            continue  # the earlier of two merged mappings wins, as in YAML
-                        inherited.add(key)
-                    elif key in inherited:
-                        inherited.discard(key)
-                        del out[key]
-                    if key in out:
-                        problems.append((path + (key,), line,
-                                         f"duplicate key {key!r} (first at line {lines[path + (key,)]})"))
-                        continue
-                    lines[path + (key,)] = line
-                    out[key] = build(v, path + (key,))
-                return out
-            if isinstance(n, yaml.SequenceNode):
-                items = []
-                for i, item in enumerate(n.value):
-                    lines[path + (i,)] = item.start_mark.line + 1
-                    items.append(build(item, path + (i,)))
-                return items
-            return loader.construct_object(n, deep=True)
-
-        return _Doc(build(node, ()), lines, problems)
-    finally:
-        loader.dispose()
-
-
 @cache
 def schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -513,7 +445,7 @@ def _apprise_schemes() -> frozenset[str]:
 class _Item:
     """One item of one file, with where it is (for problems that point at it)."""
     file: str
-    doc: _Doc
+    doc: Doc
     path: Path_
     data: dict[str, Any]
 
@@ -541,7 +473,7 @@ class _Checker:
             self.problems.append(ValidationProblem(name, 1, "", "cannot read the file (not UTF-8 text?)"))
             return
         try:
-            doc = _parse(text)
+            doc = parse(text, TextTimesLoader)
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
             problem, context = getattr(err, "problem", None), getattr(err, "context", None)
@@ -555,7 +487,7 @@ class _Checker:
                                  "or roles"))
         else:
             for err in _validator().iter_errors(doc.data):
-                found.extend(_explain(err, doc))
+                found.extend(explain(err, doc))
         self.problems.extend(ValidationProblem(name, line, format_path(path) or "(document)", msg)
                              for path, line, msg in found)
         if not isinstance(doc.data, dict):

@@ -9,7 +9,6 @@ history, so editing a file never changes a running incident. Every problem is re
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable
@@ -19,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator
 
+from warroom.yamldoc import Doc, Path_, ValidationProblem, explain, format_path, parse
 from workflows.contracts import ActionSpec, CheckSpec, ResponsePolicy, RunbookSpec
 from workflows.policy import default_policy
 
@@ -29,10 +29,6 @@ ACTION_KINDS = ("http", "command", "manual", "wait", "approval", "python")
 CHECK_KINDS = ("http", "prometheus", "manual")
 # Fallbacks: picked by name when nothing more specific matches, never by their `match`.
 _DEFAULT_NAME = re.compile(r"^default(-p[0-4])?$")
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "true/false", "null": "empty"}
-
-Path_ = tuple[str | int, ...]
 
 
 class RunbookError(ValueError):
@@ -43,19 +39,6 @@ class RunbookError(ValueError):
         self.problems = problems or []
 
 
-@dataclass(frozen=True)
-class ValidationProblem:
-    file: str
-    line: int
-    path: str  # field path as people write it: recover[1].kind ("" for YAML syntax errors)
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.path}: {self.message}" if self.path else \
-            f"{self.file}:{self.line}: {self.message}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
 
 
 @dataclass
@@ -84,64 +67,6 @@ class RunbookEntry:
         return score
 
 
-# ---------------------------------------------------------------- YAML with line numbers
-
-class _Doc:
-    """Plain data from a YAML text plus the line of every node (by field path)."""
-
-    def __init__(self, data: Any, lines: dict[Path_, int], problems: list[tuple[Path_, int, str]]) -> None:
-        self.data, self.lines, self.problems = data, lines, problems
-
-    def line(self, path: Iterable[str | int]) -> int:
-        p = tuple(path)
-        while p and p not in self.lines:
-            p = p[:-1]
-        return self.lines.get(p, 1)
-
-
-def _parse(text: str) -> _Doc:
-    """Raises yaml.YAMLError (with a mark) for text that is not YAML."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        lines: dict[Path_, int] = {}
-        problems: list[tuple[Path_, int, str]] = []
-        if node is None:
-            return _Doc(None, {(): 1}, problems)
-        lines[()] = node.start_mark.line + 1
-
-        def build(n: yaml.Node, path: Path_) -> Any:
-            if isinstance(n, yaml.MappingNode):
-                loader.flatten_mapping(n)  # YAML merge keys (<<)
-                out: dict[Any, Any] = {}
-                for k, v in n.value:
-                    key = loader.construct_object(k, deep=True)
-                    line = k.start_mark.line + 1
-                    try:
-                        hash(key)
-                    except TypeError:
-                        problems.append((path, line, "a key must be a plain value"))
-                        continue
-                    if key in out:
-                        problems.append((path + (key,), line,
-                                         f"duplicate key {key!r} (first at line {lines[path + (key,)]})"))
-                        continue
-                    lines[path + (key,)] = line
-                    out[key] = build(v, path + (key,))
-                return out
-            if isinstance(n, yaml.SequenceNode):
-                items = []
-                for i, item in enumerate(n.value):
-                    lines[path + (i,)] = item.start_mark.line + 1
-                    items.append(build(item, path + (i,)))
-                return items
-            return loader.construct_object(n, deep=True)
-
-        return _Doc(build(node, ()), lines, problems)
-    finally:
-        loader.dispose()
-
-
 # ---------------------------------------------------------------- schema errors, in words
 
 @cache
@@ -153,83 +78,6 @@ def schema() -> dict[str, Any]:
 def _validator() -> Draft202012Validator:
     Draft202012Validator.check_schema(schema())
     return Draft202012Validator(schema())
-
-
-def format_path(path: Iterable[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _kind_of(data: Any, path: Path_) -> str | None:
-    """The kind of the step that contains path, if any."""
-    node, found = data, None
-    for part in path:
-        if isinstance(node, dict) and isinstance(node.get("kind"), str):
-            found = node["kind"]
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-    if isinstance(node, dict) and isinstance(node.get("kind"), str):
-        found = node["kind"]
-    return found
-
-
-def _got(value: Any) -> str:
-    for name, types in (("a mapping", dict), ("a list", list), ("true/false", bool), ("empty", type(None))):
-        if isinstance(value, types):
-            return name
-    return repr(value)
-
-
-def _explain(err: ValidationError, doc: _Doc) -> list[tuple[Path_, int, str]]:
-    path: Path_ = tuple(err.absolute_path)
-    v, want, inst = err.validator, err.validator_value, err.instance
-    for_kind = ""
-    if "then" in err.absolute_schema_path:
-        kind = _kind_of(doc.data, path)
-        for_kind = f" for kind {kind}" if kind else ""
-    if err.schema is False:  # {"rollback": false} inside a rollback
-        # jsonschema leaves the property name off the path of a false subschema
-        if list(err.absolute_schema_path)[-1:] == ["properties"]:
-            path = path + ("rollback",)
-        return [(path, doc.line(path), "a rollback cannot have its own rollback")]
-    if v == "required":
-        missing = [name for name in want if not (isinstance(inst, dict) and name in inst)]
-        return [(path + (name,), doc.line(path), f"required{for_kind}") for name in missing]
-    if v == "additionalProperties" and isinstance(inst, dict):
-        known = sorted(err.schema.get("properties", {}))
-        out = []
-        for key in inst:
-            if key in known:
-                continue
-            hint = difflib.get_close_matches(str(key), known, n=1)
-            msg = f"unknown field{for_kind}" + (f" (did you mean {hint[0]!r}?)" if hint else
-                                                f" (expected one of: {', '.join(known)})" if known else "")
-            out.append((path + (key,), doc.line(path + (key,)), msg))
-        return out
-    if v == "type":
-        names = [want] if isinstance(want, str) else list(want)
-        expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names if n != "null")
-        return [(path, doc.line(path), f"expected {expected}, got {_got(inst)}")]
-    if v == "anyOf" and all(isinstance(alt, dict) and list(alt) == ["required"] for alt in want):
-        options = " or ".join(f"`{alt['required'][0]}`" for alt in want)
-        return [(path, doc.line(path), f"needs {options}{for_kind}")]
-    messages = {
-        "enum": lambda: f"{inst!r} is not one of {', '.join(map(str, want))}",
-        "const": lambda: f"must be {want!r}",
-        "minimum": lambda: f"must be at least {want} (got {inst})",
-        "maximum": lambda: f"must be at most {want} (got {inst})",
-        "minItems": lambda: "must not be an empty list",
-        "minLength": lambda: "must not be empty",
-        "maxLength": lambda: f"must be at most {want} characters",
-        "pattern": lambda: f"{inst!r} does not match {want}",
-        "uniqueItems": lambda: "has duplicate entries",
-    }
-    message = messages[v]() if v in messages else err.message
-    return [(path, doc.line(path), message)]
 
 
 # ---------------------------------------------------------------- checks the schema cannot make
@@ -246,7 +94,7 @@ def _failure_actions(ovf: Any) -> tuple[list[Any], Path_]:
     return (ovf if isinstance(ovf, list) else []), ("on_verify_failure",)
 
 
-def _semantic(doc: _Doc, policy: ResponsePolicy) -> list[tuple[Path_, int, str]]:
+def _semantic(doc: Doc, policy: ResponsePolicy) -> list[tuple[Path_, int, str]]:
     data = doc.data
     if not isinstance(data, dict):
         return []
@@ -326,7 +174,7 @@ def validate_text(text: str, *, file: str = "<input>", source: str | None = None
                   policy: ResponsePolicy | None = None) -> tuple[RunbookEntry | None, list[ValidationProblem]]:
     """Parse and check one runbook; the entry is None whenever there is any problem."""
     try:
-        doc = _parse(text)
+        doc = parse(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         problem, context = getattr(err, "problem", None), getattr(err, "context", None)
@@ -337,7 +185,7 @@ def validate_text(text: str, *, file: str = "<input>", source: str | None = None
         found.append(((), 1, "the file is empty: a runbook needs at least name and version"))
     else:
         for err in _validator().iter_errors(doc.data):
-            found.extend(_explain(err, doc))
+            found.extend(explain(err, doc))
         found.extend(_semantic(doc, policy or default_policy()))
     problems = sorted({ValidationProblem(file, line, format_path(path) or "(document)", msg)
                        for path, line, msg in found}, key=lambda p: (p.line, p.path, p.message))

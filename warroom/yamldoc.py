@@ -1,0 +1,190 @@
+"""YAML documents with the line of every node, and schema errors in words.
+
+Room: shared by the file formats people write by hand (runbooks, on-call files): every
+problem is reported as `file:line: field.path: message`, the line coming from the YAML node
+the problem is about.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from jsonschema import ValidationError
+
+Path_ = tuple[str | int, ...]
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "true/false", "null": "empty"}
+
+
+@dataclass(frozen=True)
+class ValidationProblem:
+    file: str
+    line: int
+    path: str  # field path as people write it: recover[1].kind ("" for YAML syntax errors)
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.path}: {self.message}" if self.path else \
+            f"{self.file}:{self.line}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
+
+
+class Doc:
+    """Plain data from a YAML text plus the line of every node (by field path)."""
+
+    def __init__(self, data: Any, lines: dict[Path_, int], problems: list[tuple[Path_, int, str]]) -> None:
+        self.data, self.lines, self.problems = data, lines, problems
+
+    def line(self, path: Iterable[str | int]) -> int:
+        p = tuple(path)
+        while p and p not in self.lines:
+            p = p[:-1]
+        return self.lines.get(p, 1)
+
+
+class TextTimesLoader(yaml.SafeLoader):
+    """YAML 1.1 would read 18:00 as the number 1080 (base 60) and 2026-01-05T09:00 as a
+    datetime; on-call files are full of both, so they stay text and get checked as such."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        tag = super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode and implicit[0] and (
+                tag == "tag:yaml.org,2002:timestamp" or
+                (tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in value)):
+            return "tag:yaml.org,2002:str"
+        return tag
+
+
+def parse(text: str, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> Doc:
+    """Plain data plus the line of every node. Raises yaml.YAMLError for text that is not YAML."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[Path_, int] = {}
+        problems: list[tuple[Path_, int, str]] = []
+        if node is None:
+            return Doc(None, {(): 1}, problems)
+        lines[()] = node.start_mark.line + 1
+
+        def build(n: yaml.Node, path: Path_) -> Any:
+            if isinstance(n, yaml.MappingNode):
+                own = len(n.value)
+                loader.flatten_mapping(n)  # merge keys (<<: *anchor) share a layer between schedules
+                merged = len(n.value) - own  # the merged pairs come first; a key written here overrides them
+                inherited: set[str] = set()
+                out: dict[Any, Any] = {}
+                for index, (k, v) in enumerate(n.value):
+                    key = loader.construct_object(k, deep=True)
+                    line = k.start_mark.line + 1
+                    if not isinstance(key, str | int | bool) or key is None:
+                        problems.append((path, line, "a key must be plain text"))
+                        continue
+                    key = str(key) if not isinstance(key, str) else key
+                    if index < merged:
+                        if key in out:
+                            continue  # the earlier of two merged mappings wins, as in YAML
+                        inherited.add(key)
+                    elif key in inherited:
+                        inherited.discard(key)
+                        del out[key]
+                    if key in out:
+                        problems.append((path + (key,), line,
+                                         f"duplicate key {key!r} (first at line {lines[path + (key,)]})"))
+                        continue
+                    lines[path + (key,)] = line
+                    out[key] = build(v, path + (key,))
+                return out
+            if isinstance(n, yaml.SequenceNode):
+                items = []
+                for i, item in enumerate(n.value):
+                    lines[path + (i,)] = item.start_mark.line + 1
+                    items.append(build(item, path + (i,)))
+                return items
+            return loader.construct_object(n, deep=True)
+
+        return Doc(build(node, ()), lines, problems)
+    finally:
+        loader.dispose()
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _kind_of(data: Any, path: Path_) -> str | None:
+    """The kind of the step that contains path, if any."""
+    node, found = data, None
+    for part in path:
+        if isinstance(node, dict) and isinstance(node.get("kind"), str):
+            found = node["kind"]
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+    if isinstance(node, dict) and isinstance(node.get("kind"), str):
+        found = node["kind"]
+    return found
+
+
+def _got(value: Any) -> str:
+    for name, types in (("a mapping", dict), ("a list", list), ("true/false", bool), ("empty", type(None))):
+        if isinstance(value, types):
+            return name
+    return repr(value)
+
+
+def explain(err: ValidationError, doc: Doc) -> list[tuple[Path_, int, str]]:
+    path: Path_ = tuple(err.absolute_path)
+    v, want, inst = err.validator, err.validator_value, err.instance
+    for_kind = ""
+    if "then" in err.absolute_schema_path:
+        kind = _kind_of(doc.data, path)
+        for_kind = f" for kind {kind}" if kind else ""
+    if err.schema is False:  # {"rollback": false} inside a rollback
+        # jsonschema leaves the property name off the path of a false subschema
+        if list(err.absolute_schema_path)[-1:] == ["properties"]:
+            path = path + ("rollback",)
+        return [(path, doc.line(path), "a rollback cannot have its own rollback")]
+    if v == "required":
+        missing = [name for name in want if not (isinstance(inst, dict) and name in inst)]
+        return [(path + (name,), doc.line(path), f"required{for_kind}") for name in missing]
+    if v == "additionalProperties" and isinstance(inst, dict):
+        known = sorted(err.schema.get("properties", {}))
+        out = []
+        for key in inst:
+            if key in known:
+                continue
+            hint = difflib.get_close_matches(str(key), known, n=1)
+            msg = f"unknown field{for_kind}" + (f" (did you mean {hint[0]!r}?)" if hint else
+                                                f" (expected one of: {', '.join(known)})" if known else "")
+            out.append((path + (key,), doc.line(path + (key,)), msg))
+        return out
+    if v == "type":
+        names = [want] if isinstance(want, str) else list(want)
+        expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names if n != "null")
+        return [(path, doc.line(path), f"expected {expected}, got {_got(inst)}")]
+    if v == "anyOf" and all(isinstance(alt, dict) and list(alt) == ["required"] for alt in want):
+        options = " or ".join(f"`{alt['required'][0]}`" for alt in want)
+        return [(path, doc.line(path), f"needs {options}{for_kind}")]
+    messages = {
+        "enum": lambda: f"{inst!r} is not one of {', '.join(map(str, want))}",
+        "const": lambda: f"must be {want!r}",
+        "minimum": lambda: f"must be at least {want} (got {inst})",
+        "maximum": lambda: f"must be at most {want} (got {inst})",
+        "minItems": lambda: "must not be an empty list",
+        "minLength": lambda: "must not be empty",
+        "maxLength": lambda: f"must be at most {want} characters",
+        "pattern": lambda: f"{inst!r} does not match {want}",
+        "uniqueItems": lambda: "has duplicate entries",
+    }
+    message = messages[v]() if v in messages else err.message
+    return [(path, doc.line(path), message)]
