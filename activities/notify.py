@@ -18,6 +18,10 @@ Exactly once, as far as a channel allows (docs/channels.md):
 
 Without any on-call configuration (no people at all) pages go to the log channel, as in
 `warroom dev`; with a configuration, a target that reaches nobody is a FAILED page.
+
+The records database being down never holds a page back: the page goes out without its
+record (the Idempotency-Key still travels with it), and the communication is written from
+the timeline once the database answers again (db.record_events).
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -99,9 +104,9 @@ class NotifyActivities:
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
-        row = db.claim_communication(self.engine, key=n.key, incident_id=n.incident_id, kind=n.kind,
-                                     target=n.target, subject=n.subject, body=n.body)
-        if row.status == "SENT":
+        row = self._record(db.claim_communication, key=n.key, incident_id=n.incident_id, kind=n.kind,
+                           target=n.target, subject=n.subject, body=n.body)
+        if row is not None and row.status == "SENT":
             # A retry after a crash between sending and answering: never page twice.
             return NotificationResult(key=n.key, channel=row.channel, recipients=list(row.recipients),
                                       status="SENT", duplicate=True)
@@ -134,8 +139,8 @@ class NotifyActivities:
             error = ("; ".join(f"{d['person']} ({d['contact_kind']}): {d['error']}" for d in tried)
                      or f"nobody to page for {n.target}: {res.via}")
         channel = ",".join(dict.fromkeys(kinds))[:64]
-        db.finish_communication(self.engine, key=n.key, status=status, channel=channel, recipients=reached,
-                                error=error[:2000])
+        self._record(db.finish_communication, key=n.key, status=status, channel=channel, recipients=reached,
+                     error=error[:2000])
         return NotificationResult(key=n.key, channel=channel, recipients=reached, status=status, error=error[:500],
                                   via=res.via, deliveries=tried)
 
@@ -150,14 +155,14 @@ class NotifyActivities:
         for i, cp in enumerate(person.contacts):
             key = f"{n.key}:{person.id}:{i}"
             shown = chan.redact(cp.url)
-            row = db.claim_delivery(self.engine, key=key, communication_key=n.key, incident_id=n.incident_id,
-                                    person=person.id, contact_kind=cp.kind, contact=shown)
-            if row.status == "SENT":  # recorded by an earlier attempt of this activity
+            row = self._record(db.claim_delivery, key=key, communication_key=n.key, incident_id=n.incident_id,
+                               person=person.id, contact_kind=cp.kind, contact=shown)
+            if row is not None and row.status == "SENT":  # recorded by an earlier attempt of this activity
                 tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown, "status": "SENT",
                               "error": "", "duplicate": True})
                 return True, cp.kind
             outcome = self._send(n, person, cp, key, via)
-            db.finish_delivery(self.engine, key=key, ok=outcome.ok, error=outcome.error)
+            self._record(db.finish_delivery, key=key, ok=outcome.ok, error=outcome.error)
             tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown,
                           "status": "SENT" if outcome.ok else "FAILED", "error": outcome.error})
             if outcome.ok:
@@ -188,13 +193,17 @@ class NotifyActivities:
                 "level": f"L{n.level}", "commander": n.commander or "", "subject": n.subject, "message": n.body,
                 "link": self.link(n.incident_id), "person_name": person.name, "via": via}
 
+    def _record(self, write: Callable[..., T], **kw: Any) -> T | None:
+        """A records call that may fail: a page is never held back by the database."""
+        return recorded(self.engine, write, **kw)
+
     def link(self, incident_id: str) -> str:
         return f"{self.public_url}/api/v1/incidents/{incident_id}" if self.public_url else ""
 
     # ------------------------------------------------------------------ other routes
 
     def _post_to_war_room(self, n: Notification) -> NotificationResult:
-        stored = db.war_room(self.engine, incident_id=n.incident_id)
+        stored = self._record(db.war_room, incident_id=n.incident_id)
         room = (Room(provider=stored.provider, channel=stored.channel, url=stored.url, bridge=stored.bridge,
                      incident_id=n.incident_id) if stored else None)
         provider = self.war_room if room is None or room.provider == self.war_room.name else LogWarRoom()
@@ -203,11 +212,11 @@ class NotifyActivities:
         try:
             provider.post(room, text=f"{n.subject}\n{n.body}", idempotency_key=n.key)
         except WarRoomError as err:
-            db.finish_communication(self.engine, key=n.key, status="FAILED", channel=provider.name,
-                                    recipients=[], error=str(err))
+            self._record(db.finish_communication, key=n.key, status="FAILED", channel=provider.name,
+                         recipients=[], error=str(err))
             raise war_room_error(err) from None
-        db.finish_communication(self.engine, key=n.key, status="SENT", channel=provider.name,
-                                recipients=[room.channel])
+        self._record(db.finish_communication, key=n.key, status="SENT", channel=provider.name,
+                     recipients=[room.channel])
         return NotificationResult(key=n.key, channel=provider.name, recipients=[room.channel], status="SENT")
 
     def _legacy(self, n: Notification) -> NotificationResult:
@@ -215,14 +224,27 @@ class NotifyActivities:
         try:
             d = channel.send(n)
         except Exception as err:  # a channel's failure is recorded, then retried by Temporal
-            db.finish_communication(self.engine, key=n.key, status="FAILED", channel=channel.name,
-                                    recipients=[], error=str(err))
+            self._record(db.finish_communication, key=n.key, status="FAILED", channel=channel.name,
+                         recipients=[], error=str(err))
             raise
         status = "SENT" if d.ok else "FAILED"
-        db.finish_communication(self.engine, key=n.key, status=status, channel=channel.name,
-                                recipients=d.recipients, error=d.error)
+        self._record(db.finish_communication, key=n.key, status=status, channel=channel.name,
+                     recipients=d.recipients, error=d.error)
         return NotificationResult(key=n.key, channel=channel.name, recipients=d.recipients, status=status,
                                   error=d.error)
+
+
+T = TypeVar("T")
+
+
+def recorded(engine: Engine, write: Callable[..., T], **kw: Any) -> T | None:
+    """Call a records function; None (logged) when the database does not answer."""
+    try:
+        return write(engine, **kw)
+    except SQLAlchemyError as err:
+        log.warning("records unavailable, going on without them (%s): %s", write.__name__,
+                    str(err).splitlines()[0][:200])
+        return None
 
 
 def _scheduled_at() -> datetime:

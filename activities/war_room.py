@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from activities.notify import war_room_error
+from activities.notify import recorded, war_room_error
 from warroom import db
 from warroom.oncall import OnCallConfig
 from warroom.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
@@ -51,11 +51,11 @@ class WarRoomActivities:
 
     @activity.defn(name="open_war_room")
     def open_war_room(self, req: WarRoomRequest) -> WarRoomResult:
-        row = db.claim_communication(self.engine, key=req.key, incident_id=req.incident_id, kind="INITIAL",
-                                     target="war_room", subject=f"[{req.priority}] war room: {req.title}",
-                                     body=req.brief)
-        stored = db.war_room(self.engine, incident_id=req.incident_id)
-        if row.status == "SENT" and stored is not None:
+        row = recorded(self.engine, db.claim_communication, key=req.key, incident_id=req.incident_id,
+                       kind="INITIAL", target="war_room", subject=f"[{req.priority}] war room: {req.title}",
+                       body=req.brief)
+        stored = recorded(self.engine, db.war_room, incident_id=req.incident_id)
+        if row is not None and row.status == "SENT" and stored is not None:
             return WarRoomResult(channel=stored.channel, bridge=stored.bridge, url=stored.url,
                                  provider=stored.provider)
         responders = self.responders(req)
@@ -64,11 +64,11 @@ class WarRoomActivities:
             room = self.provider.open(incident_id=req.incident_id, title=req.title, priority=req.priority,
                                       brief=req.brief, responders=responders, link=link, idempotency_key=req.key)
         except WarRoomError as err:
-            db.finish_communication(self.engine, key=req.key, status="FAILED", channel=self.provider.name,
-                                    recipients=[], error=str(err))
+            recorded(self.engine, db.finish_communication, key=req.key, status="FAILED",
+                     channel=self.provider.name, recipients=[], error=str(err))
             raise war_room_error(err) from None
-        db.save_war_room(self.engine, incident_id=req.incident_id, provider=room.provider, channel=room.channel,
-                         url=room.url, bridge=room.bridge)
-        db.finish_communication(self.engine, key=req.key, status="SENT", channel=room.provider,
-                                recipients=[room.channel, *responders])
+        recorded(self.engine, db.save_war_room, incident_id=req.incident_id, provider=room.provider,
+                 channel=room.channel, url=room.url, bridge=room.bridge)
+        recorded(self.engine, db.finish_communication, key=req.key, status="SENT", channel=room.provider,
+                 recipients=[room.channel, *responders])
         return WarRoomResult(channel=room.channel, bridge=room.bridge, url=room.url, provider=room.provider)

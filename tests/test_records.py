@@ -15,6 +15,7 @@ from activities.notify import Delivery, NotifyActivities
 from tests.helpers import (
     advance_to,
     assert_replays,
+    at_minutes,
     events,
     final_state,
     get_state,
@@ -198,6 +199,49 @@ async def test_sla_deadlines_are_recorded_while_open(env, engine, task_queue):
     assert inc.resolve_due == s.deadlines.resolve_due == s.created_at + timedelta(hours=4)
     assert inc.next_update_due == s.deadlines.next_update_due
     assert inc.mitigated_at is None
+
+
+async def test_a_records_outage_delays_the_record_but_never_holds_the_incident_back(
+        env, engine, task_queue, monkeypatch):
+    """Every records call fails for the incident's first 20 minutes: pages still go out, the ack
+    SLA still escalates, and once the database answers the records catch up, communications
+    included (written from the timeline)."""
+    from sqlalchemy.exc import OperationalError
+
+    import activities.assess
+
+    down = True
+
+    def unreachable(real):
+        def call(*args, **kwargs):
+            if down:
+                raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+            return real(*args, **kwargs)
+        return call
+
+    for name in ("record_events", "claim_communication", "finish_communication", "claim_delivery",
+                 "finish_delivery", "war_room", "save_war_room"):
+        monkeypatch.setattr(db, name, unreachable(getattr(db, name)))
+    monkeypatch.setattr(activities.assess, "known_issues_for", unreachable(activities.assess.known_issues_for))
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P0")
+        await advance_to(env, h, 20)
+        s = await get_state(h)
+        assert at_minutes(s, "escalated") == [15.0] and s.war_room and s.war_room["channel"]
+        assert {p.details["target"] for p in pages(s, kind="INITIAL")} >= {"oncall:L1", "technical_manager"}
+        assert not events(s, "notification.failed")
+        down = False
+        await advance_to(env, h, 25)
+        s = await get_state(h)
+        for _ in range(100):
+            rows = db.timeline(engine, incident_id=s.incident_id)
+            if len(rows) == len(s.timeline):
+                break
+            await asyncio.sleep(0.05)
+    assert [(r.seq, r.type) for r in rows] == [(e.seq, e.type) for e in s.timeline]
+    comms = {c.key: c for c in db.communications(engine, incident_id=s.incident_id)}
+    for p in pages(s):
+        assert comms[p.details["key"]].status == "SENT" and comms[p.details["key"]].target == p.details["target"]
 
 
 # --------------------------------------------------------------------------- the activity alone

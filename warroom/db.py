@@ -366,6 +366,19 @@ def _record_detail(session: Session, engine: Engine, *, run_id: str, incident_id
     if changes:
         session.execute(_insert(engine, PriorityChangeRow).values(changes)
                         .on_conflict_do_nothing(index_elements=["run_id", "seq"]))
+    # A page sent while the records were down has no communication row yet: write it from the
+    # timeline (the normal path claimed it before sending, and this finds it there).
+    comms = [dict(key=str(e["details"]["key"]), incident_id=incident_id, kind=str(e["details"].get("kind") or ""),
+                  target=str(e["details"].get("target") or ""), channel=str(e["details"].get("channel") or "")[:64],
+                  recipients=list(e["details"].get("recipients") or []), subject=str(e["details"].get("subject") or ""),
+                  body="", status=str(e["details"].get("status") or ("FAILED" if e["type"] == "notification.failed"
+                                                                    else "SENT")),
+                  attempts=1, error=str(e["details"].get("error") or ""), created_at=e["at"],
+                  sent_at=e["at"] if e["type"] == "notification.sent" else None)
+             for e in events if e["type"] in ("notification.sent", "notification.failed") and e["details"].get("key")]
+    if comms:
+        session.execute(_insert(engine, CommunicationRow).values(comms)
+                        .on_conflict_do_nothing(index_elements=["key"]))
     review = snapshot.get("review")
     if review and any(e["type"] == "review.submitted" for e in events):
         session.execute(_insert(engine, ReviewRow).values(
