@@ -35,7 +35,8 @@ class WarRoomActivities:
         self.public_url = public_url.rstrip("/")
 
     def responders(self, req: WarRoomRequest) -> list[str]:
-        """Chat handles of who is on call at levels 1..req.level, and of the commander."""
+        """Who is on call at levels 1..req.level, and the commander: their Slack users for a
+        Slack room (people without one are left out), their person ids otherwise."""
         config = self.oncall()
         at = datetime.now(UTC)
         targets = [f"oncall:L{i}" for i in range(1, max(1, req.level) + 1)]
@@ -44,7 +45,8 @@ class WarRoomActivities:
         out: list[str] = []
         for t in targets:
             for p in config.resolve(t, service=req.service, priority=req.priority, at=at).people:
-                handle = p.handle(self.provider.name)
+                # Slack invites its own users; a webhook or the log gets warroom's person ids.
+                handle = p.handle("slack") if self.provider.name == "slack" else p.id
                 if handle and handle not in out:
                     out.append(handle)
         return out

@@ -274,3 +274,35 @@ async def test_the_escalation_policy_wait_per_level_escalates_sooner_than_the_sl
     assert escalations == [(5, 2), (15, 3), (30, 4)]
     assert [p.details["recipients"] for p in pages(s, kind="ESCALATION")] == [["a2"], ["a3"], ["a4"]]
     assert [r.path for r in rx.delivered if r.json["title"].startswith("[P0] Escalated")] == ["/a2", "/a3", "/a4"]
+
+
+async def test_a_webhook_war_room_gets_the_brief_the_responders_and_every_update(env, engine, task_queue, tmp_path):
+    from warroom.war_rooms import WebhookWarRoom
+
+    bridge = {"room": "bridge-42", "url": "https://meet.example.com/bridge-42", "bridge": "tel:+15550100"}
+    with Receiver() as rx, Receiver(reply=(200, bridge)) as hook:
+        config = write_config(tmp_path, {
+            "people": [person(p, f"json://{rx.netloc}/{p}") for p in ("ann", "tm", "sen")],
+            "escalation_policies": [{"id": "default", "levels": [{"targets": ["person:ann"]}]}],
+            "roles": {"technical_manager": ["person:tm"], "customer_success_manager": ["person:tm"],
+                      "senior_engineer": ["person:sen"]},
+        })
+        provider = WebhookWarRoom(f"http://{hook.netloc}/war-rooms", secret="s3cret")
+        async with running_worker(env.client, task_queue, engine, oncall=lambda: config, war_room=provider,
+                                  retry_delay=0.01):
+            h = await start(env.client, task_queue, priority="P0")
+            await advance_to(env, h, 3)
+            await eng.act(env.client, h.id, "acknowledge", {"by": "ann"})
+            await eng.act(env.client, h.id, "post_update", {"by": "ann", "message": "draining the bad node"})
+            await advance_to(env, h, 16)
+            s = await get_state(h)
+        provider.close()
+    bodies = [r.json for r in hook.requests]
+    assert [b["event"] for b in bodies] == ["war_room.open", "war_room.post", "war_room.post"]
+    assert bodies[0]["responders"] == ["ann"] and "Checkout is down" in bodies[0]["brief"]
+    assert "draining the bad node" in bodies[1]["text"] and "status update" in bodies[2]["text"]
+    assert all(b["room"] == "bridge-42" for b in bodies[1:])
+    assert all(r.header("X-Warroom-Signature", "").startswith("sha256=") for r in hook.requests)
+    assert len({r.header("Idempotency-Key") for r in hook.requests}) == 3
+    assert s.war_room == {"channel": "bridge-42", "bridge": "tel:+15550100",
+                          "url": "https://meet.example.com/bridge-42", "provider": "webhook"}
