@@ -76,8 +76,8 @@ class IncidentRow(Base):
     # From the triggering alert (its `triggered` event).
     dedup_key: Mapped[str] = mapped_column(String(255), default="", index=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    # Impact stopped: the first of alert resolved by its source, resolve requested, recovery
-    # completed; cleared by a reopen (docs/records.md).
+    # Impact stopped: the first of alert resolved by its source, resolve requested, verification
+    # passed, resolved; cleared by a reopen (docs/records.md).
     mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The SLA deadlines as of the last record (the workflow's Deadlines; None when not running).
     ack_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
