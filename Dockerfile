@@ -41,9 +41,15 @@ RUN groupadd --system --gid 10001 warroom \
 WORKDIR /app
 COPY runbooks/ ./runbooks/
 
+# 5. On-call files (people, schedules, escalation policies): a directory the service user may
+#    write, since admins PUT them through the API. The schema and examples ship beside it.
+COPY oncall/ ./oncall-examples/
+RUN mkdir -p /var/lib/warroom/oncall && chown warroom:warroom /var/lib/warroom/oncall
+
 # Container defaults; every one can be overridden with -e / environment:.
 # The API must listen on 0.0.0.0 inside a container to be reachable through a port mapping.
 ENV WARROOM_RUNBOOKS_DIR=/app/runbooks \
+    WARROOM_ONCALL_DIR=/var/lib/warroom/oncall \
     WARROOM_DATA_DIR=/var/lib/warroom \
     WARROOM_API_HOST=0.0.0.0 \
     WARROOM_API_PORT=8000
