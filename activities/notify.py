@@ -117,18 +117,19 @@ class NotifyActivities:
             return self._legacy(n)
         at = _scheduled_at()
         res = config.resolve(n.target, service=n.service, priority=n.priority, at=at)
+        until = _attempt_deadline()
         tried: list[dict[str, Any]] = []
         reached: list[str] = []
         kinds: list[str] = []
         for person in res.people:
-            ok, kind = self._reach(n, person, res.via, tried)
+            ok, kind = self._reach(n, person, res.via, tried, until)
             if ok:
                 reached.append(person.id)
                 kinds.append(kind)
         for i, url in enumerate(res.chat):  # a team's channel, reached through a team target
             team = Person(id=f"chat{i}", name="team channel", timezone="UTC",
                           contacts=(ContactPoint("chat", url),))
-            if self._reach(n, team, res.via, tried)[0]:
+            if self._reach(n, team, res.via, tried, until)[0]:
                 reached.append(f"chat:{chan.redact(url)}")
                 kinds.append("chat")
         if reached:
@@ -146,7 +147,8 @@ class NotifyActivities:
 
     # ------------------------------------------------------------------ one person
 
-    def _reach(self, n: Notification, person: Person, via: str, tried: list[dict[str, Any]]) -> tuple[bool, str]:
+    def _reach(self, n: Notification, person: Person, via: str, tried: list[dict[str, Any]],
+               until: float) -> tuple[bool, str]:
         """Try the person's contact points in order until one takes the message."""
         if not person.contacts:
             tried.append({"person": person.id, "contact_kind": "", "contact": "", "status": "FAILED",
@@ -161,7 +163,11 @@ class NotifyActivities:
                 tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown, "status": "SENT",
                               "error": "", "duplicate": True})
                 return True, cp.kind
-            outcome = self._send(n, person, cp, key, via)
+            if row is not None and row.status == "FAILED":  # an earlier attempt gave up on it: the next one
+                tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown, "status": "FAILED",
+                              "error": row.error})
+                continue
+            outcome = self._send(n, person, cp, key, via, until)
             self._record(db.finish_delivery, key=key, ok=outcome.ok, error=outcome.error)
             tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown,
                           "status": "SENT" if outcome.ok else "FAILED", "error": outcome.error})
@@ -170,18 +176,29 @@ class NotifyActivities:
             log.warning("delivery %s to %s via %s failed: %s", key, person.id, shown, outcome.error)
         return False, ""
 
-    def _send(self, n: Notification, person: Person, cp: ContactPoint, key: str, via: str) -> chan.Outcome:
+    def _send(self, n: Notification, person: Person, cp: ContactPoint, key: str, via: str,
+              until: float) -> chan.Outcome:
         subject, body = messages.render(self._template(n), person.language, self._context(n, person, via))
         outcome = chan.Outcome(ok=False, error="not sent")
         for attempt in range(self.attempts_per_contact):
+            left = until - time.monotonic()
+            if left < MIN_TRY_SECONDS:
+                # Stop before Temporal hands the page to a retry while a send is still running
+                # (that could deliver twice). A contact point already tried counts as failed;
+                # one not tried yet is left to the retry, which skips what was recorded.
+                if attempt:
+                    return chan.Outcome(ok=False, error=f"{outcome.error} (gave up: out of time)")
+                raise ApplicationError(f"out of time before trying {key}; the next attempt goes on",
+                                       type="DeliveryTimeBudget")
             try:
-                outcome = self.send(cp.url, subject=subject, body=body, idempotency_key=key, env=self.env)
+                outcome = self.send(cp.url, subject=subject, body=body, idempotency_key=key, env=self.env,
+                                    timeout=min(SEND_TIMEOUT_SECONDS, left - 1))
             except chan.ChannelError as err:  # configuration: trying again cannot help
                 return chan.Outcome(ok=False, error=f"configuration: {err}")
             if outcome.ok:
                 return outcome
             if attempt + 1 < self.attempts_per_contact:
-                time.sleep(self.retry_delay * 2 ** attempt)
+                time.sleep(min(self.retry_delay * 2 ** attempt, max(0.0, until - time.monotonic())))
         return outcome
 
     def _template(self, n: Notification) -> str:
@@ -235,6 +252,8 @@ class NotifyActivities:
 
 
 T = TypeVar("T")
+SEND_TIMEOUT_SECONDS = 10.0  # one try of one contact point: connecting, and each wait for the peer
+MIN_TRY_SECONDS = 3.0  # no try starts with less of the attempt's time left than this
 
 
 def recorded(engine: Engine, write: Callable[..., T], **kw: Any) -> T | None:
@@ -245,6 +264,16 @@ def recorded(engine: Engine, write: Callable[..., T], **kw: Any) -> T | None:
         log.warning("records unavailable, going on without them (%s): %s", write.__name__,
                     str(err).splitlines()[0][:200])
         return None
+
+
+def _attempt_deadline() -> float:
+    """time.monotonic() by which this activity attempt must be done: its start-to-close timeout
+    counted from now (a moment after the server started it), less a margin for recording."""
+    try:
+        budget = activity.info().start_to_close_timeout
+    except RuntimeError:  # outside an activity
+        budget = None
+    return time.monotonic() + (budget.total_seconds() - 2 if budget else 10**9)
 
 
 def _scheduled_at() -> datetime:

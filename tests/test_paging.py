@@ -9,11 +9,14 @@ and the records say about it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from tests.fake_slack import FakeSlack
 from tests.helpers import advance_to, events, final_state, get_state, pages, running_worker, start
@@ -306,3 +309,54 @@ async def test_a_webhook_war_room_gets_the_brief_the_responders_and_every_update
     assert len({r.header("Idempotency-Key") for r in hook.requests}) == 3
     assert s.war_room == {"channel": "bridge-42", "bridge": "tel:+15550100",
                           "url": "https://meet.example.com/bridge-42", "provider": "webhook"}
+
+
+# --------------------------------------------------------------------------- the activity's time budget
+
+
+def test_a_hanging_contact_point_never_outlives_the_activity_attempt(engine, tmp_path):
+    """A contact point that hangs uses up the attempt's time: the activity gives up on it
+    before Temporal could hand the page to a retry while a send still runs, and the retry
+    goes on with the next contact point, sending nothing twice."""
+    import time as clock
+    import uuid
+    from datetime import UTC, timedelta
+
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.notify import NotifyActivities
+    from warroom.channels import Outcome
+    from workflows.contracts import Notification
+
+    sends: list[tuple[str, float]] = []
+
+    def send(url: str, *, timeout: float, **_: Any) -> Outcome:
+        sends.append((url, timeout))
+        if "hangs" in url:
+            clock.sleep(min(timeout, 1.5))
+            return Outcome(ok=False, error="timed out")
+        return Outcome(ok=True)
+
+    config = write_config(tmp_path, {
+        "people": [person("ann", "json://127.0.0.1:9/hangs", "json://127.0.0.1:9/backup")],
+        "escalation_policies": [{"id": "default", "levels": [{"targets": ["person:ann"]}]}],
+    })
+    acts = NotifyActivities(engine, oncall=lambda: config, send=send, retry_delay=0.01)
+    iid = f"incident-budget-{uuid.uuid4().hex[:8]}"
+    n = Notification(key=f"{iid}-run:n1", incident_id=iid, kind="INITIAL", target="oncall:L1",
+                     subject="[P0] Checkout is down — new incident", body="brief", priority="P0")
+    aenv = ActivityEnvironment()
+    aenv.info = dataclasses.replace(aenv.info, start_to_close_timeout=timedelta(seconds=7.5),
+                                    scheduled_time=datetime.now(UTC))
+    with pytest.raises(ApplicationError, match="out of time"):
+        aenv.run(acts.send_notification, n)  # 5.5 s of budget: two 1.5 s tries, then out of time
+    assert [u for u, _ in sends] == ["json://127.0.0.1:9/hangs"] * 2
+    assert all(t <= 10 for _, t in sends)
+    rows = {r.key.rsplit(":", 1)[1]: r for r in db.deliveries(engine, incident_id=iid)}
+    assert rows["0"].status == "FAILED" and "out of time" in rows["0"].error and rows["1"].status == "PENDING"
+
+    res = aenv.run(acts.send_notification, n)  # Temporal's retry: the hanging one is not tried again
+    assert res.status == "SENT" and res.recipients == ["ann"]
+    assert [u for u, _ in sends] == ["json://127.0.0.1:9/hangs"] * 2 + ["json://127.0.0.1:9/backup"]
+    assert [d["status"] for d in res.deliveries] == ["FAILED", "SENT"]
