@@ -26,7 +26,7 @@ from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
 from activities.war_room import WarRoomActivities
 from warroom import actions, db
-from warroom.oncall import OnCallConfig, OnCallError, load_oncall
+from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.war_rooms import WarRoomError, WarRoomProvider, provider_from_env
 from warroom.settings import Settings
@@ -75,13 +75,8 @@ def build_worker(client: Client, *, task_queue: str, engine: Engine, runbooks: R
     approvers = settings.approvers if approvers is None else approvers
     public_url = settings.public_url if public_url is None else public_url
     actions.load_modules(action_modules)
-    if oncall is None:
-        oncall_dir = settings.oncall_dir
-        load_oncall(oncall_dir)  # refuse to start on an invalid file
-
-        def oncall() -> OnCallConfig:  # re-read when a file changes (an edit or a PUT through the API)
-            return load_oncall(oncall_dir)
-
+    # Re-read when a file changes (an edit, a PUT through the API); invalid at start: no worker.
+    oncall = oncall or OnCallSource(settings.oncall_dir)
     war_room = war_room or provider_from_env(os.environ)
     # `recovery` replaces run_action / run_check (the simulator's rehearsal answers them).
     recovery = recovery or RecoveryActivities(commands=commands, prometheus_url=prometheus_url)

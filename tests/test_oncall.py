@@ -511,3 +511,21 @@ async def test_api_is_for_admins_only(engine, oncall_dir: Path, monkeypatch: pyt
         assert r.status_code == 200
         assert ("berlin", "greta") in {(e["schedule"], e["person"]["id"]) for e in r.json()["entries"]}
     assert not (oncall_dir / "x.yaml").exists()
+
+
+def test_the_worker_keeps_paging_with_the_last_valid_files_when_an_edit_breaks_them(
+        oncall_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import os
+
+    from warroom.oncall import OnCallSource
+
+    source = OnCallSource(oncall_dir)
+    before = who(source(), "team:sre", "2026-03-11T10:00:00+08:00")
+    assert before
+    broken = write(oncall_dir, "people.yaml", PEOPLE.replace("timezone: Asia/Shanghai", "timezone: Mars/Olympus", 1))
+    os.utime(broken, (broken.stat().st_atime + 5, broken.stat().st_mtime + 5))  # a later edit, whatever the clock
+    with caplog.at_level("ERROR", logger="warroom.oncall"):
+        assert who(source(), "team:sre", "2026-03-11T10:00:00+08:00") == before
+    assert "paging with the last valid ones" in caplog.text and "Mars/Olympus" in caplog.text
+    with pytest.raises(OnCallError):
+        OnCallSource(oncall_dir)  # a worker starting now refuses to

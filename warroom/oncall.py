@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -29,7 +30,9 @@ from jsonschema import Draft202012Validator
 
 from warroom.yamldoc import Doc, Path_, TextTimesLoader, ValidationProblem, explain, format_path, parse
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "oncall" / "schema.json"
+log = logging.getLogger("warroom.oncall")
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "oncall.schema.json"  # also at oncall/schema.json
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KINDS = ("people", "teams", "schedules", "escalation_policies")
 _WHAT = {"people": "person", "teams": "team", "schedules": "schedule", "escalation_policies": "policy"}
@@ -842,6 +845,24 @@ def load_oncall(directory: Path | None = None) -> OnCallConfig:
     return config
 
 
+class OnCallSource:
+    """What the worker pages from: the directory's configuration, re-read when a file changes.
+    Files that become invalid while the worker runs (a hand edit) never stop paging: the last
+    valid configuration stays in use, and the problems are logged at every page until fixed.
+    Built with the files valid (the worker refuses to start otherwise)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.last = load_oncall(directory)
+
+    def __call__(self) -> OnCallConfig:
+        try:
+            self.last = load_oncall(self.directory)
+        except OnCallError as err:
+            log.error("on-call files in %s are invalid; paging with the last valid ones: %s", self.directory, err)
+        return self.last
+
+
 __all__ = ["ContactPoint", "EscalationLevel", "EscalationPolicy", "OnCallConfig", "OnCallEntry", "OnCallError",
-           "Person", "Resolution", "Schedule", "Team", "check_texts", "default_oncall_dir", "load_oncall",
+           "OnCallSource", "Person", "Resolution", "Schedule", "Team", "check_texts", "default_oncall_dir", "load_oncall",
            "oncall_files", "parse_at", "remember", "schema", "validate_paths"]

@@ -24,7 +24,7 @@ from warroom.yamldoc import Doc, Path_, ValidationProblem, explain, format_path,
 from workflows.contracts import ActionSpec, CheckSpec, ResponsePolicy, RunbookSpec
 from workflows.policy import default_policy
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "runbooks" / "schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "runbook.schema.json"  # also at runbooks/schema.json
 ACTION_KINDS = ("http", "command", "manual", "wait", "approval", "python")
 CHECK_KINDS = ("http", "prometheus", "manual")
 # Fallbacks: picked by name when nothing more specific matches, never by their `match`.

@@ -1,0 +1,31 @@
+"""What the code reads from files beside it ships with the package: a non-editable install
+(the Docker image's `pip install ./src`) has no repository around it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from warroom import messages, oncall, runbooks
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "warroom"
+
+
+def shipped() -> set[Path]:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["warroom"]
+    return {p.resolve() for g in globs for p in PACKAGE.glob(g)}
+
+
+def test_schemas_and_templates_are_package_data() -> None:
+    files = shipped()
+    for path in (runbooks.SCHEMA_PATH, oncall.SCHEMA_PATH):
+        assert path.resolve().is_relative_to(PACKAGE) and path.resolve() in files, path
+    templates = {p.resolve() for p in messages.TEMPLATE_DIR.glob("*/*.j2")}
+    assert templates and templates <= files
+
+
+def test_the_published_schema_paths_are_the_packaged_files() -> None:
+    assert (REPO / "runbooks" / "schema.json").resolve() == runbooks.SCHEMA_PATH.resolve()
+    assert (REPO / "oncall" / "schema.json").resolve() == oncall.SCHEMA_PATH.resolve()
