@@ -1,4 +1,4 @@
-"""Post-incident reports and SLA figures over HTTP.
+"""Post-incident reports, communications and SLA figures over HTTP.
 
 Room: api/ (the HTTP edge). Reads the records database through warroom.reports; the engine
 is the one the app's lifespan built (request.app.state.engine). Roles are added where the
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from warroom import reports
+from warroom import db, reports
 
 router = APIRouter(tags=["reports"])
 
@@ -32,6 +32,25 @@ def incident_report(request: Request, incident_id: str,
     if format == "html":
         return HTMLResponse(reports.render_html(report))
     return Response(reports.render_markdown(report), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/api/v1/incidents/{incident_id}/communications", responses={404: {}})
+def incident_communications(request: Request, incident_id: str) -> dict[str, Any]:
+    """Every message of the incident (pages, stakeholder updates, reminders, war-room posts) with
+    its delivery status, and each try of a person's contact point (secrets masked)."""
+    engine = request.app.state.engine
+    comms = db.communications(engine, incident_id=incident_id)
+    if not comms and db.incident(engine, incident_id=incident_id) is None:
+        raise HTTPException(status_code=404, detail=f"no recorded incident {incident_id}")
+    tries: dict[str, list[dict[str, Any]]] = {}
+    for d in db.deliveries(engine, incident_id=incident_id):
+        tries.setdefault(d.communication_key, []).append(
+            {"person": d.person, "contact_kind": d.contact_kind, "contact": d.contact, "status": d.status,
+             "attempts": d.attempts, "error": d.error, "sent_at": d.sent_at})
+    return {"incident_id": incident_id, "communications": [
+        {"key": c.key, "kind": c.kind, "target": c.target, "channel": c.channel, "recipients": c.recipients,
+         "subject": c.subject, "status": c.status, "attempts": c.attempts, "error": c.error,
+         "created_at": c.created_at, "sent_at": c.sent_at, "deliveries": tries.get(c.key, [])} for c in comms]}
 
 
 @router.get("/api/v1/metrics/sla")

@@ -39,6 +39,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
        for a in ("acknowledge", "commander", "updates", "escalate", "priority", "steps/{step}/complete",
                  "resolve", "review", "reopen")},
     ("GET", "/api/v1/incidents/{incident_id}/report"): READ,
+    ("GET", "/api/v1/incidents/{incident_id}/communications"): READ,
     ("GET", "/api/v1/metrics/sla"): READ,
     ("GET", "/api/v1/runbooks"): READ,
     ("GET", "/api/v1/runbooks/{name}"): READ,

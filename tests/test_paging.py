@@ -55,6 +55,22 @@ def write_config(tmp_path: Path, doc: dict[str, Any]) -> OnCallConfig:
     return OnCallConfig.load(d)
 
 
+async def communications_over_http(engine: Any, incident_id: str) -> list[dict[str, Any]]:
+    import httpx
+    from fastapi import FastAPI
+
+    from api.reports import router
+
+    app = FastAPI()
+    app.state.engine = engine
+    app.include_router(router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.get("/api/v1/incidents/incident-nope/communications")).status_code == 404
+        r = await c.get(f"/api/v1/incidents/{incident_id}/communications")
+        assert r.status_code == 200
+        return r.json()["communications"]
+
+
 def received(rx: Receiver, who: str) -> list[Any]:
     """The messages person `who` accepted (2xx), in order."""
     return [r for r in rx.delivered if r.path == f"/{who}"]
@@ -147,6 +163,7 @@ async def test_p0_pages_l1_escalates_to_the_l2_of_that_time_and_stops_after_the_
 
 async def test_a_flaky_receiver_gets_the_page_once_and_a_dead_one_falls_back(env, engine, task_queue, tmp_path):
     with Receiver(fail_first=2) as flaky, Receiver(always_fail=True) as dead, Receiver() as rx:
+        dead_at, rx_at = dead.netloc, rx.netloc
         config = write_config(tmp_path, {
             "people": [
                 person("pat", f"json://{flaky.netloc}/pat", f"json://{rx.netloc}/pat-backup"),
@@ -176,6 +193,12 @@ async def test_a_flaky_receiver_gets_the_page_once_and_a_dead_one_falls_back(env
     rows = {(r.person, r.contact_kind, r.status) for r in db.deliveries(engine, incident_id=s.incident_id)
             if r.communication_key == lead.details["key"]}
     assert rows == {("quinn", "webhook", "FAILED"), ("quinn", "webhook", "SENT")}
+    # managers see the same over HTTP
+    comms = await communications_over_http(engine, s.incident_id)
+    [lead_comm] = [c for c in comms if c["key"] == lead.details["key"]]
+    assert (lead_comm["status"], lead_comm["recipients"]) == ("SENT", ["quinn"])
+    assert [(d["contact"].split("?")[0], d["status"]) for d in lead_comm["deliveries"]] == [
+        (f"json://{dead_at}/quinn", "FAILED"), (f"json://{rx_at}/quinn-backup", "SENT")]
 
 
 async def test_a_target_nobody_holds_is_a_failed_page_on_the_timeline(env, engine, task_queue, tmp_path):
