@@ -18,7 +18,7 @@ from warroom.classify import classify_category
 from warroom.db import known_issues_for
 from warroom.oncall import OnCallConfig
 from warroom.runbooks import RunbookError, RunbookLibrary
-from workflows.contracts import ActionSpec, AssessRequest, AssessResult, RunbookSpec
+from workflows.contracts import MAX_LEVEL, ActionSpec, AssessRequest, AssessResult, RunbookSpec
 
 
 def with_approvers(runbook: RunbookSpec, roles: dict[str, list[str]]) -> RunbookSpec:
@@ -76,4 +76,4 @@ class AssessActivities:
         return AssessResult(category=category, runbook=runbook, known_issues=known,
                             route_to="on_duty" if known and req.priority == "P1" else "senior", impact=impact,
                             escalation_policy=policy.id if policy else "",
-                            level_wait_seconds=[lvl.wait_minutes * 60 for lvl in policy.levels] if policy else [])
+                            level_wait_seconds=policy.wait_seconds(MAX_LEVEL) if policy else [])

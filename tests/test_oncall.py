@@ -243,9 +243,14 @@ def test_equally_specific_policies_are_an_error(oncall_dir: Path) -> None:
 
 def test_levels_beyond_the_last_and_unknown_targets(config: OnCallConfig) -> None:
     when = "2026-03-11T10:00:00+08:00"
-    r = config.resolve("oncall:L7", service="web", priority="P0", at=at(when))
+    r = config.resolve("oncall:L9", service="web", priority="P0", at=at(when))
     assert [p.id for p in r.people] == ["vendor"]
-    assert r.via == "policy critical L4 (L7 is beyond the last level) → person vendor → Vendor Support"
+    assert r.via == "policy critical L4 (L9 is beyond the last level) → person vendor → Vendor Support"
+    # repeat: 2 runs the four levels twice: L7 is the second pass's L3
+    r7 = config.resolve("oncall:L7", service="web", priority="P0", at=at(when))
+    assert r7.via.startswith("policy critical L3 (pass 2 of 2) → ") and [p.id for p in r7.people] == ["arch1", "arch2"]
+    policy = config.policy_for(service="web", priority="P0")
+    assert policy.wait_seconds(10) == [900, 900, 1800, 1800, 900, 900, 1800, 1800, 1800, 1800]
     assert r.people[0].contacts[0].url == "jsons://support.vendor.example.com/incidents?+X-Key=${VENDOR_KEY}"
     assert who(config, "oncall:L9", when, priority="P3") == ["alice"]  # the default has one level
     for target, why in [("war_room", "unknown target 'war_room'"), ("person:zed", "unknown person 'zed'"),
@@ -375,7 +380,9 @@ def test_the_documented_example_is_valid(tmp_path: Path) -> None:
             ("oncall:L1", "2026-12-08T12:00:00+01:00", "policy shop L1 → schedule shop-l1 → Lukas Braun (override)"),
             ("oncall:L2", "2026-12-12T10:00:00+01:00", "policy shop L2 → schedule shop-l2 → Anna Schmidt (rotation)"),
             ("oncall:L5", "2026-12-12T10:00:00+01:00",
-             "policy shop L3 (L5 is beyond the last level) → person mia → Mia Fischer")]:
+             "policy shop L2 (pass 2 of 2) → schedule shop-l2 → Anna Schmidt (rotation)"),
+            ("oncall:L7", "2026-12-12T10:00:00+01:00",
+             "policy shop L3 (L7 is beyond the last level) → person mia → Mia Fischer")]:
         assert config.resolve(target, service="web", priority="P0", at=at(when)).via == via
 
 

@@ -383,3 +383,27 @@ def test_a_hanging_contact_point_never_outlives_the_activity_attempt(engine, tmp
     assert res.status == "SENT" and res.recipients == ["ann"]
     assert [u for u, _ in sends] == ["json://127.0.0.1:9/hangs"] * 2 + ["json://127.0.0.1:9/backup"]
     assert [d["status"] for d in res.deliveries] == ["FAILED", "SENT"]
+
+
+async def test_a_repeated_policy_runs_its_levels_again_while_nobody_acknowledges(env, engine, task_queue, tmp_path):
+    with Receiver() as rx:
+        config = write_config(tmp_path, {
+            "people": [person(p, f"json://{rx.netloc}/{p}") for p in ("a1", "a2", "tm", "csm", "sen")],
+            "escalation_policies": [{"id": "small-team", "repeat": 2, "levels": [
+                {"targets": ["person:a1"], "wait_minutes": 5},
+                {"targets": ["person:a2"], "wait_minutes": 10},
+            ]}],
+            "roles": {"technical_manager": ["person:tm"], "customer_success_manager": ["person:csm"],
+                      "senior_engineer": ["person:sen"]},
+        })
+        async with running_worker(env.client, task_queue, engine, oncall=lambda: config, retry_delay=0.01):
+            h = await start(env.client, task_queue, priority="P0")
+            await advance_to(env, h, 31)
+            s = await get_state(h)
+    # L2 after L1's 5 min, L3 (= L1, second pass) after L2's 10, L4 (= L2) after 5 more, then
+    # the top level again after its 10: never silent, never slower than the 15-minute SLA
+    assert [(round((e.at - s.created_at).total_seconds() / 60), e.details["level"])
+            for e in events(s, "escalated")] == [(5, 2), (15, 3), (20, 4), (30, 4)]
+    esc = pages(s, kind="ESCALATION")
+    assert [p.details["recipients"] for p in esc] == [["a2"], ["a1"], ["a2"], ["a2"]]
+    assert "L1 (pass 2 of 2)" in esc[1].details["via"] and "L2 (pass 2 of 2)" in esc[3].details["via"]

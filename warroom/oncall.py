@@ -230,6 +230,20 @@ class EscalationPolicy:
         return (not self.services or service in self.services) and \
             (not self.priorities or priority in self.priorities)
 
+    def level_for(self, engine_level: int) -> tuple[int, int, bool]:
+        """(policy level, pass, beyond) for the engine's escalation level (L1, L2, ...): the
+        levels run `repeat` times in a row (L3 of a two-level policy repeated twice is its
+        level 1 again, second pass); past the last pass it stays at the last level."""
+        n = len(self.levels)
+        step = max(1, engine_level) - 1
+        if step < n * max(1, self.repeat):
+            return step % n + 1, step // n + 1, False
+        return n, max(1, self.repeat), True
+
+    def wait_seconds(self, engine_levels: int) -> list[int]:
+        """Each engine level's wait before the next, for levels 1..engine_levels."""
+        return [self.levels[self.level_for(k)[0] - 1].wait_minutes * 60 for k in range(1, engine_levels + 1)]
+
 
 @dataclass(frozen=True)
 class Resolution:
@@ -389,7 +403,8 @@ class OnCallConfig:
 
     def resolve(self, target: str, *, service: str, priority: str, at: datetime) -> Resolution:
         """Who a page to `target` reaches at `at`: oncall:L<n> (that level of the policy for
-        service+priority; beyond the last level: the last), person:/team:/schedule:<id>, or a
+        service+priority, the levels running `repeat` times; then the last level),
+        person:/team:/schedule:<id>, or a
         role name. Unknown targets reach nobody, and `via` says why."""
         _aware(at)
         level = _LEVEL.match(target)
@@ -400,8 +415,9 @@ class OnCallConfig:
                 return Resolution(target, (), f"no escalation policy matches service {service!r} priority {priority}")
             if n < 1:
                 return Resolution(target, (), f"no level L{n}: levels start at L1")
-            index = min(n, len(policy.levels))
-            prefix = f"policy {policy.id} L{index}" + (f" (L{n} is beyond the last level)" if n > index else "")
+            index, turn, beyond = policy.level_for(n)
+            prefix = f"policy {policy.id} L{index}" + (
+                f" (L{n} is beyond the last level)" if beyond else f" (pass {turn} of {policy.repeat})" if turn > 1 else "")
             targets = list(policy.levels[index - 1].targets)
         elif target in self.roles:
             prefix, targets = f"role {target}", list(self.roles[target])
