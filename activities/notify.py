@@ -31,7 +31,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -77,11 +77,7 @@ Send = Callable[..., chan.Outcome]
 
 def war_room_error(err: WarRoomError) -> ApplicationError:
     """A war-room failure as Temporal sees it: retried when the provider says it may pass."""
-    delay = None
-    if err.retry_after:
-        from datetime import timedelta
-
-        delay = timedelta(seconds=err.retry_after)
+    delay = timedelta(seconds=err.retry_after) if err.retry_after else None
     return ApplicationError(str(err), type=f"WarRoom:{err.code or 'error'}", non_retryable=not err.retryable,
                             next_retry_delay=delay)
 
@@ -115,7 +111,7 @@ class NotifyActivities:
         config = self.oncall()
         if not config.people:
             return self._legacy(n)
-        at = _scheduled_at()
+        at = scheduled_at()
         res = config.resolve(n.target, service=n.service, priority=n.priority, at=at)
         until = _attempt_deadline()
         tried: list[dict[str, Any]] = []
@@ -276,7 +272,7 @@ def _attempt_deadline() -> float:
     return time.monotonic() + (budget.total_seconds() - 2 if budget else 10**9)
 
 
-def _scheduled_at() -> datetime:
+def scheduled_at() -> datetime:
     """When the engine decided to page (the server's clock, virtual under time skipping)."""
     try:
         at = activity.info().scheduled_time

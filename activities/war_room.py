@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
-
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from activities.notify import recorded, war_room_error
+from activities.notify import recorded, scheduled_at, war_room_error
 from warroom import db
 from warroom.oncall import OnCallConfig
 from warroom.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
@@ -38,7 +36,7 @@ class WarRoomActivities:
         """Who is on call at levels 1..req.level, and the commander: their Slack users for a
         Slack room (people without one are left out), their person ids otherwise."""
         config = self.oncall()
-        at = datetime.now(UTC)
+        at = scheduled_at()
         targets = [f"oncall:L{i}" for i in range(1, max(1, req.level) + 1)]
         if req.commander:
             targets.append(f"person:{req.commander}")
