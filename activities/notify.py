@@ -136,6 +136,8 @@ class NotifyActivities:
             error = ("; ".join(f"{d['person']} ({d['contact_kind']}): {d['error']}" for d in tried)
                      or f"nobody to page for {n.target}: {res.via}")
         channel = ",".join(dict.fromkeys(kinds))[:64]
+        if n.kind == "ESCALATION":
+            self._invite(n, [p for p in res.people if p.id in reached])
         self._record(db.finish_communication, key=n.key, status=status, channel=channel, recipients=reached,
                      error=error[:2000])
         return NotificationResult(key=n.key, channel=channel, recipients=reached, status=status, error=error[:500],
@@ -214,6 +216,22 @@ class NotifyActivities:
         return f"{self.public_url}/api/v1/incidents/{incident_id}" if self.public_url else ""
 
     # ------------------------------------------------------------------ other routes
+
+    def _invite(self, n: Notification, people: list[Person]) -> None:
+        """Whoever an escalation reached joins the incident's war room, if it has one."""
+        stored = self._record(db.war_room, incident_id=n.incident_id)
+        if stored is None or stored.provider != self.war_room.name or not people:
+            return
+        handles = [p.handle("slack") if stored.provider == "slack" else p.id for p in people]
+        handles = [h for h in handles if h]
+        if not handles:
+            return
+        room = Room(provider=stored.provider, channel=stored.channel, url=stored.url, bridge=stored.bridge,
+                    incident_id=n.incident_id)
+        try:
+            self.war_room.invite(room, handles)
+        except WarRoomError as err:  # the page went out; a failed invitation must not undo it
+            log.warning("could not invite %s to the war room of %s: %s", ", ".join(handles), n.incident_id, err)
 
     def _post_to_war_room(self, n: Notification) -> NotificationResult:
         stored = self._record(db.war_room, incident_id=n.incident_id)

@@ -226,6 +226,7 @@ async def test_a_p0_war_room_in_slack_sees_creation_invitations_and_status_updat
         env, engine, task_queue, tmp_path):
     with Receiver() as rx, FakeSlack() as slack:
         olga_id = slack.add_user("olga@example.com")
+        slack.add_user("dave@example.com", "U0DAVE")
         config = write_config(tmp_path, {
             "people": [person("olga", f"json://{rx.netloc}/olga", slack="olga@example.com"),
                        person("dave", f"json://{rx.netloc}/dave", slack="U0DAVE"),
@@ -242,6 +243,7 @@ async def test_a_p0_war_room_in_slack_sees_creation_invitations_and_status_updat
             await advance_to(env, h, 5)
             await eng.act(env.client, h.id, "acknowledge", {"by": "olga"})
             await eng.act(env.client, h.id, "post_update", {"by": "olga", "message": "rolling back auth"})
+            await eng.act(env.client, h.id, "escalate", {"by": "olga", "reason": "need the database team"})
             await advance_to(env, h, 31)
             await eng.act(env.client, h.id, "resolve", {"by": "olga", "resolution": "rolled back"})
             await advance_to(env, h, 35)
@@ -253,6 +255,7 @@ async def test_a_p0_war_room_in_slack_sees_creation_invitations_and_status_updat
     channel = slack.channels[name]
     assert [c.args["name"] for c in slack.calls_of("conversations.create")] == [name]
     assert olga_id in channel.members
+    assert "U0DAVE" in channel.members  # escalated to L2 (dave): invited when paged
     # the brief, pinned, with the incident's link; then every status update and the resolution
     texts = channel.texts()
     assert "Checkout is down" in texts[0] and f"https://warroom.example.com/api/v1/incidents/{final.incident_id}" in texts[0]
