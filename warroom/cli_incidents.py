@@ -230,6 +230,10 @@ def show(incident_id: IdArg, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL
     if state.get("runbook"):
         version = f" (version {state['runbook_version']})" if state.get("runbook_version") else ""
         fields.append(("runbook", f"{state['runbook']}{version}"))
+    room = state.get("war_room") or {}
+    if room.get("channel") or room.get("url"):
+        where = room.get("url") or room.get("channel")
+        fields.append(("war room", where + (f" (bridge {room['bridge']})" if room.get("bridge") else "")))
     for name, at in (state.get("deadlines") or {}).items():
         if at:
             fields.append((name.replace("_", " "), f"{_clock(at)} ({_relative(at, now)})"))
