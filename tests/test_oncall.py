@@ -536,3 +536,20 @@ def test_the_worker_keeps_paging_with_the_last_valid_files_when_an_edit_breaks_t
     assert "paging with the last valid ones" in caplog.text and "Mars/Olympus" in caplog.text
     with pytest.raises(OnCallError):
         OnCallSource(oncall_dir)  # a worker starting now refuses to
+
+
+def test_the_shipped_example_reaches_someone_for_every_target_the_engine_and_runbooks_name() -> None:
+    from warroom.runbooks import RunbookLibrary
+    from workflows.policy import default_policy
+
+    config = OnCallConfig.load(REPO / "oncall" / "examples")
+    policy = default_policy()
+    targets = {"senior_engineer", "management", *(t for p in policy.priorities.values() for t in p.stakeholders)}
+    targets |= {t for e in RunbookLibrary(REPO / "runbooks").entries.values() for t in e.spec.notify}
+    targets |= {f"oncall:L{n}" for n in range(1, 5)}
+    when = at("2026-12-09T03:00:00+08:00")  # a Wednesday night in Shanghai
+    for priority in ("P0", "P1"):
+        for service in ("checkout", "search"):
+            unreached = [t for t in sorted(targets)
+                         if not config.resolve(t, service=service, priority=priority, at=when).people]
+            assert unreached == [], (priority, service, unreached)
