@@ -82,6 +82,18 @@ def war_room_error(err: WarRoomError) -> ApplicationError:
                             next_retry_delay=delay)
 
 
+def room_of(stored: db.WarRoomRow) -> Room:
+    """The recorded war room, as its provider addresses it."""
+    return Room(provider=stored.provider, channel=stored.channel, url=stored.url, bridge=stored.bridge,
+                incident_id=stored.incident_id)
+
+
+def invite_handle(person: Person, provider: str) -> str:
+    """Who to invite for a person: Slack invites its own users (people without one are left
+    out, ""); a webhook or the log gets warroom's person id."""
+    return person.handle("slack") if provider == "slack" else person.id
+
+
 class NotifyActivities:
     def __init__(self, engine: Engine, channels: dict[str, Channel] | None = None, default_channel: str = "log", *,
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
@@ -222,21 +234,17 @@ class NotifyActivities:
         stored = self._record(db.war_room, incident_id=n.incident_id)
         if stored is None or stored.provider != self.war_room.name or not people:
             return
-        handles = [p.handle("slack") if stored.provider == "slack" else p.id for p in people]
-        handles = [h for h in handles if h]
+        handles = [h for h in (invite_handle(p, stored.provider) for p in people) if h]
         if not handles:
             return
-        room = Room(provider=stored.provider, channel=stored.channel, url=stored.url, bridge=stored.bridge,
-                    incident_id=n.incident_id)
         try:
-            self.war_room.invite(room, handles)
+            self.war_room.invite(room_of(stored), handles)
         except WarRoomError as err:  # the page went out; a failed invitation must not undo it
             log.warning("could not invite %s to the war room of %s: %s", ", ".join(handles), n.incident_id, err)
 
     def _post_to_war_room(self, n: Notification) -> NotificationResult:
         stored = self._record(db.war_room, incident_id=n.incident_id)
-        room = (Room(provider=stored.provider, channel=stored.channel, url=stored.url, bridge=stored.bridge,
-                     incident_id=n.incident_id) if stored else None)
+        room = room_of(stored) if stored else None
         provider = self.war_room if room is None or room.provider == self.war_room.name else LogWarRoom()
         if room is None:
             room = Room(provider=provider.name, channel="", incident_id=n.incident_id)

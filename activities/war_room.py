@@ -15,7 +15,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from activities.notify import recorded, scheduled_at, war_room_error
+from activities.notify import invite_handle, recorded, scheduled_at, war_room_error
 from warroom import db
 from warroom.oncall import OnCallConfig
 from warroom.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
@@ -43,8 +43,7 @@ class WarRoomActivities:
         out: list[str] = []
         for t in targets:
             for p in config.resolve(t, service=req.service, priority=req.priority, at=at).people:
-                # Slack invites its own users; a webhook or the log gets warroom's person ids.
-                handle = p.handle("slack") if self.provider.name == "slack" else p.id
+                handle = invite_handle(p, self.provider.name)
                 if handle and handle not in out:
                     out.append(handle)
         return out

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 import logging
 import os
 import re
@@ -26,9 +25,18 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from jsonschema import Draft202012Validator
 
-from warroom.yamldoc import Doc, Path_, TextTimesLoader, ValidationProblem, explain, format_path, parse
+from warroom.yamldoc import (
+    Doc,
+    Path_,
+    TextTimesLoader,
+    ValidationProblem,
+    format_path,
+    load_schema,
+    parse,
+    schema_problems,
+    syntax_problem,
+)
 
 log = logging.getLogger("warroom.oncall")
 
@@ -437,15 +445,8 @@ class OnCallConfig:
         return Resolution(target, tuple(people), f"{prefix} → {via}" if prefix else via, tuple(chat))
 
 
-@cache
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
-@cache
-def _validator() -> Draft202012Validator:
-    Draft202012Validator.check_schema(schema())
-    return Draft202012Validator(schema())
+    return load_schema(SCHEMA_PATH)
 
 
 @cache
@@ -494,19 +495,14 @@ class _Checker:
         try:
             doc = parse(text, TextTimesLoader)
         except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-            problem, context = getattr(err, "problem", None), getattr(err, "context", None)
-            what = f"{problem} ({context})" if problem and context else (problem or context or str(err))
-            self.problems.append(ValidationProblem(name, (mark.line + 1) if mark else 1, "",
-                                                   f"not valid YAML: {what}"))
+            self.problems.append(syntax_problem(name, err))
             return
         found = list(doc.problems)
         if doc.data is None or doc.data == {}:
             found.append(((), 1, "the file is empty: it needs people, teams, schedules, escalation_policies "
                                  "or roles"))
         else:
-            for err in _validator().iter_errors(doc.data):
-                found.extend(explain(err, doc))
+            found.extend(schema_problems(SCHEMA_PATH, doc))
         self.problems.extend(ValidationProblem(name, line, format_path(path) or "(document)", msg)
                              for path, line, msg in found)
         if not isinstance(doc.data, dict):

@@ -13,14 +13,21 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 
-from warroom.yamldoc import Doc, Path_, ValidationProblem, explain, format_path, parse
+from warroom.yamldoc import (
+    Doc,
+    Path_,
+    ValidationProblem,
+    format_path,
+    load_schema,
+    parse,
+    schema_problems,
+    syntax_problem,
+)
 from workflows.contracts import ActionSpec, CheckSpec, ResponsePolicy, RunbookSpec
 from workflows.policy import default_policy
 
@@ -69,15 +76,8 @@ class RunbookEntry:
 
 # ---------------------------------------------------------------- schema errors, in words
 
-@cache
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
-@cache
-def _validator() -> Draft202012Validator:
-    Draft202012Validator.check_schema(schema())
-    return Draft202012Validator(schema())
+    return load_schema(SCHEMA_PATH)
 
 
 # ---------------------------------------------------------------- checks the schema cannot make
@@ -176,16 +176,12 @@ def validate_text(text: str, *, file: str = "<input>", source: str | None = None
     try:
         doc = parse(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        problem, context = getattr(err, "problem", None), getattr(err, "context", None)
-        what = f"{problem} ({context})" if problem and context else (problem or context or str(err))
-        return None, [ValidationProblem(file, (mark.line + 1) if mark else 1, "", f"not valid YAML: {what}")]
+        return None, [syntax_problem(file, err)]
     found = list(doc.problems)
     if doc.data is None:
         found.append(((), 1, "the file is empty: a runbook needs at least name and version"))
     else:
-        for err in _validator().iter_errors(doc.data):
-            found.extend(explain(err, doc))
+        found.extend(schema_problems(SCHEMA_PATH, doc))
         found.extend(_semantic(doc, policy or default_policy()))
     problems = sorted({ValidationProblem(file, line, format_path(path) or "(document)", msg)
                        for path, line, msg in found}, key=lambda p: (p.line, p.path, p.message))

@@ -8,12 +8,15 @@ the problem is about.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import ValidationError
+from jsonschema import Draft202012Validator, ValidationError
 
 Path_ = tuple[str | int, ...]
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
@@ -188,3 +191,30 @@ def explain(err: ValidationError, doc: Doc) -> list[tuple[Path_, int, str]]:
     }
     message = messages[v]() if v in messages else err.message
     return [(path, doc.line(path), message)]
+
+
+# ---------------------------------------------------------------- a format's schema and syntax errors
+
+
+@cache
+def load_schema(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@cache
+def _validator(path: Path) -> Draft202012Validator:
+    Draft202012Validator.check_schema(load_schema(path))
+    return Draft202012Validator(load_schema(path))
+
+
+def schema_problems(schema_path: Path, doc: Doc) -> list[tuple[Path_, int, str]]:
+    """What the JSON Schema at `schema_path` finds wrong with the document, in words."""
+    return [found for err in _validator(schema_path).iter_errors(doc.data) for found in explain(err, doc)]
+
+
+def syntax_problem(file: str, err: yaml.YAMLError) -> ValidationProblem:
+    """A text that is not YAML, at the line the parser stopped."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem, context = getattr(err, "problem", None), getattr(err, "context", None)
+    what = f"{problem} ({context})" if problem and context else (problem or context or str(err))
+    return ValidationProblem(file, (mark.line + 1) if mark else 1, "", f"not valid YAML: {what}")
