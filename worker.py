@@ -25,10 +25,11 @@ from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
 from activities.war_room import WarRoomActivities
-from warroom import actions, db
+from warroom import records
+from warroom.runbooks import actions
 from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
 from warroom.runbooks import RunbookError, RunbookLibrary
-from warroom.war_rooms import WarRoomError, WarRoomProvider, provider_from_env
+from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_from_env
 from warroom.settings import Settings
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
@@ -92,8 +93,8 @@ def build_worker(client: Client, *, task_queue: str, engine: Engine, runbooks: R
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = db.make_engine(settings.db_url())
-    db.create_schema(engine)
+    engine = records.make_engine(settings.db_url())
+    records.create_schema(engine)
     runbooks = RunbookLibrary(settings.runbooks_dir)
     client = await Client.connect(settings.temporal_address, namespace=settings.namespace)
     worker = build_worker(client, task_queue=settings.task_queue, engine=engine, runbooks=runbooks,

@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from warroom.classify import classify_category
-from warroom.db import known_issues_for
+from warroom.records import known_issues_for
 from warroom.oncall import OnCallConfig
 from warroom.runbooks import RunbookError, RunbookLibrary
 from workflows.contracts import MAX_LEVEL, ActionSpec, AssessRequest, AssessResult, RunbookSpec

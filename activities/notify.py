@@ -21,7 +21,7 @@ Without any on-call configuration (no people at all) pages go to the log channel
 
 The records database being down never holds a page back: the page goes out without its
 record (the Idempotency-Key still travels with it), and the communication is written from
-the timeline once the database answers again (db.record_events).
+the timeline once the database answers again (records.record_events).
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from warroom import channels as chan
-from warroom import db, messages
+from warroom.delivery import channels as chan
+from warroom import records
+from warroom.delivery import messages
 from warroom.oncall import ContactPoint, OnCallConfig, Person
-from warroom.war_rooms import LogWarRoom, Room, WarRoomError, WarRoomProvider
+from warroom.delivery.war_rooms import LogWarRoom, Room, WarRoomError, WarRoomProvider
 from workflows.contracts import Notification, NotificationResult
 
 log = logging.getLogger("warroom.pages")
@@ -82,7 +83,7 @@ def war_room_error(err: WarRoomError) -> ApplicationError:
                             next_retry_delay=delay)
 
 
-def room_of(stored: db.WarRoomRow) -> Room:
+def room_of(stored: records.WarRoomRow) -> Room:
     """The recorded war room, as its provider addresses it."""
     return Room(provider=stored.provider, channel=stored.channel, url=stored.url, bridge=stored.bridge,
                 incident_id=stored.incident_id)
@@ -112,7 +113,7 @@ class NotifyActivities:
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
-        row = self._record(db.claim_communication, key=n.key, incident_id=n.incident_id, kind=n.kind,
+        row = self._record(records.claim_communication, key=n.key, incident_id=n.incident_id, kind=n.kind,
                            target=n.target, subject=n.subject, body=n.body)
         if row is not None and row.status == "SENT":
             # A retry after a crash between sending and answering: never page twice.
@@ -150,7 +151,7 @@ class NotifyActivities:
         channel = ",".join(dict.fromkeys(kinds))[:64]
         if n.kind == "ESCALATION":
             self._invite(n, [p for p in res.people if p.id in reached])
-        self._record(db.finish_communication, key=n.key, status=status, channel=channel, recipients=reached,
+        self._record(records.finish_communication, key=n.key, status=status, channel=channel, recipients=reached,
                      error=error[:2000])
         return NotificationResult(key=n.key, channel=channel, recipients=reached, status=status, error=error[:500],
                                   via=res.via, deliveries=tried)
@@ -167,7 +168,7 @@ class NotifyActivities:
         for i, cp in enumerate(person.contacts):
             key = f"{n.key}:{person.id}:{i}"
             shown = chan.redact(cp.url)
-            row = self._record(db.claim_delivery, key=key, communication_key=n.key, incident_id=n.incident_id,
+            row = self._record(records.claim_delivery, key=key, communication_key=n.key, incident_id=n.incident_id,
                                person=person.id, contact_kind=cp.kind, contact=shown)
             if row is not None and row.status == "SENT":  # recorded by an earlier attempt of this activity
                 tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown, "status": "SENT",
@@ -178,7 +179,7 @@ class NotifyActivities:
                               "error": row.error})
                 continue
             outcome = self._send(n, person, cp, key, via, until)
-            self._record(db.finish_delivery, key=key, ok=outcome.ok, error=outcome.error)
+            self._record(records.finish_delivery, key=key, ok=outcome.ok, error=outcome.error)
             tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown,
                           "status": "SENT" if outcome.ok else "FAILED", "error": outcome.error})
             if outcome.ok:
@@ -231,7 +232,7 @@ class NotifyActivities:
 
     def _invite(self, n: Notification, people: list[Person]) -> None:
         """Whoever an escalation reached joins the incident's war room, if it has one."""
-        stored = self._record(db.war_room, incident_id=n.incident_id)
+        stored = self._record(records.war_room, incident_id=n.incident_id)
         if stored is None or stored.provider != self.war_room.name or not people:
             return
         handles = [h for h in (invite_handle(p, stored.provider) for p in people) if h]
@@ -243,7 +244,7 @@ class NotifyActivities:
             log.warning("could not invite %s to the war room of %s: %s", ", ".join(handles), n.incident_id, err)
 
     def _post_to_war_room(self, n: Notification) -> NotificationResult:
-        stored = self._record(db.war_room, incident_id=n.incident_id)
+        stored = self._record(records.war_room, incident_id=n.incident_id)
         room = room_of(stored) if stored else None
         provider = self.war_room if room is None or room.provider == self.war_room.name else LogWarRoom()
         if room is None:
@@ -251,10 +252,10 @@ class NotifyActivities:
         try:
             provider.post(room, text=f"{n.subject}\n{n.body}", idempotency_key=n.key)
         except WarRoomError as err:
-            self._record(db.finish_communication, key=n.key, status="FAILED", channel=provider.name,
+            self._record(records.finish_communication, key=n.key, status="FAILED", channel=provider.name,
                          recipients=[], error=str(err))
             raise war_room_error(err) from None
-        self._record(db.finish_communication, key=n.key, status="SENT", channel=provider.name,
+        self._record(records.finish_communication, key=n.key, status="SENT", channel=provider.name,
                      recipients=[room.channel])
         return NotificationResult(key=n.key, channel=provider.name, recipients=[room.channel], status="SENT")
 
@@ -263,11 +264,11 @@ class NotifyActivities:
         try:
             d = channel.send(n)
         except Exception as err:  # a channel's failure is recorded, then retried by Temporal
-            self._record(db.finish_communication, key=n.key, status="FAILED", channel=channel.name,
+            self._record(records.finish_communication, key=n.key, status="FAILED", channel=channel.name,
                          recipients=[], error=str(err))
             raise
         status = "SENT" if d.ok else "FAILED"
-        self._record(db.finish_communication, key=n.key, status=status, channel=channel.name,
+        self._record(records.finish_communication, key=n.key, status=status, channel=channel.name,
                      recipients=d.recipients, error=d.error)
         return NotificationResult(key=n.key, channel=channel.name, recipients=d.recipients, status=status,
                                   error=d.error)

@@ -29,7 +29,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from warroom import actions as python_actions
+from warroom.runbooks import actions as python_actions
 from workflows.contracts import ActionRequest, ActionResult, CheckRequest, CheckResult
 
 SECRET_ENV_PREFIX = "WARROOM_SECRET_"

@@ -11,7 +11,7 @@ import dataclasses
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from warroom import db
+from warroom import records
 from workflows.contracts import RecordEvents, Recorded
 
 
@@ -24,6 +24,6 @@ class StoreActivities:
         snap = dataclasses.asdict(req.snapshot)
         snap.pop("timeline", None)
         events = [dataclasses.asdict(e) for e in req.events]
-        written = db.record_events(self.engine, run_id=req.run_id, incident_id=req.incident_id,
+        written = records.record_events(self.engine, run_id=req.run_id, incident_id=req.incident_id,
                                    snapshot=snap, events=events)
         return Recorded(written=written)

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.notify import invite_handle, recorded, scheduled_at, war_room_error
-from warroom import db
+from warroom import records
 from warroom.oncall import OnCallConfig
-from warroom.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
+from warroom.delivery.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
 from workflows.contracts import WarRoomRequest, WarRoomResult
 
 log = logging.getLogger("warroom.war_room")
@@ -50,10 +50,10 @@ class WarRoomActivities:
 
     @activity.defn(name="open_war_room")
     def open_war_room(self, req: WarRoomRequest) -> WarRoomResult:
-        row = recorded(self.engine, db.claim_communication, key=req.key, incident_id=req.incident_id,
+        row = recorded(self.engine, records.claim_communication, key=req.key, incident_id=req.incident_id,
                        kind="INITIAL", target="war_room", subject=f"[{req.priority}] war room: {req.title}",
                        body=req.brief)
-        stored = recorded(self.engine, db.war_room, incident_id=req.incident_id)
+        stored = recorded(self.engine, records.war_room, incident_id=req.incident_id)
         if row is not None and row.status == "SENT" and stored is not None:
             return WarRoomResult(channel=stored.channel, bridge=stored.bridge, url=stored.url,
                                  provider=stored.provider)
@@ -63,11 +63,11 @@ class WarRoomActivities:
             room = self.provider.open(incident_id=req.incident_id, title=req.title, priority=req.priority,
                                       brief=req.brief, responders=responders, link=link, idempotency_key=req.key)
         except WarRoomError as err:
-            recorded(self.engine, db.finish_communication, key=req.key, status="FAILED",
+            recorded(self.engine, records.finish_communication, key=req.key, status="FAILED",
                      channel=self.provider.name, recipients=[], error=str(err))
             raise war_room_error(err) from None
-        recorded(self.engine, db.save_war_room, incident_id=req.incident_id, provider=room.provider,
+        recorded(self.engine, records.save_war_room, incident_id=req.incident_id, provider=room.provider,
                  channel=room.channel, url=room.url, bridge=room.bridge)
-        recorded(self.engine, db.finish_communication, key=req.key, status="SENT", channel=room.provider,
+        recorded(self.engine, records.finish_communication, key=req.key, status="SENT", channel=room.provider,
                  recipients=[room.channel, *responders])
         return WarRoomResult(channel=room.channel, bridge=room.bridge, url=room.url, provider=room.provider)

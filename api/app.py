@@ -57,12 +57,12 @@ from api.schemas import (
     StepBody,
     UpdateBody,
 )
-from warroom import auth, db
-from warroom import engine as eng
+from warroom import records
+from warroom.records import keys as auth
+from warroom import client as temporal
 from warroom.classify import fallback_dedup_key, incident_workflow_id
 from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
-from warroom.simulate import to_jsonable
 from workflows.contracts import AlertInfo
 from workflows.policy import default_policy
 
@@ -198,8 +198,8 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         own_engine = engine is None
         if own_engine:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            app.state.engine = db.make_engine(settings.db_url())
-            db.create_schema(app.state.engine)
+            app.state.engine = records.make_engine(settings.db_url())
+            records.create_schema(app.state.engine)
         if client is None:
             app.state.client = await Client.connect(settings.temporal_address, namespace=settings.namespace)
         yield
@@ -282,13 +282,13 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # alert's signal was already accepted: the sender would see an error for a counted alert.
     joining: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    async def trigger(alert: AlertInfo, client: Client, settings: Settings) -> eng.Triggered:
+    async def trigger(alert: AlertInfo, client: Client, settings: Settings) -> temporal.Triggered:
         alert.dedup_key = alert.dedup_key or fallback_dedup_key(alert)
         lock, users = joining.get(alert.dedup_key) or (asyncio.Lock(), 0)
         joining[alert.dedup_key] = (lock, users + 1)
         try:
             async with lock:
-                return await eng.trigger(client, alert, task_queue=settings.task_queue, policy=default_policy(),
+                return await temporal.trigger(client, alert, task_queue=settings.task_queue, policy=default_policy(),
                                          tier1_services=settings.tier1_services)
         finally:
             lock, users = joining[alert.dedup_key]
@@ -312,18 +312,18 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
             wf_id = incident_workflow_id(ev.alert.dedup_key)
             try:
                 if ev.action == "resolve":
-                    await eng.source_resolved(client, wf_id, source=source, summary=ev.alert.title)
+                    await temporal.source_resolved(client, wf_id, source=source, summary=ev.alert.title)
                     if "resolve received" not in parsed.notes:
                         parsed.notes.append("resolve received")
-                    state = await eng.current(client, wf_id)
+                    state = await temporal.current(client, wf_id)
                 else:
-                    state = await eng.current(client, wf_id)
+                    state = await temporal.current(client, wf_id)
                     try:
-                        state = await eng.act(client, state.incident_id, "acknowledge",
+                        state = await temporal.act(client, state.incident_id, "acknowledge",
                                               {"by": source, "note": "acknowledged by the source"})
-                    except eng.ActionRefused:
+                    except temporal.ActionRefused:
                         pass  # already acknowledged or resolved: the source's ack changes nothing
-            except eng.UnknownIncident:
+            except temporal.UnknownIncident:
                 continue  # nothing open for that key: like PagerDuty, accept and do nothing
             refs.append(IncidentRef(id=state.incident_id, priority=state.priority, status=state.status,
                                     deduplicated=True))
@@ -442,7 +442,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
                        phase: Annotated[list[Phase] | None, Query()] = None,
                        limit: Annotated[int, Query(ge=1, le=200)] = 50,
                        offset: Annotated[int, Query(ge=0)] = 0) -> IncidentList:
-        rows, total = db.list_incidents(engine, status=status, priority=priority, service=service, phase=phase,
+        rows, total = records.list_incidents(engine, status=status, priority=priority, service=service, phase=phase,
                                         limit=limit, offset=offset)
         return IncidentList(total=total, limit=limit, offset=offset,
                             incidents=[IncidentSummary.model_validate(r) for r in rows])
@@ -450,12 +450,12 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     @app.get("/api/v1/incidents/{incident_id}", summary="An incident's state and timeline", responses=UNKNOWN)
     async def get_incident(incident_id: str, client: ClientDep, engine: EngineDep, _: Reader) -> dict[str, Any]:
         try:
-            return to_jsonable(await eng.state(client, incident_id))
-        except eng.UnknownIncident:
+            return temporal.to_jsonable(await temporal.state(client, incident_id))
+        except temporal.UnknownIncident:
             pass
         # Not live in Temporal: an earlier incident of a key that fired again, or one whose history
         # retention dropped. Its record is the answer.
-        recorded = await run_in_threadpool(db.recorded_incident, engine, incident_id)
+        recorded = await run_in_threadpool(records.recorded_incident, engine, incident_id)
         if recorded is None:
             raise HTTPException(status_code=404, detail=f"unknown incident {incident_id!r}")
         return recorded
@@ -464,12 +464,12 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
 
     async def act(client: Client, incident_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
-            state = await eng.act(client, incident_id, action, payload)
-        except eng.UnknownIncident:
+            state = await temporal.act(client, incident_id, action, payload)
+        except temporal.UnknownIncident:
             raise HTTPException(404, f"unknown incident {incident_id!r}") from None
-        except eng.ActionRefused as err:
+        except temporal.ActionRefused as err:
             raise HTTPException(409, str(err)) from None
-        return to_jsonable(state)
+        return temporal.to_jsonable(state)
 
     @app.post("/api/v1/incidents/{incident_id}/acknowledge", responses=REFUSED, summary="Acknowledge")
     async def acknowledge(incident_id: str, body: AckBody, client: ClientDep, _: Responder) -> dict[str, Any]:

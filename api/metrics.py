@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from warroom.db import IncidentRow, TimelineRow
+from warroom.records import IncidentRow, TimelineRow
 
 ACK_BUCKETS: tuple[float, ...] = (60, 300, 900, 1800, 3600, 7200)
 RESOLVE_BUCKETS: tuple[float, ...] = (900, 1800, 3600, 7200, 14400, 28800, 86400)

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from warroom import db, reports
+from warroom import records
+from warroom.records import reports
 
 router = APIRouter(tags=["reports"])
 
@@ -39,11 +40,11 @@ def incident_communications(request: Request, incident_id: str) -> dict[str, Any
     """Every message of the incident (pages, stakeholder updates, reminders, war-room posts) with
     its delivery status, and each try of a person's contact point (secrets masked)."""
     engine = request.app.state.engine
-    comms = db.communications(engine, incident_id=incident_id)
-    if not comms and db.incident(engine, incident_id=incident_id) is None:
+    comms = records.communications(engine, incident_id=incident_id)
+    if not comms and records.incident(engine, incident_id=incident_id) is None:
         raise HTTPException(status_code=404, detail=f"no recorded incident {incident_id}")
     tries: dict[str, list[dict[str, Any]]] = {}
-    for d in db.deliveries(engine, incident_id=incident_id):
+    for d in records.deliveries(engine, incident_id=incident_id):
         tries.setdefault(d.communication_key, []).append(
             {"person": d.person, "contact_kind": d.contact_kind, "contact": d.contact, "status": d.status,
              "attempts": d.attempts, "error": d.error, "sent_at": d.sent_at})

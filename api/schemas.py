@@ -10,11 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Priority = Literal["P0", "P1", "P2", "P3", "P4"]
-# The values the records hold (workflows/contracts.py IncidentState, workflows/core.py phases):
-# a filter outside them is a typo, answered 422 naming it rather than an empty list.
-Status = Literal["triggered", "acknowledged", "resolved", "closed"]
-Phase = Literal["assess", "notify", "war_room", "recover", "verify", "review", "closed", "open"]
+from workflows.contracts import Phase, Priority, Status  # noqa: F401  (a filter outside them is answered 422)
+
 Name = Field(min_length=1, max_length=200, pattern=r"\S")
 
 

@@ -36,7 +36,8 @@ import uvicorn  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from api.app import create_app  # noqa: E402
-from warroom import auth, binaries, db  # noqa: E402
+from warroom import binaries, records  # noqa: E402
+from warroom.records import keys as auth
 from warroom.runbooks import RunbookLibrary  # noqa: E402
 from warroom.settings import Settings  # noqa: E402
 from worker import build_worker  # noqa: E402
@@ -50,8 +51,8 @@ async def storm(problems: int, per_problem: int, concurrency: int) -> dict[str, 
     run = uuid.uuid4().hex[:8]
     task_queue, service = f"bench-{run}", f"storm-{run}"
     with tempfile.TemporaryDirectory() as tmp:
-        engine = db.make_engine(f"sqlite:///{tmp}/bench.db")
-        db.create_schema(engine)
+        engine = records.make_engine(f"sqlite:///{tmp}/bench.db")
+        records.create_schema(engine)
         key = auth.create_key(engine, name=f"bench-{run}", role="integration")[1]
         reader = auth.create_key(engine, name=f"bench-viewer-{run}", role="viewer")[1]
         env = await WorkflowEnvironment.start_local(dev_server_existing_path=binaries.temporal_cli(),

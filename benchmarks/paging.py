@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from activities.notify import NotifyActivities  # noqa: E402
 from tests.receivers import Receiver  # noqa: E402
-from warroom import db  # noqa: E402
+from warroom import records  # noqa: E402
 from warroom.oncall import OnCallConfig  # noqa: E402
 from workflows.contracts import Notification  # noqa: E402
 
@@ -43,8 +43,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, Receiver() as rx:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        engine = db.make_engine(url)
-        db.create_schema(engine)
+        engine = records.make_engine(url)
+        records.create_schema(engine)
         d = Path(tmp) / "oncall"
         d.mkdir()
         people = [{"id": p, "name": p, "timezone": "UTC", "contacts": [{"kind": "webhook", "url": f"json://{rx.netloc}/{p}"}]}

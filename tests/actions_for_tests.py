@@ -3,7 +3,7 @@ the way a worker loads the modules listed in WARROOM_ACTION_MODULES)."""
 
 from __future__ import annotations
 
-from warroom.actions import action
+from warroom.runbooks.actions import action
 
 CALLS: list[tuple[str, dict]] = []
 

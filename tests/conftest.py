@@ -15,7 +15,7 @@ import pytest_asyncio
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from warroom import binaries, db
+from warroom import binaries, records
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,11 +23,11 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     url = os.environ.get("WARROOM_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    eng = db.make_engine(url)
-    db.Base.metadata.drop_all(eng)
+    eng = records.make_engine(url)
+    records.Base.metadata.drop_all(eng)
     with eng.begin() as conn:  # and the migrations' own table: the schema is made afresh
         conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    db.create_schema(eng)
+    records.create_schema(eng)
     yield eng
     eng.dispose()
 

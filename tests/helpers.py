@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
 
-from warroom import engine as eng
+from warroom import client as temporal
 from warroom.runbooks import RunbookLibrary
 from worker import build_worker
 from workflows.contracts import AlertInfo, IncidentState, ResponsePolicy, RunbookSpec
@@ -65,7 +65,7 @@ def alert(**kw: Any) -> AlertInfo:
 
 async def start(client: Client, task_queue: str, *, policy: ResponsePolicy | None = None,
                 runbook: RunbookSpec | None = None, **kw: Any) -> WorkflowHandle:
-    t = await eng.trigger(client, alert(**kw), task_queue=task_queue, policy=policy or default_policy(),
+    t = await temporal.trigger(client, alert(**kw), task_queue=task_queue, policy=policy or default_policy(),
                           runbook=runbook)
     return t.handle
 

@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.recovery import RecoveryActivities
-from warroom import actions
+from warroom.runbooks import actions
 from warroom.runbooks import RunbookLibrary
 from worker import build_worker
 from workflows.contracts import ActionRequest, ActionResult, ActionSpec, CheckRequest, CheckResult, CheckSpec

@@ -12,7 +12,8 @@ import pytest
 
 from api.app import create_app
 from tests.helpers import running_worker
-from warroom import auth, db
+from warroom import records
+from warroom.records import keys as auth
 from warroom.settings import Settings
 
 
@@ -127,10 +128,10 @@ BAD_BODIES = [
 @pytest.mark.parametrize("path,body,status,what", BAD_BODIES, ids=[b[3] for b in BAD_BODIES])
 async def test_bad_alerts_get_a_clear_4xx_and_open_nothing(env, engine, task_queue, path, body, status, what):
     async with api(env, engine, task_queue) as http:
-        before = db.count_incidents(engine)
+        before = records.count_incidents(engine)
         r = await http.post(path, content=body, headers={"content-type": "application/json"})
         await asyncio.sleep(0.5)  # a started incident would have written its first record by now
-        assert db.count_incidents(engine) == before
+        assert records.count_incidents(engine) == before
     assert r.status_code == status
     assert what in r.text
 
@@ -167,10 +168,10 @@ async def test_oversized_bodies_are_refused_with_413(env, engine, task_queue):
 async def test_a_good_alert_writes_its_incident_record(env, engine, task_queue):
     """The control for the test above: the same check does see an incident that opened."""
     async with api(env, engine, task_queue) as http:
-        before = db.count_incidents(engine)
+        before = records.count_incidents(engine)
         r = await http.post("/api/v1/alerts/generic", json={"title": "Queue backlog", "dedup_key": key()})
         await asyncio.sleep(0.5)
-        assert db.count_incidents(engine) == before + 1
+        assert records.count_incidents(engine) == before + 1
     assert r.status_code == 202
 
 

@@ -19,7 +19,7 @@ from api.app import create_app
 from tests.helpers import running_cached_worker, serving
 from tests.test_api import new_key
 from tests.test_auth import CUSTOM_MAPPING
-from warroom import auth
+from warroom.records import keys as auth
 from warroom.classify import incident_workflow_id
 from warroom.settings import Settings
 

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from api.app import create_app
 from warroom.signatures import sign_warroom
 from tests.test_api import api, new_key
-from warroom import auth, db
-from warroom.cli import app as cli
+from warroom import records
+from warroom.records import keys as auth
+from warroom.cli.main import app as cli
 from warroom.settings import Settings
 
 # Who may call each endpoint (method, path template) -> roles; admin may call everything.
@@ -81,7 +82,7 @@ async def test_every_endpoint_admits_exactly_its_roles(env, engine, task_queue):
     custom_key_name = auth.authenticate(engine, custom_key).name
     revoked = new_key(engine, "viewer")
     auth.revoke(engine, auth.authenticate(engine, revoked).name)
-    before = db.count_incidents(engine)
+    before = records.count_incidents(engine)
     seen: list[tuple[str, str, str, int]] = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom") as http:
         for (method, template), roles in sorted(MATRIX.items()):
@@ -107,7 +108,7 @@ async def test_every_endpoint_admits_exactly_its_roles(env, engine, task_queue):
         for public in sorted(PUBLIC):
             assert (await http.get(public[1])).status_code in (200, 503)
     await asyncio.sleep(0.5)
-    assert db.count_incidents(engine) == before
+    assert records.count_incidents(engine) == before
     assert len(seen) == 4 * len(MATRIX)
 
 
@@ -140,7 +141,7 @@ async def test_pagerduty_takes_the_integration_key_as_routing_key(env, engine, t
         assert r.status_code == 202 and r.json()["dedup_key"] == event["dedup_key"]
         state = (await http.get(f"/api/v1/incidents/incident-{event['dedup_key']}")).json()
         assert state["title"] == "Disk full on db-1"
-        before = db.count_incidents(engine)
+        before = records.count_incidents(engine)
         for routing_key, detail in [("R0UNKNOWN0000000000000000000000", "routing_key: unknown or revoked"),
                                     ("", "routing_key: missing")]:
             other = {**event, "routing_key": routing_key, "dedup_key": f"pd-{uuid.uuid4().hex[:8]}"}
@@ -152,7 +153,7 @@ async def test_pagerduty_takes_the_integration_key_as_routing_key(env, engine, t
                             json={**event, "routing_key": new_key(engine, "integration", format="grafana")})
         assert r.status_code == 403 and "post to /api/v1/alerts/grafana" in r.json()["errors"][0]
         await asyncio.sleep(0.5)
-        assert db.count_incidents(engine) == before
+        assert records.count_incidents(engine) == before
 
 
 async def test_an_integration_bound_to_a_format_posts_only_there(env, engine, task_queue, payloads_dir):
@@ -180,7 +181,7 @@ async def test_grafana_signatures_are_checked_when_a_secret_is_set(env, engine, 
     ts = str(int(time.time()))
     ts_digest = hmac.new(secret.encode(), f"{ts}:".encode() + body, hashlib.sha256).hexdigest()
     async with api(env, engine, task_queue) as http:
-        before = db.count_incidents(engine)
+        before = records.count_incidents(engine)
         for headers, detail in [({}, "X-Grafana-Alerting-Signature"),
                                 ({"X-Grafana-Alerting-Signature": "0" * 64}, "does not match"),
                                 ({"X-Grafana-Alerting-Signature": hmac.new(b"wrong", body, hashlib.sha256)
@@ -192,7 +193,7 @@ async def test_grafana_signatures_are_checked_when_a_secret_is_set(env, engine, 
                             headers={**auth_h, "X-Grafana-Alerting-Signature": digest})
         assert r.status_code == 401  # the body changed after signing
         await asyncio.sleep(0.5)
-        assert db.count_incidents(engine) == before
+        assert records.count_incidents(engine) == before
         r = await http.post("/api/v1/alerts/grafana", content=body,
                             headers={**auth_h, "X-Grafana-Alerting-Signature": digest})
         assert r.status_code == 202 and r.json()["incidents"], r.text

@@ -13,8 +13,9 @@ import pytest
 from apprise.plugins.slack import NotifySlack
 
 from tests.receivers import Receiver, unused_port
-from warroom import channels, messages
-from warroom.channels import ChannelError, Outcome, deliver, expand_secrets, redact
+from warroom.delivery import channels
+from warroom.delivery import messages
+from warroom.delivery.channels import ChannelError, Outcome, deliver, expand_secrets, redact
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -246,7 +247,7 @@ def test_engine_kinds_map_to_templates() -> None:
 def test_templates_are_shipped_with_the_package() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     patterns = pyproject["tool"]["setuptools"]["package-data"]["warroom"]
-    assert "templates/messages/*/*.j2" in patterns
+    assert "delivery/templates/*/*.j2" in patterns
     files = sorted(messages.TEMPLATE_DIR.rglob("*.j2"))
     assert files and all(len(f.relative_to(messages.TEMPLATE_DIR).parts) == 2 for f in files)
     for lang in messages.LANGUAGES:

@@ -2,7 +2,7 @@
 served on loopback by uvicorn, with a real worker and a (time-skipping) Temporal server.
 
 The API, the worker and the Temporal client live on the test's event loop. Each command runs
-as its own process (`python -c "from warroom.cli import app; app()"`, what the `warroom`
+as its own process (`python -c "from warroom.cli.main import app; app()"`, what the `warroom`
 script does), so its stdout, stderr and exit code are exactly what a user gets, and nothing
 the server prints while it answers can mix into them.
 """
@@ -29,7 +29,7 @@ from tests.test_api import new_key
 from warroom.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-WARROOM = [sys.executable, "-c", "from warroom.cli import app; app(prog_name='warroom')"]
+WARROOM = [sys.executable, "-c", "from warroom.cli.main import app; app(prog_name='warroom')"]
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 from temporalio.client import Client
 
 from tests.helpers import alert
-from warroom import engine as eng
+from warroom import client as temporal
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.devserver
@@ -71,14 +71,14 @@ async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
         assert ready == {"status": "ok", "checks": {"temporal": "ok", "database": "ok"}}
         assert httpx.get(f"{api}/healthz").json() == {"status": "ok"}
         client = await Client.connect(f"127.0.0.1:{tport}")
-        t = await eng.trigger(client, alert(priority="P1", title="Search is down"), task_queue="dev-test")
+        t = await temporal.trigger(client, alert(priority="P1", title="Search is down"), task_queue="dev-test")
         for _ in range(100):
-            st = await eng.state(client, t.incident_id)
+            st = await temporal.state(client, t.incident_id)
             if st.phase == "recover":
                 break
             await asyncio.sleep(0.2)
         assert st.phase == "recover"
-        await eng.act(client, t.incident_id, "acknowledge", {"by": "erin"})
+        await temporal.act(client, t.incident_id, "acknowledge", {"by": "erin"})
         # the first start made an admin key for this machine, readable by its owner only
         key_file = tmp_path / "data" / "admin.key"
         assert oct(key_file.stat().st_mode & 0o777) == "0o600"
@@ -98,9 +98,9 @@ async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
     try:
         await asyncio.to_thread(wait_ready, api, proc, log)
         client = await Client.connect(f"127.0.0.1:{tport}")
-        st = await eng.state(client, t.incident_id)
+        st = await temporal.state(client, t.incident_id)
         assert st.status == "acknowledged" and st.commander == "erin"
-        st = await eng.act(client, t.incident_id, "post_update", {"by": "erin", "message": "after restart"})
+        st = await temporal.act(client, t.incident_id, "post_update", {"by": "erin", "message": "after restart"})
         assert st.latest_update.message == "after restart"
         # the same admin key still works: a restart makes no new one
         assert httpx.get(f"{api}/api/v1/keys", headers=admin).json()[0]["name"] == "dev-admin"

@@ -31,8 +31,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import alert, events, pages, types
-from warroom import db
-from warroom import engine as eng
+from warroom import records
+from warroom import client as temporal
 from workflows.contracts import IncidentState, ResponsePolicy
 from workflows.policy import default_policy
 
@@ -226,7 +226,7 @@ async def records_caught_up(engine: Engine, handle: WorkflowHandle) -> IncidentS
         s = await query_state(handle)
         if s is None:
             return None
-        stored = [r.seq for r in await asyncio.to_thread(db.timeline, engine, incident_id=s.incident_id)]
+        stored = [r.seq for r in await asyncio.to_thread(records.timeline, engine, incident_id=s.incident_id)]
         return s if stored == [e.seq for e in s.timeline] else None
 
     return await until(probe, "the records to catch up with the timeline")
@@ -249,7 +249,7 @@ def assert_pages_once(s: IncidentState, engine: Engine) -> dict[str, Any]:
     dupes = [k for k, n in Counter(keys).items() if n > 1]
     assert not dupes, f"notification keys sent more than once: {dupes}"
     assert not events(s, "notification.failed")
-    rows = db.communications(engine, incident_id=s.incident_id)
+    rows = records.communications(engine, incident_id=s.incident_id)
     by_key = {r.key: r for r in rows}
     assert len(by_key) == len(rows), "a communication key has more than one row"
     war_room_keys = {k for k in by_key if k.endswith(":war_room")}
@@ -269,7 +269,7 @@ def assert_pages_once(s: IncidentState, engine: Engine) -> dict[str, Any]:
 def assert_records_equal_timeline(s: IncidentState, engine: Engine) -> None:
     seqs = [e.seq for e in s.timeline]
     assert seqs == list(range(1, len(seqs) + 1)), "timeline seq must be 1..n without gaps or repeats"
-    rows = db.timeline(engine, incident_id=s.incident_id)
+    rows = records.timeline(engine, incident_id=s.incident_id)
     assert len({r.run_id for r in rows}) == 1
     assert [r.seq for r in rows] == seqs
     assert [(r.seq, r.type, r.actor) for r in rows] == [(e.seq, e.type, e.actor) for e in s.timeline]
@@ -285,7 +285,7 @@ async def test_worker_killed_before_update_timer_resumes_and_never_pages_twice(
     first = crew.start()
     await wait_polling(client, task_queue, first)
 
-    t = await eng.trigger(client, alert(priority="P0", title="Checkout is down (durability)"),
+    t = await temporal.trigger(client, alert(priority="P0", title="Checkout is down (durability)"),
                           task_queue=task_queue, policy=p0_policy(update_seconds=update_every))
     h = crew.watch(t.handle)
     s = await state_when(h, notify_done, "the initial notify to finish", timeout=30)
@@ -318,11 +318,11 @@ async def test_worker_killed_before_update_timer_resumes_and_never_pages_twice(
     assert all(p.at >= restarted_at - timedelta(seconds=0.5) for p in pages(s, kind="UPDATE"))
     assert {p.details["target"]: p.details["key"] for p in pages(s, kind="INITIAL")} == initial_before
 
-    await eng.act(client, t.incident_id, "acknowledge", {"by": "alice"})
-    await eng.act(client, t.incident_id, "post_update", {"by": "alice", "message": "rolled back release 42"})
-    await eng.act(client, t.incident_id, "resolve", {"by": "alice", "resolution": "rollback"})
+    await temporal.act(client, t.incident_id, "acknowledge", {"by": "alice"})
+    await temporal.act(client, t.incident_id, "post_update", {"by": "alice", "message": "rolled back release 42"})
+    await temporal.act(client, t.incident_id, "resolve", {"by": "alice", "resolution": "rollback"})
     await state_when(h, lambda s: s.phase == "review", "the review phase")
-    await eng.act(client, t.incident_id, "submit_review", {"by": "alice", "root_cause": "bad release"})
+    await temporal.act(client, t.incident_id, "submit_review", {"by": "alice", "root_cause": "bad release"})
     final = await asyncio.wait_for(
         client.get_workflow_handle(t.workflow_id, result_type=IncidentState).result(), WAIT)
 
@@ -346,7 +346,7 @@ async def test_worker_killed_before_update_timer_resumes_and_never_pages_twice(
 
     assert_pages_once(final, engine)
     assert_records_equal_timeline(final, engine)
-    row = db.incident(engine, incident_id=final.incident_id)
+    row = records.incident(engine, incident_id=final.incident_id)
     assert row is not None and row.status == "closed" and row.phase == "closed"
 
 
@@ -358,7 +358,7 @@ async def test_worker_killed_before_assess_finished_pages_each_target_once(
     # Freeze the worker while it long-polls: the incident's first workflow task is handed
     # to a process that will never run it, so the kill lands before assess can finish.
     first.freeze()
-    t = await eng.trigger(client, alert(priority="P0", title="Payments are down (durability)"),
+    t = await temporal.trigger(client, alert(priority="P0", title="Payments are down (durability)"),
                           task_queue=task_queue, policy=p0_policy(update_seconds=3600))
     h = crew.watch(t.handle)
 
@@ -427,15 +427,15 @@ async def test_worker_killed_mid_write_leaves_one_row_per_event(
     client = dev_env.client
     first = crew.start()
     await wait_polling(client, task_queue, first)
-    t = await eng.trigger(client, alert(priority="P0", title="Search is down (durability)"),
+    t = await temporal.trigger(client, alert(priority="P0", title="Search is down (durability)"),
                           task_queue=task_queue, policy=p0_policy(update_seconds=3600))
     h = crew.watch(t.handle)
     await state_when(h, notify_done, "the initial notify to finish", timeout=30)
     await records_caught_up(engine, h)
 
     with WriteLock(engine):
-        await eng.act(client, t.incident_id, "acknowledge", {"by": "alice"})
-        await eng.act(client, t.incident_id, "post_update", {"by": "alice", "message": "reindexing"})
+        await temporal.act(client, t.incident_id, "acknowledge", {"by": "alice"})
+        await temporal.act(client, t.incident_id, "post_update", {"by": "alice", "message": "reindexing"})
 
         async def writing() -> bool:
             desc = await h.describe()
@@ -450,9 +450,9 @@ async def test_worker_killed_mid_write_leaves_one_row_per_event(
     await wait_polling(client, task_queue, second)
     # The killed attempt times out (start-to-close 30 s) and the retry writes the batch.
     await records_caught_up(engine, h)
-    await eng.act(client, t.incident_id, "resolve", {"by": "alice", "resolution": "reindexed"})
+    await temporal.act(client, t.incident_id, "resolve", {"by": "alice", "resolution": "reindexed"})
     await state_when(h, lambda s: s.phase == "review", "the review phase")
-    await eng.act(client, t.incident_id, "submit_review", {"by": "alice", "root_cause": "index corruption"})
+    await temporal.act(client, t.incident_id, "submit_review", {"by": "alice", "root_cause": "index corruption"})
     final = await asyncio.wait_for(
         client.get_workflow_handle(t.workflow_id, result_type=IncidentState).result(), WAIT)
 
@@ -463,7 +463,7 @@ async def test_worker_killed_mid_write_leaves_one_row_per_event(
     assert types(final).count("acknowledged") == 1 and types(final).count("status_update.posted") == 1
     assert_records_equal_timeline(final, engine)
     assert_pages_once(final, engine)
-    row = db.incident(engine, incident_id=final.incident_id)
+    row = records.incident(engine, incident_id=final.incident_id)
     assert row is not None and row.status == "closed" and row.acknowledged_at == final.acknowledged_at
 
 
@@ -509,13 +509,13 @@ async def test_worker_killed_after_a_delivery_was_recorded_does_not_send_it_agai
         crew.env["WARROOM_ONCALL_DIR"] = str(oncall_files(tmp_path, fast, slow))
         first = crew.start()
         await wait_polling(client, task_queue, first)
-        t = await eng.trigger(client, alert(priority="P0", title="Orders are down (durability)"),
+        t = await temporal.trigger(client, alert(priority="P0", title="Orders are down (durability)"),
                               task_queue=task_queue, policy=p0_policy(update_seconds=3600))
         h = crew.watch(t.handle)
 
         async def others_recorded_tm2_in_flight() -> bool:
             # every other page recorded SENT, so the kill lands only in tm2's window
-            rows = await asyncio.to_thread(db.deliveries, engine, incident_id=t.incident_id)
+            rows = await asyncio.to_thread(records.deliveries, engine, incident_id=t.incident_id)
             sent = {r.person for r in rows if r.status == "SENT"}
             return sent >= {"l1", "tm1", "csm", "sen"} and any(r.path == "/tm2" for r in slow.requests)
 
@@ -538,7 +538,7 @@ async def test_worker_killed_after_a_delivery_was_recorded_does_not_send_it_agai
     assert len(tm2) == 2 and len({r.header("Idempotency-Key") for r in tm2}) == 1
     [tm] = pages(s, target="technical_manager")
     assert tm.details["recipients"] == ["tm1", "tm2"] and tm.details["status"] == "SENT"
-    rows = {r.person: r for r in db.deliveries(engine, incident_id=s.incident_id)}
+    rows = {r.person: r for r in records.deliveries(engine, incident_id=s.incident_id)}
     assert rows["tm1"].attempts == 1 and rows["tm2"].attempts == 2
     assert {r.status for r in rows.values()} == {"SENT"}
     assert_records_equal_timeline(s, engine)
@@ -554,7 +554,7 @@ async def test_worker_killed_before_anything_was_sent_delivers_each_page_once_af
         first = crew.start()
         await wait_polling(client, task_queue, first)
         with WriteLock(engine, ("communications", "timeline_events")):
-            t = await eng.trigger(client, alert(priority="P0", title="Billing is down (durability)"),
+            t = await temporal.trigger(client, alert(priority="P0", title="Billing is down (durability)"),
                                   task_queue=task_queue, policy=p0_policy(update_seconds=3600))
             h = crew.watch(t.handle)
             await until(lambda: pending_started(h, "send_notification"), "the first page to block on the records",

@@ -20,7 +20,7 @@ from tests.helpers import (
     start,
     types,
 )
-from warroom import engine as eng
+from warroom import client as temporal
 from workflows.contracts import ActionSpec, CheckSpec, RunbookSpec
 from workflows.policy import default_policy
 
@@ -47,12 +47,12 @@ async def test_p0_resolved_by_engineer_is_verified_reviewed_and_closed(env, engi
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
         await advance_to(env, h, 2)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         for minute in (20, 45):
             await advance_to(env, h, minute)
-            await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": f"rolling back, t+{minute}"})
+            await temporal.act(env.client, h.id, "post_update", {"by": "alice", "message": f"rolling back, t+{minute}"})
         await advance_to(env, h, 60)
-        await eng.act(env.client, h.id, "resolve",
+        await temporal.act(env.client, h.id, "resolve",
                       {"by": "alice", "resolution": "rolled back release 42", "root_cause": "bad release"})
         await advance_to(env, h, 61)
         s = await get_state(h)
@@ -64,7 +64,7 @@ async def test_p0_resolved_by_engineer_is_verified_reviewed_and_closed(env, engi
         assert s.deadlines.ack_due is None and s.deadlines.next_update_due is None
         assert s.deadlines.resolve_due is None
         await advance_to(env, h, 60 + 13 * 60)
-        s = await eng.act(env.client, h.id, "submit_review", REVIEW)
+        s = await temporal.act(env.client, h.id, "submit_review", REVIEW)
         final = await final_state(env.client, h)
         await assert_replays(env.client, h)
 
@@ -99,9 +99,9 @@ async def test_p0_resolved_by_engineer_is_verified_reviewed_and_closed(env, engi
 async def test_p0_review_never_submitted_is_overdue_at_24h_and_escalated(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 30)
-        await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
         await advance_to(env, h, 30 + 25 * 60)
         s = await get_state(h)
     assert s.status == "resolved" and s.phase == "review"
@@ -118,9 +118,9 @@ async def test_p0_review_never_submitted_is_overdue_at_24h_and_escalated(env, en
 async def test_p1_review_is_due_in_48h(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P1")
-        await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "bob"})
         await advance_to(env, h, 20)
-        await eng.act(env.client, h.id, "resolve", {"by": "bob", "resolution": "failover"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "bob", "resolution": "failover"})
         await advance_to(env, h, 21)
         s = await get_state(h)
         assert s.phase == "review" and (s.deadlines.review_due - s.resolved_at).total_seconds() == 48 * 3600
@@ -136,9 +136,9 @@ async def test_p1_review_is_due_in_48h(env, engine, task_queue):
 async def test_source_resolve_goes_through_verify_and_review(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 25)
-        await eng.source_resolved(env.client, h.id, source="alertmanager", summary="error rate back to 0.1%")
+        await temporal.source_resolved(env.client, h.id, source="alertmanager", summary="error rate back to 0.1%")
         await advance_to(env, h, 26)
         s = await get_state(h)
     t = types(s)
@@ -152,8 +152,8 @@ async def test_source_resolve_goes_through_verify_and_review(env, engine, task_q
 
 
 async def test_source_resolve_of_an_unknown_incident_says_so(env, engine, task_queue):
-    with pytest.raises(eng.UnknownIncident):
-        await eng.source_resolved(env.client, "incident-does-not-exist", source="alertmanager")
+    with pytest.raises(temporal.UnknownIncident):
+        await temporal.source_resolved(env.client, "incident-does-not-exist", source="alertmanager")
 
 
 # --------------------------------------------------------------------------- reopen
@@ -162,22 +162,22 @@ async def test_source_resolve_of_an_unknown_incident_says_so(env, engine, task_q
 async def test_reopen_during_review_goes_back_to_recover_and_verifies_again(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 20)
-        await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
         await advance_to(env, h, 60)
-        s = await eng.act(env.client, h.id, "reopen", {"by": "carol", "reason": "errors are back"})
+        s = await temporal.act(env.client, h.id, "reopen", {"by": "carol", "reason": "errors are back"})
         assert s.status == "acknowledged" and s.reopen_count == 1 and s.resolved_at is None
         await advance_to(env, h, 61)
         s = await get_state(h)
         assert s.phase == "recover"
         assert s.deadlines.next_update_due is not None  # SLA timers run again
-        with pytest.raises(eng.ActionRefused, match="no review is open"):
-            await eng.act(env.client, h.id, "submit_review", REVIEW)
+        with pytest.raises(temporal.ActionRefused, match="no review is open"):
+            await temporal.act(env.client, h.id, "submit_review", REVIEW)
         await advance_to(env, h, 90)
-        await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "rolled back"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "rolled back"})
         await advance_to(env, h, 91)
-        s = await eng.act(env.client, h.id, "submit_review", REVIEW)
+        s = await temporal.act(env.client, h.id, "submit_review", REVIEW)
         final = await final_state(env.client, h)
         await assert_replays(env.client, h)
     reopened = events(final, "reopened")
@@ -198,19 +198,19 @@ async def test_reopen_during_review_goes_back_to_recover_and_verifies_again(env,
 async def test_alert_firing_again_during_review_reopens(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P1")
-        await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "bob"})
         await advance_to(env, h, 15)
-        await eng.source_resolved(env.client, h.id, source="alertmanager")
+        await temporal.source_resolved(env.client, h.id, source="alertmanager")
         await advance_to(env, h, 45)
         s = await get_state(h)
         assert s.phase == "review"
-        t = await eng.trigger(env.client, repeat_alert(h, s), task_queue=task_queue)
+        t = await temporal.trigger(env.client, repeat_alert(h, s), task_queue=task_queue)
         assert t.workflow_id == h.id
         await advance_to(env, h, 46)
         s = await get_state(h)
         assert s.status == "acknowledged" and s.phase == "recover" and s.reopen_count == 1
         assert s.alert_count == 2
-        await eng.source_resolved(env.client, h.id, source="alertmanager")
+        await temporal.source_resolved(env.client, h.id, source="alertmanager")
         await advance_to(env, h, 50)
         s = await get_state(h)
     assert [round(m) for m in at_minutes(s, "reopened")] == [45]
@@ -248,8 +248,8 @@ async def test_http_action_runs_and_check_passes_after_one_failure(env, engine, 
             assert s.runbook == "checkout-http" and s.runbook_version == "7"
             assert [(st.id, st.stage, st.status) for st in s.steps] == [
                 ("restart", "recover", "succeeded"), ("health", "verify", "pending")]
-            await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
-            await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
+            await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
+            await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
             await advance_to(env, h, 10)
             s = await get_state(h)
     started = events(s, "action.started")
@@ -273,8 +273,8 @@ async def test_failing_check_escalates_and_runs_the_on_failure_actions(env, engi
         async with running_worker(env.client, task_queue, engine):
             h = await start(env.client, task_queue, priority="P0", runbook=_http_runbook(stub, check_timeout=30))
             await advance_to(env, h, 2)
-            await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
-            await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
+            await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
+            await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
             await advance_to(env, h, 5)
             s = await get_state(h)
             assert s.status == "acknowledged" and s.phase == "recover"
@@ -282,7 +282,7 @@ async def test_failing_check_escalates_and_runs_the_on_failure_actions(env, engi
                 "restart": "succeeded", "health": "pending", "rollback": "succeeded"}
             # the rollback helped: resolving again verifies again and passes
             stub.set("health", [200])
-            await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "rolled back"})
+            await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "rolled back"})
             await advance_to(env, h, 6)
             s2 = await get_state(h)
             await assert_replays(env.client, h)
@@ -316,14 +316,14 @@ async def test_manual_step_waits_with_reminders_until_completed(env, engine, tas
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0", runbook=rb)
         await advance_to(env, h, 1)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 50)
         s = await get_state(h)
         assert {st.id: st.status for st in s.steps} == {"failover": "waiting", "pause": "pending"}
-        s = await eng.act(env.client, h.id, "complete_step",
+        s = await temporal.act(env.client, h.id, "complete_step",
                           {"by": "alice", "step": "failover", "note": "replica promoted"})
-        with pytest.raises(eng.ActionRefused, match="'pause' is not waiting"):
-            await eng.act(env.client, h.id, "complete_step", {"by": "alice", "step": "pause"})
+        with pytest.raises(temporal.ActionRefused, match="'pause' is not waiting"):
+            await temporal.act(env.client, h.id, "complete_step", {"by": "alice", "step": "pause"})
         await advance_to(env, h, 75)
         s = await get_state(h)
         await assert_replays(env.client, h)
@@ -349,7 +349,7 @@ async def test_repeated_alert_joins_the_open_incident(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P1")
         await advance_to(env, h, 5)
-        t = await eng.trigger(env.client, repeat_alert(h, await get_state(h)), task_queue=task_queue)
+        t = await temporal.trigger(env.client, repeat_alert(h, await get_state(h)), task_queue=task_queue)
         assert t.workflow_id == h.id
         await advance_to(env, h, 6)
         s = await get_state(h)
@@ -371,17 +371,17 @@ async def test_long_incident_continues_as_new_without_losing_anything(env, engin
         h = await start(env.client, task_queue, priority="P1", policy=policy)
         first_run = h.result_run_id
         await advance_to(env, h, 3)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
-        await eng.act(env.client, h.id, "assign_commander", {"by": "alice", "commander": "dave"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "assign_commander", {"by": "alice", "commander": "dave"})
         for minute in range(10, 6 * 60, 10):
             await advance_to(env, h, minute)
-            await eng.act(env.client, h.id, "post_update", {"by": "dave", "message": f"t+{minute}"})
+            await temporal.act(env.client, h.id, "post_update", {"by": "dave", "message": f"t+{minute}"})
         await advance_to(env, h, 6 * 60 + 5)
-        s = await eng.act(env.client, h.id, "resolve", {"by": "dave", "resolution": "capacity added"})
+        s = await temporal.act(env.client, h.id, "resolve", {"by": "dave", "resolution": "capacity added"})
         await advance_to(env, h, 6 * 60 + 10)
         mid = await get_state(h)
         assert mid.phase == "review" and mid.commander == "dave" and mid.priority == "P1"
-        await eng.act(env.client, h.id, "submit_review", dict(REVIEW, by="dave"))
+        await temporal.act(env.client, h.id, "submit_review", dict(REVIEW, by="dave"))
         final = await final_state(env.client, h)
         runs = await assert_replays(env.client, h)
         desc = await h.describe()

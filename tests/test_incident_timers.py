@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import advance_to, at_minutes, get_state, pages, running_worker, start
-from warroom import engine as eng
+from warroom import client as temporal
 
 
 async def test_p0_without_ack_escalates_at_15_minutes_and_pages_next_level(env, engine, task_queue):
@@ -38,12 +38,12 @@ async def test_acknowledged_incident_does_not_escalate_for_ack(env, engine, task
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
         await advance_to(env, h, 5)
-        s = await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        s = await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         assert s.status == "acknowledged" and s.commander == "alice"
         assert s.deadlines.ack_due is None
         for minute in (10, 20, 35, 50):  # a commander who keeps posting updates
             await advance_to(env, h, minute)
-            await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": f"working, t+{minute}"})
+            await temporal.act(env.client, h.id, "post_update", {"by": "alice", "message": f"working, t+{minute}"})
         await advance_to(env, h, 60)
         s = await get_state(h)
     assert at_minutes(s, "escalated") == []
@@ -55,11 +55,11 @@ async def test_stakeholder_updates_every_15_minutes_with_reminders_when_silent(e
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
         await advance_to(env, h, 2)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 20)
-        await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": "rolling back release 42"})
+        await temporal.act(env.client, h.id, "post_update", {"by": "alice", "message": "rolling back release 42"})
         await advance_to(env, h, 50)
-        await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "rolled back"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "rolled back"})
         await advance_to(env, h, 80)
         s = await get_state(h)
     assert at_minutes(s, "stakeholder_update.sent") == [15.0, 30.0, 45.0]
@@ -82,9 +82,9 @@ async def test_p1_upgraded_to_p0_at_minute_40_makes_next_update_due_within_15_mi
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P1")
         await advance_to(env, h, 10)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "bob"})
         await advance_to(env, h, 40)
-        s = await eng.act(env.client, h.id, "change_priority",
+        s = await temporal.act(env.client, h.id, "change_priority",
                           {"by": "bob", "priority": "P0", "reason": "data loss found"})
         assert s.priority == "P0"
         due_in = (s.deadlines.next_update_due - s.timeline[-1].at).total_seconds() / 60
@@ -107,10 +107,10 @@ async def test_resolve_target_escalates_and_notifies_management(env, engine, tas
                                                                 target_minutes, follow_ups):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority=priority)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         for minute in range(every, target_minutes + every, every):  # updates keep no_progress quiet
             await advance_to(env, h, minute)
-            await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": f"t+{minute}"})
+            await temporal.act(env.client, h.id, "post_update", {"by": "alice", "message": f"t+{minute}"})
         await advance_to(env, h, target_minutes + 5)
         s = await get_state(h)
     assert at_minutes(s, "escalated", reason="resolve_target") == [float(target_minutes)]
@@ -125,7 +125,7 @@ async def test_no_progress_after_ack_climbs_the_ladder(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P1")
         await advance_to(env, h, 1)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 125)
         s = await get_state(h)
     assert at_minutes(s, "escalated", reason="no_progress") == [31.0, 61.0, 121.0]
@@ -137,7 +137,7 @@ async def test_impact_spreading_goes_straight_to_architect(env, engine, task_que
         h = await start(env.client, task_queue, priority="P1", affected_users=200)
         for users in (400, 900):
             await advance_to(env, h, 5 if users == 400 else 8)
-            await eng.trigger(env.client, (await _same_alert(h, users)), task_queue=task_queue)
+            await temporal.trigger(env.client, (await _same_alert(h, users)), task_queue=task_queue)
         s = await get_state(h)
     assert s.alert_count == 3
     assert at_minutes(s, "escalated", reason="impact_spreading") == [8.0]
@@ -166,8 +166,8 @@ async def test_invalid_actions_are_refused_with_a_reason(env, engine, task_queue
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
         before = await get_state(h)
-        with pytest.raises(eng.ActionRefused, match=reason.replace("(", r"\(").replace(")", r"\)")):
-            await eng.act(env.client, h.id, action, payload)
+        with pytest.raises(temporal.ActionRefused, match=reason.replace("(", r"\(").replace(")", r"\)")):
+            await temporal.act(env.client, h.id, action, payload)
         after = await get_state(h)
     assert [e.type for e in after.timeline][: len(before.timeline)] == [e.type for e in before.timeline]
     assert not any(e.actor in ("", "   ") for e in after.timeline)
@@ -176,24 +176,24 @@ async def test_invalid_actions_are_refused_with_a_reason(env, engine, task_queue
 async def test_second_acknowledgement_is_refused(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P1")
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
-        with pytest.raises(eng.ActionRefused, match="already acknowledged by alice"):
-            await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        with pytest.raises(temporal.ActionRefused, match="already acknowledged by alice"):
+            await temporal.act(env.client, h.id, "acknowledge", {"by": "bob"})
 
 
 async def test_acting_on_a_closed_incident_is_refused_with_a_reason(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3")
-        await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
         final = await h.result()
         assert final.status == "closed"
-        with pytest.raises(eng.ActionRefused, match=f"cannot acknowledge: incident {h.id} is closed"):
-            await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})
+        with pytest.raises(temporal.ActionRefused, match=f"cannot acknowledge: incident {h.id} is closed"):
+            await temporal.act(env.client, h.id, "acknowledge", {"by": "bob"})
         assert (await get_state(h)).timeline == final.timeline  # nothing was added
 
 
 async def test_acting_on_an_unknown_incident_says_so(env, engine, task_queue):
-    with pytest.raises(eng.UnknownIncident):
-        await eng.act(env.client, "incident-does-not-exist", "acknowledge", {"by": "bob"})
-    with pytest.raises(eng.UnknownIncident):
-        await eng.state(env.client, "incident-does-not-exist")
+    with pytest.raises(temporal.UnknownIncident):
+        await temporal.act(env.client, "incident-does-not-exist", "acknowledge", {"by": "bob"})
+    with pytest.raises(temporal.UnknownIncident):
+        await temporal.state(env.client, "incident-does-not-exist")

@@ -9,8 +9,8 @@ import asyncio
 import uuid
 
 from tests.helpers import advance_to, events, final_state, get_state, running_worker, start
-from warroom import db
-from warroom import engine as eng
+from warroom import records
+from warroom import client as temporal
 
 
 async def _known(engine, incident_id: str) -> list:
@@ -19,7 +19,7 @@ async def _known(engine, incident_id: str) -> list:
 
     for _ in range(100):  # written by the records flusher a moment after the review
         with Session(engine) as s:
-            rows = s.scalars(select(db.KnownIssueRow).where(db.KnownIssueRow.source_incident == incident_id)).all()
+            rows = s.scalars(select(records.KnownIssueRow).where(records.KnownIssueRow.source_incident == incident_id)).all()
         if rows:
             return list(rows)
         await asyncio.sleep(0.05)
@@ -28,11 +28,11 @@ async def _known(engine, incident_id: str) -> list:
 
 async def _resolved_with_review(env, client, task_queue, service: str, resolution: str):
     h = await start(client, task_queue, priority="P1", service=service, title="Billing API down")
-    await eng.act(client, h.id, "acknowledge", {"by": "alice"})
+    await temporal.act(client, h.id, "acknowledge", {"by": "alice"})
     await advance_to(env, h, 10)
-    await eng.act(client, h.id, "resolve", {"by": "alice", "resolution": resolution})
+    await temporal.act(client, h.id, "resolve", {"by": "alice", "resolution": resolution})
     await advance_to(env, h, 12)
-    await eng.act(client, h.id, "submit_review", {"by": "alice", "root_cause": "worker pool leak",
+    await temporal.act(client, h.id, "submit_review", {"by": "alice", "root_cause": "worker pool leak",
                                                    "action_items": ["fix the leak"]})
     return await final_state(client, h)
 
@@ -55,8 +55,8 @@ async def test_a_reviewed_incident_teaches_the_next_one(env, engine, task_queue)
         assert assessed.details["route_to"] == "on_duty" and assessed.details["known_issues"] == 1
         # a known P1 is not a war-room case (SPEC 3: unknown issues and escalations are)
         assert second.war_room is None
-        await eng.act(env.client, h.id, "acknowledge", {"by": "bob"})
-        await eng.act(env.client, h.id, "resolve", {"by": "bob", "resolution": "restarted billing workers"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "bob"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "bob", "resolution": "restarted billing workers"})
         await advance_to(env, h, 3)
 
         third = await start(env.client, task_queue, priority="P1", service=service, title="Billing API down")

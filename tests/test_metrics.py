@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.metrics import router
 from tests.helpers import advance_to, get_state, running_worker, start
-from warroom.db import IncidentRow, TimelineRow
+from warroom.records import IncidentRow, TimelineRow
 
 Key = tuple[str, frozenset[tuple[str, str]]]
 

@@ -17,7 +17,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from warroom import db
+from warroom import records
 
 HEAD = "0005"
 
@@ -27,15 +27,15 @@ def empty(tmp_path) -> Iterator[Engine]:
     """An empty database of the kind the suite runs on."""
     url = os.environ.get("WARROOM_TEST_DATABASE_URL", "")
     if not url.startswith("postgresql"):
-        eng = db.make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+        eng = records.make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
         yield eng
         eng.dispose()
         return
     name = f"warroom_mig_{uuid.uuid4().hex[:8]}"
-    admin = db.make_engine(url)
+    admin = records.make_engine(url)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    eng = db.make_engine(url.rsplit("/", 1)[0] + f"/{name}")
+    eng = records.make_engine(url.rsplit("/", 1)[0] + f"/{name}")
     try:
         yield eng
     finally:
@@ -47,22 +47,22 @@ def empty(tmp_path) -> Iterator[Engine]:
 
 def differences(engine: Engine) -> list:
     with engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn), db.Base.metadata)
+        return compare_metadata(MigrationContext.configure(conn), records.Base.metadata)
 
 
 def test_an_empty_database_gets_the_newest_schema_matching_the_models(empty):
-    db.create_schema(empty)
-    assert db.schema_revision(empty) == HEAD
+    records.create_schema(empty)
+    assert records.schema_revision(empty) == HEAD
     assert differences(empty) == []
     assert {"incidents", "timeline_events", "communications", "api_keys"} <= set(inspect(empty).get_table_names())
-    db.create_schema(empty)  # again: nothing to do
-    assert db.schema_revision(empty) == HEAD
+    records.create_schema(empty)  # again: nothing to do
+    assert records.schema_revision(empty) == HEAD
 
 
 def test_a_database_made_before_migrations_is_stamped_and_upgraded_keeping_its_rows(empty):
     # What `create_all` made before migrations: the first revision's tables, without alembic_version.
     with empty.begin() as conn:
-        command.upgrade(db._alembic(conn), db.FIRST_REVISION)
+        command.upgrade(records._alembic(conn), records.FIRST_REVISION)
         conn.exec_driver_sql("DROP TABLE alembic_version")
         conn.exec_driver_sql("INSERT INTO incidents (run_id, incident_id, workflow, title, service, category, "
                              "priority, status, phase, escalation_level, runbook, runbook_version, alert_count) "
@@ -70,26 +70,26 @@ def test_a_database_made_before_migrations_is_stamped_and_upgraded_keeping_its_r
                              "'closed', 'closed', 1, '', '', 0)")
         conn.exec_driver_sql("INSERT INTO timeline_events (run_id, incident_id, seq, at, type, actor, details) "
                              "VALUES ('r1', 'incident-old', 1, '2026-01-01 00:00:00+00:00', 'triggered', 'x', '{}')")
-    db.create_schema(empty)
-    assert db.schema_revision(empty) == HEAD and differences(empty) == []
+    records.create_schema(empty)
+    assert records.schema_revision(empty) == HEAD and differences(empty) == []
     with Session(empty) as s:
-        assert s.scalars(select(db.IncidentRow.title)).all() == ["Old incident"]
-    assert [e.type for e in db.timeline(empty, incident_id="incident-old")] == ["triggered"]
+        assert s.scalars(select(records.IncidentRow.title)).all() == ["Old incident"]
+    assert [e.type for e in records.timeline(empty, incident_id="incident-old")] == ["triggered"]
 
 
 def test_downgrade_to_nothing_and_up_again(empty):
-    db.create_schema(empty)
+    records.create_schema(empty)
     with empty.begin() as conn:
-        command.downgrade(db._alembic(conn), "base")
+        command.downgrade(records._alembic(conn), "base")
     assert set(inspect(empty).get_table_names()) <= {"alembic_version"}
-    db.create_schema(empty)
-    assert db.schema_revision(empty) == HEAD and differences(empty) == []
+    records.create_schema(empty)
+    assert records.schema_revision(empty) == HEAD and differences(empty) == []
 
 
 def test_db_upgrade_command(tmp_path):
     from typer.testing import CliRunner
 
-    from warroom.cli import app
+    from warroom.cli.main import app
 
     out = CliRunner().invoke(app, ["db", "upgrade"], env={"WARROOM_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
     assert out.exit_code == 0 and out.output.startswith(f"records schema at revision {HEAD} (sqlite:///")

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.oncall import router
 from tests.test_api import new_key
-from warroom.cli import app as cli
+from warroom.cli.main import app as cli
 from warroom.oncall import OnCallConfig, OnCallError, load_oncall, validate_paths
 from warroom.settings import Settings
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from warroom import messages, oncall, runbooks
+from warroom import oncall, runbooks
+from warroom.delivery import messages
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "warroom"

@@ -21,10 +21,10 @@ import pytest
 from tests.fake_slack import FakeSlack
 from tests.helpers import advance_to, events, final_state, get_state, pages, running_worker, start
 from tests.receivers import Receiver
-from warroom import db
-from warroom import engine as eng
+from warroom import records
+from warroom import client as temporal
 from warroom.oncall import OnCallConfig
-from warroom.war_rooms import SlackWarRoom, slack_channel_name
+from warroom.delivery.war_rooms import SlackWarRoom, slack_channel_name
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -128,10 +128,10 @@ async def test_p0_pages_l1_escalates_to_the_l2_of_that_time_and_stops_after_the_
             [to_dave] = [r for r in received(rx, "dave") if r.json["title"].startswith("[P0] Escalated to L2")]
             assert to_dave.header("Idempotency-Key") == f"{esc.details['key']}:dave:0"
 
-            await eng.act(env.client, h.id, "acknowledge", {"by": "dave"})
+            await temporal.act(env.client, h.id, "acknowledge", {"by": "dave"})
             for minute in (20, 35, 50):
                 await advance_to(env, h, minute)
-                await eng.act(env.client, h.id, "post_update", {"by": "dave", "message": f"failing over ({minute})"})
+                await temporal.act(env.client, h.id, "post_update", {"by": "dave", "message": f"failing over ({minute})"})
             await advance_to(env, h, 61)
             s = await get_state(h)
     acked = s.acknowledged_at
@@ -154,7 +154,7 @@ async def test_p0_pages_l1_escalates_to_the_l2_of_that_time_and_stops_after_the_
     # every delivery exactly once: one request per Idempotency-Key, none failed
     keys = [r.header("Idempotency-Key") for r in rx.requests]
     assert all(keys) and len(keys) == len(set(keys)) and all(r.ok for r in rx.requests)
-    rows = db.deliveries(engine, incident_id=s.incident_id)
+    rows = records.deliveries(engine, incident_id=s.incident_id)
     assert sorted(r.key for r in rows) == sorted(keys) and {r.status for r in rows} == {"SENT"}
 
 
@@ -190,7 +190,7 @@ async def test_a_flaky_receiver_gets_the_page_once_and_a_dead_one_falls_back(env
     assert failed.details["target"] == "technical_lead" and failed.details["person"] == "quinn"
     assert failed.details["key"] == lead.details["key"] and "500" in (failed.details["error"] or "")
     assert failed.seq < lead.seq
-    rows = {(r.person, r.contact_kind, r.status) for r in db.deliveries(engine, incident_id=s.incident_id)
+    rows = {(r.person, r.contact_kind, r.status) for r in records.deliveries(engine, incident_id=s.incident_id)
             if r.communication_key == lead.details["key"]}
     assert rows == {("quinn", "webhook", "FAILED"), ("quinn", "webhook", "SENT")}
     # managers see the same over HTTP
@@ -215,7 +215,7 @@ async def test_a_target_nobody_holds_is_a_failed_page_on_the_timeline(env, engin
     assert set(failed) == {"technical_lead", "senior_engineer"}
     assert "nobody" in failed["technical_lead"].details["error"]
     assert [p.details["recipients"] for p in pages(s, target="oncall:L1")] == [["pat"]]
-    comms = {c.target: c for c in db.communications(engine, incident_id=s.incident_id)}
+    comms = {c.target: c for c in records.communications(engine, incident_id=s.incident_id)}
     assert comms["technical_lead"].status == "FAILED" and comms["oncall:L1"].status == "SENT"
 
 
@@ -241,14 +241,14 @@ async def test_a_p0_war_room_in_slack_sees_creation_invitations_and_status_updat
                                   retry_delay=0.01, public_url="https://warroom.example.com"):
             h = await start(env.client, task_queue, priority="P0", title="Checkout is down")
             await advance_to(env, h, 5)
-            await eng.act(env.client, h.id, "acknowledge", {"by": "olga"})
-            await eng.act(env.client, h.id, "post_update", {"by": "olga", "message": "rolling back auth"})
-            await eng.act(env.client, h.id, "escalate", {"by": "olga", "reason": "need the database team"})
+            await temporal.act(env.client, h.id, "acknowledge", {"by": "olga"})
+            await temporal.act(env.client, h.id, "post_update", {"by": "olga", "message": "rolling back auth"})
+            await temporal.act(env.client, h.id, "escalate", {"by": "olga", "reason": "need the database team"})
             await advance_to(env, h, 31)
-            await eng.act(env.client, h.id, "resolve", {"by": "olga", "resolution": "rolled back"})
+            await temporal.act(env.client, h.id, "resolve", {"by": "olga", "resolution": "rolled back"})
             await advance_to(env, h, 35)
             s = await get_state(h)
-            await eng.act(env.client, h.id, "submit_review", {"by": "olga", "root_cause": "bad deploy"})
+            await temporal.act(env.client, h.id, "submit_review", {"by": "olga", "root_cause": "bad deploy"})
             final = await final_state(env.client, h)
         provider.close()
     name = slack_channel_name(final.incident_id)
@@ -306,7 +306,7 @@ async def test_the_escalation_policy_wait_per_level_escalates_sooner_than_the_sl
 
 
 async def test_a_webhook_war_room_gets_the_brief_the_responders_and_every_update(env, engine, task_queue, tmp_path):
-    from warroom.war_rooms import WebhookWarRoom
+    from warroom.delivery.war_rooms import WebhookWarRoom
 
     bridge = {"room": "bridge-42", "url": "https://meet.example.com/bridge-42", "bridge": "tel:+15550100"}
     with Receiver() as rx, Receiver(reply=(200, bridge)) as hook:
@@ -321,8 +321,8 @@ async def test_a_webhook_war_room_gets_the_brief_the_responders_and_every_update
                                   retry_delay=0.01):
             h = await start(env.client, task_queue, priority="P0")
             await advance_to(env, h, 3)
-            await eng.act(env.client, h.id, "acknowledge", {"by": "ann"})
-            await eng.act(env.client, h.id, "post_update", {"by": "ann", "message": "draining the bad node"})
+            await temporal.act(env.client, h.id, "acknowledge", {"by": "ann"})
+            await temporal.act(env.client, h.id, "post_update", {"by": "ann", "message": "draining the bad node"})
             await advance_to(env, h, 16)
             s = await get_state(h)
         provider.close()
@@ -352,7 +352,7 @@ def test_a_hanging_contact_point_never_outlives_the_activity_attempt(engine, tmp
     from temporalio.testing import ActivityEnvironment
 
     from activities.notify import NotifyActivities
-    from warroom.channels import Outcome
+    from warroom.delivery.channels import Outcome
     from workflows.contracts import Notification
 
     sends: list[tuple[str, float]] = []
@@ -382,7 +382,7 @@ def test_a_hanging_contact_point_never_outlives_the_activity_attempt(engine, tmp
     hung = len(sends)
     assert hung >= 1 and [u for u, _ in sends] == ["json://127.0.0.1:9/hangs"] * hung
     assert all(t <= 10 for _, t in sends)
-    rows = {r.key.rsplit(":", 1)[1]: r for r in db.deliveries(engine, incident_id=iid)}
+    rows = {r.key.rsplit(":", 1)[1]: r for r in records.deliveries(engine, incident_id=iid)}
     assert rows["0"].status == "FAILED" and "out of time" in rows["0"].error and rows["1"].status == "PENDING"
 
     res = aenv.run(acts.send_notification, n)  # Temporal's retry: the hanging one is not tried again

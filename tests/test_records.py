@@ -23,22 +23,23 @@ from tests.helpers import (
     running_worker,
     start,
 )
-from warroom import db, reports
-from warroom import engine as eng
+from warroom import records
+from warroom.records import reports
+from warroom import client as temporal
 from workflows.contracts import IncidentState, Notification
 from workflows.policy import default_policy
 
 
 def _check_records(engine, final: IncidentState) -> None:
     iid = final.incident_id
-    rows = db.timeline(engine, incident_id=iid)
+    rows = records.timeline(engine, incident_id=iid)
     # exactly one row per timeline event, in order, with what the timeline says
     assert [(r.seq, r.type) for r in rows] == [(e.seq, e.type) for e in final.timeline]
     assert [(r.at, r.actor) for r in rows] == [(e.at, e.actor) for e in final.timeline]
     assert len({r.run_id for r in rows}) == 1  # the whole chain records under its first run
     assert [r.details for r in rows] == [e.details for e in final.timeline]
 
-    comms = db.communications(engine, incident_id=iid)
+    comms = records.communications(engine, incident_id=iid)
     assert len({c.key for c in comms}) == len(comms)
     sent = pages(final)
     keys = [p.details["key"] for p in sent]
@@ -56,7 +57,7 @@ def _check_records(engine, final: IncidentState) -> None:
     assert len(rooms) == (1 if final.war_room else 0)
     assert all(c.status == "SENT" for c in comms)
 
-    inc = db.incident(engine, incident_id=iid)
+    inc = records.incident(engine, incident_id=iid)
     assert inc is not None
     assert (inc.status, inc.phase, inc.priority, inc.commander) == (
         final.status, final.phase, final.priority, final.commander)
@@ -68,15 +69,15 @@ async def test_closed_p0_has_one_record_per_event_and_per_page(env, engine, task
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
         await advance_to(env, h, 3)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 20)
-        await eng.act(env.client, h.id, "post_update", {"by": "alice", "message": "failing over"})
+        await temporal.act(env.client, h.id, "post_update", {"by": "alice", "message": "failing over"})
         await advance_to(env, h, 35)
-        await eng.act(env.client, h.id, "assign_commander", {"by": "alice", "commander": "bob"})
+        await temporal.act(env.client, h.id, "assign_commander", {"by": "alice", "commander": "bob"})
         await advance_to(env, h, 50)
-        await eng.act(env.client, h.id, "resolve", {"by": "bob", "resolution": "failed over"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "bob", "resolution": "failed over"})
         await advance_to(env, h, 50 + 5 * 60)
-        await eng.act(env.client, h.id, "submit_review", {"by": "bob", "root_cause": "disk full"})
+        await temporal.act(env.client, h.id, "submit_review", {"by": "bob", "root_cause": "disk full"})
         final = await final_state(env.client, h)
         await assert_replays(env.client, h)
     assert final.status == "closed"
@@ -92,15 +93,15 @@ async def test_records_of_a_chain_of_runs_are_complete_and_unique(env, engine, t
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3", policy=policy)
         await advance_to(env, h, 5)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "erin"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "erin"})
         await advance_to(env, h, 10)
-        await eng.act(env.client, h.id, "change_priority", {"by": "erin", "priority": "P0", "reason": "all users"})
+        await temporal.act(env.client, h.id, "change_priority", {"by": "erin", "priority": "P0", "reason": "all users"})
         for minute in range(20, 130, 10):
             await advance_to(env, h, minute)
-            await eng.act(env.client, h.id, "post_update", {"by": "erin", "message": f"t+{minute}"})
-        await eng.act(env.client, h.id, "resolve", {"by": "erin", "resolution": "fixed"})
+            await temporal.act(env.client, h.id, "post_update", {"by": "erin", "message": f"t+{minute}"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "erin", "resolution": "fixed"})
         await advance_to(env, h, 131)
-        await eng.act(env.client, h.id, "submit_review", {"by": "erin", "root_cause": "bad index"})
+        await temporal.act(env.client, h.id, "submit_review", {"by": "erin", "root_cause": "bad index"})
         final = await final_state(env.client, h)
         runs = await assert_replays(env.client, h)
     assert runs >= 3, "expected the hand-over and at least one continue-as-new"
@@ -110,7 +111,7 @@ async def test_records_of_a_chain_of_runs_are_complete_and_unique(env, engine, t
 
 
 class FlakyStore:
-    """db.record_events behind a database that fails each batch twice: once before anything is
+    """records.record_events behind a database that fails each batch twice: once before anything is
     written (the database is down), once after the transaction committed (the answer is lost).
     Temporal retries the activity; the third attempt answers."""
 
@@ -133,19 +134,19 @@ class FlakyStore:
 
 
 async def test_a_store_failing_and_retrying_leaves_one_row_per_event(env, engine, task_queue, monkeypatch):
-    flaky = FlakyStore(db.record_events)
-    monkeypatch.setattr(db, "record_events", flaky)
+    flaky = FlakyStore(records.record_events)
+    monkeypatch.setattr(records, "record_events", flaky)
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0", title="Payments down",
                         description="card payments fail with 502")
         await advance_to(env, h, 17)  # nobody acknowledged within 15 minutes: escalated to L2
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
-        await eng.act(env.client, h.id, "change_priority", {"by": "alice", "priority": "P1",
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "change_priority", {"by": "alice", "priority": "P1",
                                                            "reason": "workaround in place"})
         await advance_to(env, h, 40)
-        await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "failed over"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "failed over"})
         await advance_to(env, h, 45)
-        await eng.act(env.client, h.id, "submit_review", {
+        await temporal.act(env.client, h.id, "submit_review", {
             "by": "alice", "root_cause": "expired certificate", "contributing_factors": ["no expiry alert"],
             "lessons": ["watch expiry"],
             "action_items": ["rotate certificates", {"title": "alert on expiry", "owner": "bob", "due": "2026-02-01"}]})
@@ -154,7 +155,7 @@ async def test_a_store_failing_and_retrying_leaves_one_row_per_event(env, engine
     _check_records(engine, final)
 
     iid = final.incident_id
-    detail = db.detail(engine, incident_id=iid)
+    detail = records.detail(engine, incident_id=iid)
     escalated = events(final, "escalated")
     assert [(r.seq, r.from_level, r.to_level, r.reason) for r in detail["escalations"]] == [
         (e.seq, e.details["previous_level"], e.details["level"], e.details["reason"]) for e in escalated]
@@ -167,7 +168,7 @@ async def test_a_store_failing_and_retrying_leaves_one_row_per_event(env, engine
     assert [(a.position, a.title, a.owner, a.due and a.due.isoformat()) for a in detail["action_items"]] == [
         (1, "rotate certificates", "", None), (2, "alert on expiry", "bob", "2026-02-01")]
 
-    inc = db.incident(engine, incident_id=iid)
+    inc = records.incident(engine, incident_id=iid)
     assert inc.dedup_key == events(final, "triggered")[0].details["dedup_key"]
     assert inc.description == "card payments fail with 502"
     assert inc.mitigated_at == events(final, "resolve.requested")[0].at
@@ -176,7 +177,7 @@ async def test_a_store_failing_and_retrying_leaves_one_row_per_event(env, engine
 
     # the report reads the communications table: every message with its recipients and status
     report = reports.incident_report(engine, iid)
-    comms = db.communications(engine, incident_id=iid)
+    comms = records.communications(engine, incident_id=iid)
     assert sorted((c["target"], c["subject"], tuple(c["recipients"]), c["status"]) for c in report.communications) == \
         sorted((c.target, c.subject, tuple(c.recipients), c.status) for c in comms)
     assert any(c["target"] == "oncall:L2" and c["kind"] == "ESCALATION" for c in report.communications)
@@ -191,7 +192,7 @@ async def test_sla_deadlines_are_recorded_while_open(env, engine, task_queue):
         await advance_to(env, h, 2)
         s = await get_state(h)
         for _ in range(100):
-            inc = db.incident(engine, incident_id=s.incident_id)
+            inc = records.incident(engine, incident_id=s.incident_id)
             if inc is not None and inc.ack_due is not None:
                 break
             await asyncio.sleep(0.05)
@@ -221,7 +222,7 @@ async def test_a_records_outage_delays_the_record_but_never_holds_the_incident_b
 
     for name in ("record_events", "claim_communication", "finish_communication", "claim_delivery",
                  "finish_delivery", "war_room", "save_war_room"):
-        monkeypatch.setattr(db, name, unreachable(getattr(db, name)))
+        monkeypatch.setattr(records, name, unreachable(getattr(records, name)))
     monkeypatch.setattr(activities.assess, "known_issues_for", unreachable(activities.assess.known_issues_for))
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
@@ -234,12 +235,12 @@ async def test_a_records_outage_delays_the_record_but_never_holds_the_incident_b
         await advance_to(env, h, 25)
         s = await get_state(h)
         for _ in range(100):
-            rows = db.timeline(engine, incident_id=s.incident_id)
+            rows = records.timeline(engine, incident_id=s.incident_id)
             if len(rows) == len(s.timeline):
                 break
             await asyncio.sleep(0.05)
     assert [(r.seq, r.type) for r in rows] == [(e.seq, e.type) for e in s.timeline]
-    comms = {c.key: c for c in db.communications(engine, incident_id=s.incident_id)}
+    comms = {c.key: c for c in records.communications(engine, incident_id=s.incident_id)}
     for p in pages(s):
         assert comms[p.details["key"]].status == "SENT" and comms[p.details["key"]].target == p.details["target"]
 
@@ -281,7 +282,7 @@ def test_send_notification_twice_with_the_same_key_pages_once(engine):
     assert (second.status, second.duplicate, second.channel) == ("SENT", True, "test")
     assert second.recipients == first.recipients == ["oncall:L1@example.test"]
     assert channel.sent == [n.key]  # the retry did not page again
-    rows = db.communications(engine, incident_id=n.incident_id)
+    rows = records.communications(engine, incident_id=n.incident_id)
     assert len(rows) == 1
     row = rows[0]
     assert (row.key, row.status, row.kind, row.target, row.attempts) == (n.key, "SENT", "INITIAL", "oncall:L1", 2)
@@ -294,11 +295,11 @@ def test_send_notification_retried_after_a_channel_failure_leaves_one_row(engine
     aenv = ActivityEnvironment()
     with pytest.raises(ConnectionError):
         aenv.run(acts.send_notification, n)
-    rows = db.communications(engine, incident_id=n.incident_id)
+    rows = records.communications(engine, incident_id=n.incident_id)
     assert [(r.status, r.error) for r in rows] == [("FAILED", "chat API unreachable")]
     res = aenv.run(acts.send_notification, n)  # Temporal's retry
     assert res.status == "SENT" and not res.duplicate
-    rows = db.communications(engine, incident_id=n.incident_id)
+    rows = records.communications(engine, incident_id=n.incident_id)
     assert [(r.key, r.status, r.error, r.attempts) for r in rows] == [(n.key, "SENT", "", 2)]
     assert channel.sent == [n.key]
 
@@ -312,4 +313,4 @@ def test_different_keys_are_different_pages(engine):
     assert not aenv.run(acts.send_notification, n1).duplicate
     assert not aenv.run(acts.send_notification, n2).duplicate
     assert channel.sent == [n1.key, n2.key]
-    assert sorted(r.key for r in db.communications(engine, incident_id=n1.incident_id)) == sorted([n1.key, n2.key])
+    assert sorted(r.key for r in records.communications(engine, incident_id=n1.incident_id)) == sorted([n1.key, n2.key])

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.reports import router
-from warroom import db, reports
-from warroom.cli_reports import report_command, stats_command
-from warroom.simulate import load_scenario, run_scenario
+from warroom import records
+from warroom.records import reports
+from warroom.cli.reports import report_command, stats_command
+from warroom.cli.simulate import load_scenario, run_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -109,7 +110,7 @@ def seed(engine: Engine, service: str) -> list[str]:
             resolved = created + timedelta(minutes=ttr) if ttr is not None else None
             run_id, incident_id = uuid.uuid4().hex, f"{service}-{i}"
             ids.append(incident_id)
-            session.add(db.IncidentRow(
+            session.add(records.IncidentRow(
                 run_id=run_id, incident_id=incident_id, workflow="IncidentResponse", title=f"incident {i}",
                 service=service, category="availability", priority=prio,
                 status="resolved" if resolved else ("acknowledged" if acked else "triggered"),
@@ -127,7 +128,7 @@ def seed(engine: Engine, service: str) -> list[str]:
                 evs.append((resolved, "resolved", {}))
             evs.sort(key=lambda e: e[0])
             for seq, (at, typ, details) in enumerate(evs, 1):
-                session.add(db.TimelineRow(run_id=run_id, incident_id=incident_id, seq=seq, at=at, type=typ,
+                session.add(records.TimelineRow(run_id=run_id, incident_id=incident_id, seq=seq, at=at, type=typ,
                                            actor="tester", details=details))
     return ids
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import HttpStub, advance_to, assert_replays, at_minutes, events, get_state, running_worker, start
-from warroom import engine as eng
+from warroom import client as temporal
 from workflows.contracts import ActionSpec, CheckSpec, RunbookSpec
 
 
@@ -19,20 +19,20 @@ async def test_approval_waits_for_a_named_approver_and_rejection_fails_the_actio
         ActionSpec(id="announce", kind="approval", params={"approvers": ["dana"]})])
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0", runbook=rb)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 20)
         s = await get_state(h)
         assert {st.id: st.status for st in s.steps} == {"stop-writes": "succeeded", "restore": "waiting",
                                                         "announce": "pending"}
-        with pytest.raises(eng.ActionRefused, match=r"needs the approval of dana or eve \(DBA lead\)"):
-            await eng.act(env.client, h.id, "complete_step", {"by": "alice", "step": "restore",
+        with pytest.raises(temporal.ActionRefused, match=r"needs the approval of dana or eve \(DBA lead\)"):
+            await temporal.act(env.client, h.id, "complete_step", {"by": "alice", "step": "restore",
                                                                "result": "approved"})
-        with pytest.raises(eng.ActionRefused, match="result must be approved or rejected"):
-            await eng.act(env.client, h.id, "complete_step", {"by": "eve", "step": "restore"})
-        await eng.act(env.client, h.id, "complete_step", {"by": "eve", "step": "restore", "result": "approved",
+        with pytest.raises(temporal.ActionRefused, match="result must be approved or rejected"):
+            await temporal.act(env.client, h.id, "complete_step", {"by": "eve", "step": "restore"})
+        await temporal.act(env.client, h.id, "complete_step", {"by": "eve", "step": "restore", "result": "approved",
                                                           "note": "backup checked"})
         await advance_to(env, h, 21)
-        await eng.act(env.client, h.id, "complete_step", {"by": "dana", "step": "announce", "result": "rejected"})
+        await temporal.act(env.client, h.id, "complete_step", {"by": "dana", "step": "announce", "result": "rejected"})
         await advance_to(env, h, 22)
         s = await get_state(h)
         await assert_replays(env.client, h)
@@ -64,9 +64,9 @@ async def test_failed_verification_rolls_back_then_runs_the_next_actions(env, en
     with HttpStub(apply=[200], revert=[200], health=[500], owner=[200]) as stub:
         async with running_worker(env.client, task_queue, engine):
             h = await start(env.client, task_queue, priority="P1", runbook=_rollback_runbook(stub, escalate=escalate))
-            await eng.act(env.client, h.id, "acknowledge", {"by": "alice"})
+            await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
             await advance_to(env, h, 2)
-            await eng.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "flag applied"})
+            await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "flag applied"})
             await advance_to(env, h, 5)
             s = await get_state(h)
             await assert_replays(env.client, h)
@@ -120,7 +120,7 @@ async def test_editing_the_runbook_file_never_changes_a_running_incident(env, en
     path.write_text("name: queue-backlog\nversion: '2'\nmatch: {service: queue}\n"
                     "recover:\n  - {id: restart-consumers, kind: wait, params: {seconds: 60}}\n")
     async with running_worker(env.client, task_queue, engine, runbooks=RunbookLibrary(tmp_path)):
-        await eng.act(env.client, h.id, "complete_step", {"by": "alice", "step": "drain-v1"})
+        await temporal.act(env.client, h.id, "complete_step", {"by": "alice", "step": "drain-v1"})
         await advance_to(env, h, 5)
         s = await get_state(h)
         await assert_replays(env.client, h)
@@ -136,12 +136,12 @@ async def test_an_approval_by_role_waits_for_whoever_holds_the_role_at_assess(en
     async with running_worker(env.client, task_queue, engine, approvers={"dba-lead": ["dana", "eve"]}):
         h = await start(env.client, task_queue, priority="P1", runbook=rb)
         await advance_to(env, h, 1)
-        with pytest.raises(eng.ActionRefused, match=r"needs the approval of dana or eve \(dba-lead\)"):
-            await eng.act(env.client, h.id, "complete_step", {"by": "alice", "step": "restore", "result": "approved"})
-        await eng.act(env.client, h.id, "complete_step", {"by": "dana", "step": "restore", "result": "approved"})
+        with pytest.raises(temporal.ActionRefused, match=r"needs the approval of dana or eve \(dba-lead\)"):
+            await temporal.act(env.client, h.id, "complete_step", {"by": "alice", "step": "restore", "result": "approved"})
+        await temporal.act(env.client, h.id, "complete_step", {"by": "dana", "step": "restore", "result": "approved"})
         await advance_to(env, h, 2)
-        with pytest.raises(eng.ActionRefused, match="no one holds that role"):
-            await eng.act(env.client, h.id, "complete_step", {"by": "dana", "step": "wipe", "result": "approved"})
+        with pytest.raises(temporal.ActionRefused, match="no one holds that role"):
+            await temporal.act(env.client, h.id, "complete_step", {"by": "dana", "step": "wipe", "result": "approved"})
         s = await get_state(h)
     assert [(e.actor, e.details["step"]) for e in events(s, "step.completed")] == [("dana", "restore")]
     assert {st.id: st.status for st in s.steps} == {"restore": "succeeded", "wipe": "waiting"}

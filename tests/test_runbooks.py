@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from api.runbooks import router
 from warroom.classify import CATEGORY_KEYWORDS
-from warroom.cli import app as cli
+from warroom.cli.main import app as cli
 from warroom.runbooks import RunbookError, RunbookLibrary, load_runbook, schema, validate_text
 from workflows.contracts import ActionSpec, CheckSpec
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from warroom.runbooks import RunbookLibrary
-from warroom.simulate import ScenarioError, load_scenario, run_scenario
+from warroom.cli.simulate import ScenarioError, load_scenario, run_scenario
 
 from tests.conftest import REPO
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from warroom.cli import app
+from warroom.cli.main import app
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()

@@ -16,7 +16,7 @@ from api.sources import Parsed, PayloadError
 from api.sources import alertmanager, grafana
 from api.sources.registry import PARSERS
 from tests.test_api import api
-from warroom import db
+from warroom import records
 from warroom.classify import classify_priority
 
 AM_FILES = [
@@ -378,14 +378,14 @@ async def test_api_alertmanager_warning_p2_and_no_ops(env, engine, task_queue, p
         assert state["alert_count"] == 1 and state["workflow"]  # a ticket workflow for P2
 
         # Resolved alerts with no open incident, and the empty heartbeat: accepted, nothing opened.
-        before = db.count_incidents(engine)
+        before = records.count_incidents(engine)
         for name in ("am-prom2teams-resolved-single.json", "am-prom2teams-resolved-multiple-dup-fingerprint.json",
                      "am-promgen-heartbeat-empty-alerts.json"):
             r = await _post(http, "alertmanager", load(payloads_dir, f"alertmanager/{name}"))
             assert r.status_code == 202 and r.json()["incidents"] == [], (name, r.text)
         assert r.json()["message"] == "no alerts"
         await asyncio.sleep(0.5)
-        assert db.count_incidents(engine) == before
+        assert records.count_incidents(engine) == before
 
 
 async def test_api_grafana_legacy_and_unified(env, engine, task_queue, payloads_dir):
@@ -424,10 +424,10 @@ async def test_api_bad_bodies_get_a_clear_4xx_and_open_nothing(env, engine, task
                                                                source, rel, status, what):
     content = (payloads_dir / rel).read_bytes() if rel else b'{"alerts": [{"labels": '
     async with api(env, engine, task_queue) as http:
-        before = db.count_incidents(engine)
+        before = records.count_incidents(engine)
         r = await http.post(f"/api/v1/alerts/{source}", content=content,
                             headers={"content-type": "application/json"})
         await asyncio.sleep(0.5)
-        assert db.count_incidents(engine) == before
+        assert records.count_incidents(engine) == before
     assert r.status_code == status, r.text
     assert what in r.json()["detail"], r.text

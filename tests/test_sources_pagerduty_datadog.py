@@ -17,8 +17,8 @@ from temporalio.client import WorkflowExecutionStatus
 from api.sources import PayloadError, datadog, pagerduty
 from api.sources.registry import PARSERS
 from tests.test_api import api
-from warroom import db
-from warroom import engine as eng
+from warroom import records
+from warroom import client as temporal
 from warroom.classify import incident_workflow_id
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -199,19 +199,19 @@ async def test_pagerduty_trigger_acknowledge_resolve_on_one_dedup_key(env, engin
         assert r.json() == {"status": "success", "message": "Event processed", "dedup_key": k}
         r = await http.get(f"/api/v1/incidents/{wf_id}")
         assert r.status_code == 200 and r.json()["priority"] == "P1"
-        state = await eng.state(env.client, wf_id)
+        state = await temporal.state(env.client, wf_id)
         assert (state.priority, state.status) == ("P1", "triggered")  # severity critical
         r = await http.post("/api/v1/alerts/pagerduty", json=ack)
         assert r.status_code == 202 and r.json()["dedup_key"] == k
-        state = await eng.state(env.client, wf_id)
+        state = await temporal.state(env.client, wf_id)
         assert state.status == "acknowledged"
         r = await http.post("/v2/enqueue", json=resolve)
         assert r.status_code == 202 and r.json()["dedup_key"] == k
 
         async def resolved() -> bool:
-            return (await eng.state(env.client, wf_id)).status in ("resolved", "closed")
+            return (await temporal.state(env.client, wf_id)).status in ("resolved", "closed")
         await wait_for(resolved)
-        types = [e.type for e in (await eng.state(env.client, wf_id)).timeline]
+        types = [e.type for e in (await temporal.state(env.client, wf_id)).timeline]
     assert types.index("alert.resolved") < types.index("verification.passed") < types.index("resolved")
 
 
@@ -226,13 +226,13 @@ async def test_pagerduty_without_dedup_key_opens_a_new_incident_each_time(env, e
             keys.append(r.json()["dedup_key"])
         assert len(set(keys)) == 3
         for k in keys:
-            state = await eng.state(env.client, f"incident-{k}")
+            state = await temporal.state(env.client, f"incident-{k}")
             assert state.alert_count == 1 and state.priority == "P2"  # severity error -> warning -> P2
 
 
 async def test_invalid_and_unknown_key_pagerduty_events_open_nothing(env, engine, task_queue, payloads_dir):
     async with api(env, engine, task_queue) as http:
-        before = db.count_incidents(engine)
+        before = records.count_incidents(engine)
         for name, named in [("pd-pdagent-v1-legacy-event.json", ["routing_key", "event_action"]),
                             ("pd-apischema-change-event-build.json", ["event_action"]),
                             ("pd-pdagent-invalid-empty-fields.json", ["routing_key", "event_action",
@@ -254,9 +254,9 @@ async def test_invalid_and_unknown_key_pagerduty_events_open_nothing(env, engine
             assert r.status_code == 202, r.text
             assert r.json() == {"status": "success", "message": "Event processed", "dedup_key": "dedupkeyhere"}
         await asyncio.sleep(0.5)  # a started incident would have written its first record by now
-        assert db.count_incidents(engine) == before
-        with pytest.raises(eng.UnknownIncident):
-            await eng.state(env.client, "incident-dedupkeyhere")
+        assert records.count_incidents(engine) == before
+        with pytest.raises(temporal.UnknownIncident):
+            await temporal.state(env.client, "incident-dedupkeyhere")
         schema = (await http.get("/openapi.json")).json()
     for path in ("/v2/enqueue", "/api/v1/alerts/pagerduty"):
         responses = schema["paths"][path]["post"]["responses"]
@@ -309,7 +309,7 @@ async def test_datadog_replay_in_date_order(env, engine, task_queue, payloads_di
         assert [e["type"] for e in old["timeline"]][0] == "triggered"
         r = await http.post(f"/api/v1/incidents/{p2}/acknowledge", json={"by": "alice"})
         assert r.status_code == 409 and r.json()["detail"].endswith(f"(the same alert opened {p2}~2 since)")
-        state = await eng.state(env.client, f"{p2}~2")
+        state = await temporal.state(env.client, f"{p2}~2")
         assert state.alert_count == 1 and state.service == "keep-api" and state.title.startswith("[P2] [Triggered]")
         r = await http.post("/api/v1/alerts/datadog", json={"title": "no transition", "monitor_id": 1})
         assert r.status_code == 422 and "alert_transition" in r.json()["detail"]

@@ -19,7 +19,7 @@ from tests.helpers import (
     start,
     types,
 )
-from warroom import engine as eng
+from warroom import client as temporal
 from workflows.contracts import INCIDENT_WORKFLOW, TICKET_WORKFLOW
 
 
@@ -66,9 +66,9 @@ async def test_p3_ticket_reminds_the_assignee_at_its_update_cadence(env, engine,
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3")
         await advance_to(env, h, 10)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "erin"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "erin"})
         await advance_to(env, h, 300)
-        await eng.act(env.client, h.id, "post_update", {"by": "erin", "message": "found the slow query"})
+        await temporal.act(env.client, h.id, "post_update", {"by": "erin", "message": "found the slow query"})
         await advance_to(env, h, 12 * 60 + 5)
         s = await get_state(h)
     # every 4 h; the interval in which erin posted gets no reminder
@@ -86,7 +86,7 @@ async def test_acknowledged_ticket_does_not_climb_the_incident_escalation_ladder
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3")
         await advance_to(env, h, 10)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "erin"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "erin"})
         await advance_to(env, h, 6 * 60)
         s = await get_state(h)
     assert events(s, "escalated") == []
@@ -97,7 +97,7 @@ async def test_p3_ticket_resolve_target_escalates_at_24h(env, engine, task_queue
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3")
         await advance_to(env, h, 10)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "erin"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "erin"})
         await advance_to(env, h, 24 * 60 + 1)
         s = await get_state(h)
     assert at_minutes(s, "escalated", reason="resolve_target") == [24 * 60.0]
@@ -108,9 +108,9 @@ async def test_resolved_ticket_closes(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3")
         await advance_to(env, h, 10)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "erin"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "erin"})
         await advance_to(env, h, 90)
-        await eng.act(env.client, h.id, "resolve", {"by": "erin", "resolution": "index added"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "erin", "resolution": "index added"})
         final = await final_state(env.client, h)
         await assert_replays(env.client, h)
     t = types(final)
@@ -122,16 +122,16 @@ async def test_resolved_ticket_closes(env, engine, task_queue):
     # a ticket has no verify phase and no post-incident review
     assert "review.assigned" not in t and final.review is None
     assert [e.details["phase"] for e in events(final, "phase.started")] == ["open"]
-    with pytest.raises(eng.ActionRefused, match="closed"):
-        await eng.act(env.client, h.id, "post_update", {"by": "erin", "message": "late"})
+    with pytest.raises(temporal.ActionRefused, match="closed"):
+        await temporal.act(env.client, h.id, "post_update", {"by": "erin", "message": "late"})
 
 
 async def test_submit_review_on_a_ticket_is_refused(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3")
-        await eng.act(env.client, h.id, "acknowledge", {"by": "erin"})
-        with pytest.raises(eng.ActionRefused, match="no review is open"):
-            await eng.act(env.client, h.id, "submit_review", {"by": "erin", "root_cause": "slow query"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "erin"})
+        with pytest.raises(temporal.ActionRefused, match="no review is open"):
+            await temporal.act(env.client, h.id, "submit_review", {"by": "erin", "root_cause": "slow query"})
         s = await get_state(h)
     assert "review.submitted" not in types(s) and s.review is None
 
@@ -142,11 +142,11 @@ async def test_p3_raised_to_p1_hands_over_to_the_full_response_under_the_same_id
         h = await start(env.client, task_queue, priority="P3", title="Checkout errors for some users")
         first_run = h.result_run_id
         await advance_to(env, h, 20)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "erin"})
-        await eng.act(env.client, h.id, "post_update", {"by": "erin", "message": "errors growing"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "erin"})
+        await temporal.act(env.client, h.id, "post_update", {"by": "erin", "message": "errors growing"})
         await advance_to(env, h, 60)
         before = await get_state(h)
-        s = await eng.act(env.client, h.id, "change_priority",
+        s = await temporal.act(env.client, h.id, "change_priority",
                           {"by": "erin", "priority": "P1", "reason": "most users cannot pay"})
         assert s.priority == "P1"
         await advance_to(env, h, 62)
@@ -155,11 +155,11 @@ async def test_p3_raised_to_p1_hands_over_to_the_full_response_under_the_same_id
         assert s.workflow == INCIDENT_WORKFLOW
         assert desc.id == h.id and desc.run_id != first_run and desc.workflow_type == INCIDENT_WORKFLOW
         # the full response runs on from here: resolve -> verify -> review -> closed
-        await eng.act(env.client, h.id, "resolve", {"by": "erin", "resolution": "rolled back"})
+        await temporal.act(env.client, h.id, "resolve", {"by": "erin", "resolution": "rolled back"})
         await advance_to(env, h, 63)
         mid = await get_state(h)
         assert mid.phase == "review" and (mid.deadlines.review_due - mid.resolved_at).total_seconds() == 48 * 3600
-        await eng.act(env.client, h.id, "submit_review", {"by": "erin", "root_cause": "bad deploy"})
+        await temporal.act(env.client, h.id, "submit_review", {"by": "erin", "root_cause": "bad deploy"})
         final = await final_state(env.client, h)
         await assert_replays(env.client, h)
 
@@ -204,7 +204,7 @@ async def test_p2_raised_to_p3_stays_a_ticket(env, engine, task_queue):
         h = await start(env.client, task_queue, priority="P2")
         first_run = h.result_run_id
         await advance_to(env, h, 10)
-        await eng.act(env.client, h.id, "change_priority", {"by": "erin", "priority": "P3", "reason": "workaround"})
+        await temporal.act(env.client, h.id, "change_priority", {"by": "erin", "priority": "P3", "reason": "workaround"})
         await advance_to(env, h, 11)
         s = await get_state(h)
         desc = await h.describe()
@@ -221,10 +221,10 @@ async def test_upgrade_right_after_a_quiet_spell_replays_without_cache(env, engi
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3")
         await advance_to(env, h, 20)
-        await eng.act(env.client, h.id, "acknowledge", {"by": "erin"})
-        await eng.act(env.client, h.id, "post_update", {"by": "erin", "message": "errors growing"})
+        await temporal.act(env.client, h.id, "acknowledge", {"by": "erin"})
+        await temporal.act(env.client, h.id, "post_update", {"by": "erin", "message": "errors growing"})
         await advance_to(env, h, 45)
-        await eng.act(env.client, h.id, "change_priority", {"by": "erin", "priority": "P1", "reason": "most users"})
+        await temporal.act(env.client, h.id, "change_priority", {"by": "erin", "priority": "P1", "reason": "most users"})
         await advance_to(env, h, 47)
         s = await get_state(h)
     assert s.workflow == INCIDENT_WORKFLOW

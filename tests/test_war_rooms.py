@@ -16,7 +16,7 @@ import pytest
 
 from warroom.signatures import SignatureError, verify_warroom
 from tests.fake_slack import FakeSlack
-from warroom.war_rooms import (LogWarRoom, Room, SlackWarRoom, WarRoomError, WebhookWarRoom,
+from warroom.delivery.war_rooms import (LogWarRoom, Room, SlackWarRoom, WarRoomError, WebhookWarRoom,
                                provider_from_env, slack_channel_name)
 
 INCIDENT = "incident-checkout-5xx-eu"

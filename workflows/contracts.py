@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
-PRIORITIES = ("P0", "P1", "P2", "P3", "P4")
+# The one place that names priorities, statuses and phases; the API schemas use these Literals.
+Priority = Literal["P0", "P1", "P2", "P3", "P4"]
+Status = Literal["triggered", "acknowledged", "resolved", "closed"]
+# "open" is the Ticket's single phase; the others are IncidentResponse's (SPEC section 3).
+Phase = Literal["assess", "notify", "war_room", "recover", "verify", "review", "closed", "open"]
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+STATUSES: tuple[str, ...] = get_args(Status)
+PHASES: tuple[str, ...] = get_args(Phase)
 FULL_RESPONSE_PRIORITIES = ("P0", "P1")
+OPEN_STATUSES = ("triggered", "acknowledged")
 
 # Escalation levels: 1 on-duty, 2 senior, 3 architect, 4 external/vendor support.
 MAX_LEVEL = 4
@@ -46,7 +54,10 @@ class PriorityPolicy:
 
 
 @dataclass
-class EscalationPolicy:
+class EscalationTimers:
+    """When the workflow escalates by itself. Whom each level pages is the on-call
+    configuration's EscalationPolicy (warroom/oncall), a different thing."""
+
     # Silence after acknowledgement (no update, no completed step) that lifts the
     # escalation level: 30 min -> L2, 1 h -> L3, 2 h -> external.
     no_progress_seconds: list[int] = field(default_factory=lambda: [1800, 3600, 7200])
@@ -62,7 +73,7 @@ class EscalationPolicy:
 @dataclass
 class ResponsePolicy:
     priorities: dict[str, PriorityPolicy] = field(default_factory=dict)
-    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    escalation: EscalationTimers = field(default_factory=EscalationTimers)
 
     def of(self, priority: str) -> PriorityPolicy:
         return self.priorities[priority]

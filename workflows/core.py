@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts import (
         LEVEL_NAMES,
         MAX_LEVEL,
+        OPEN_STATUSES,
         PRIORITIES,
         Acknowledge,
         AlertReceived,
@@ -57,7 +58,6 @@ with workflow.unsafe.imports_passed_through():
         ActionItem,
     )
 
-OPEN_STATUSES = ("triggered", "acknowledged")
 # Who wakes first when several waits come true in one activation (IncidentCore._wait).
 WAKE_TIMERS, WAKE_MAIN, WAKE_WAR_ROOM, WAKE_PAGER, WAKE_RECORDS = range(5)
 # Events that change no deadline: recording them must not re-plan the timers.

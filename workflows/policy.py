@@ -7,7 +7,7 @@ into the workflow input, so a running incident keeps the numbers it started with
 
 from __future__ import annotations
 
-from workflows.contracts import EscalationPolicy, PriorityPolicy, ResponsePolicy
+from workflows.contracts import EscalationTimers, PriorityPolicy, ResponsePolicy
 
 MIN = 60
 HOUR = 3600
@@ -38,4 +38,4 @@ def default_policy() -> ResponsePolicy:
             stakeholders=["oncall:L1"],
         ),
     }
-    return ResponsePolicy(priorities=p, escalation=EscalationPolicy())
+    return ResponsePolicy(priorities=p, escalation=EscalationTimers())

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from warroom import engine as eng
+from warroom import client as temporal
 from warroom.settings import REPO_ROOT
-from warroom.simulate import load_scenario, run_scenario
+from warroom.cli.simulate import load_scenario, run_scenario
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = {
@@ -43,7 +43,7 @@ async def record(name: str, path: Path) -> None:
     out = HERE / "histories"
     out.mkdir(exist_ok=True)
 
-    async def save(client: Client, t: eng.Triggered) -> None:
+    async def save(client: Client, t: temporal.Triggered) -> None:
         first = await client.get_workflow_handle(t.workflow_id, run_id=t.handle.result_run_id).fetch_history()
         runs = [first]
         latest = await client.get_workflow_handle(t.workflow_id).fetch_history()

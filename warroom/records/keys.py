@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from warroom.db import ApiKeyRow, now_utc
+from warroom.records.models import ApiKeyRow, now_utc
 
 Role = Literal["integration", "responder", "viewer", "admin"]
 ROLES: tuple[str, ...] = ("integration", "responder", "viewer", "admin")

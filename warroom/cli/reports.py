@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warroom import reports
-from warroom.cli_keys import fail, records
+from warroom.records import reports
+from warroom.cli.keys import fail, records_engine
 
 
 class ReportFormat(str, Enum):
@@ -42,7 +42,7 @@ def report_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file")] = None,
 ) -> None:
     """The post-incident report of a recorded incident (Markdown, or a standalone HTML page)."""
-    engine = records()
+    engine = records_engine()
     try:
         report = reports.incident_report(engine, incident_id)
     finally:
@@ -76,7 +76,7 @@ def stats_command(
 ) -> None:
     """SLA figures per priority: MTTA, MTTR, SLA attainment, escalation and reopen rates."""
     start, end = _when(from_, "--from"), _when(to, "--to")
-    engine = records()
+    engine = records_engine()
     try:
         figures = reports.sla_figures(engine, start=start, end=end, priority=priority, service=service)
     finally:

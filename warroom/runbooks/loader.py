@@ -31,7 +31,7 @@ from warroom.yamldoc import (
 from workflows.contracts import ActionSpec, CheckSpec, ResponsePolicy, RunbookSpec
 from workflows.policy import default_policy
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "runbook.schema.json"  # also at runbooks/schema.json
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "runbook.schema.json"  # also at runbooks/schema.json
 ACTION_KINDS = ("http", "command", "manual", "wait", "approval", "python")
 CHECK_KINDS = ("http", "prometheus", "manual")
 # Fallbacks: picked by name when nothing more specific matches, never by their `match`.

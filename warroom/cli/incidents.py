@@ -23,7 +23,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warroom.client import UNREACHABLE, ApiError, WarroomClient
+from warroom.cli.api_client import UNREACHABLE, ApiError, WarroomClient
+from warroom.cli.timeline import describe
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 EXIT_REFUSED, EXIT_UNREACHABLE = 1, 3
@@ -212,7 +213,6 @@ def show(incident_id: IdArg, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL
     if as_json:
         _print_json(state)
         return
-    from warroom.cli import describe  # the timeline details read the same as `warroom simulate`
 
     console = _console()
     now = datetime.now(UTC)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from warroom import auth
+from warroom.records import keys as auth
 from warroom.settings import Settings
 
 keys_app = typer.Typer(help="API keys and their roles (integration, responder, viewer, admin).",
@@ -30,13 +30,13 @@ integrations_app = typer.Typer(help="Integrations: the keys alerting systems sen
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def records() -> Engine:
-    from warroom import db
+def records_engine() -> Engine:
+    from warroom import records
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = db.make_engine(settings.db_url())
-    db.create_schema(engine)
+    engine = records.make_engine(settings.db_url())
+    records.create_schema(engine)
     return engine
 
 
@@ -73,7 +73,7 @@ def keys_create(
 ) -> None:
     """Create a key; it is printed alone on the last line, and only this once."""
     try:
-        view, key = auth.create_key(records(), name=name, role=role)
+        view, key = auth.create_key(records_engine(), name=name, role=role)
     except auth.KeyProblem as err:
         raise fail(str(err)) from None
     print_created(view, key)
@@ -83,7 +83,7 @@ def keys_create(
 def keys_list(all_: Annotated[bool, typer.Option("--all", help="include revoked keys")] = False,
               as_json: JsonOpt = False) -> None:
     """The keys (never the keys themselves: a prefix to recognise them)."""
-    rows = [k.public() for k in auth.list_keys(records(), include_revoked=all_)]
+    rows = [k.public() for k in auth.list_keys(records_engine(), include_revoked=all_)]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -94,7 +94,7 @@ def keys_list(all_: Annotated[bool, typer.Option("--all", help="include revoked 
 def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name or id")]) -> None:
     """Revoke a key: it stops working at once."""
     try:
-        view = auth.revoke(records(), name)
+        view = auth.revoke(records_engine(), name)
     except auth.KeyProblem as err:
         raise fail(str(err)) from None
     typer.echo(f"revoked {view.role} key {view.name!r} (id {view.id})")
@@ -135,7 +135,7 @@ def integrations_create(
     elif generate_secret:
         secret = secrets.token_urlsafe(32)
     try:
-        view, key = auth.create_key(records(), name=name, role="integration", format=format,
+        view, key = auth.create_key(records_engine(), name=name, role="integration", format=format,
                                     signing_secret=secret, mapping=spec)
     except auth.KeyProblem as err:
         raise fail(str(err)) from None
@@ -145,7 +145,7 @@ def integrations_create(
 @integrations_app.command("list")
 def integrations_list(as_json: JsonOpt = False) -> None:
     """The integrations (active keys of role integration)."""
-    rows = [k.public() for k in auth.list_keys(records(), role="integration")]
+    rows = [k.public() for k in auth.list_keys(records_engine(), role="integration")]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -155,7 +155,7 @@ def integrations_list(as_json: JsonOpt = False) -> None:
 @integrations_app.command("show")
 def integrations_show(name: str, as_json: JsonOpt = False) -> None:
     """One integration: its format, whether it signs, its mapping and where it posts."""
-    found = auth.find(records(), name, role="integration")
+    found = auth.find(records_engine(), name, role="integration")
     if found is None:
         raise fail(f"no integration named {name!r}")
     view = found.public()
@@ -177,7 +177,7 @@ def integrations_show(name: str, as_json: JsonOpt = False) -> None:
 def integrations_delete(name: str) -> None:
     """Delete an integration: its key stops working at once."""
     try:
-        view = auth.revoke(records(), name, role="integration")
+        view = auth.revoke(records_engine(), name, role="integration")
     except auth.KeyProblem as err:
         raise fail(str(err)) from None
     typer.echo(f"deleted integration {view.name!r} (id {view.id}); its key no longer works")

@@ -1,6 +1,6 @@
 """Post-incident reports and SLA figures, computed from the records.
 
-Room: database readers (like warroom/db.py's queries), used by the API and the CLI; never by
+Room: database readers (like warroom/records.py's queries), used by the API and the CLI; never by
 workflows/. `report_from` is pure: it takes the incident's recorded fields and its timeline
 (rows from the database, or a simulated incident's state and timeline) and builds a Report;
 `incident_report` and `sla_figures` read the database and call the same pure functions.
@@ -47,7 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from warroom import db
+from warroom import records
 from workflows.contracts import ResponsePolicy
 from workflows.policy import default_policy
 
@@ -345,15 +345,15 @@ def report_from(incident: Mapping[str, Any], events: Iterable[Mapping[str, Any] 
 def incident_report(engine: Engine, incident_id: str, *, policy: ResponsePolicy | None = None,
                     now: datetime | None = None) -> Report | None:
     """The report of a recorded incident, or None when the records do not know it."""
-    row = db.incident(engine, incident_id=incident_id)
+    row = records.incident(engine, incident_id=incident_id)
     if row is None:
         return None
-    fields: dict[str, Any] = {c: getattr(row, c) for c in db.IncidentRow.__table__.columns.keys()}
-    reviews = db.detail(engine, incident_id=incident_id)["reviews"]
+    fields: dict[str, Any] = {c: getattr(row, c) for c in records.IncidentRow.__table__.columns.keys()}
+    reviews = records.detail(engine, incident_id=incident_id)["reviews"]
     if reviews:
         fields["review"] = {"contributing_factors": reviews[0].contributing_factors, "lessons": reviews[0].lessons}
-    return report_from(fields, db.timeline(engine, incident_id=incident_id), policy=policy, now=now,
-                       communications=db.communications(engine, incident_id=incident_id))
+    return report_from(fields, records.timeline(engine, incident_id=incident_id), policy=policy, now=now,
+                       communications=records.communications(engine, incident_id=incident_id))
 
 
 # ------------------------------------------------------------------ rendering
@@ -551,19 +551,19 @@ def sla_figures(engine: Engine, *, start: datetime | None = None, end: datetime 
     now = now or datetime.now(UTC)
     conds = []
     if start is not None:
-        conds.append(db.IncidentRow.created_at >= start)
+        conds.append(records.IncidentRow.created_at >= start)
     if end is not None:
-        conds.append(db.IncidentRow.created_at < end)
+        conds.append(records.IncidentRow.created_at < end)
     if priority:
-        conds.append(db.IncidentRow.priority == priority)
+        conds.append(records.IncidentRow.priority == priority)
     if service:
-        conds.append(db.IncidentRow.service == service)
+        conds.append(records.IncidentRow.service == service)
     with Session(engine) as session:
-        rows = list(session.scalars(select(db.IncidentRow).where(*conds)))
-        events: dict[str, list[db.TimelineRow]] = {r.run_id: [] for r in rows}
+        rows = list(session.scalars(select(records.IncidentRow).where(*conds)))
+        events: dict[str, list[records.TimelineRow]] = {r.run_id: [] for r in rows}
         ids = list(events)
         for i in range(0, len(ids), 500):
-            for ev in session.scalars(select(db.TimelineRow).where(db.TimelineRow.run_id.in_(ids[i:i + 500]))):
+            for ev in session.scalars(select(records.TimelineRow).where(records.TimelineRow.run_id.in_(ids[i:i + 500]))):
                 events[ev.run_id].append(ev)
     keys = [p for p in policy.priorities if not priority or p == priority]
     acc: dict[str, dict[str, Any]] = {

@@ -56,12 +56,13 @@ def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen)
 def ensure_dev_admin(settings: Settings) -> str:
     """On a first start, make an admin key for this machine and keep it in <data_dir>/admin.key
     (mode 600; the CLI client reads it when no key is given). Returns the banner line."""
-    from warroom import auth, db
+    from warroom import records
+    from warroom.records import keys as auth
 
     path = settings.data_dir / "admin.key"
-    engine = db.make_engine(settings.db_url())
+    engine = records.make_engine(settings.db_url())
     try:
-        db.create_schema(engine)
+        records.create_schema(engine)
         if not auth.has_admin(engine):
             _, key = auth.create_key(engine, name="dev-admin", role="admin")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -14,7 +14,7 @@ import re
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,11 +25,11 @@ from temporalio.client import Client
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from warroom import binaries, db
-from warroom import engine as eng
-from warroom.channels import Outcome
+from warroom import binaries, records
+from warroom import client as temporal
+from warroom.delivery.channels import Outcome
 from warroom.runbooks import RunbookError, RunbookLibrary
-from warroom.war_rooms import LogWarRoom
+from warroom.delivery.war_rooms import LogWarRoom
 from workflows.contracts import (
     ActionRequest,
     ActionResult,
@@ -37,13 +37,14 @@ from workflows.contracts import (
     AlertResolved,
     CheckRequest,
     CheckResult,
+    PRIORITIES,
     IncidentState,
     ResponsePolicy,
 )
 from workflows.policy import default_policy
 
 SOURCE_EVENTS = ("alert_received", "alert_resolved")
-EVENT_KINDS = (*eng.ACTIONS, *SOURCE_EVENTS)
+EVENT_KINDS = (*temporal.ACTIONS, *SOURCE_EVENTS)
 MAX_HORIZON = timedelta(days=14)  # `until: closed` gives up past this much virtual time
 
 
@@ -169,7 +170,7 @@ def _alert(path: str, line: int, where: str, raw: Any, *, partial: bool = False)
             payload[k] = int(v)
     if "labels" in payload and not isinstance(payload["labels"], dict):
         raise ScenarioError(f"{path}:{line}: {where}.labels: must be a mapping")
-    if "priority" in payload and str(payload["priority"]).upper() not in ("P0", "P1", "P2", "P3", "P4"):
+    if "priority" in payload and str(payload["priority"]).upper() not in PRIORITIES:
         raise ScenarioError(f"{path}:{line}: {where}.priority: must be P0..P4, not {payload['priority']!r}")
     payload = {k: (str(v) if k in ("title", "description", "service", "severity", "priority", "dedup_key")
                    and v is not None else v) for k, v in payload.items()}
@@ -248,7 +249,7 @@ def load_scenario(path: str | Path) -> Scenario:
             elif kind == "alert_resolved":
                 payload = _check_payload(p, line, where, AlertResolved, raw)
             else:
-                payload = _check_payload(p, line, where, eng.ACTIONS[kind], raw)
+                payload = _check_payload(p, line, where, temporal.ACTIONS[kind], raw)
             assert isinstance(payload, dict)
             sc.events.append(ScenarioEvent(at=at, kind=kind, payload=payload, line=line))
     sc.events.sort(key=lambda e: e.at)
@@ -266,20 +267,8 @@ def _quiet_runtime() -> Runtime:
         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))))
 
 
-def to_jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    return obj
-
-
 async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePolicy | None = None,
-                       on_finish: Callable[[Client, eng.Triggered], Awaitable[None]] | None = None,
+                       on_finish: Callable[[Client, temporal.Triggered], Awaitable[None]] | None = None,
                        tier1_services: list[str] | None = None) -> dict[str, Any]:
     """Run the scenario; returns {"incident": final state, "timeline": [...], "refused": [...]}.
 
@@ -302,8 +291,8 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
                                 f"{runbook.name if runbook else '(none)'}; steps: {', '.join(sorted(steps)) or '-'}")
     refused: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="warroom-sim-") as tmp:
-        engine = db.make_engine(f"sqlite:///{Path(tmp) / 'simulation.db'}")
-        db.create_schema(engine)
+        engine = records.make_engine(f"sqlite:///{Path(tmp) / 'simulation.db'}")
+        records.create_schema(engine)
         env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server(),
                                                             runtime=_quiet_runtime())
         async with env:
@@ -311,10 +300,10 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
             # Pages are resolved with the on-call files (who would be paged) but never sent.
             async with build_worker(env.client, task_queue=task_queue, engine=engine, runbooks=library,
                                     recovery=Rehearsal(sc.outcomes), send=rehearsal_send, war_room=LogWarRoom()):
-                t = await eng.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
+                t = await temporal.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
                                       policy=policy or default_policy(), runbook=runbook,
                                       tier1_services=tier1_services)
-                start = (await eng.state(env.client, t.incident_id)).created_at
+                start = (await temporal.state(env.client, t.incident_id)).created_at
                 assert start is not None
 
                 async def sleep_to(offset: timedelta) -> None:
@@ -326,50 +315,44 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
                     await sleep_to(ev.at)
                     try:
                         await _apply(env, t, sc, ev, task_queue, tier1_services)
-                    except (eng.ActionRefused, eng.UnknownIncident) as err:
+                    except (temporal.ActionRefused, temporal.UnknownIncident) as err:
                         refused.append({"offset_seconds": int(ev.at.total_seconds()), "line": ev.line,
                                         "event": ev.kind, "reason": str(err)})
                 if isinstance(sc.until, timedelta):
                     await sleep_to(sc.until)
                 else:
                     offset = max((e.at for e in sc.events), default=timedelta())
-                    while (await eng.state(env.client, t.incident_id)).status != "closed":
+                    while (await temporal.state(env.client, t.incident_id)).status != "closed":
                         if offset > MAX_HORIZON:
                             raise ScenarioError(f"{sc.path}: until: closed, but the incident was still open "
                                                 f"after {MAX_HORIZON.days} days of virtual time")
                         offset += timedelta(hours=1)
                         await sleep_to(offset)
-                state = await eng.state(env.client, t.incident_id)
+                state = await temporal.state(env.client, t.incident_id)
                 if on_finish is not None:
                     await on_finish(env.client, t)
         engine.dispose()
-    return {"incident": to_jsonable(dataclasses.replace(state, timeline=[])),
+    return {"incident": temporal.to_jsonable(dataclasses.replace(state, timeline=[])),
             "timeline": timeline_rows(state), "refused": refused}
 
 
-async def _apply(env: WorkflowEnvironment, t: eng.Triggered, sc: Scenario, ev: ScenarioEvent,
+async def _apply(env: WorkflowEnvironment, t: temporal.Triggered, sc: Scenario, ev: ScenarioEvent,
                  task_queue: str, tier1_services: list[str] | None) -> None:
     if ev.kind == "alert_received":
         alert = dataclasses.replace(sc.alert, **ev.payload)
         alert.priority = ev.payload.get("priority", "")
-        await eng.trigger(env.client, alert, task_queue=task_queue, tier1_services=tier1_services)
+        await temporal.trigger(env.client, alert, task_queue=task_queue, tier1_services=tier1_services)
     elif ev.kind == "alert_resolved":
-        await eng.source_resolved(env.client, t.incident_id, source=ev.payload.get("source") or "simulation",
+        await temporal.source_resolved(env.client, t.incident_id, source=ev.payload.get("source") or "simulation",
                                   summary=ev.payload.get("summary", ""))
     else:
-        await eng.act(env.client, t.incident_id, ev.kind, ev.payload)
+        await temporal.act(env.client, t.incident_id, ev.kind, ev.payload)
 
 
 def timeline_rows(state: IncidentState) -> list[dict[str, Any]]:
     assert state.created_at is not None
     return [
         {"offset_seconds": int((e.at - state.created_at).total_seconds()), "at": e.at.isoformat(),
-         "type": e.type, "actor": e.actor, "details": to_jsonable(e.details)}
+         "type": e.type, "actor": e.actor, "details": temporal.to_jsonable(e.details)}
         for e in state.timeline
     ]
-
-
-def format_offset(seconds: int) -> str:
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"+{h:02d}:{m:02d}:{s:02d}"

@@ -17,15 +17,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from warroom.cli.incidents import incidents_app
+from warroom.cli.keys import integrations_app, keys_app
+from warroom.cli.oncall import oncall_app
+from warroom.cli.reports import report_command, stats_command
+from warroom.cli.runbooks import runbooks_app
+from warroom.cli.timeline import describe, format_offset
 from warroom.settings import Settings
 
 app = typer.Typer(help="warroom: incident response as durable Temporal workflows.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The records database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-from warroom.cli_incidents import incidents_app  # noqa: E402
 app.add_typer(incidents_app, name="incidents")
-from warroom.cli_oncall import oncall_app  # noqa: E402
 app.add_typer(oncall_app, name="oncall")
 
 
@@ -37,7 +41,7 @@ def _logging(settings: Settings) -> None:
 @app.command()
 def dev() -> None:
     """Start the embedded stack: Temporal dev server (SQLite), worker and API."""
-    from warroom.devstack import run_dev
+    from warroom.cli.dev import run_dev
 
     settings = Settings()
     _logging(settings)
@@ -66,22 +70,15 @@ def api() -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create or upgrade the records schema (Alembic migrations, warroom/migrations/)."""
-    from warroom import db
+    """Create or upgrade the records schema (Alembic migrations, warroom/records/migrations/)."""
+    from warroom import records
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = db.make_engine(settings.db_url())
-    db.create_schema(engine)
-    typer.echo(f"records schema at revision {db.schema_revision(engine)} "
+    engine = records.make_engine(settings.db_url())
+    records.create_schema(engine)
+    typer.echo(f"records schema at revision {records.schema_revision(engine)} "
                f"({engine.url.render_as_string(hide_password=True)})")
-
-
-def describe(row: dict) -> str:
-    d = row["details"]
-    if row["type"] in ("notification.sent", "notification.failed"):
-        return f"{d.get('kind')} -> {d.get('target')} via {d.get('channel') or '?'} [{d.get('status')}]"
-    return ", ".join(f"{k}={v}" for k, v in d.items())
 
 
 @app.command()
@@ -90,7 +87,7 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Run one incident of a scenario in virtual time and print its timeline."""
-    from warroom.simulate import ScenarioError, format_offset, load_scenario, run_scenario
+    from warroom.cli.simulate import ScenarioError, load_scenario, run_scenario
 
     settings = Settings()
     logging.basicConfig(level=logging.ERROR)
@@ -119,11 +116,6 @@ def simulate(
         console.print(f"[yellow]refused at {format_offset(r['offset_seconds'])} (line {r['line']}, "
                       f"{r['event']}): {r['reason']}[/yellow]")
 
-
-from warroom.cli_keys import integrations_app, keys_app  # noqa: E402  (the sub-apps register on `app`)
-
-from warroom.cli_reports import report_command, stats_command  # noqa: E402
-from warroom.cli_runbooks import runbooks_app  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(integrations_app, name="integrations")

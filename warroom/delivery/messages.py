@@ -30,7 +30,7 @@ KINDS = ("page", "update", "reminder", "escalation", "resolution", "review_reque
 LANGUAGES = ("en", "zh")
 CONTEXT_KEYS = ("incident_id", "title", "priority", "service", "category", "status", "phase", "level",
                 "commander", "subject", "message", "link", "person_name", "via")
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "messages"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 _ENGINE_KINDS = {
     "INITIAL": "page",

@@ -40,7 +40,7 @@ from warroom.yamldoc import (
 
 log = logging.getLogger("warroom.oncall")
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "oncall.schema.json"  # also at oncall/schema.json
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "oncall.schema.json"  # also at oncall/schema.json
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KINDS = ("people", "teams", "schedules", "escalation_policies")
 _WHAT = {"people": "person", "teams": "team", "schedules": "schedule", "escalation_policies": "policy"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from warroom.db import Base
+from warroom.records.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata,

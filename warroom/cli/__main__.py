@@ -1,0 +1,5 @@
+"""`python -m warroom.cli`. Room: CLI (composition root)."""
+
+from warroom.cli.main import app
+
+app()

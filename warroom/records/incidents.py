@@ -1,0 +1,268 @@
+"""Records of incidents: the timeline, the incident row and what its events imply (escalations,
+priority changes, the review, known issues), and the queries over them.
+
+Room: records (warroom/records). Written by the record_events activity, read by the API,
+reports and the CLI. Every insert is keyed (run id + seq, incident) so a retried batch writes
+nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from warroom.records.models import (
+    ActionItemRow,
+    CommunicationRow,
+    EscalationRow,
+    IncidentRow,
+    KnownIssueRow,
+    KnownIssueUseRow,
+    PriorityChangeRow,
+    ReviewRow,
+    TimelineRow,
+    _insert,
+    now_utc,
+)
+
+
+# ------------------------------------------------------------------ timeline + incident
+
+
+# Events that mean the impact stopped (the first one sets mitigated_at; a reopen clears it).
+MITIGATION_EVENTS = frozenset({"alert.resolved", "resolve.requested", "verification.passed", "resolved"})
+DEADLINE_COLUMNS = ("ack_due", "next_update_due", "resolve_due", "review_due")
+
+
+def _snapshot_row(snapshot: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The incident columns a snapshot (and the batch of events recorded with it) sets."""
+    row = {k: snapshot.get(k) for k in IncidentRow.__table__.columns.keys() if k in snapshot}
+    deadlines = snapshot.get("deadlines") or {}
+    row.update({k: deadlines.get(k) for k in DEADLINE_COLUMNS})
+    for e in events:
+        if e["type"] == "triggered":
+            row["dedup_key"] = str(e["details"].get("dedup_key") or "")[:255]
+            row["description"] = str(e["details"].get("description") or "")
+    return row
+
+
+def _mitigation(events: list[dict[str, Any]], current: datetime | None) -> tuple[bool, datetime | None]:
+    """(changed, mitigated_at) after this batch: the first mitigation event sets it, a reopen clears it."""
+    at, changed = current, False
+    for e in events:
+        if e["type"] == "reopened":
+            at, changed = None, True
+        elif e["type"] in MITIGATION_EVENTS and at is None:
+            at, changed = e["at"], True
+    return changed, at
+
+
+def _record_detail(session: Session, engine: Engine, *, run_id: str, incident_id: str,
+                   snapshot: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """Escalations, priority changes and the review as rows of their own, keyed like the
+    timeline (run id + seq; the review by incident), so a repeated batch writes nothing new."""
+    esc = [dict(run_id=run_id, seq=e["seq"], incident_id=incident_id, at=e["at"],
+                from_level=int(e["details"].get("previous_level") or 0), to_level=int(e["details"].get("level") or 0),
+                reason=str(e["details"].get("reason") or ""), actor=e["actor"], note=str(e["details"].get("note") or ""))
+           for e in events if e["type"] == "escalated"]
+    if esc:
+        session.execute(_insert(engine, EscalationRow).values(esc)
+                        .on_conflict_do_nothing(index_elements=["run_id", "seq"]))
+    changes = [dict(run_id=run_id, seq=e["seq"], incident_id=incident_id, at=e["at"],
+                    from_priority=str(e["details"].get("from") or ""), to_priority=str(e["details"].get("to") or ""),
+                    direction=str(e["details"].get("direction") or ""), reason=str(e["details"].get("reason") or ""),
+                    actor=e["actor"]) for e in events if e["type"] == "priority.changed"]
+    if changes:
+        session.execute(_insert(engine, PriorityChangeRow).values(changes)
+                        .on_conflict_do_nothing(index_elements=["run_id", "seq"]))
+    # A page sent while the records were down has no communication row yet: write it from the
+    # timeline (the normal path claimed it before sending, and this finds it there).
+    comms = [dict(key=str(e["details"]["key"]), incident_id=incident_id, kind=str(e["details"].get("kind") or ""),
+                  target=str(e["details"].get("target") or ""), channel=str(e["details"].get("channel") or "")[:64],
+                  recipients=list(e["details"].get("recipients") or []), subject=str(e["details"].get("subject") or ""),
+                  body="", status=str(e["details"].get("status") or ("FAILED" if e["type"] == "notification.failed"
+                                                                    else "SENT")),
+                  attempts=1, error=str(e["details"].get("error") or ""), created_at=e["at"],
+                  sent_at=e["at"] if e["type"] == "notification.sent" else None)
+             for e in events if e["type"] in ("notification.sent", "notification.failed") and e["details"].get("key")]
+    if comms:
+        session.execute(_insert(engine, CommunicationRow).values(comms)
+                        .on_conflict_do_nothing(index_elements=["key"]))
+    review = snapshot.get("review")
+    if review and any(e["type"] == "review.submitted" for e in events):
+        session.execute(_insert(engine, ReviewRow).values(
+            incident_id=incident_id, run_id=run_id, by=review["by"], root_cause=review["root_cause"],
+            contributing_factors=list(review.get("contributing_factors") or []),
+            lessons=list(review.get("lessons") or []),
+            submitted_at=review.get("submitted_at") or events[-1]["at"],
+        ).on_conflict_do_nothing(index_elements=["incident_id"]))
+        items = [dict(incident_id=incident_id, position=i, **action_item(item))
+                 for i, item in enumerate(review.get("action_items") or [], start=1)]
+        if items:
+            session.execute(_insert(engine, ActionItemRow).values(items)
+                            .on_conflict_do_nothing(index_elements=["incident_id", "position"]))
+
+
+def action_item(item: Any) -> dict[str, Any]:
+    """An action item as a review carries it (a plain title, or title/owner/due) as row fields."""
+    if isinstance(item, str):
+        return {"title": item, "owner": "", "due": None, "status": "open"}
+    due = item.get("due") or None
+    if isinstance(due, str):
+        due = date.fromisoformat(due[:10])
+    return {"title": str(item.get("title") or ""), "owner": str(item.get("owner") or ""), "due": due,
+            "status": "open"}
+
+
+def record_events(engine: Engine, *, run_id: str, incident_id: str, snapshot: dict[str, Any],
+                  events: list[dict[str, Any]]) -> int:
+    """Upsert the incident snapshot and insert the events not yet stored, with the rows they
+    imply (escalations, priority changes, review, known issues), in one transaction. Every
+    insert is keyed (run id + seq, incident), so a retried batch writes nothing twice.
+    Returns the timeline rows written."""
+    with Session(engine) as session, session.begin():
+        row = _snapshot_row(snapshot, events)
+        row.update(run_id=run_id, incident_id=incident_id, updated_at=now_utc())
+        current = session.get(IncidentRow, run_id)
+        changed, mitigated = _mitigation(events, current.mitigated_at if current else None)
+        if changed:
+            row["mitigated_at"] = mitigated
+        stmt = _insert(engine, IncidentRow).values(**row)
+        stmt = stmt.on_conflict_do_update(index_elements=["run_id"],
+                                          set_={k: stmt.excluded[k] for k in row if k != "run_id"})
+        session.execute(stmt)
+        written = 0
+        if events:
+            ins = _insert(engine, TimelineRow).values([
+                dict(run_id=run_id, incident_id=incident_id, seq=e["seq"], at=e["at"], type=e["type"],
+                     actor=e["actor"], details=e["details"]) for e in events
+            ]).on_conflict_do_nothing(index_elements=["run_id", "seq"])
+            written = session.execute(ins).rowcount or 0
+            _record_detail(session, engine, run_id=run_id, incident_id=incident_id, snapshot=snapshot,
+                           events=events)
+            types = {e["type"] for e in events}
+            if "review.submitted" in types and snapshot.get("service"):  # knowledge is per service
+                _learn(session, engine, incident_id=incident_id, snapshot=snapshot,
+                       review=[e for e in events if e["type"] == "review.submitted"][-1])
+            if "resolved" in types:
+                session.execute(update(KnownIssueUseRow).where(KnownIssueUseRow.incident_id == incident_id)
+                                .values(resolved=True))
+        return written
+
+
+def timeline(engine: Engine, *, incident_id: str) -> list[TimelineRow]:
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(TimelineRow).where(TimelineRow.incident_id == incident_id).order_by(TimelineRow.run_id,
+                                                                                       TimelineRow.seq)
+        )
+        return list(rows)
+
+
+def incident(engine: Engine, *, incident_id: str) -> IncidentRow | None:
+    with Session(engine) as session:
+        return session.scalars(
+            select(IncidentRow).where(IncidentRow.incident_id == incident_id).order_by(IncidentRow.created_at.desc())
+        ).first()
+
+
+def detail(engine: Engine, *, incident_id: str) -> dict[str, list[Any]]:
+    """The incident's escalations, priority changes, review and action items, in order."""
+    with Session(engine) as session:
+        def rows(model: Any, *order: Any) -> list[Any]:
+            return list(session.scalars(select(model).where(model.incident_id == incident_id).order_by(*order)))
+
+        return {"escalations": rows(EscalationRow, EscalationRow.at, EscalationRow.seq),
+                "priority_changes": rows(PriorityChangeRow, PriorityChangeRow.at, PriorityChangeRow.seq),
+                "reviews": rows(ReviewRow, ReviewRow.submitted_at),
+                "action_items": rows(ActionItemRow, ActionItemRow.position)}
+
+
+def count_incidents(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(IncidentRow)) or 0
+
+
+def list_incidents(engine: Engine, *, status: list[str] | None = None, priority: list[str] | None = None,
+                   service: list[str] | None = None, phase: list[str] | None = None, limit: int = 50,
+                   offset: int = 0) -> tuple[list[IncidentRow], int]:
+    """Incidents as recorded, newest first, with the total matching the filters (each filter
+    is a list of accepted values; empty or None means any)."""
+    conds = [col.in_(vals) for col, vals in ((IncidentRow.status, status), (IncidentRow.priority, priority),
+                                            (IncidentRow.service, service), (IncidentRow.phase, phase)) if vals]
+    with Session(engine) as session:
+        total = session.scalar(select(func.count()).select_from(IncidentRow).where(*conds)) or 0
+        rows = session.scalars(select(IncidentRow).where(*conds)
+                               .order_by(IncidentRow.created_at.desc(), IncidentRow.run_id)
+                               .limit(limit).offset(offset))
+        return list(rows), total
+
+
+def recorded_incident(engine: Engine, incident_id: str) -> dict[str, Any] | None:
+    """An incident as the records keep it (the state's recorded fields and the whole timeline),
+    for one that is no longer live in Temporal. `"recorded": true` says where it came from."""
+    row = incident(engine, incident_id=incident_id)
+    if row is None:
+        return None
+    out: dict[str, Any] = {c: getattr(row, c) for c in IncidentRow.__table__.columns.keys() if c != "run_id"}
+    out = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in out.items()}
+    out["timeline"] = [{"seq": e.seq, "at": e.at.isoformat(), "type": e.type, "actor": e.actor, "details": e.details}
+                       for e in timeline(engine, incident_id=incident_id)]
+    out["recorded"] = True
+    return out
+
+
+# ------------------------------------------------------------------ known issues
+
+
+def _learn(session: Session, engine: Engine, *, incident_id: str, snapshot: dict[str, Any],
+           review: dict[str, Any]) -> None:
+    """A submitted review becomes a known issue: symptoms (the title), root cause, and the fix
+    (the resolution and the recovery actions that succeeded), once per incident."""
+    rows = session.scalars(select(TimelineRow).where(TimelineRow.incident_id == incident_id)
+                           .order_by(TimelineRow.run_id, TimelineRow.seq)).all()
+    fix: list[str] = []
+    for r in rows:
+        if r.type == "action.succeeded" and r.details.get("step"):
+            fix.append(f"{r.details['step']}: {r.details.get('detail') or 'succeeded'}")
+        elif r.type == "resolved" and r.details.get("resolution"):
+            fix.append(str(r.details["resolution"]))
+    details = review.get("details") or {}
+    session.execute(_insert(engine, KnownIssueRow).values(
+        category=snapshot.get("category") or "", service=snapshot.get("service") or "",
+        symptoms=snapshot.get("title") or "", root_cause=str(details.get("root_cause") or ""),
+        fix_steps=fix, source_incident=incident_id, created_at=now_utc(),
+    ).on_conflict_do_nothing(index_elements=["source_incident"]))
+
+
+def known_issues_for(engine: Engine, *, category: str, service: str, incident_id: str,
+                     limit: int = 3) -> list[dict[str, Any]]:
+    """Known issues of this category and service (best success rate first), recorded as offered
+    to this incident. Each: id, symptoms, root_cause, fix_steps, times_used, success_rate."""
+    if not service:
+        return []
+    with Session(engine) as session, session.begin():
+        issues = session.scalars(select(KnownIssueRow).where(
+            KnownIssueRow.category == category, KnownIssueRow.service == service,
+            KnownIssueRow.source_incident != incident_id)).all()
+        if not issues:
+            return []
+        for issue in issues:
+            session.execute(_insert(engine, KnownIssueUseRow).values(
+                issue_id=issue.id, incident_id=incident_id, resolved=False,
+            ).on_conflict_do_nothing(index_elements=["issue_id", "incident_id"]))
+        session.flush()
+        out = []
+        for issue in issues:
+            used, resolved = session.execute(
+                select(func.count(), func.count().filter(KnownIssueUseRow.resolved.is_(True)))
+                .where(KnownIssueUseRow.issue_id == issue.id, KnownIssueUseRow.incident_id != incident_id)).one()
+            out.append({"id": issue.id, "symptoms": issue.symptoms, "root_cause": issue.root_cause,
+                        "fix_steps": list(issue.fix_steps), "source_incident": issue.source_incident,
+                        "times_used": used, "success_rate": round(resolved / used, 2) if used else None})
+        out.sort(key=lambda k: (-(k["success_rate"] or 0), -k["id"]))
+        return out[:limit]
