@@ -1,7 +1,7 @@
 """The worker: composition root that wires settings, records and activities to Temporal.
 
-Room: worker. Builds the engine and activity objects from Settings here (never at import
-time); `warroom worker` runs it against any Temporal address, `warroom dev` beside an
+Room: worker (a composition root). Builds the records engine and activity objects from one
+Settings here (never at import time); `warroom worker` runs it against any Temporal address, `warroom dev` beside an
 embedded dev server. Scale out by running more workers on the same task queue.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from warroom import records
 from warroom.runbooks import actions
 from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
 from warroom.runbooks import RunbookError, RunbookLibrary
-from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_from_env
+from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_for
 from warroom.settings import Settings
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
@@ -56,38 +55,29 @@ def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str,
     ]
 
 
-def build_worker(client: Client, *, task_queue: str, engine: Engine, runbooks: RunbookLibrary,
-                 channels: dict[str, Channel] | None = None, commands: dict[str, list[str]] | None = None,
-                 prometheus_url: str | None = None, action_modules: list[str] | None = None,
-                 recovery: Any = None, approvers: dict[str, list[str]] | None = None,
+def build_worker(client: Client, settings: Settings, *, engine: Engine, runbooks: RunbookLibrary,
+                 channels: dict[str, Channel] | None = None, recovery: Any = None,
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
-                 public_url: str | None = None, retry_delay: float = 0.5, send: Send | None = None,
-                 **kwargs: Any) -> Worker:
-    """What is not given comes from Settings() (WARROOM_COMMANDS, WARROOM_PROMETHEUS_URL,
-    WARROOM_ACTION_MODULES, WARROOM_APPROVERS, WARROOM_ONCALL_DIR, WARROOM_PUBLIC_URL,
-    WARROOM_DELIVERY_ATTEMPTS) and, for the war room, from the environment (WARROOM_WAR_ROOM...).
-    The action modules and the on-call files are loaded here, so a broken one stops the worker at
-    start (ActionModuleError / OnCallError naming the file). `send` replaces the channel delivery
-    (a rehearsal resolves who would be paged and sends nothing)."""
-    settings = Settings()
-    commands = settings.commands if commands is None else commands
-    prometheus_url = settings.prometheus_url if prometheus_url is None else prometheus_url
-    action_modules = settings.action_modules if action_modules is None else action_modules
-    approvers = settings.approvers if approvers is None else approvers
-    public_url = settings.public_url if public_url is None else public_url
-    actions.load_modules(action_modules)
+                 retry_delay: float = 0.5, send: Send | None = None, **worker_options: Any) -> Worker:
+    """The worker on settings.task_queue, every part built from `settings` (the only Settings:
+    commands, Prometheus, action modules, approvers, on-call files, public URL, delivery tries,
+    the war-room provider). The action modules and the on-call files are loaded here, so a
+    broken one stops the worker at start (ActionModuleError / OnCallError naming the file).
+    The keyword parts replace one piece: `recovery` answers run_action / run_check (the
+    simulator's rehearsal), `send` replaces the channel delivery (a rehearsal resolves who would
+    be paged and sends nothing); `worker_options` go to temporalio's Worker."""
+    actions.load_modules(settings.action_modules)
     # Re-read when a file changes (an edit, a PUT through the API); invalid at start: no worker.
     oncall = oncall or OnCallSource(settings.oncall_dir)
-    war_room = war_room or provider_from_env(os.environ)
-    # `recovery` replaces run_action / run_check (the simulator's rehearsal answers them).
-    recovery = recovery or RecoveryActivities(commands=commands, prometheus_url=prometheus_url)
+    war_room = war_room or provider_for(settings)
+    recovery = recovery or RecoveryActivities(commands=settings.commands, prometheus_url=settings.prometheus_url)
     return Worker(
-        client, task_queue=task_queue, workflows=WORKFLOWS,
-        activities=activities_for(engine, runbooks, channels, recovery, approvers, oncall=oncall,
-                                  war_room=war_room, public_url=public_url,
+        client, task_queue=settings.task_queue, workflows=WORKFLOWS,
+        activities=activities_for(engine, runbooks, channels, recovery, settings.approvers, oncall=oncall,
+                                  war_room=war_room, public_url=settings.public_url,
                                   delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
                                   send=send),
-        activity_executor=ThreadPoolExecutor(max_workers=32), **kwargs,
+        activity_executor=ThreadPoolExecutor(max_workers=32), **worker_options,
     )
 
 
@@ -97,9 +87,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     records.create_schema(engine)
     runbooks = RunbookLibrary(settings.runbooks_dir)
     client = await Client.connect(settings.temporal_address, namespace=settings.namespace)
-    worker = build_worker(client, task_queue=settings.task_queue, engine=engine, runbooks=runbooks,
-                          commands=settings.commands, prometheus_url=settings.prometheus_url,
-                          action_modules=settings.action_modules, approvers=settings.approvers)
+    worker = build_worker(client, settings, engine=engine, runbooks=runbooks)
     log = logging.getLogger("warroom")
     log.info("worker on %s, task queue %s, %d runbooks", settings.temporal_address,
              settings.task_queue, len(runbooks.entries))

@@ -27,18 +27,16 @@ the timeline once the database answers again (records.record_events).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.common import incident_link, invite_handle, recorded, scheduled_at, war_room_error
 from warroom.delivery import channels as chan
 from warroom import records
 from warroom.delivery import messages
@@ -76,23 +74,10 @@ class LogChannel:
 Send = Callable[..., chan.Outcome]
 
 
-def war_room_error(err: WarRoomError) -> ApplicationError:
-    """A war-room failure as Temporal sees it: retried when the provider says it may pass."""
-    delay = timedelta(seconds=err.retry_after) if err.retry_after else None
-    return ApplicationError(str(err), type=f"WarRoom:{err.code or 'error'}", non_retryable=not err.retryable,
-                            next_retry_delay=delay)
-
-
 def room_of(stored: records.WarRoomRow) -> Room:
     """The recorded war room, as its provider addresses it."""
     return Room(provider=stored.provider, channel=stored.channel, url=stored.url, bridge=stored.bridge,
                 incident_id=stored.incident_id)
-
-
-def invite_handle(person: Person, provider: str) -> str:
-    """Who to invite for a person: Slack invites its own users (people without one are left
-    out, ""); a webhook or the log gets warroom's person id."""
-    return person.handle("slack") if provider == "slack" else person.id
 
 
 class NotifyActivities:
@@ -109,7 +94,7 @@ class NotifyActivities:
         self.attempts_per_contact = max(1, attempts_per_contact)
         self.retry_delay = retry_delay
         self.send = send or chan.deliver
-        self.env = env if env is not None else os.environ
+        self.env = env  # None: secrets come from the worker's environment (warroom.secrets)
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
@@ -226,7 +211,7 @@ class NotifyActivities:
         return recorded(self.engine, write, **kw)
 
     def link(self, incident_id: str) -> str:
-        return f"{self.public_url}/api/v1/incidents/{incident_id}" if self.public_url else ""
+        return incident_link(self.public_url, incident_id)
 
     # ------------------------------------------------------------------ other routes
 
@@ -279,16 +264,6 @@ SEND_TIMEOUT_SECONDS = 10.0  # one try of one contact point: connecting, and eac
 MIN_TRY_SECONDS = 3.0  # no try starts with less of the attempt's time left than this
 
 
-def recorded(engine: Engine, write: Callable[..., T], **kw: Any) -> T | None:
-    """Call a records function; None (logged) when the database does not answer."""
-    try:
-        return write(engine, **kw)
-    except SQLAlchemyError as err:
-        log.warning("records unavailable, going on without them (%s): %s", write.__name__,
-                    str(err).splitlines()[0][:200])
-        return None
-
-
 def _attempt_deadline() -> float:
     """time.monotonic() by which this activity attempt must be done: its start-to-close timeout
     counted from now (a moment after the server started it), less a margin for recording."""
@@ -297,12 +272,3 @@ def _attempt_deadline() -> float:
     except RuntimeError:  # outside an activity
         budget = None
     return time.monotonic() + (budget.total_seconds() - 2 if budget else 10**9)
-
-
-def scheduled_at() -> datetime:
-    """When the engine decided to page (the server's clock, virtual under time skipping)."""
-    try:
-        at = activity.info().scheduled_time
-    except RuntimeError:  # called outside an activity (tests of the class itself)
-        return datetime.now(UTC)
-    return at if at.tzinfo else at.replace(tzinfo=UTC)

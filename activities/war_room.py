@@ -1,6 +1,6 @@
 """open_war_room: open the incident's dedicated channel/bridge, invite the responders, post the brief.
 
-Room: activities. The provider (warroom/war_rooms.py: Slack, a generic webhook, or the log
+Room: activities. The provider (warroom/delivery/war_rooms.py: Slack, a generic webhook, or the log
 by default) comes from the worker's settings. Responders are the people on call at the
 incident's levels up to its current one, plus the commander, resolved with the on-call
 configuration; their chat handles are invited. The room is recorded (war_rooms table) so
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from activities.notify import invite_handle, recorded, scheduled_at, war_room_error
+from activities.common import incident_link, invite_handle, recorded, scheduled_at, war_room_error
 from warroom import records
 from warroom.oncall import OnCallConfig
 from warroom.delivery.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
@@ -58,7 +59,7 @@ class WarRoomActivities:
             return WarRoomResult(channel=stored.channel, bridge=stored.bridge, url=stored.url,
                                  provider=stored.provider)
         responders = self.responders(req)
-        link = f"{self.public_url}/api/v1/incidents/{req.incident_id}" if self.public_url else ""
+        link = incident_link(self.public_url, req.incident_id)
         try:
             room = self.provider.open(incident_id=req.incident_id, title=req.title, priority=req.priority,
                                       brief=req.brief, responders=responders, link=link, idempotency_key=req.key)

@@ -59,7 +59,7 @@ async def storm(problems: int, per_problem: int, concurrency: int) -> dict[str, 
                                                     dev_server_log_level="error")
         async with env:
             app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
-            worker = build_worker(env.client, task_queue=task_queue, engine=engine,
+            worker = build_worker(env.client, Settings(task_queue=task_queue), engine=engine,
                                   runbooks=RunbookLibrary(REPO / "runbooks"))
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))

@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from warroom import client as temporal
 from warroom.runbooks import RunbookLibrary
+from warroom.settings import Settings
 from worker import build_worker
 from workflows.contracts import AlertInfo, IncidentState, ResponsePolicy, RunbookSpec
 from workflows.policy import default_policy
@@ -46,10 +47,18 @@ async def serving(app: Any) -> AsyncIterator[str]:
         sock.close()
 
 
+def worker_settings(task_queue: str, kw: dict[str, Any]) -> Settings:
+    """The worker's Settings (from the environment, as production builds them) on `task_queue`,
+    with the Settings fields among `kw` (approvers, public_url, commands...) taken out of it."""
+    parts = {"channels", "recovery", "oncall", "war_room", "retry_delay", "send"}  # build_worker's own
+    fields = {k: kw.pop(k) for k in list(kw) if k in Settings.model_fields and k not in parts}
+    return Settings(task_queue=task_queue, **fields)
+
+
 @asynccontextmanager
 async def running_worker(client: Client, task_queue: str, engine: Engine, *,
                          runbooks: RunbookLibrary | None = None, **kw: Any) -> AsyncIterator[None]:
-    w = build_worker(client, task_queue=task_queue, engine=engine,
+    w = build_worker(client, worker_settings(task_queue, kw), engine=engine,
                      runbooks=runbooks or RunbookLibrary(REPO / "runbooks"), max_cached_workflows=0, **kw)
     async with w:
         yield
@@ -226,7 +235,7 @@ async def running_cached_worker(client: Client, task_queue: str, engine: Engine,
     next one if that one only delivers an update, so the update is applied before the
     activity completion of the empty task, not after it as on every later replay. Check
     such tests with assert_replays()."""
-    w = build_worker(client, task_queue=task_queue, engine=engine, runbooks=RunbookLibrary(REPO / "runbooks"),
+    w = build_worker(client, worker_settings(task_queue, kw), engine=engine, runbooks=RunbookLibrary(REPO / "runbooks"),
                      max_cached_workflows=100, **kw)
     async with w:
         yield

@@ -23,6 +23,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from activities.recovery import RecoveryActivities
 from warroom.runbooks import actions
 from warroom.runbooks import RunbookLibrary
+from warroom.settings import Settings
 from worker import build_worker
 from workflows.contracts import ActionRequest, ActionResult, ActionSpec, CheckRequest, CheckResult, CheckSpec
 
@@ -314,18 +315,18 @@ async def test_worker_with_a_broken_action_module_fails_at_start(env: WorkflowEn
     monkeypatch.syspath_prepend(str(tmp_path))
     lib = RunbookLibrary(REPO / "runbooks")
     with pytest.raises(actions.ActionModuleError) as info:
-        build_worker(env.client, task_queue="tq-broken", engine=engine, runbooks=lib,
-                     action_modules=["broken_sre_actions"])
+        build_worker(env.client, Settings(task_queue="tq-broken", action_modules=["broken_sre_actions"]),
+                     engine=engine, runbooks=lib)
     msg = str(info.value)
     assert "'broken_sre_actions'" in msg and "WARROOM_ACTION_MODULES" in msg and "nonexistent_dependency_xyz" in msg
 
-    # From the environment too (the default comes from Settings()).
+    # From the environment too (through the Settings the composition root builds).
     monkeypatch.setenv("WARROOM_ACTION_MODULES", '["no.such.module"]')
     with pytest.raises(actions.ActionModuleError, match="'no.such.module'"):
-        build_worker(env.client, task_queue="tq-broken", engine=engine, runbooks=lib)
+        build_worker(env.client, Settings(task_queue="tq-broken"), engine=engine, runbooks=lib)
 
     # And a good module loads: its actions are registered when the worker is built.
     monkeypatch.setenv("WARROOM_ACTION_MODULES", '["tests.actions_for_tests"]')
     monkeypatch.setenv("WARROOM_COMMANDS", json.dumps({"say-ok": [PY, "-c", "print('ok')"]}))
-    async with build_worker(env.client, task_queue="tq-good", engine=engine, runbooks=lib):
+    async with build_worker(env.client, Settings(task_queue="tq-good"), engine=engine, runbooks=lib):
         assert "warm-cache" in actions.registered()

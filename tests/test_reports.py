@@ -22,6 +22,7 @@ from api.reports import router
 from warroom import records
 from warroom.records import reports
 from warroom.cli.reports import report_command, stats_command
+from warroom.settings import Settings
 from warroom.cli.simulate import load_scenario, run_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,7 +196,7 @@ until: 4h
 def simulate(tmp_path: Path, ack: str) -> dict[str, Any]:
     path = tmp_path / f"p0-ack-{ack}.yaml"
     path.write_text(SCENARIO.format(ack=ack))
-    return asyncio.run(run_scenario(load_scenario(path), runbooks_dir=REPO / "runbooks"))
+    return asyncio.run(run_scenario(load_scenario(path), Settings(runbooks_dir=REPO / "runbooks")))
 
 
 @pytest.mark.parametrize(("ack", "seconds", "on_time"), [("20m", 1200, False), ("5m", 300, True)])

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from warroom.runbooks import RunbookLibrary
+from warroom.settings import Settings
 from warroom.cli.simulate import ScenarioError, load_scenario, run_scenario
 
 from tests.conftest import REPO
@@ -21,7 +22,7 @@ SHIPPED = sorted(n for n in RunbookLibrary(REPO / "runbooks").entries if not n.s
 
 
 async def rehearse(name: str) -> dict[str, Any]:
-    return await run_scenario(load_scenario(SCENARIOS / f"{name}.yaml"), runbooks_dir=REPO / "runbooks")
+    return await run_scenario(load_scenario(SCENARIOS / f"{name}.yaml"), Settings(runbooks_dir=REPO / "runbooks"))
 
 
 def of(result: dict[str, Any], type_: str, **match: Any) -> list[dict[str, Any]]:
@@ -115,7 +116,7 @@ async def test_outcomes_must_name_steps_of_the_runbook(tmp_path):
                    "outcomes:\n  rollbak-config: fail\n")
     with pytest.raises(ScenarioError, match=r"bad.yaml:4: outcomes: no step rollbak-config in runbook "
                                             r"configuration-error"):
-        await run_scenario(load_scenario(bad), runbooks_dir=REPO / "runbooks")
+        await run_scenario(load_scenario(bad), Settings(runbooks_dir=REPO / "runbooks"))
     bad.write_text("incident: {title: x}\noutcomes:\n  a: maybe\n")
     with pytest.raises(ScenarioError, match=r"bad.yaml:3: outcomes.a: ok, fail or a list of them"):
         load_scenario(bad)

@@ -1,5 +1,5 @@
 """War-room providers against real HTTP on loopback: the Slack provider against FakeSlack, the
-webhook provider against a small recording receiver, and provider_from_env."""
+webhook provider against a small recording receiver, and provider_for."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from warroom.settings import Settings
 from warroom.signatures import SignatureError, verify_warroom
 from tests.fake_slack import FakeSlack
 from warroom.delivery.war_rooms import (LogWarRoom, Room, SlackWarRoom, WarRoomError, WebhookWarRoom,
-                               provider_from_env, slack_channel_name)
+                               provider_for, slack_channel_name)
 
 INCIDENT = "incident-checkout-5xx-eu"
 LINK = "https://warroom.example/incidents/incident-checkout-5xx-eu"
@@ -276,29 +277,28 @@ def test_webhook_unreachable_is_retryable() -> None:
     assert err.value.retryable and err.value.code == "transport"
 
 
-# -- provider_from_env -------------------------------------------------------------------
+# -- provider_for ------------------------------------------------------------------------
 
-def test_provider_from_env_picks_each_provider(slack: FakeSlack) -> None:
-    assert isinstance(provider_from_env({}), LogWarRoom)
-    assert isinstance(provider_from_env({"WARROOM_WAR_ROOM": "log"}), LogWarRoom)
+def test_provider_for_picks_each_provider(slack: FakeSlack) -> None:
+    assert isinstance(provider_for(Settings(), {}), LogWarRoom)
+    assert isinstance(provider_for(Settings(war_room="log"), {}), LogWarRoom)
 
-    provider = provider_from_env({"WARROOM_WAR_ROOM": "slack", "WARROOM_SLACK_TOKEN": slack.token,
-                                  "WARROOM_SLACK_API_URL": slack.api_url,
-                                  "WARROOM_SLACK_WORKSPACE_URL": "https://acme.slack.com"})
+    provider = provider_for(Settings(war_room="slack", slack_api_url=slack.api_url,
+                                     slack_workspace_url="https://acme.slack.com"),
+                            {"WARROOM_SLACK_TOKEN": slack.token})
     assert isinstance(provider, SlackWarRoom) and provider.name == "slack"
     room = open_room(provider, [])
     assert room.url.startswith("https://acme.slack.com/archives/C")
 
-    hook = provider_from_env({"WARROOM_WAR_ROOM": "webhook",
-                              "WARROOM_WAR_ROOM_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
+    hook = provider_for(Settings(war_room="webhook"), {"WARROOM_WAR_ROOM_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
     assert isinstance(hook, WebhookWarRoom) and hook.name == "webhook"
 
     with pytest.raises(WarRoomError, match="WARROOM_SLACK_TOKEN"):
-        provider_from_env({"WARROOM_WAR_ROOM": "slack"})
+        provider_for(Settings(war_room="slack"), {})
     with pytest.raises(WarRoomError, match="WARROOM_WAR_ROOM_WEBHOOK_URL"):
-        provider_from_env({"WARROOM_WAR_ROOM": "webhook"})
+        provider_for(Settings(war_room="webhook"), {})
     with pytest.raises(WarRoomError, match="slack, webhook or log"):
-        provider_from_env({"WARROOM_WAR_ROOM": "teams"})
+        provider_for(Settings(war_room="teams"), {})
 
 
 def test_log_provider_matches_the_first_war_room(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,7 +1,8 @@
 """Configuration: one pydantic-settings class, read from WARROOM_* environment variables.
 
-Room: composition roots only (worker.py, the API's lifespan, the CLI). Built where it is
-used, never at import time, so tests can give each run its own settings.
+Room: settings, the lowest floor. Built only in the composition roots (worker.py, the API's
+lifespan, warroom/cli) and passed down, never at import time, so tests can give each run its
+own settings. With warroom/secrets.py, the only module that reads the environment.
 """
 
 from __future__ import annotations
@@ -51,10 +52,15 @@ class Settings(BaseSettings):
     public_url: str = ""
     # Tries per contact point before falling back to the person's next one (docs/channels.md).
     delivery_attempts: int = 3
-    # War rooms (docs/war_rooms.md): WARROOM_WAR_ROOM=slack|webhook|log and its variables are
-    # read from the environment by warroom.war_rooms.provider_from_env (tokens are secrets).
-    # Secrets for http `secret_headers` are NOT settings: the activity reads env
-    # WARROOM_SECRET_<NAME> when it runs, so their values never sit in Settings or its repr.
+    # War rooms (docs/war_rooms.md): the provider and where it lives. Its tokens, the webhook's
+    # URL and signing secret are NOT settings but secrets (warroom/secrets.py), like channel
+    # `${NAME}` placeholders and runbook `secret_headers` (env WARROOM_SECRET_<NAME>): read when
+    # used, so their values never sit in Settings or its repr.
+    war_room: str = "log"  # slack | webhook | log
+    war_room_timeout: float = 10.0  # seconds, every war-room HTTP call
+    slack_api_url: str = ""  # "" = https://slack.com/api/
+    slack_workspace_url: str = ""  # room links become <workspace>/archives/<channel id>
+    war_room_bridge_url: str = ""  # a standing meeting bridge, added to the brief and the room
 
     def db_url(self) -> str:
         if self.database_url:

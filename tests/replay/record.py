@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
 from temporalio.client import Client
 
 from warroom import client as temporal
-from warroom.settings import REPO_ROOT
+from warroom.settings import REPO_ROOT, Settings
 from warroom.cli.simulate import load_scenario, run_scenario
 
 HERE = Path(__file__).resolve().parent
@@ -29,17 +28,15 @@ SCENARIOS = {
     # runbook format v1 (ordered-wakeups, runbook-v1): approval, rollback-free rounds, manual check
     "data-integrity-runbook-v1": REPO_ROOT / "runbooks/scenarios/data-integrity.yaml",
     "security-breach-runbook-v1": REPO_ROOT / "runbooks/scenarios/security-breach.yaml",
-    # paging through on-call files (war-room-posts, oncall-level-waits): WARROOM_ONCALL_DIR below
+    # paging through on-call files (war-room-posts, oncall-level-waits): their oncall_dir below
     "p0-oncall-waits": HERE / "scenarios/p0-oncall-waits.yaml",
 }
 ONCALL = {"p0-oncall-waits": HERE / "oncall"}
 
 
 async def record(name: str, path: Path) -> None:
-    if name in ONCALL:
-        os.environ["WARROOM_ONCALL_DIR"] = str(ONCALL[name])
-    else:
-        os.environ.pop("WARROOM_ONCALL_DIR", None)
+    # The worker is configured by its Settings alone: no environment to change.
+    settings = Settings(runbooks_dir=REPO_ROOT / "runbooks", oncall_dir=ONCALL.get(name, Path("oncall")))
     out = HERE / "histories"
     out.mkdir(exist_ok=True)
 
@@ -55,7 +52,7 @@ async def record(name: str, path: Path) -> None:
             target.write_text(json.dumps(json.loads(h.to_json()), indent=1) + "\n")
             print(f"wrote {target.relative_to(REPO_ROOT)} ({len(h.events)} events)")
 
-    await run_scenario(load_scenario(path), runbooks_dir=REPO_ROOT / "runbooks", on_finish=save)
+    await run_scenario(load_scenario(path), settings, on_finish=save)
 
 
 async def main(names: list[str]) -> None:

@@ -93,8 +93,7 @@ def simulate(
     logging.basicConfig(level=logging.ERROR)
     try:
         sc = load_scenario(scenario)
-        result = asyncio.run(run_scenario(sc, runbooks_dir=settings.runbooks_dir,
-                                          tier1_services=settings.tier1_services))
+        result = asyncio.run(run_scenario(sc, settings))
     except ScenarioError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

@@ -30,6 +30,7 @@ from warroom import client as temporal
 from warroom.delivery.channels import Outcome
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.delivery.war_rooms import LogWarRoom
+from warroom.settings import Settings
 from workflows.contracts import (
     ActionRequest,
     ActionResult,
@@ -267,16 +268,17 @@ def _quiet_runtime() -> Runtime:
         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))))
 
 
-async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePolicy | None = None,
-                       on_finish: Callable[[Client, temporal.Triggered], Awaitable[None]] | None = None,
-                       tier1_services: list[str] | None = None) -> dict[str, Any]:
-    """Run the scenario; returns {"incident": final state, "timeline": [...], "refused": [...]}.
+async def run_scenario(sc: Scenario, settings: Settings, *, policy: ResponsePolicy | None = None,
+                       on_finish: Callable[[Client, temporal.Triggered], Awaitable[None]] | None = None
+                       ) -> dict[str, Any]:
+    """Run the scenario with the worker `settings` describe (runbooks, on-call files, tier-1
+    services...); returns {"incident": final state, "timeline": [...], "refused": [...]}.
 
     on_finish runs before the test server stops (the replay recorder fetches histories there).
     """
     from worker import build_worker  # composition root: the simulator runs a real worker
 
-    library = RunbookLibrary(runbooks_dir)
+    library = RunbookLibrary(settings.runbooks_dir)
     try:
         runbook = library.get(sc.runbook) if sc.runbook else None
     except RunbookError as err:
@@ -298,11 +300,12 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
         async with env:
             task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
             # Pages are resolved with the on-call files (who would be paged) but never sent.
-            async with build_worker(env.client, task_queue=task_queue, engine=engine, runbooks=library,
+            async with build_worker(env.client, settings.model_copy(update={"task_queue": task_queue}),
+                                    engine=engine, runbooks=library,
                                     recovery=Rehearsal(sc.outcomes), send=rehearsal_send, war_room=LogWarRoom()):
                 t = await temporal.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
                                       policy=policy or default_policy(), runbook=runbook,
-                                      tier1_services=tier1_services)
+                                      tier1_services=settings.tier1_services)
                 start = (await temporal.state(env.client, t.incident_id)).created_at
                 assert start is not None
 
@@ -314,7 +317,7 @@ async def run_scenario(sc: Scenario, *, runbooks_dir: Path, policy: ResponsePoli
                 for ev in sc.events:
                     await sleep_to(ev.at)
                     try:
-                        await _apply(env, t, sc, ev, task_queue, tier1_services)
+                        await _apply(env, t, sc, ev, task_queue, settings.tier1_services)
                     except (temporal.ActionRefused, temporal.UnknownIncident) as err:
                         refused.append({"offset_seconds": int(ev.at.total_seconds()), "line": ev.line,
                                         "event": ev.kind, "reason": str(err)})

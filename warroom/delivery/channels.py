@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +29,8 @@ from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, url
 import apprise
 from apprise import AppriseAsset, NotifyFormat
 from apprise.manager_plugins import NotificationManager  # a singleton: the loaded plugins
+
+from warroom import secrets
 
 __all__ = ["ChannelError", "HEADER_SCHEMES", "Outcome", "carries_idempotency_key", "deliver",
            "expand_secrets", "redact"]
@@ -42,7 +42,6 @@ __all__ = ["ChannelError", "HEADER_SCHEMES", "Outcome", "carries_idempotency_key
 HEADER_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MAX_ERROR = 240
 
 
@@ -56,10 +55,10 @@ class Outcome:
     error: str = ""  # short, secret-free reason on failure
 
 
-# --- secrets -------------------------------------------------------------------------------
+# --- secrets (warroom/secrets.py: the `${NAME}` scheme, read at send time, one masker) -------
 
-def expand_secrets(url: str, env: Mapping[str, str] = os.environ) -> str:
-    """Replace `${NAME}` placeholders with values from `env`.
+def expand_secrets(url: str, env: Mapping[str, str] | None = None) -> str:
+    """Replace `${NAME}` placeholders with their values (warroom.secrets).
 
     Values are inserted verbatim: a secret with URL-special characters (`/ @ : ? # %`) in a
     user or password position must be stored percent-encoded. A missing (or empty) variable
@@ -68,30 +67,11 @@ def expand_secrets(url: str, env: Mapping[str, str] = os.environ) -> str:
     return _expand(url, env)[0]
 
 
-def _expand(url: str, env: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
-    missing = [name for name in dict.fromkeys(_PLACEHOLDER.findall(url)) if not env.get(name)]
-    if missing:
-        raise ChannelError("channel URL needs environment variable(s) not set: " + ", ".join(missing))
-    values: list[str] = []
-
-    def fill(m: re.Match[str]) -> str:
-        values.append(env[m.group(1)])
-        return env[m.group(1)]
-
-    return _PLACEHOLDER.sub(fill, url), tuple(values)
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    # Longest first, so a secret containing another is masked whole; each also as it looks
-    # percent-encoded, the way a URL or a requests error would show it.
-    for s in sorted(set(secrets), key=len, reverse=True):
-        if len(s) < 3:  # masking "1" everywhere would destroy the text and protect nothing
-            continue
-        text = text.replace(s, "****")
-        encoded = quote(s, safe="")
-        if encoded != s:
-            text = text.replace(encoded, "****")
-    return text
+def _expand(url: str, env: Mapping[str, str] | None) -> tuple[str, tuple[str, ...]]:
+    try:
+        return secrets.expand(url, env)
+    except secrets.MissingSecret as err:
+        raise ChannelError("channel URL needs environment variable(s) not set: " + ", ".join(err.names)) from None
 
 
 # Secrets expanded by the delivery running in this thread / context.
@@ -108,13 +88,13 @@ class _SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if _muted.get():
             return False
-        secrets = _active_secrets.get()
-        if secrets:
+        hidden = _active_secrets.get()
+        if hidden:
             try:
                 message = record.getMessage()
             except Exception:  # a malformed record is logging's problem, not ours
                 return True
-            scrubbed = _scrub(message, secrets)
+            scrubbed = secrets.mask(message, hidden)
             if scrubbed != message:
                 record.msg, record.args = scrubbed, None
         return True
@@ -158,7 +138,7 @@ def _set_header(plugin, name: str, value: str) -> None:
     headers[name] = value
 
 
-def _instantiate(url: str, asset: AppriseAsset, secrets: tuple[str, ...], shown: str):
+def _instantiate(url: str, asset: AppriseAsset, hidden: tuple[str, ...], shown: str):
     scheme = _scheme(url)
     if not scheme:
         raise ChannelError(f"not a channel URL (expected scheme://...): {shown}")
@@ -166,7 +146,7 @@ def _instantiate(url: str, asset: AppriseAsset, secrets: tuple[str, ...], shown:
         plugin = apprise.Apprise.instantiate(url, asset=asset, suppress_exceptions=False)
     except Exception as err:  # the plugin refused its arguments (bad token, bad target, ...)
         raise ChannelError(f"invalid {scheme}:// channel URL {shown}: "
-                           f"{_short(_scrub(str(err), secrets))}") from None
+                           f"{_short(secrets.mask(str(err), hidden))}") from None
     if plugin is None:
         if scheme not in NotificationManager() and scheme not in ("http", "https"):
             raise ChannelError(f"unknown channel scheme {scheme}:// in {shown}")
@@ -193,7 +173,7 @@ def redact(url: str) -> str:
     finally:
         _muted.reset(token)
     if plugin is None and "://" not in url:
-        return "****"
+        return secrets.MASK
     shown = plugin.url(privacy=True) if plugin is not None else url
     try:
         parts = urlsplit(shown)
@@ -205,7 +185,7 @@ def redact(url: str) -> str:
 
 
 def _mask_segment(seg: str) -> str:
-    if not seg or _PLACEHOLDER.fullmatch(seg):
+    if not seg or secrets.PLACEHOLDER.fullmatch(seg):
         return seg
     if len(seg) >= 16 or (len(seg) >= 8 and any(c.isdigit() for c in seg) and any(c.isalpha() for c in seg)):
         return f"{seg[0]}...{seg[-1]}"
@@ -217,17 +197,17 @@ def _mask_generic(parts: SplitResult, *, keep_user: bool) -> SplitResult:
     userinfo, at, host = parts.netloc.rpartition("@")
     if at:
         user, colon, password = userinfo.partition(":")
-        if not (keep_user or _PLACEHOLDER.fullmatch(user)):
-            user = "****"
+        if not (keep_user or secrets.PLACEHOLDER.fullmatch(user)):
+            user = secrets.MASK
         if colon and not (keep_user and set(password) == {"*"}):  # else already masked by Apprise
-            password = "****"
+            password = secrets.MASK
         host = f"{user}{':' if colon else ''}{password if colon else ''}@{host}"
     path = "/".join(_mask_segment(s) for s in parts.path.split("/"))
     query = []
     for k, v in parse_qsl(parts.query, keep_blank_values=True):
         secretish = k[:1] in "+-" or not keep_user
-        if secretish and v and k.lower() != f"+{IDEMPOTENCY_HEADER.lower()}" and not _PLACEHOLDER.fullmatch(v):
-            v = "****"
+        if secretish and v and k.lower() != f"+{IDEMPOTENCY_HEADER.lower()}" and not secrets.PLACEHOLDER.fullmatch(v):
+            v = secrets.MASK
         query.append((k, v))
     return parts._replace(netloc=host, path=path, query=urlencode(query, quote_via=quote, safe="*${}"),
                           fragment=_mask_segment(parts.fragment))
@@ -236,7 +216,7 @@ def _mask_generic(parts: SplitResult, *, keep_user: bool) -> SplitResult:
 # --- delivery ------------------------------------------------------------------------------
 
 def deliver(url: str, *, subject: str, body: str, idempotency_key: str,
-            env: Mapping[str, str] = os.environ, timeout: float = 10) -> Outcome:
+            env: Mapping[str, str] | None = None, timeout: float = 10) -> Outcome:
     """Send one message to one Apprise URL, once.
 
     The idempotency key rides along as an `Idempotency-Key` header on json://, jsons://,
@@ -248,11 +228,11 @@ def deliver(url: str, *, subject: str, body: str, idempotency_key: str,
     """
     _install_log_filter()
     shown = redact(url)
-    expanded, secrets = _expand(url, env)
-    token = _active_secrets.set(secrets)
+    expanded, hidden = _expand(url, env)
+    token = _active_secrets.set(hidden)
     try:
         asset = AppriseAsset(async_mode=False, service_timeout=0)
-        plugin = _instantiate(expanded, asset, secrets, shown)
+        plugin = _instantiate(expanded, asset, hidden, shown)
         if carries_idempotency_key(expanded):
             _set_header(plugin, IDEMPOTENCY_HEADER, idempotency_key)
         plugin.retry = 0
@@ -262,21 +242,21 @@ def deliver(url: str, *, subject: str, body: str, idempotency_key: str,
             result = apprise.Apprise(plugin, asset=asset).notify(
                 body=body, title=subject, body_format=NotifyFormat.TEXT, log_level=logging.WARNING)
         except Exception as err:  # a plugin bug must not look like a configuration problem
-            return Outcome(ok=False, error=_short(_scrub(f"{type(err).__name__}: {err}", secrets)))
+            return Outcome(ok=False, error=_short(secrets.mask(f"{type(err).__name__}: {err}", hidden)))
         if result:
             return Outcome(ok=True)
-        return Outcome(ok=False, error=_reason(result, secrets))
+        return Outcome(ok=False, error=_reason(result, hidden))
     finally:
         _active_secrets.reset(token)
 
 
-def _reason(result, secrets: tuple[str, ...]) -> str:
+def _reason(result, hidden: tuple[str, ...]) -> str:
     messages: list[str] = []
     for entry in result.logs():
         if entry.level in ("WARNING", "ERROR", "CRITICAL") and entry.message not in messages:
             messages.append(entry.message.strip())
     text = "; ".join(m for m in messages if m) or f"delivery failed ({result.status.name.lower()})"
-    return _short(_scrub(text, secrets))
+    return _short(secrets.mask(text, hidden))
 
 
 def _short(text: str) -> str:

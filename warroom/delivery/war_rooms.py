@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -35,6 +34,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from warroom import secrets
+from warroom.settings import Settings
 from warroom.signatures import sign_warroom
 
 log = logging.getLogger("warroom.war_rooms")
@@ -399,19 +400,21 @@ class WebhookWarRoom:
         return answer if isinstance(answer, dict) else {}
 
 
-def provider_from_env(env: Mapping[str, str] = os.environ) -> WarRoomProvider:
-    """The provider WARROOM_WAR_ROOM names (slack | webhook | log; default log), configured from
-    the environment. Build it in the worker (a composition root), not at import."""
-    kind = (env.get("WARROOM_WAR_ROOM") or "log").strip().lower()
-    timeout = float(env.get("WARROOM_WAR_ROOM_TIMEOUT") or DEFAULT_TIMEOUT_S)
+def provider_for(settings: Settings, env: Mapping[str, str] | None = None) -> WarRoomProvider:
+    """The provider Settings.war_room names (slack | webhook | log; default log). Its tokens and
+    the webhook's URL and signing secret are secrets (warroom.secrets: the worker's environment,
+    WARROOM_SLACK_TOKEN, WARROOM_WAR_ROOM_WEBHOOK_URL, WARROOM_WAR_ROOM_WEBHOOK_SECRET). Built
+    in the worker (a composition root), not at import."""
+    kind = (settings.war_room or "log").strip().lower()
+    timeout = settings.war_room_timeout or DEFAULT_TIMEOUT_S
     if kind == "log":
         return LogWarRoom()
     if kind == "slack":
-        return SlackWarRoom(env.get("WARROOM_SLACK_TOKEN", ""),
-                            api_url=env.get("WARROOM_SLACK_API_URL") or DEFAULT_SLACK_API_URL,
-                            workspace_url=env.get("WARROOM_SLACK_WORKSPACE_URL", ""),
-                            bridge_url=env.get("WARROOM_WAR_ROOM_BRIDGE_URL", ""), timeout=timeout)
+        return SlackWarRoom(secrets.read("WARROOM_SLACK_TOKEN", env),
+                            api_url=settings.slack_api_url or DEFAULT_SLACK_API_URL,
+                            workspace_url=settings.slack_workspace_url,
+                            bridge_url=settings.war_room_bridge_url, timeout=timeout)
     if kind == "webhook":
-        return WebhookWarRoom(env.get("WARROOM_WAR_ROOM_WEBHOOK_URL", ""),
-                              secret=env.get("WARROOM_WAR_ROOM_WEBHOOK_SECRET", ""), timeout=timeout)
+        return WebhookWarRoom(secrets.read("WARROOM_WAR_ROOM_WEBHOOK_URL", env),
+                              secret=secrets.read("WARROOM_WAR_ROOM_WEBHOOK_SECRET", env), timeout=timeout)
     raise WarRoomError(f"WARROOM_WAR_ROOM must be slack, webhook or log, not {kind!r}", code="config")

@@ -1,0 +1,60 @@
+"""What the activities share: calling the records without ever being held back by them, the
+incident's link, when the engine scheduled the call, whom to invite, war-room errors.
+
+Room: activities (the I/O side of the engine).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from warroom.delivery.war_rooms import WarRoomError
+from warroom.oncall import Person
+
+log = logging.getLogger("warroom.pages")
+T = TypeVar("T")
+
+
+def recorded(engine: Engine, write: Callable[..., T], **kw: Any) -> T | None:
+    """Call a records function; None (logged) when the database does not answer."""
+    try:
+        return write(engine, **kw)
+    except SQLAlchemyError as err:
+        log.warning("records unavailable, going on without them (%s): %s", write.__name__,
+                    str(err).splitlines()[0][:200])
+        return None
+
+
+def incident_link(public_url: str, incident_id: str) -> str:
+    """Where a person reaches the incident ("" when the public URL is not configured)."""
+    return f"{public_url.rstrip('/')}/api/v1/incidents/{incident_id}" if public_url else ""
+
+
+def scheduled_at() -> datetime:
+    """When the engine decided to page (the server's clock, virtual under time skipping)."""
+    try:
+        at = activity.info().scheduled_time
+    except RuntimeError:  # called outside an activity (tests of the class itself)
+        return datetime.now(UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def invite_handle(person: Person, provider: str) -> str:
+    """Who to invite for a person: Slack invites its own users (people without one are left
+    out, ""); a webhook or the log gets warroom's person id."""
+    return person.handle("slack") if provider == "slack" else person.id
+
+
+def war_room_error(err: WarRoomError) -> ApplicationError:
+    """A war-room failure as Temporal sees it: retried when the provider says it may pass."""
+    delay = timedelta(seconds=err.retry_after) if err.retry_after else None
+    return ApplicationError(str(err), type=f"WarRoom:{err.code or 'error'}", non_retryable=not err.retryable,
+                            next_retry_delay=delay)

@@ -1,0 +1,52 @@
+"""The one timestamp parser: ISO 8601 as senders, people and databases write it, to aware UTC.
+
+Room: shared library (pure, no I/O). Used by the alert sources, the API's query parameters,
+the CLI's options, the on-call files and the records readers.
+
+One rule for a time without an offset: it is in the zone the caller names (`naive=`, UTC
+unless said: alert senders, SQLite columns and report filters mean UTC), and where the caller
+names none (`naive=None`: a moment a person asks about, an override in an on-call file) it
+is refused, because guessing a zone at 3 a.m. pages the wrong person.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+__all__ = ["NaiveTimeError", "TimeFormatError", "parse_time", "utc"]
+
+
+class TimeFormatError(ValueError):
+    """Not an ISO 8601 date-time."""
+
+
+class NaiveTimeError(ValueError):
+    """A date-time without an offset where the caller named no zone for it."""
+
+
+def parse_time(value: str | datetime, *, naive: tzinfo | None = UTC) -> datetime:
+    """`value` (ISO 8601 text with `Z`, `+0000`, `+00:00` or no offset; or a datetime) as an
+    aware datetime in UTC. A value without an offset is in `naive`; with `naive=None` it
+    raises NaiveTimeError. Text that is no date-time raises TimeFormatError."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise TimeFormatError(f"{value!r} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        if naive is None:
+            raise NaiveTimeError(f"{value!r} has no offset")
+        moment = moment.replace(tzinfo=naive)
+    return moment.astimezone(UTC)
+
+
+def utc(value: str | datetime | None) -> datetime | None:
+    """parse_time for optional values (None or "" stay None), naive meaning UTC."""
+    if value is None or value == "":
+        return None
+    return parse_time(value)
