@@ -1,12 +1,18 @@
-"""run_action / run_check: automatic recovery actions and verification checks.
-
-Room: activities (all the I/O of recovery). Kinds (docs/runbooks.md):
+"""Room: activities (all the I/O of recovery). run_action / run_check: automatic recovery
+actions and verification checks. Kinds (docs/runbooks.md):
   actions: http (request + expected status), command (a named argv from the worker's
            allow-list, never a shell), python (a function registered with
            @warroom.actions.action);
   checks:  http, prometheus (instant query compared to a threshold).
 `manual`, `wait` and `approval` are handled by the workflow itself because they wait for
 people or time, which only the workflow can do durably.
+
+Idempotency: every request carries the workflow's key for the step (workflows/calls.py; the
+same on every retry of the activity): http sends it as the `Idempotency-Key` header, python
+passes it as `idempotency_key=` to a function that takes that parameter (or **kwargs), so the
+service or the SRE's code can tell a retry from a second request. Long steps heartbeat every
+HEARTBEAT_EVERY seconds while they run (commands always, http with a timeout longer than
+that), so a worker that died mid-step is noticed after the workflow's heartbeat timeout.
 
 A broken step (missing param, unknown command/function, missing secret, no Prometheus
 configured) raises a non-retryable ApplicationError of type BadStep/MissingSecret: retrying
@@ -16,14 +22,17 @@ at run time) never appear in a detail or an error: the history keeps both foreve
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import inspect
 import math
 import operator
 import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from temporalio import activity
@@ -36,6 +45,11 @@ SECRET_ENV_PREFIX = "WARROOM_SECRET_"
 SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 ARGS_PLACEHOLDER = "..."
 OUTPUT_TAIL = 500
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_PARAM = "idempotency_key"
+# Well under the workflow's heartbeat timeout (workflows/calls.py HEARTBEAT_TIMEOUT, 30 s).
+HEARTBEAT_EVERY = 5.0
+T = TypeVar("T")
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
 }
@@ -43,6 +57,24 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 
 def bad_step(message: str, type_: str = "BadStep") -> ApplicationError:
     return ApplicationError(message, type=type_, non_retryable=True)
+
+
+def heartbeating(work: Callable[[], T], seconds: float) -> T:
+    """Run `work` (expected to take up to `seconds`), heartbeating every HEARTBEAT_EVERY
+    seconds meanwhile; short work runs as it is. The work runs in a helper thread with the
+    activity's context, the activity's own thread heartbeats."""
+    if seconds <= HEARTBEAT_EVERY:
+        return work()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="recovery-step")
+    try:
+        fut = pool.submit(contextvars.copy_context().run, work)
+        while True:
+            try:
+                return fut.result(timeout=HEARTBEAT_EVERY)
+            except concurrent.futures.TimeoutError:
+                activity.heartbeat()
+    finally:
+        pool.shutdown(wait=False)
 
 
 # --------------------------------------------------------------------------- http
@@ -67,7 +99,8 @@ def redact(text: str, secrets: list[str]) -> str:
     return text
 
 
-def http_probe(params: dict[str, Any], timeout: float) -> tuple[bool, str]:
+def http_probe(params: dict[str, Any], timeout: float, key: str = "") -> tuple[bool, str]:
+    """key: sent as the Idempotency-Key header, unless the step sets that header itself."""
     url = params.get("url")
     if not url:
         raise bad_step("http: 'url' is required")
@@ -82,6 +115,8 @@ def http_probe(params: dict[str, Any], timeout: float) -> tuple[bool, str]:
     for header, name in secret_headers.items():
         headers[str(header)] = value = read_secret(name)
         secrets.append(value)
+    if key and not any(h.lower() == IDEMPOTENCY_HEADER.lower() for h in headers):
+        headers[IDEMPOTENCY_HEADER] = key
     try:
         resp = httpx.request(method, url, json=params.get("json"), headers=headers, timeout=timeout)
     except Exception as err:  # noqa: BLE001  any failure to send is a failed attempt; never leak a header value
@@ -133,12 +168,28 @@ def run_command(commands: Mapping[str, list[str]], params: dict[str, Any], timeo
     # A little under the activity's start-to-close timeout, so the detail says what happened.
     limit = max(1.0, timeout - 1.0) if timeout > 2 else timeout
     try:
-        proc = subprocess.run(argv, shell=False, timeout=limit, capture_output=True, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as err:
-        return False, f"{name}: timed out after {limit:g}s{_tail(err.stdout, err.stderr)}"
+        proc = subprocess.Popen(argv, shell=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
     except OSError as err:  # not installed / not executable on this worker
         return False, f"{name}: cannot run {argv[0]!r}: {type(err).__name__}: {err.strerror or err}"
-    return proc.returncode == 0, f"{name}: exit {proc.returncode}{_tail(proc.stdout, proc.stderr)}"
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            try:
+                left = deadline - time.monotonic()
+                stdout, stderr = proc.communicate(timeout=max(0.0, min(HEARTBEAT_EVERY, left)))
+                break
+            except subprocess.TimeoutExpired as err:
+                if time.monotonic() >= deadline:
+                    proc.kill()
+                    proc.wait()
+                    return False, f"{name}: timed out after {limit:g}s{_tail(err.stdout, err.stderr)}"
+                activity.heartbeat()
+    finally:
+        if proc.poll() is None:  # the activity was cancelled (or failed) while the command ran
+            proc.kill()
+            proc.wait()
+    return proc.returncode == 0, f"{name}: exit {proc.returncode}{_tail(stdout, stderr)}"
 
 
 def _tail(stdout: bytes | str | None, stderr: bytes | str | None) -> str:
@@ -152,8 +203,21 @@ def _tail(stdout: bytes | str | None, stderr: bytes | str | None) -> str:
 # --------------------------------------------------------------------------- python
 
 
+def takes_idempotency_key(fn: Callable[..., Any]) -> bool:
+    """The function has a keyword parameter `idempotency_key`, or **kwargs."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # no introspectable signature: call it as before
+        return False
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD
+               or (p.name == IDEMPOTENCY_PARAM and p.kind is not inspect.Parameter.POSITIONAL_ONLY)
+               for p in params)
+
+
 def run_python(registry: Mapping[str, Callable[..., Any]], incident_id: str,
-               params: dict[str, Any]) -> tuple[bool, str]:
+               params: dict[str, Any], key: str = "") -> tuple[bool, str]:
+    """key: passed as `idempotency_key=` when the function takes it (it replaces an `args`
+    entry of that name); functions that do not take it are called as before."""
     name = params.get("function")
     if not name or not isinstance(name, str):
         raise bad_step("python: 'function' (a name registered with @warroom.actions.action) is required")
@@ -165,6 +229,8 @@ def run_python(registry: Mapping[str, Callable[..., Any]], incident_id: str,
     args = params.get("args") or {}
     if not isinstance(args, dict):
         raise bad_step(f"python action {name!r}: 'args' must be a mapping of keyword arguments")
+    if key and takes_idempotency_key(fn):
+        args = {**args, IDEMPOTENCY_PARAM: key}
     try:
         inspect.signature(fn).bind(incident_id, **args)
     except TypeError as err:
@@ -258,11 +324,11 @@ class RecoveryActivities:
         a = req.action
         timeout = float(a.timeout_seconds)
         if a.kind == "http":
-            ok, detail = http_probe(a.params, timeout)
+            ok, detail = heartbeating(lambda: http_probe(a.params, timeout, req.key), timeout)
         elif a.kind == "command":
-            ok, detail = run_command(self.commands, a.params, timeout)
+            ok, detail = run_command(self.commands, a.params, timeout)  # heartbeats while it runs
         elif a.kind == "python":
-            ok, detail = run_python(self._registry(), req.incident_id, a.params)
+            ok, detail = run_python(self._registry(), req.incident_id, a.params, req.key)
         else:
             raise bad_step(f"unknown action kind {a.kind!r}")
         if not ok and activity.info().attempt < a.max_attempts:
@@ -275,7 +341,7 @@ class RecoveryActivities:
         c = req.check
         timeout = float(min(c.interval_seconds, 30))
         if c.kind == "http":
-            ok, detail = http_probe(c.params, timeout)
+            ok, detail = http_probe(c.params, timeout, req.key)
         elif c.kind == "prometheus":
             ok, detail = prometheus_query(self.prometheus_url, c.params, timeout)
         else:

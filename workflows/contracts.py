@@ -1,9 +1,9 @@
-"""Contracts: the plain dataclasses that cross the workflow boundary.
+"""Room: workflows (contracts, shared with activities/, api/ and the CLI). The plain
+dataclasses that cross the workflow boundary.
 
-Room: shared by workflows/, activities/, api/ and the CLI. Standard library only, so the
-workflow sandbox can pass this module through. Rules (STYLE.md 3): one dataclass in, one
-out; new fields get defaults; fields are never renamed while incidents carrying them may
-be running; datetimes are timezone-aware UTC.
+Standard library only, so the workflow sandbox can pass this module through. Rules
+(STYLE.md 3): one dataclass in, one out; new fields get defaults; fields are never renamed
+while incidents carrying them may be running; datetimes are timezone-aware UTC.
 """
 
 from __future__ import annotations

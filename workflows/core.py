@@ -1,84 +1,55 @@
-"""What IncidentResponse and Ticket share: timeline, durable deadlines, paging, handlers.
+"""Room: workflows (deterministic). What IncidentResponse and Ticket share: state, timeline,
+paging, the background loops, and the engineers' and sources' handlers.
 
-Room: workflows (deterministic). Only the standard library, temporalio and the contracts.
-Time is workflow.now(); every deadline is computed from state, so a priority change
-re-plans all timers at once simply by changing the state the plan is computed from.
-Three background loops run beside the phases:
-  - _timer_loop: sleeps until the earliest deadline, fires what is due (escalations,
-    stakeholder updates, reminders);
-  - _pager: sends queued notifications one by one through the send_notification activity
-    (idempotent on the notification key, so a retry is never a second page);
-  - _flusher: writes new timeline events to the records, retrying without limit, so a
-    database outage delays the record but never blocks the response.
+Only the standard library, temporalio and the workflows modules. The data path of a run:
+  - state (contracts.IncidentState + Bookkeeping) changes only in the handlers and phases;
+  - deadlines.py computes every timer from that state (one table of when and what), and
+    _timer_loop sleeps until the earliest, fires what is due, and plans again on any change;
+  - pages and records leave through calls.py (activity names, timeouts, retries, keys):
+    _pager sends queued notifications (idempotent on their key, so a retry is never a second
+    page), _flusher writes new timeline events, retrying without limit, so a database outage
+    delays the record but never blocks the response;
+  - every wait goes through waits.py (wake order), every behaviour change through patches.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import datetime, timedelta
-from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import calls
     from workflows.contracts import (
-        LEVEL_NAMES,
-        MAX_LEVEL,
-        OPEN_STATUSES,
-        PRIORITIES,
-        Acknowledge,
-        AlertReceived,
-        AlertResolved,
-        ActionSpec,
-        AssignCommander,
-        Bookkeeping,
-        ChangePriority,
-        CompleteStep,
-        Deadlines,
-        EngineerUpdate,
-        Escalate,
-        IncidentInput,
-        IncidentState,
-        Notification,
-        NotificationResult,
-        PostUpdate,
-        PriorityPolicy,
-        RecordEvents,
-        Reopen,
-        Resolve,
-        Resume,
-        Review,
-        RunbookSpec,
-        SubmitReview,
-        TimelineEvent,
-        ActionItem,
+        LEVEL_NAMES, MAX_LEVEL, OPEN_STATUSES, PRIORITIES,
+        Acknowledge, ActionItem, ActionSpec, AlertReceived, AlertResolved, AssignCommander, Bookkeeping,
+        ChangePriority, CompleteStep, Deadlines, EngineerUpdate, Escalate, IncidentInput, IncidentState,
+        Notification, NotificationResult, PostUpdate, PriorityPolicy, RecordEvents, Reopen, Resolve,
+        Resume, Review, RunbookSpec, SubmitReview, TimelineEvent,
     )
+    from workflows.deadlines import Facts, numbers, pending, view
+    from workflows.patches import (
+        ONCALL_LEVEL_WAITS,
+        ORDERED_WAKEUPS,
+        QUIET_RUN_END,
+        RUNBOOK_V1,
+        TICKET_WITHOUT_PROGRESS_LADDER,
+        WAR_ROOM_POSTS,
+        InForce,
+    )
+    from workflows.waits import WAKE_PAGER, WAKE_RECORDS, WAKE_TIMERS, Waits
 
-# Who wakes first when several waits come true in one activation (IncidentCore._wait).
-WAKE_TIMERS, WAKE_MAIN, WAKE_WAR_ROOM, WAKE_PAGER, WAKE_RECORDS = range(5)
 # Events that change no deadline: recording them must not re-plan the timers.
 _NO_REPLAN = frozenset({"alert.received", "notification.sent", "notification.failed", "delivery.failed"})
-
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
-)
-# Records: retry without limit, backing off to a minute; the incident never waits on them.
-RECORD_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=60)
-)
 
 
 def refuse(reason: str) -> ApplicationError:
     """A validator's refusal: the caller sees the reason, the workflow is untouched."""
     return ApplicationError(reason, type="ActionRefused", non_retryable=True)
-
-
-def _secs(n: float) -> timedelta:
-    return timedelta(seconds=n)
 
 
 class IncidentCore:
@@ -118,25 +89,13 @@ class IncidentCore:
             )
         self.s.workflow = self.KIND
         self._plan = 0  # bumped whenever a deadline may have moved
-        self._alarms: set[datetime] = set()
         self._handover_to: str | None = None
         self._busy = 0  # background activities in flight besides pages and records (war room)
         self._finishing = False  # the run is draining to end (continue-as-new or close)
-        # Behaviour changes for running incidents (STYLE.md 7): a history recorded before
-        # them replays the old way.
-        self._quiet_end = workflow.patched("quiet-run-end")
-        self._anchored_updates = workflow.patched("anchored-update-cadence")
-        self._ladder = self.PROGRESS_LADDER or not workflow.patched("ticket-without-progress-ladder")
-        # Waits wake in a fixed order (see _wait); histories from before replay the old way.
-        self._ordered = workflow.patched("ordered-wakeups")
-        # Runbook format v1: approvals, rollbacks, per-runbook cadence and ack SLA, retry backoff.
-        self._runbook_v1 = workflow.patched("runbook-v1")
-        # Status updates are posted into the war room too (issue 6).
-        self._war_room_posts = workflow.patched("war-room-posts")
-        # The on-call escalation policy's wait per level tightens the ack SLA (issue 6).
-        self._level_waits = workflow.patched("oncall-level-waits")
-        self._waiters: list[tuple[int, int, Callable[[], bool], asyncio.Future[None]]] = []
-        self._wait_seq = 0
+        # Behaviour changes for running incidents (STYLE.md 7), asked here, once, in table order.
+        self.patches = InForce(self.KIND)
+        self._ladder = self.PROGRESS_LADDER or TICKET_WITHOUT_PROGRESS_LADDER not in self.patches
+        self.waits = Waits(ordered=ORDERED_WAKEUPS in self.patches, on_alarm=self._replan)
         if inp.resume is None:
             # Recorded here, not in run(): the starting alert's signal is handled before run().
             a = inp.alert
@@ -144,41 +103,8 @@ class IncidentCore:
                         priority_reason=inp.priority_reason or None, service=a.service or None,
                         dedup_key=a.dedup_key or None, description=a.description or None)
 
-    # ------------------------------------------------------------------ waiting
-
-    async def _wait(self, condition: Callable[[], bool], rank: int = WAKE_MAIN) -> None:
-        """workflow.wait_condition, except that when waits come true together they wake by
-        `rank` (timers, the phases, the war room, pages, records), one rank at a time, not in
-        the order they began waiting. That order depends on which activation resumed each loop:
-        a worker replaying from scratch can deliver a command-less workflow task's events
-        together with the next task's update, after it, where the original run had them in an
-        activation of their own. With the SDK's order, the same history then issued its
-        commands in another order (a nondeterminism error, and a stuck incident)."""
-        if not self._ordered:
-            await workflow.wait_condition(condition)
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._wait_seq += 1
-        self._waiters.append((rank, self._wait_seq, condition, fut))
-        await fut
-
-    async def _dispatcher(self) -> None:
-        """The one SDK condition of an ordered run: wakes the satisfied waits of the first rank."""
-        def ready() -> bool:
-            return any(not f.done() and cond() for _, _, cond, f in self._waiters)
-
-        while True:
-            await workflow.wait_condition(ready)
-            # Only the first rank with a satisfied wait wakes; the others are looked at again
-            # once it has run to its next wait. A loop that resumes from an activity later in
-            # the same activation then finds the same state as on a replay that resumed it in
-            # an activation of its own.
-            waiting = [w for w in self._waiters if not w[3].done() and w[2]()]
-            if waiting:
-                first = min(w[0] for w in waiting)
-                for _, _, _, fut in sorted((w for w in waiting if w[0] == first), key=lambda w: w[1]):
-                    fut.set_result(None)
-            self._waiters = [w for w in self._waiters if not w[3].done()]
+    def _replan(self) -> None:
+        self._plan += 1
 
     # ------------------------------------------------------------------ timeline
 
@@ -202,25 +128,17 @@ class IncidentCore:
             self._event("phase.started", phase=phase)
 
     def _pp(self) -> PriorityPolicy:
-        pp = self.policy.of(self.s.priority)
-        waits = self.b.level_wait_seconds if self._level_waits else []
-        if waits:  # the escalation policy's wait at this level, never longer than the SLA
-            pp = dataclasses.replace(pp, ack_seconds=min(
-                pp.ack_seconds, waits[min(self.s.escalation_level, len(waits)) - 1] or pp.ack_seconds))
-        rb = self.runbook if self._runbook_v1 else None
-        if rb is None or (rb.update_minutes is None and rb.ack_minutes is None):
-            return pp
-        # A runbook may only tighten its priority's numbers, never loosen them.
-        return dataclasses.replace(
-            pp, update_seconds=min(pp.update_seconds, (rb.update_minutes or 10**6) * 60),
-            ack_seconds=min(pp.ack_seconds, (rb.ack_minutes or 10**6) * 60))
+        """The current priority's numbers in force (deadlines.numbers)."""
+        return numbers(self.policy, self.s.priority, self.s.escalation_level,
+                       level_waits=self.b.level_wait_seconds if ONCALL_LEVEL_WAITS in self.patches else None,
+                       runbook=self.runbook if RUNBOOK_V1 in self.patches else None)
 
     # ------------------------------------------------------------------ paging
 
     def _page(self, kind: str, target: str, subject: str, body: str, template: str = "") -> str:
         s = self.s
         self.b.notification_seq += 1
-        key = f"{self.run_id}:n{self.b.notification_seq}"
+        key = calls.page_key(self.run_id, self.b.notification_seq)
         self.b.outbox.append(
             Notification(key=key, incident_id=s.incident_id, kind=kind, target=target,
                          subject=subject, body=body, priority=s.priority, title=s.title, service=s.service,
@@ -231,7 +149,7 @@ class IncidentCore:
 
     def _post_to_war_room(self, subject: str, body: str) -> None:
         """Status updates go into the war room as well, once it is open."""
-        if self._war_room_posts and self.s.war_room and self.s.war_room.get("channel"):
+        if WAR_ROOM_POSTS in self.patches and self.s.war_room and self.s.war_room.get("channel"):
             self._page("UPDATE", "war_room", subject, body)
 
     def _subject(self, what: str) -> str:
@@ -241,7 +159,7 @@ class IncidentCore:
         # Everything queued by the same moment goes out together (one page does not wait
         # for another); results are recorded in queue order, so the timeline is stable.
         while True:
-            await self._wait(lambda: bool(self.b.outbox), WAKE_PAGER)
+            await self.waits.wait(lambda: bool(self.b.outbox), WAKE_PAGER)
             batch = list(self.b.outbox)
             results = await asyncio.gather(*(self._deliver(n) for n in batch))
             del self.b.outbox[: len(batch)]
@@ -260,204 +178,72 @@ class IncidentCore:
 
     async def _deliver(self, n: Notification) -> NotificationResult:
         try:
-            return await workflow.execute_activity(
-                "send_notification", n, result_type=NotificationResult,
-                start_to_close_timeout=_secs(30), retry_policy=NOTIFY_RETRY,
-            )
+            return await calls.send_notification(n)
         except ActivityError as err:
             return NotificationResult(key=n.key, channel="", status="FAILED", error=str(err.cause or err))
 
     async def _sent(self, keys: list[str]) -> None:
-        await self._wait(lambda: not any(n.key in keys for n in self.b.outbox))
+        await self.waits.wait(lambda: not any(n.key in keys for n in self.b.outbox))
 
     # ------------------------------------------------------------------ records
 
     async def _flusher(self) -> None:
         while True:
-            await self._wait(lambda: self.b.flushed < len(self.s.timeline), WAKE_RECORDS)
+            await self.waits.wait(lambda: self.b.flushed < len(self.s.timeline), WAKE_RECORDS)
             upto = len(self.s.timeline)
             batch = self.s.timeline[self.b.flushed:upto]
-            await workflow.execute_activity(
-                "record_events",
+            await calls.record_events(
                 RecordEvents(incident_id=self.s.incident_id, run_id=self.run_id,
-                             snapshot=self._view(with_timeline=False), events=batch),
-                start_to_close_timeout=_secs(30), retry_policy=RECORD_RETRY,
-            )
+                             snapshot=self._view(with_timeline=False), events=batch))
             self.b.flushed = upto
 
     def _quiet(self) -> bool:
         return (not self.b.outbox and self.b.flushed >= len(self.s.timeline)
-                and (self._busy == 0 or not self._quiet_end) and workflow.all_handlers_finished())
+                and (self._busy == 0 or QUIET_RUN_END not in self.patches) and workflow.all_handlers_finished())
 
     def _ending_now(self) -> bool:
         """The run ends (continue-as-new or close) in this very activation: the background
         loops must start nothing now. Anything due is left in the state, and the next run
         fires it at once; work started now would be abandoned with the run (and the
         time-skipping test server never releases the time lock of an abandoned activity)."""
-        return self._quiet_end and self._finishing and self._quiet()
+        return QUIET_RUN_END in self.patches and self._finishing and self._quiet()
 
     async def _drained(self) -> None:
         self._finishing = True
-        await self._wait(self._quiet)
+        await self.waits.wait(self._quiet)
 
-    # ------------------------------------------------------------------ deadlines
+    # ------------------------------------------------------------------ deadlines (deadlines.py)
 
-    def _due(self) -> dict[str, datetime]:
-        s, b, pp, esc = self.s, self.b, self._pp(), self.policy.escalation
-        d: dict[str, datetime] = {}
-        is_open = s.status in OPEN_STATUSES
-        if s.status == "triggered" and b.ack_window_start:
-            d["ack"] = b.ack_window_start + _secs(pp.ack_seconds)
-        if s.status == "acknowledged" and not b.resolve_requested_by and b.last_progress_at and self._ladder:
-            for i, after in enumerate(esc.no_progress_seconds):
-                if s.escalation_level < min(i + 2, MAX_LEVEL):
-                    d["progress"] = b.last_progress_at + _secs(after)
-                    break
-        if is_open and s.created_at and b.resolve_target_fired_for != s.priority:
-            d["resolve"] = s.created_at + _secs(pp.resolve_seconds)
-        if is_open and s.priority == "P0" and not b.management_notified and s.created_at:
-            d["management"] = s.created_at + _secs(esc.management_notify_seconds)
-        if is_open and b.last_update_tick:
-            d["update"] = b.last_update_tick + _secs(pp.update_seconds)
-        if s.phase == "review" and s.review is None:
-            if b.next_review_reminder:
-                d["review_reminder"] = b.next_review_reminder
-            if not b.review_overdue_fired and s.resolved_at and pp.review_seconds:
-                d["review_overdue"] = s.resolved_at + _secs(pp.review_seconds)
-        if is_open:
-            for step, due in b.step_reminders.items():
-                d[f"step:{step}"] = due
-        return d
+    def _facts(self) -> Facts:
+        return Facts(self.s, self.b, self._pp(), self.policy.escalation, ladder=self._ladder)
 
     def _deadlines(self) -> Deadlines:
-        d = self._due()
-        review_due = None
-        if self.s.resolved_at and self._pp().review_seconds and self.s.review is None:
-            review_due = self.s.resolved_at + _secs(self._pp().review_seconds)
-        return Deadlines(ack_due=d.get("ack"), next_update_due=d.get("update"),
-                         resolve_due=d.get("resolve"), review_due=review_due)
+        return view(self._facts())
 
     async def _timer_loop(self) -> None:
-        # Timers here are never cancelled: an alarm that is no longer needed fires and wakes
-        # the loop, which finds nothing due and plans again. Cancelling a timer in the same
-        # instant it fires is what trips the time-skipping test server, and a few spare
-        # timer events in history are cheap.
+        # Alarms are never cancelled (waits.Waits.alarm): one no longer needed rings, finds
+        # nothing due and the loop plans again.
         while True:
-            due = self._due()
+            due = pending(self._facts())
             seen = self._plan
             if due:
-                when = min(due.values())
+                when = due[0].at
                 if when > workflow.now():
-                    self._alarm(when)
-                    await self._wait(lambda: self._plan != seen or workflow.now() >= when, WAKE_TIMERS)
+                    self.waits.alarm(when)
+                    await self.waits.wait(lambda: self._plan != seen or workflow.now() >= when, WAKE_TIMERS)
                     if workflow.now() < when:
                         continue  # something changed: plan again
                 if self._ending_now():
-                    await self._wait(lambda: not self._ending_now(), WAKE_TIMERS)
+                    await self.waits.wait(lambda: not self._ending_now(), WAKE_TIMERS)
                     continue
                 now = workflow.now()
-                if self._ordered:  # what changed in the same activation (an update) counts
-                    due = self._due()
-                for name, at in sorted(due.items(), key=lambda kv: (kv[1], kv[0])):
-                    if at <= now:
-                        self._fire(name)
+                if ORDERED_WAKEUPS in self.patches:  # what changed in the same activation (an update) counts
+                    due = pending(self._facts())
+                for d in due:
+                    if d.at <= now:
+                        d.fire(self, now)
             else:
-                await self._wait(lambda: self._plan != seen, WAKE_TIMERS)
-
-    def _alarm(self, when: datetime) -> None:
-        """Make sure a timer wakes the workflow at `when` (one timer per instant)."""
-        if when in self._alarms:
-            return
-        self._alarms.add(when)
-
-        async def ring() -> None:
-            await workflow.sleep(max(0.001, (when - workflow.now()).total_seconds()))
-            self._alarms.discard(when)
-            self._plan += 1
-
-        asyncio.get_running_loop().create_task(ring())
-
-    async def _wait_until(self, condition: Callable[[], bool], seconds: float) -> bool:
-        """wait_condition with a timeout that never cancels its timer. True if condition met."""
-        when = workflow.now() + _secs(seconds)
-        self._alarm(when)
-        await self._wait(lambda: condition() or workflow.now() >= when)
-        return condition()
-
-    def _fire(self, name: str) -> None:
-        s, b, pp = self.s, self.b, self._pp()
-        now = workflow.now()
-        if name == "ack":
-            self._escalate_to(s.escalation_level + 1, "ack_timeout", "system",
-                              note=f"not acknowledged within {pp.ack_seconds // 60} min")
-            b.ack_window_start = now
-        elif name == "progress":
-            silent = int((now - b.last_progress_at).total_seconds()) if b.last_progress_at else 0
-            target = s.escalation_level + 1
-            for i, after in enumerate(self.policy.escalation.no_progress_seconds):
-                if silent >= after:
-                    target = max(target, min(i + 2, MAX_LEVEL))
-            self._escalate_to(target, "no_progress", "system", note=f"no progress for {silent // 60} min")
-        elif name == "resolve":
-            b.resolve_target_fired_for = s.priority
-            self._escalate_to(s.escalation_level + 1, "resolve_target", "system",
-                              note=f"not resolved within {pp.resolve_seconds // 60} min")
-            self._page("FOLLOW_UP", "management", self._subject("resolve target missed"),
-                       f"{s.priority} incident open for {pp.resolve_seconds // 60} min without resolution.")
-        elif name == "management":
-            b.management_notified = True
-            self._page("FOLLOW_UP", "management", self._subject("management briefing"),
-                       self._brief())
-        elif name == "update":
-            self._update_tick()
-        elif name == "review_reminder":
-            b.next_review_reminder = now + _secs(self.policy.escalation.review_reminder_seconds)
-            owner = s.review_owner or "oncall:L1"
-            self._event("review.reminder", to=owner, due=self._deadlines().review_due)
-            self._page("REMINDER", self._person(owner), self._subject("post-incident review pending"),
-                       "The post-incident review has not been submitted yet.", template="review_request")
-        elif name == "review_overdue":
-            b.review_overdue_fired = True
-            self._event("review.overdue", owner=s.review_owner, escalated_to="technical_manager")
-            self._page("ESCALATION", "technical_manager", self._subject("post-incident review overdue"),
-                       f"Review owner {s.review_owner} has not submitted the review in time.")
-        elif name.startswith("step:"):
-            step = name[5:]
-            b.step_reminders[step] = now + _secs(self.policy.escalation.manual_step_reminder_seconds)
-            who = s.commander or "oncall:L1"
-            self._event("step.reminder", step=step, to=who)
-            self._page("REMINDER", self._person(who), self._subject(f"step '{step}' is waiting"),
-                       f"Runbook step '{step}' is waiting for an engineer to complete it.")
-
-    def _update_tick(self) -> None:
-        s, b = self.s, self.b
-        fresh = b.updated_since_tick
-        if self.STAKEHOLDER_UPDATES:
-            if s.latest_update and fresh:
-                msg = f"{s.latest_update.message} ({s.latest_update.by})"
-            elif s.latest_update:
-                msg = f"No new update since: {s.latest_update.message} ({s.latest_update.by})"
-            else:
-                msg = "Responders are investigating; no engineer update yet."
-            targets = self._stakeholders()
-            for t in targets:
-                self._page("UPDATE", t, self._subject("status update"), msg)
-            self._post_to_war_room(self._subject("status update"), msg)
-            self._event("stakeholder_update.sent", message=msg, fresh=fresh, targets=targets)
-        if not fresh:
-            who = s.commander or "oncall:L1"
-            since = s.latest_update.at if s.latest_update else s.created_at
-            self._event("update.reminder", to=who, silent_since=since)
-            self._page("REMINDER", self._person(who), self._subject("status update due"),
-                       "Post a status update: stakeholders are waiting for news.")
-        # Keep the cadence: the next update is due one interval after this one was due, not
-        # after the moment its timer was handled (late timers, retried workflow tasks and
-        # continue-as-new would otherwise push every later update back a little more).
-        now = workflow.now()
-        interval = _secs(self._pp().update_seconds)
-        due = (b.last_update_tick or now) + interval
-        b.last_update_tick = due if self._anchored_updates and due <= now < due + interval else now
-        b.updated_since_tick = False
+                await self.waits.wait(lambda: self._plan != seen, WAKE_TIMERS)
 
     # ------------------------------------------------------------------ helpers
 
@@ -538,7 +324,7 @@ class IncidentCore:
 
     def _start_background(self) -> None:
         loops = (self._timer_loop(), self._pager(), self._flusher())
-        for loop in ((self._dispatcher(), *loops) if self._ordered else loops):
+        for loop in ((self.waits.dispatcher(), *loops) if self.waits.ordered else loops):
             asyncio.get_running_loop().create_task(loop)
 
     # ------------------------------------------------------------------ validation
@@ -731,7 +517,7 @@ class IncidentCore:
 
     def _approval(self, step: str) -> ActionSpec | None:
         """The waiting approval step of that id, if it is one."""
-        if not self._runbook_v1 or self.runbook is None:
+        if RUNBOOK_V1 not in self.patches or self.runbook is None:
             return None
         for a in [*self.runbook.recover, *self.runbook.on_verify_failure]:
             if a.id == step and a.kind == "approval":

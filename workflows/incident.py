@@ -1,40 +1,38 @@
-"""IncidentResponse: the full P0/P1 response, assess -> notify -> war_room -> recover ->
-verify -> review -> closed (SPEC section 3).
+"""Room: workflows (deterministic). IncidentResponse: the full P0/P1 response, assess ->
+notify -> war_room -> recover -> verify -> review -> closed (SPEC section 3).
 
-Room: workflows (deterministic). Every phase function is re-entrant from the state it
-left behind, so a continue-as-new in the middle of a long incident resumes where it was.
+Every phase function is re-entrant from the state it left behind, so a continue-as-new in
+the middle of a long incident resumes where it was. Activities are called through calls.py,
+behaviour changes read from patches.py, timers are core.py's and deadlines.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contracts import (
         INCIDENT_WORKFLOW,
         ActionRequest,
-        ActionResult,
         ActionSpec,
         AssessRequest,
         AssessResult,
         CheckRequest,
-        CheckResult,
         CheckSpec,
         IncidentInput,
         IncidentState,
         RunbookSpec,
         StepState,
         WarRoomRequest,
-        WarRoomResult,
     )
-    from workflows.core import WAKE_WAR_ROOM, IncidentCore, _secs
-
-ASSESS_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
+    from workflows import calls
+    from workflows.core import IncidentCore
+    from workflows.deadlines import secs
+    from workflows.patches import ONCALL_LEVEL_WAITS, RUNBOOK_V1
+    from workflows.waits import WAKE_WAR_ROOM
 
 
 @workflow.defn(name=INCIDENT_WORKFLOW)
@@ -71,12 +69,9 @@ class IncidentResponse(IncidentCore):
 
     async def _assess(self) -> None:
         try:
-            res = await workflow.execute_activity(
-                "assess_incident",
+            res = await calls.assess_incident(
                 AssessRequest(incident_id=self.s.incident_id, alert=self.inp.alert,
-                              priority=self.s.priority, runbook=self.runbook),
-                result_type=AssessResult, start_to_close_timeout=_secs(60), retry_policy=ASSESS_RETRY,
-            )
+                              priority=self.s.priority, runbook=self.runbook))
         except ActivityError as err:
             # Never lose an incident to a broken assess: go on with what the input has.
             self._event("assess.failed", error=str(err.cause or err))
@@ -86,7 +81,7 @@ class IncidentResponse(IncidentCore):
         self.s.category = res.category
         self.s.runbook, self.s.runbook_version = res.runbook.name, res.runbook.version
         self.s.known_issues = res.known_issues
-        if self._level_waits:
+        if ONCALL_LEVEL_WAITS in self.patches:
             self.b.level_wait_seconds = list(res.level_wait_seconds)
         self.s.steps = [StepState(id=a.id, kind=a.kind, title=a.title) for a in res.runbook.recover]
         self.s.steps += [StepState(id=c.id, kind=c.kind, title=c.title, stage="verify") for c in res.runbook.verify]
@@ -119,25 +114,21 @@ class IncidentResponse(IncidentCore):
             self._pp().war_room or not self.s.known_issues or self.s.escalation_level >= 2)
         if wanted:
             self.b.war_room_wanted = True
-            await self._wait(lambda: self.s.war_room is not None)
+            await self.waits.wait(lambda: self.s.war_room is not None)
         self._enter("recover", war_room=bool(self.s.war_room))
 
     async def _war_room_keeper(self) -> None:
         """Opens the war room once wanted (at its phase, or later on escalation/upgrade)."""
-        await self._wait(
+        await self.waits.wait(
             lambda: self.b.war_room_wanted and self.s.war_room is None
             and self.s.phase not in ("assess", "notify") and not self._ending_now(), WAKE_WAR_ROOM)
-        key = f"{self.run_id}:war_room"
+        key = calls.war_room_key(self.run_id)
         self._busy += 1
         try:
-            res = await workflow.execute_activity(
-                "open_war_room",
+            res = await calls.open_war_room(
                 WarRoomRequest(key=key, incident_id=self.s.incident_id, title=self.s.title,
                                priority=self.s.priority, commander=self.s.commander, brief=self._brief(),
-                               service=self.s.service, level=self.s.escalation_level),
-                result_type=WarRoomResult, start_to_close_timeout=_secs(60),
-                retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
-            )
+                               service=self.s.service, level=self.s.escalation_level))
             room = {"channel": res.channel, "bridge": res.bridge}
             if res.url:
                 room.update(url=res.url, provider=res.provider)
@@ -169,7 +160,7 @@ class IncidentResponse(IncidentCore):
                 return
             await self._run_action(actions[self.b.action_index])
             self.b.action_index += 1
-        await self._wait(lambda: bool(self.b.resolve_requested_by) or self._can_due())
+        await self.waits.wait(lambda: bool(self.b.resolve_requested_by) or self._can_due())
         if not self.b.resolve_requested_by:
             return  # continue-as-new first; recover resumes after
         for a in actions[self.b.action_index:]:
@@ -179,12 +170,12 @@ class IncidentResponse(IncidentCore):
     async def _run_action(self, a: ActionSpec) -> None:
         st = self._step(a.id, a.kind, a.title, "recover")
         self._event("action.started", step=a.id, kind=a.kind, title=a.title or None)
-        if a.kind == "manual" or (a.kind == "approval" and self._runbook_v1):
+        if a.kind == "manual" or (a.kind == "approval" and RUNBOOK_V1 in self.patches):
             st.status = "waiting"
-            self.b.step_reminders[a.id] = workflow.now() + _secs(
+            self.b.step_reminders[a.id] = workflow.now() + secs(
                 self.policy.escalation.manual_step_reminder_seconds)
             self._plan += 1
-            await self._wait(lambda: a.id in self.b.completed_steps or bool(self.b.resolve_requested_by))
+            await self.waits.wait(lambda: a.id in self.b.completed_steps or bool(self.b.resolve_requested_by))
             self.b.step_reminders.pop(a.id, None)
             if a.id not in self.b.completed_steps:
                 st.status = "skipped"
@@ -193,29 +184,23 @@ class IncidentResponse(IncidentCore):
             detail = f"completed: {self.b.completed_steps[a.id]}"
         elif a.kind == "wait":
             st.status = "running"
-            await workflow.sleep(_secs(int(a.params.get("seconds", 60))))
+            await workflow.sleep(secs(int(a.params.get("seconds", 60))))
             ok, detail = True, "waited"
         else:
             st.status = "running"
-            ok, detail = await self._execute(a, f"{self.run_id}:{a.id}:{self.b.recover_round}")
+            ok, detail = await self._execute(a, calls.action_key(self.run_id, a.id, self.b.recover_round))
         st.status, st.detail = ("succeeded" if ok else "failed"), detail
         if ok:
             self._progress()
-            if a.rollback is not None and self._runbook_v1:
+            if a.rollback is not None and RUNBOOK_V1 in self.patches:
                 self.b.rollbacks.append(a.id)
         self._event("action.succeeded" if ok else "action.failed", step=a.id, kind=a.kind, detail=detail)
 
     async def _execute(self, a: ActionSpec, key: str) -> tuple[bool, str]:
         """Run an action in the run_action activity: (ok, detail). Retries with backoff."""
-        retry = RetryPolicy(maximum_attempts=max(1, a.max_attempts), maximum_interval=timedelta(seconds=30))
-        if self._runbook_v1:
-            retry = RetryPolicy(maximum_attempts=max(1, a.max_attempts), initial_interval=_secs(a.backoff_seconds),
-                                maximum_interval=max(timedelta(seconds=30), _secs(a.backoff_seconds)))
         try:
-            res = await workflow.execute_activity(
-                "run_action", ActionRequest(key=key, incident_id=self.s.incident_id, action=a),
-                result_type=ActionResult, start_to_close_timeout=_secs(a.timeout_seconds), retry_policy=retry,
-            )
+            res = await calls.run_action(ActionRequest(key=key, incident_id=self.s.incident_id, action=a),
+                                         backoff=RUNBOOK_V1 in self.patches)
             return res.ok, res.detail
         except ActivityError as err:
             return False, str(err.cause or err)
@@ -229,7 +214,7 @@ class IncidentResponse(IncidentCore):
                 continue
             st = self._step(undo.id, undo.kind, undo.title, "rollback")
             self._event("rollback.started", step=undo.id, of=action_id, kind=undo.kind)
-            ok, detail = await self._execute(undo, f"{self.run_id}:{undo.id}:rollback:{self.b.recover_round}")
+            ok, detail = await self._execute(undo, calls.rollback_key(self.run_id, undo.id, self.b.recover_round))
             st.status, st.detail = ("succeeded" if ok else "failed"), detail
             self._event("rollback.succeeded" if ok else "rollback.failed", step=undo.id, of=action_id, detail=detail)
         self.b.rollbacks.clear()
@@ -245,9 +230,9 @@ class IncidentResponse(IncidentCore):
                 break
         if failed:
             self._event("verification.failed", failed=failed)
-            if self._runbook_v1:
+            if RUNBOOK_V1 in self.patches:
                 await self._roll_back()
-            if not self._runbook_v1 or self.runbook is None or self.runbook.escalate_on_verify_failure:
+            if RUNBOOK_V1 not in self.patches or self.runbook is None or self.runbook.escalate_on_verify_failure:
                 self._escalate_to(self.s.escalation_level + 1, "verification_failed", "system",
                                   note=f"verification failed: {', '.join(failed)}")
             self.b.resolve_requested_by = ""
@@ -263,11 +248,11 @@ class IncidentResponse(IncidentCore):
 
     async def _run_check(self, c: CheckSpec) -> tuple[bool, str]:
         st = self._step(c.id, c.kind, c.title, "verify")
-        deadline = workflow.now() + _secs(c.timeout_seconds)
+        deadline = workflow.now() + secs(c.timeout_seconds)
         if c.kind == "manual":
             st.status = "waiting"
             self._plan += 1
-            if not await self._wait_until(lambda: c.id in self.b.completed_steps, c.timeout_seconds):
+            if not await self.waits.wait_until(lambda: c.id in self.b.completed_steps, c.timeout_seconds):
                 st.status, st.detail = "failed", "not confirmed in time"
                 return False, st.detail
             ok = self.b.completed_steps[c.id] != "failed"
@@ -278,19 +263,15 @@ class IncidentResponse(IncidentCore):
         while True:
             attempt += 1
             try:
-                res = await workflow.execute_activity(
-                    "run_check", CheckRequest(key=f"{self.run_id}:{c.id}:{attempt}",
-                                              incident_id=self.s.incident_id, check=c),
-                    result_type=CheckResult, start_to_close_timeout=_secs(max(5, min(c.interval_seconds, 60))),
-                    retry_policy=RetryPolicy(maximum_attempts=1),
-                )
+                res = await calls.run_check(CheckRequest(key=calls.check_key(self.run_id, c.id, attempt),
+                                                         incident_id=self.s.incident_id, check=c))
                 ok, detail = res.ok, res.detail
             except ActivityError as err:
                 ok, detail = False, str(err.cause or err)
-            if ok or workflow.now() + _secs(c.interval_seconds) > deadline:
+            if ok or workflow.now() + secs(c.interval_seconds) > deadline:
                 st.status, st.detail = ("succeeded" if ok else "failed"), f"{detail} (attempt {attempt})"
                 return ok, st.detail
-            await workflow.sleep(_secs(c.interval_seconds))
+            await workflow.sleep(secs(c.interval_seconds))
 
     def _mark_resolved(self) -> None:
         s, b = self.s, self.b
@@ -304,14 +285,14 @@ class IncidentResponse(IncidentCore):
         if self._pp().review_seconds:
             self._enter("review")
             s.review_owner = s.commander or s.acknowledged_by or "oncall:L1"
-            b.next_review_reminder = now + _secs(self.policy.escalation.review_reminder_seconds)
+            b.next_review_reminder = now + secs(self.policy.escalation.review_reminder_seconds)
             b.review_overdue_fired = False
-            self._event("review.assigned", owner=s.review_owner, due=now + _secs(self._pp().review_seconds))
+            self._event("review.assigned", owner=s.review_owner, due=now + secs(self._pp().review_seconds))
         else:
             self._close()
 
     async def _review(self) -> None:
-        await self._wait(lambda: self.s.review is not None or self.s.status != "resolved" or self._can_due())
+        await self.waits.wait(lambda: self.s.review is not None or self.s.status != "resolved" or self._can_due())
         if self.s.review is not None:
             self._close()
         elif self.s.status != "resolved":  # reopened

@@ -1,8 +1,8 @@
-"""Default service levels (SPEC section 2) as data.
+"""Room: workflows (deterministic, standard library only). Default service levels (SPEC 2).
 
-Room: deterministic workflow side, standard library only. The worker never reads these at
-workflow time: the starter builds a ResponsePolicy (defaults + configuration) and puts it
-into the workflow input, so a running incident keeps the numbers it started with.
+The worker never reads these at workflow time: the starter builds a ResponsePolicy
+(defaults + configuration) and puts it into the workflow input, so a running incident
+keeps the numbers it started with.
 """
 
 from __future__ import annotations

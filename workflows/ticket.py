@@ -1,8 +1,8 @@
-"""Ticket: the light P2-P4 workflow (SPEC section 2).
+"""Room: workflows (deterministic). Ticket: the light P2-P4 workflow (SPEC section 2).
 
-Room: workflows (deterministic). Response and resolve timers, update reminders at the
-priority's cadence; raised to P1/P0 it continues-as-new as IncidentResponse under the same
-workflow id, carrying its state and timeline, so the incident keeps its id and history.
+Response and resolve timers, update reminders at the priority's cadence; raised to P1/P0
+it continues-as-new as IncidentResponse under the same workflow id, carrying its state and
+timeline, so the incident keeps its id and history.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Ticket(IncidentCore):
                              self._brief())
             await self._sent([key])
         while True:
-            await self._wait(
+            await self.waits.wait(
                 lambda: bool(self.b.resolve_requested_by) or self._handover_to is not None or self._can_due())
             if self._handover_to is not None:
                 self._event("handed_over", to=self._handover_to, priority=self.s.priority)

@@ -1,0 +1,161 @@
+"""Room: workflows (deterministic). Every activity the workflows call: its name, timeouts,
+retry policy, and the idempotency key it carries.
+
+The activities live in activities/ (registered under these names by worker.py). Each key is
+built by `idempotency_key` alone: `<run chain>:<step>`, where the run chain is the workflow's
+first_execution_run_id, so a retried activity — or the same step after a continue-as-new —
+carries the same key, and the activity can tell a retry from a new request (STYLE.md 4).
+Keys are part of the committed histories and of the records' exactly-once claims: their
+format never changes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import (
+        ActionRequest,
+        ActionResult,
+        ActionSpec,
+        AssessRequest,
+        AssessResult,
+        CheckRequest,
+        CheckResult,
+        Notification,
+        NotificationResult,
+        RecordEvents,
+        WarRoomRequest,
+        WarRoomResult,
+    )
+
+# Activity names (never derived from Python names, STYLE.md 1).
+SEND_NOTIFICATION = "send_notification"  # activities/notify.py
+RECORD_EVENTS = "record_events"  # activities/store.py
+ASSESS_INCIDENT = "assess_incident"  # activities/assess.py
+OPEN_WAR_ROOM = "open_war_room"  # activities/war_room.py
+RUN_ACTION = "run_action"  # activities/recovery.py
+RUN_CHECK = "run_check"  # activities/recovery.py
+
+NOTIFY_TIMEOUT = timedelta(seconds=30)
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
+)
+RECORD_TIMEOUT = timedelta(seconds=30)
+# Records: retry without limit, backing off to a minute; the incident never waits on them.
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=60)
+)
+ASSESS_TIMEOUT = timedelta(seconds=60)
+ASSESS_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
+WAR_ROOM_TIMEOUT = timedelta(seconds=60)
+WAR_ROOM_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
+# A check is retried by the workflow (every interval until its timeout), not by Temporal.
+CHECK_RETRY = RetryPolicy(maximum_attempts=1)
+# Actions that can run long heartbeat (activities/recovery.py, every HEARTBEAT_EVERY = 5 s), so
+# a worker that died mid-action is noticed after this, not after the step's whole timeout.
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+HEARTBEATING_KINDS = ("command", "http")
+
+
+# --------------------------------------------------------------------------- idempotency keys
+
+
+def idempotency_key(run_id: str, *step: str | int) -> str:
+    """The one builder of idempotency keys: `<run chain>:<step part>:<step part>...`."""
+    return ":".join((run_id, *(str(part) for part in step)))
+
+
+def page_key(run_id: str, seq: int) -> str:
+    """The run chain's seq-th notification: `<run>:n<seq>`."""
+    return idempotency_key(run_id, f"n{seq}")
+
+
+def war_room_key(run_id: str) -> str:
+    return idempotency_key(run_id, "war_room")
+
+
+def action_key(run_id: str, action_id: str, recover_round: int) -> str:
+    return idempotency_key(run_id, action_id, recover_round)
+
+
+def rollback_key(run_id: str, action_id: str, recover_round: int) -> str:
+    return idempotency_key(run_id, action_id, "rollback", recover_round)
+
+
+def check_key(run_id: str, check_id: str, attempt: int) -> str:
+    """One attempt of a verification check (attempts count from 1 in each verify round)."""
+    return idempotency_key(run_id, check_id, attempt)
+
+
+# --------------------------------------------------------------------------- options
+
+
+def action_retry(a: ActionSpec, *, backoff: bool) -> RetryPolicy:
+    """backoff: the run has runbook-v1, whose steps say their first retry interval."""
+    if backoff:
+        interval = timedelta(seconds=a.backoff_seconds)
+        return RetryPolicy(maximum_attempts=max(1, a.max_attempts), initial_interval=interval,
+                           maximum_interval=max(timedelta(seconds=30), interval))
+    return RetryPolicy(maximum_attempts=max(1, a.max_attempts), maximum_interval=timedelta(seconds=30))
+
+
+def action_heartbeat_timeout(a: ActionSpec) -> timedelta | None:
+    """Long http and command steps heartbeat; a step shorter than the heartbeat timeout is
+    bounded by its start-to-close timeout anyway, and python steps run the SRE's own code."""
+    if a.kind in HEARTBEATING_KINDS and a.timeout_seconds > HEARTBEAT_TIMEOUT.total_seconds():
+        return HEARTBEAT_TIMEOUT
+    return None
+
+
+def check_timeout(interval_seconds: int) -> timedelta:
+    return timedelta(seconds=max(5, min(interval_seconds, 60)))
+
+
+# --------------------------------------------------------------------------- the calls
+
+
+async def send_notification(n: Notification) -> NotificationResult:
+    return await workflow.execute_activity(
+        SEND_NOTIFICATION, n, result_type=NotificationResult,
+        start_to_close_timeout=NOTIFY_TIMEOUT, retry_policy=NOTIFY_RETRY,
+    )
+
+
+async def record_events(req: RecordEvents) -> None:
+    await workflow.execute_activity(
+        RECORD_EVENTS, req, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+    )
+
+
+async def assess_incident(req: AssessRequest) -> AssessResult:
+    return await workflow.execute_activity(
+        ASSESS_INCIDENT, req, result_type=AssessResult,
+        start_to_close_timeout=ASSESS_TIMEOUT, retry_policy=ASSESS_RETRY,
+    )
+
+
+async def open_war_room(req: WarRoomRequest) -> WarRoomResult:
+    return await workflow.execute_activity(
+        OPEN_WAR_ROOM, req, result_type=WarRoomResult,
+        start_to_close_timeout=WAR_ROOM_TIMEOUT, retry_policy=WAR_ROOM_RETRY,
+    )
+
+
+async def run_action(req: ActionRequest, *, backoff: bool) -> ActionResult:
+    a = req.action
+    return await workflow.execute_activity(
+        RUN_ACTION, req, result_type=ActionResult,
+        start_to_close_timeout=timedelta(seconds=a.timeout_seconds),
+        heartbeat_timeout=action_heartbeat_timeout(a), retry_policy=action_retry(a, backoff=backoff),
+    )
+
+
+async def run_check(req: CheckRequest) -> CheckResult:
+    return await workflow.execute_activity(
+        RUN_CHECK, req, result_type=CheckResult,
+        start_to_close_timeout=check_timeout(req.check.interval_seconds), retry_policy=CHECK_RETRY,
+    )

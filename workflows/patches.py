@@ -1,0 +1,113 @@
+"""Room: workflows (deterministic). Every `workflow.patched` id the workflows ask, as one table.
+
+A patch keeps a running incident on the code it started with (STYLE.md 7): a history recorded
+before the patch replays the old way, a new run takes the new way. Each row says why the patch
+exists, which committed histories in tests/replay/histories were recorded with it (the others
+replay its old branch; tests/workflows/test_patches.py keeps this column true), and when it can
+go. Every patch is asked once, when a run is set up (`InForce`), in the order of PATCHES:
+`workflow.patched` records a marker command the first time it answers True, so asking later,
+earlier or in another order would change the command sequence and break replay. New patches
+go at the end of PATCHES.
+
+Retiring one (the "deprecate" column): once no open incident started before the patch landed,
+replace the ask with `workflow.deprecate_patch(id)` and delete the old branch; the histories
+recorded without it then no longer replay and are retired with it (never re-recorded); once
+no open incident started before the deprecation, remove the id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import TICKET_WORKFLOW
+
+
+@dataclass(frozen=True)
+class Patch:
+    id: str  # the marker id in history: never change it
+    why: str
+    histories: tuple[str, ...]  # committed histories recorded with it (file stems)
+    deprecate: str  # when it can be retired (see the module docstring for how)
+    only: str = ""  # the workflow type that asks it; "" for every workflow
+
+
+QUIET_RUN_END = Patch(
+    "quiet-run-end",
+    why="once a run is ending (continue-as-new or close) and everything is sent and recorded, the "
+        "background loops start nothing more; what falls due then fires at once in the next run",
+    histories=("data-integrity-runbook-v1", "p0-login-outage", "p0-oncall-waits", "p1-checkout-6h",
+               "p1-engineer-actions-cold-worker", "p1-verify-fails-once", "security-breach-runbook-v1",
+               "ticket-upgraded", "ticket-upgraded.run2"),
+    deprecate="when no incident started before commit 1df6d66 (2026-11-23) is open; no committed "
+              "history replays the old branch",
+)
+ANCHORED_UPDATE_CADENCE = Patch(
+    "anchored-update-cadence",
+    why="each status update is due one interval after the previous one was due, not after its timer "
+        "was handled, so late timers and continue-as-new never drift the cadence",
+    histories=QUIET_RUN_END.histories,
+    deprecate="with quiet-run-end (same commit 1df6d66); no committed history replays the old branch",
+)
+TICKET_WITHOUT_PROGRESS_LADDER = Patch(
+    "ticket-without-progress-ladder",
+    why="tickets (P2-P4) have response and resolve timers only (SPEC 2): no no-progress escalation",
+    histories=("ticket-upgraded",),
+    deprecate="when no ticket started before commit 1df6d66 (2026-11-23) is open",
+    only=TICKET_WORKFLOW,
+)
+ORDERED_WAKEUPS = Patch(
+    "ordered-wakeups",
+    why="waits that come true together wake by rank (timers, phases, war room, pages, records), so a "
+        "worker replaying from scratch issues the commands in the order the run did (waits.py)",
+    histories=("data-integrity-runbook-v1", "p0-oncall-waits", "p1-engineer-actions-cold-worker",
+               "security-breach-runbook-v1"),
+    deprecate="when no incident started before commit 191c3e7 (2026-11-23) is open; retires "
+              "p0-login-outage, p1-checkout-6h, p1-verify-fails-once and the ticket-upgraded pair",
+)
+RUNBOOK_V1 = Patch(
+    "runbook-v1",
+    why="runbook format v1: approvals, rollbacks, per-runbook update cadence and ack SLA, retry backoff",
+    histories=("data-integrity-runbook-v1", "p0-oncall-waits", "security-breach-runbook-v1"),
+    deprecate="when no incident started before commit c40ad6a (2026-11-23) is open",
+)
+WAR_ROOM_POSTS = Patch(
+    "war-room-posts",
+    why="stakeholder updates, engineer updates and the resolution are also posted into the war room "
+        "(notifications to the target war_room; issue 6)",
+    histories=("p0-oncall-waits",),
+    deprecate="when no incident started before commit d5726a0 (2026-11-30) is open",
+)
+ONCALL_LEVEL_WAITS = Patch(
+    "oncall-level-waits",
+    why="the on-call escalation policy's wait per level (from assess) tightens the ack SLA at that "
+        "level (issue 6)",
+    histories=("p0-oncall-waits",),
+    deprecate="with war-room-posts (same commit d5726a0)",
+)
+
+# In the order a run asks them. Append only.
+PATCHES: tuple[Patch, ...] = (
+    QUIET_RUN_END,
+    ANCHORED_UPDATE_CADENCE,
+    TICKET_WITHOUT_PROGRESS_LADDER,
+    ORDERED_WAKEUPS,
+    RUNBOOK_V1,
+    WAR_ROOM_POSTS,
+    ONCALL_LEVEL_WAITS,
+)
+
+
+class InForce:
+    """The patches this run takes the new way. Built once per run, at setup (workflow.init),
+    asking workflow.patched for every row of PATCHES that applies to `workflow_type`, in order.
+    Read with `RUNBOOK_V1 in self.patches`."""
+
+    def __init__(self, workflow_type: str) -> None:
+        self._on = frozenset(
+            p.id for p in PATCHES if (not p.only or p.only == workflow_type) and workflow.patched(p.id))
+
+    def __contains__(self, patch: Patch) -> bool:
+        return patch.id in self._on
