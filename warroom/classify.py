@@ -1,6 +1,6 @@
 """Classification: pure functions from a normalised alert to priority, category and ids.
 
-Room: classification (no I/O). Used by the starter (priority picks the workflow type) and
+Room: shared library (warroom/): classification, pure, no I/O. Used by the starter (priority picks the workflow type) and
 by the assess activity (category, runbook).
 """
 

@@ -1,6 +1,6 @@
 """Talking to the response engine: start or join an incident, act on it, read its state.
 
-Room: the client side of Temporal, shared by the API, the CLI and `warroom simulate`.
+Room: shared library (warroom/): the client side of Temporal, shared by the API, the CLI and `warroom simulate`.
 Nothing here knows what a phase means; it maps engine answers to three outcomes:
 the new state, a refusal with the validator's reason, or an unknown incident.
 """

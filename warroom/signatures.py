@@ -1,6 +1,6 @@
 """Webhook HMAC signatures: Grafana's contact point scheme and warroom's own.
 
-Room: shared (pure, no I/O): the API checks senders with it, the webhook war room signs with it. The endpoint passes the raw body bytes, the
+Room: shared library (warroom/; pure, no I/O): the API checks senders with it, the webhook war room signs with it. The endpoint passes the raw body bytes, the
 request headers (Starlette Headers or a plain dict; names are compared case-insensitively)
 and the current time; a SignatureError's str() says what is wrong, in words fit to send back
 to the sender. Digests are compared in constant time.

@@ -269,7 +269,7 @@ class Notification:
     phase: str = ""
     level: int = 1
     commander: str | None = None
-    template: str = ""  # a message template kind (warroom/messages.py); "" = chosen from `kind`
+    template: str = ""  # a message template kind (warroom/delivery/messages.py); "" = chosen from `kind`
 
 
 @dataclass

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from temporalio import workflow
 
@@ -35,7 +35,28 @@ with workflow.unsafe.imports_passed_through():
 
 if TYPE_CHECKING:
     from workflows.contracts import EscalationTimers
-    from workflows.core import IncidentCore
+
+
+class IncidentCore(Protocol):
+    """What a firing timer may use of the running incident (workflows/core.py IncidentCore);
+    a Protocol, so this table needs nothing from core and core imports the table."""
+
+    STAKEHOLDER_UPDATES: bool
+    s: IncidentState
+    b: Bookkeeping
+    policy: ResponsePolicy
+    patches: Any
+
+    def _event(self, type: str, actor: str = "system", **details: Any) -> Any: ...
+    def _pp(self) -> PriorityPolicy: ...
+    def _page(self, kind: str, target: str, subject: str, body: str, template: str = "") -> str: ...
+    def _post_to_war_room(self, subject: str, body: str) -> None: ...
+    def _subject(self, what: str) -> str: ...
+    def _deadlines(self) -> Deadlines: ...
+    def _person(self, who: str) -> str: ...
+    def _stakeholders(self) -> list[str]: ...
+    def _brief(self) -> str: ...
+    def _escalate_to(self, level: int, reason: str, actor: str, note: str = "") -> None: ...
 
 
 def secs(n: float) -> timedelta:

@@ -1,6 +1,6 @@
 """A small synchronous client for the warroom HTTP API (what `warroom incidents` uses).
 
-Room: CLI side of the HTTP edge. It speaks only HTTP to the API: never Temporal, never the
+Room: CLI (warroom/cli), the client side of the HTTP edge. It speaks only HTTP to the API: never Temporal, never the
 records database. Every failure becomes one ApiError with the HTTP status (0 when the API
 cannot be reached) and a message fit to print.
 """

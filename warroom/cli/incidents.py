@@ -25,6 +25,7 @@ from rich.table import Table
 
 from warroom.cli.api_client import UNREACHABLE, ApiError, WarroomClient
 from warroom.cli.timeline import describe
+from warroom.timeparse import utc
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 EXIT_REFUSED, EXIT_UNREACHABLE = 1, 3
@@ -110,13 +111,11 @@ def _print_json(data: Any) -> None:
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
+    """A time the API answered (ISO 8601), or None when it is missing or unreadable."""
     try:
-        t = datetime.fromisoformat(value)
+        return utc(value)
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _span(seconds: float) -> str:

@@ -8,7 +8,6 @@ be made before anyone can call the API. A new key is printed once, alone on the 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from warroom.records import keys as auth
+from warroom.secrets import read as read_secret
 from warroom.settings import Settings
 
 keys_app = typer.Typer(help="API keys and their roles (integration, responder, viewer, admin).",
@@ -129,7 +129,7 @@ def integrations_create(
     if secret_env and generate_secret:
         raise fail("give --signing-secret-env or --generate-secret, not both")
     if secret_env:
-        secret = os.environ.get(secret_env)
+        secret = read_secret(secret_env)
         if not secret:
             raise fail(f"environment variable {secret_env} is not set")
     elif generate_secret:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +19,7 @@ from rich.table import Table
 
 from warroom.records import reports
 from warroom.cli.keys import fail, records_engine
+from warroom.timeparse import utc
 
 
 class ReportFormat(str, Enum):
@@ -27,13 +28,10 @@ class ReportFormat(str, Enum):
 
 
 def _when(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
     try:
-        d = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return utc(value)
     except ValueError:
         raise fail(f"{name}: not an ISO date or time: {value!r}") from None
-    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 def report_command(

@@ -1,6 +1,6 @@
 """Channels: deliver one message to one Apprise URL, keeping its secrets out of sight.
 
-Room: activities (I/O). The notify activity is synchronous and runs in a thread pool, so a
+Room: delivery (warroom/delivery), the I/O library of the activities. The notify activity is synchronous and runs in a thread pool, so a
 delivery here blocks: one HTTP (or SMTP, ...) exchange, one attempt, bounded by `timeout`.
 
 Channel URLs are Apprise URLs (docs/channels.md) with secrets as `${NAME}` placeholders,

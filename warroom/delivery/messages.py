@@ -1,6 +1,6 @@
 """Message templates: what a page, an update or a reminder says, in English or Chinese.
 
-Room: activities (rendering happens at send time, next to delivery; workflows keep sending
+Room: delivery (warroom/delivery; rendering happens at send time, next to delivery; workflows keep sending
 their plain English subject and body, which the templates quote as `subject` / `message`).
 
 One Jinja2 file per kind and language, `templates/messages/<lang>/<kind>.j2`, with two blocks:

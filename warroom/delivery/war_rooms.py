@@ -1,6 +1,6 @@
 """War-room providers: open an incident's room, invite responders, post the brief and updates.
 
-Room: activities' I/O library (called from the sync war-room activity in its thread pool; no
+Room: delivery (warroom/delivery), the activities' I/O library (called from the sync war-room activity in its thread pool; no
 workflow imports this). Three providers share one interface:
 
 * `SlackWarRoom` — Slack Web API with a bot token: conversations.create, conversations.invite,

@@ -1,6 +1,6 @@
 """API keys and roles: who may send alerts, act on incidents, read, or administer.
 
-Room: records (imported by the API and the CLI, never by workflows/). A key is `wr` plus 30
+Room: records (warroom/records; imported by the API and the CLI, never by workflows/). A key is `wr` plus 30
 hex characters (32 in all, the length PagerDuty clients expect of a routing key). Only its
 SHA-256 is stored: the key is printed once, when it is created, and cannot be shown again.
 

@@ -1,6 +1,6 @@
 """Post-incident reports and SLA figures, computed from the records.
 
-Room: database readers (like warroom/records.py's queries), used by the API and the CLI; never by
+Room: records (warroom/records), readers like the queries in incidents.py, used by the API and the CLI; never by
 workflows/. `report_from` is pure: it takes the incident's recorded fields and its timeline
 (rows from the database, or a simulated incident's state and timeline) and builds a Report;
 `incident_report` and `sla_figures` read the database and call the same pure functions.
@@ -48,6 +48,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from warroom import records
+from warroom.timeparse import utc
 from workflows.contracts import ResponsePolicy
 from workflows.policy import default_policy
 
@@ -57,12 +58,8 @@ ACTION_TYPES = ("action.started", "action.succeeded", "action.failed", "rollback
 
 
 def _dt(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    d = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return d if d.tzinfo else d.replace(tzinfo=UTC)
+    """A recorded time (a datetime, naive from SQLite, or ISO text in a timeline's details) in UTC."""
+    return utc(value)
 
 
 def _secs(a: datetime | None, b: datetime | None) -> float | None:

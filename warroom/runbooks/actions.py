@@ -1,6 +1,6 @@
 """Python recovery actions: the decorator SREs use, the registry it fills, and the loader.
 
-Room: extension content for activities (the `python` action kind). SREs write
+Room: runbooks (warroom/runbooks), extension content for activities (the `python` action kind). SREs write
 
     from warroom.runbooks.actions import action
 

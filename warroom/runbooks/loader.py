@@ -1,7 +1,7 @@
 """Runbook files: validate YAML from runbooks/ against runbooks/schema.json, turn it into
 RunbookSpec, and pick one for an incident.
 
-Room: runbook data + registry. Used by the assess activity, the worker (which refuses to
+Room: runbooks (warroom/runbooks): runbook data + registry. Used by the assess activity, the worker (which refuses to
 start while any file is invalid), the CLI and the API. The chosen spec travels into workflow
 history, so editing a file never changes a running incident. Every problem is reported as
 `file:line: field.path: message`; the line comes from the YAML node the problem is about.

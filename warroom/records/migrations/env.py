@@ -1,5 +1,8 @@
-"""Alembic environment: migrations run on the connection warroom hands over (warroom.db.migrate),
-never on a URL read from an ini file."""
+"""Alembic environment: migrations run on the connection warroom hands over (warroom.records.create_schema),
+never on a URL read from an ini file.
+
+Room: records (warroom/records/migrations).
+"""
 
 from __future__ import annotations
 

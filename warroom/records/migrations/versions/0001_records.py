@@ -1,7 +1,9 @@
 """The records schema as it was before migrations: incidents, timeline events, communications.
 
 Revision ID: 0001
-Revises: 
+Revises:
+
+Room: records (warroom/records/migrations).
 """
 
 from __future__ import annotations

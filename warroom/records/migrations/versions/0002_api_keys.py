@@ -2,6 +2,8 @@
 
 Revision ID: 0002
 Revises: 0001
+
+Room: records (warroom/records/migrations).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Revision ID: 0003
 Revises: 0002
+
+Room: records (warroom/records/migrations).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ deadlines; escalations, priority changes, reviews and their action items as tabl
 
 Revision ID: 0004
 Revises: 0003
+
+Room: records (warroom/records/migrations).
 """
 
 from __future__ import annotations

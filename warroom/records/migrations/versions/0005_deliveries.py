@@ -2,6 +2,8 @@
 
 Revision ID: 0005
 Revises: 0004
+
+Room: records (warroom/records/migrations).
 """
 
 from __future__ import annotations
