@@ -27,7 +27,6 @@ import contextvars
 import inspect
 import math
 import operator
-import os
 import re
 import subprocess
 import time
@@ -38,10 +37,10 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from warroom import secrets
 from warroom.runbooks import actions as python_actions
 from workflows.contracts import ActionRequest, ActionResult, CheckRequest, CheckResult
 
-SECRET_ENV_PREFIX = "WARROOM_SECRET_"
 SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 ARGS_PLACEHOLDER = "..."
 OUTPUT_TAIL = 500
@@ -81,22 +80,15 @@ def heartbeating(work: Callable[[], T], seconds: float) -> T:
 
 
 def read_secret(name: Any) -> str:
-    """The value of env WARROOM_SECRET_<name>, read now (on the worker, at activity time)."""
+    """The value runbook secret `name` stands for (${WARROOM_SECRET_<name>}, warroom.secrets),
+    read now (on the worker, at activity time)."""
     if not isinstance(name, str) or not SECRET_NAME_RE.match(name):
         raise bad_step(f"http: secret name {name!r} must match {SECRET_NAME_RE.pattern}")
-    value = os.environ.get(SECRET_ENV_PREFIX + name, "")
+    value = secrets.runbook_secret(name)
     if not value:
-        raise bad_step(f"http: secret {name!r} is not set on the worker (env {SECRET_ENV_PREFIX}{name})",
+        raise bad_step(f"http: secret {name!r} is not set on the worker (env {secrets.RUNBOOK_PREFIX}{name})",
                        "MissingSecret")
     return value
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """Replace every secret value in `text`, raw or as Python would quote it."""
-    for value in secrets:
-        for form in (value, repr(value)[1:-1], repr(value.encode())[2:-1]):
-            text = text.replace(form, "***")
-    return text
 
 
 def http_probe(params: dict[str, Any], timeout: float, key: str = "") -> tuple[bool, str]:
@@ -111,24 +103,24 @@ def http_probe(params: dict[str, Any], timeout: float, key: str = "") -> tuple[b
     secret_headers = params.get("secret_headers") or {}
     if not isinstance(secret_headers, dict):
         raise bad_step("http: 'secret_headers' must be a mapping {header: SECRET_NAME}")
-    secrets: list[str] = []
+    hidden: list[str] = []
     for header, name in secret_headers.items():
         headers[str(header)] = value = read_secret(name)
-        secrets.append(value)
+        hidden.append(value)
     if key and not any(h.lower() == IDEMPOTENCY_HEADER.lower() for h in headers):
         headers[IDEMPOTENCY_HEADER] = key
     try:
         resp = httpx.request(method, url, json=params.get("json"), headers=headers, timeout=timeout)
     except Exception as err:  # noqa: BLE001  any failure to send is a failed attempt; never leak a header value
-        if secrets and not isinstance(err, (httpx.TimeoutException, httpx.NetworkError)):
+        if hidden and not isinstance(err, (httpx.TimeoutException, httpx.NetworkError)):
             # e.g. "Illegal header value b'...'": the message may quote a header, in any escaping.
             return False, f"{method} {url}: {type(err).__name__} (message withheld: the request has secret headers)"
-        return False, redact(f"{method} {url}: {type(err).__name__}: {err}", secrets)
+        return False, secrets.mask(f"{method} {url}: {type(err).__name__}: {err}", hidden)
     ok = resp.status_code in expected
     contains = params.get("body_contains")
     if ok and contains and contains not in resp.text:
-        return False, redact(f"{method} {url}: {resp.status_code}, body lacks {contains!r}", secrets)
-    return ok, redact(f"{method} {url}: {resp.status_code}", secrets)
+        return False, secrets.mask(f"{method} {url}: {resp.status_code}, body lacks {contains!r}", hidden)
+    return ok, secrets.mask(f"{method} {url}: {resp.status_code}", hidden)
 
 
 # --------------------------------------------------------------------------- command
