@@ -1,7 +1,7 @@
-"""Request body size limit (413), counted on the bytes actually received, so a chunked
-body without Content-Length cannot slip past it.
+"""Room: api (HTTP edge) — ASGI middleware: the request body size limit (413).
 
-Room: api (ASGI middleware).
+Counted on the bytes actually received, so a chunked body without Content-Length cannot
+slip past it.
 """
 
 from __future__ import annotations

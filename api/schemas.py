@@ -1,6 +1,7 @@
-"""HTTP bodies (pydantic lives at the edge): what the API accepts and answers.
+"""Room: api (HTTP edge) — the bodies the API accepts and answers, and its documented errors.
 
-Room: api. Converted to the engine's dataclasses in api/app.py; nothing here knows phases.
+Pydantic lives here, at the edge: the routes (api/routes/) convert these to the workflows'
+dataclasses (workflows.contracts); nothing here knows what a phase means.
 """
 
 from __future__ import annotations
@@ -180,3 +181,19 @@ class IntegrationCreate(BaseModel):
     signing_secret: str | None = Field(None, min_length=16, max_length=500,
                                        description="HMAC secret (grafana, generic and custom formats)")
     mapping: dict[str, Any] | None = Field(None, description="custom format: how the body becomes an alert")
+
+
+# ---------------------------------------------------------------- the error answers routes document
+
+Responses = dict[int | str, dict[str, Any]]
+UNAUTHORIZED: Responses = {
+    401: {"model": Problem, "description": "missing, unknown or revoked API key (or a bad signature)"},
+    403: {"model": Problem, "description": "the key's role may not call this endpoint"}}
+BAD_BODY: Responses = {
+    **UNAUTHORIZED, 400: {"model": Problem, "description": "the body is not JSON"},
+    422: {"model": Problem, "description": "the body is not valid for this source, naming the field"}}
+TEMPORAL: Responses = {
+    503: {"model": Problem, "description": "Temporal did not answer (unreachable, deadline, overloaded): retry"}}
+UNKNOWN: Responses = {**UNAUTHORIZED, **TEMPORAL, 404: {"model": Problem, "description": "unknown incident"}}
+REFUSED: Responses = {**UNKNOWN,
+                      409: {"model": Problem, "description": "the engine refused the action, with its reason"}}

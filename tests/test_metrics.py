@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session
 
-from api.metrics import router
+from api.routes.metrics import router
 from tests.helpers import advance_to, get_state, running_worker, start
 from warroom.records import IncidentRow, TimelineRow
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.oncall import router
+from api.routes.oncall import router
 from tests.test_api import new_key
 from warroom.cli.main import app as cli
 from warroom.oncall import OnCallConfig, OnCallError, load_oncall, validate_paths

@@ -59,7 +59,7 @@ async def communications_over_http(engine: Any, incident_id: str) -> list[dict[s
     import httpx
     from fastapi import FastAPI
 
-    from api.reports import router
+    from api.routes.reports import router
 
     app = FastAPI()
     app.state.engine = engine

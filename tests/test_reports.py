@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from api.reports import router
+from api.routes.reports import router
 from warroom import records
 from warroom.records import reports
 from warroom.cli.reports import report_command, stats_command

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from api.runbooks import router
+from api.routes.runbooks import router
 from warroom.classify import CATEGORY_KEYWORDS
 from warroom.cli.main import app as cli
 from warroom.runbooks import RunbookError, RunbookLibrary, load_runbook, schema, validate_text
@@ -376,7 +376,7 @@ async def test_validate_echoes_lone_surrogates_without_failing():
     import httpx
     from fastapi import FastAPI
 
-    from api.runbooks import router
+    from api.routes.runbooks import router
 
     app = FastAPI()
     app.include_router(router)

@@ -1,9 +1,9 @@
-"""`GET /metrics`: the records database in the Prometheus text exposition format.
+"""Room: api (HTTP edge) — `GET /metrics`: the records database in the Prometheus text format.
 
-Room: api/ (HTTP edge), reading the records database only — never Temporal, so a scrape
-costs a few grouped queries and works while the engine is down. Every scrape rebuilds the
-figures from the database (a fresh registry and a collector over one snapshot), so every API
-replica reports the same numbers and nothing is lost when a process restarts.
+It reads the records database only (RecordsDep), never Temporal, so a scrape costs a few
+grouped queries and works while Temporal is down. Every scrape rebuilds the figures from the
+database (a fresh registry and a collector over one snapshot), so every API replica reports
+the same numbers and nothing is lost when a process restarts.
 
 Metrics (HELP texts as exposed):
 
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from api.deps import RecordsDep
 from warroom.records import IncidentRow, TimelineRow
 
 ACK_BUCKETS: tuple[float, ...] = (60, 300, 900, 1800, 3600, 7200)
@@ -60,9 +61,9 @@ class Snapshot:
     escalations: dict[str, int] = field(default_factory=dict)  # reason -> count
 
 
-def read_snapshot(engine: Engine) -> Snapshot:
+def read_snapshot(db: Engine) -> Snapshot:
     snap = Snapshot()
-    with Session(engine) as session:
+    with Session(db) as session:
         for priority, phase, n in session.execute(
             select(IncidentRow.priority, IncidentRow.phase, func.count())
             .where(func.lower(IncidentRow.status).not_in(_DONE))
@@ -149,14 +150,14 @@ def _counter(name: str, doc: str, labels: list[str], items: Iterable[tuple[tuple
     return fam
 
 
-def exposition(engine: Engine) -> bytes:
+def exposition(db: Engine) -> bytes:
     registry = CollectorRegistry()
-    registry.register(RecordsCollector(read_snapshot(engine)))
+    registry.register(RecordsCollector(read_snapshot(db)))
     return generate_latest(registry)
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
+def metrics(db: RecordsDep) -> Response:
     # A sync endpoint: FastAPI runs it in its threadpool, so the blocking queries never
     # hold the event loop.
-    return Response(content=exposition(request.app.state.engine), media_type=CONTENT_TYPE_LATEST)
+    return Response(content=exposition(db), media_type=CONTENT_TYPE_LATEST)

@@ -1,12 +1,12 @@
-"""On-call endpoints: read the configuration, ask who is on call or who a target reaches, and
-replace one file of the on-call directory.
+"""Room: api (HTTP edge) — on-call: read the configuration, ask who is on call or who a target
+reaches, and replace one file of the on-call directory.
 
-Room: API edge. The files are the same ones the notify activity and `warroom oncall` read
-(Settings.oncall_dir: WARROOM_ONCALL_DIR, default ./oncall; create_app sets app.state.oncall_dir); warroom.oncall
-re-reads them when a file changes. A PUT is validated together with every other file, as
-the directory would be after the write, and only then written (atomically: a reader sees the
-old file or the new one, never half of it). Auth is added by the app when it includes this
-router (admin only).
+The files are the same ones the notify activity and `warroom oncall` read: settings.oncall_dir,
+which create_app puts on app.state and routes reach through OnCallDirDep (api/deps.py);
+warroom.oncall re-reads them when a file changes. A PUT is validated together with every
+other file, as the directory would be after the write, and only then written (atomically: a
+reader sees the old file or the new one, never half of it). Auth is added by the app when it
+includes this router (admin only).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from api.deps import OnCallDirDep
 from warroom.oncall import (
     OnCallConfig,
     OnCallError,
     check_texts,
-    default_oncall_dir,
     load_oncall,
     oncall_files,
     parse_at,
@@ -42,13 +42,9 @@ FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _writing = threading.Lock()  # one PUT at a time: each validates against what the last one wrote
 
 
-def oncall_dir(request: Request) -> Path:
-    return Path(getattr(request.app.state, "oncall_dir", None) or default_oncall_dir())
-
-
-def get_oncall(request: Request) -> OnCallConfig:
+def get_oncall(directory: OnCallDirDep) -> OnCallConfig:
     try:
-        return load_oncall(oncall_dir(request))
+        return load_oncall(directory)
     except OnCallError as err:
         raise HTTPException(503, f"the on-call configuration on the server is invalid; fix it with PUT or "
                                  f"`warroom oncall validate`: {err}") from None
@@ -101,7 +97,7 @@ def resolve(config: OnCallDep, target: Annotated[str, Query(min_length=1)],
             responses={413: {"description": "the file is too large"},
                        422: {"description": "invalid (with every other file): errors with file, line, path, message; "
                                             "nothing was written"}})
-async def put_file(name: str, request: Request) -> Response:
+async def put_file(name: str, request: Request, directory: OnCallDirDep) -> Response:
     if not FILE_NAME.match(name):
         return _invalid([ValidationProblem(f"{name}.yaml", 1, "", "a file name is lowercase letters, digits, "
                                                                   "- and _ (at most 64), like payments-team")])
@@ -110,7 +106,6 @@ async def put_file(name: str, request: Request) -> Response:
         raise HTTPException(413, f"an on-call file is at most {MAX_FILE_BYTES} bytes")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     text, problem = _text(raw, ctype)
-    directory = oncall_dir(request)
     if problem:
         return _invalid([ValidationProblem(f"{name}.yaml", 1, "", problem)])
     # file I/O and validation off the event loop, one writer at a time
@@ -182,4 +177,4 @@ def _invalid(problems: list[ValidationProblem]) -> Response:
                     media_type="application/json")
 
 
-__all__ = ["router", "get_oncall", "oncall_dir"]
+__all__ = ["router", "get_oncall"]

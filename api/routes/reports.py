@@ -1,33 +1,30 @@
-"""Post-incident reports, communications and SLA figures over HTTP.
+"""Room: api (HTTP edge) — post-incident reports, communications and SLA figures.
 
-Room: api/ (the HTTP edge). Reads the records database through warroom.reports; the engine
-is the one the app's lifespan built (request.app.state.engine). Roles are added where the
-router is included.
+Reads the records database (RecordsDep) through warroom.records.reports. Roles are added
+where the router is included.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 
+from api.deps import RecordsDep
 from warroom import records
 from warroom.records import reports
+from warroom.timeparse import utc
 
 router = APIRouter(tags=["reports"])
 
 
-def _aware(d: datetime | None) -> datetime | None:
-    return d.replace(tzinfo=UTC) if d is not None and d.tzinfo is None else d
-
-
 @router.get("/api/v1/incidents/{incident_id}/report", response_class=Response,
             responses={200: {"content": {"text/markdown": {}, "text/html": {}}}, 404: {}})
-def incident_report(request: Request, incident_id: str,
+def incident_report(db: RecordsDep, incident_id: str,
                     format: Annotated[Literal["md", "markdown", "html"], Query()] = "md") -> Response:
-    report = reports.incident_report(request.app.state.engine, incident_id)
+    report = reports.incident_report(db, incident_id)
     if report is None:
         raise HTTPException(status_code=404, detail=f"no recorded incident {incident_id}")
     if format == "html":
@@ -36,15 +33,14 @@ def incident_report(request: Request, incident_id: str,
 
 
 @router.get("/api/v1/incidents/{incident_id}/communications", responses={404: {}})
-def incident_communications(request: Request, incident_id: str) -> dict[str, Any]:
+def incident_communications(db: RecordsDep, incident_id: str) -> dict[str, Any]:
     """Every message of the incident (pages, stakeholder updates, reminders, war-room posts) with
     its delivery status, and each try of a person's contact point (secrets masked)."""
-    engine = request.app.state.engine
-    comms = records.communications(engine, incident_id=incident_id)
-    if not comms and records.incident(engine, incident_id=incident_id) is None:
+    comms = records.communications(db, incident_id=incident_id)
+    if not comms and records.incident(db, incident_id=incident_id) is None:
         raise HTTPException(status_code=404, detail=f"no recorded incident {incident_id}")
     tries: dict[str, list[dict[str, Any]]] = {}
-    for d in records.deliveries(engine, incident_id=incident_id):
+    for d in records.deliveries(db, incident_id=incident_id):
         tries.setdefault(d.communication_key, []).append(
             {"person": d.person, "contact_kind": d.contact_kind, "contact": d.contact, "status": d.status,
              "attempts": d.attempts, "error": d.error, "sent_at": d.sent_at})
@@ -55,10 +51,11 @@ def incident_communications(request: Request, incident_id: str) -> dict[str, Any
 
 
 @router.get("/api/v1/metrics/sla")
-def sla_metrics(request: Request,
+def sla_metrics(db: RecordsDep,
                 from_: Annotated[datetime | None, Query(alias="from")] = None,
                 to: Annotated[datetime | None, Query()] = None,
                 priority: Annotated[str | None, Query(pattern="^P[0-4]$")] = None,
                 service: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-    return reports.sla_figures(request.app.state.engine, start=_aware(from_), end=_aware(to),
+    # a bound without an offset means UTC (as the records store it)
+    return reports.sla_figures(db, start=utc(from_), end=utc(to),
                                priority=priority, service=service)

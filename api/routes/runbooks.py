@@ -1,31 +1,26 @@
-"""Runbook endpoints: list and show the loaded runbooks, and validate a draft before shipping.
+"""Room: api (HTTP edge) — runbooks: list and show the loaded ones, validate a draft before shipping.
 
-Room: API edge. The library is built once in the app's lifespan (app.state.runbooks) from
-the same files the worker loads; validation is the same code as `warroom runbooks validate`.
-Auth is added by the app when it includes this router (dependencies=[...]).
+The library is built once by create_app (app.state.runbooks, reached through RunbooksDep) from
+the same files the worker loads, so an invalid runbook stops the API at start; validation is
+the same code as `warroom runbooks validate`. Auth is added by the app when it includes this
+router (dependencies=[...]).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from warroom.runbooks import RunbookError, RunbookLibrary, summary, validate_data, validate_text
+from api.deps import RunbooksDep
+from warroom.runbooks import RunbookError, summary, validate_data, validate_text
 
 router = APIRouter(prefix="/api/v1/runbooks", tags=["runbooks"])
 
 MAX_RUNBOOK_BYTES = 256 * 1024
-
-
-def get_runbooks(request: Request) -> RunbookLibrary:
-    return request.app.state.runbooks
-
-
-RunbooksDep = Annotated[RunbookLibrary, Depends(get_runbooks)]
 
 
 def runbook_view(entry: Any) -> dict[str, Any]:
@@ -85,4 +80,4 @@ def _invalid(errors: list[dict[str, Any]]) -> JSONResponse:
     return _AsciiJSON({"valid": False, "errors": errors}, status_code=422)
 
 
-__all__ = ["router", "get_runbooks", "RunbookError"]
+__all__ = ["router", "RunbookError"]

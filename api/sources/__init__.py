@@ -1,6 +1,6 @@
-"""Source formats: each module turns one sender's JSON into SourceEvents.
+"""Room: api (HTTP edge) — source formats: each module turns one sender's JSON into SourceEvents.
 
-Room: api (parsing at the edge; pure functions, no I/O). A parser raises PayloadError with
+Parsing at the edge: pure functions, no I/O. A parser raises PayloadError with
 a message naming the field that is wrong; the endpoint answers it as a 4xx and opens
 nothing. Contract of a parser: `parse(body: Any) -> Parsed`.
 """

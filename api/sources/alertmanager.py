@@ -1,6 +1,6 @@
-"""Prometheus Alertmanager webhook (v4, also v3) -> SourceEvents.
+"""Room: api (HTTP edge) — source: Prometheus Alertmanager webhook (v4, also v3) -> SourceEvents.
 
-Room: api (pure, no I/O). One SourceEvent per alert in `alerts[]`: firing -> trigger,
+Pure, no I/O. One SourceEvent per alert in `alerts[]`: firing -> trigger,
 resolved -> resolve. An alert without `status` takes the group's top-level `status`.
 
 Dedup key policy (what decides which incident an alert joins):

@@ -1,10 +1,10 @@
-"""Custom integrations: any JSON body -> SourceEvents through a mapping stored with the integration.
+"""Room: api (HTTP edge) — source: any JSON body -> SourceEvents through an integration's mapping.
 
-Room: api (pure, no I/O except `load_mapping_file`, which only reads the file it is given).
-For senders warroom has no parser for (Zabbix, Sentry, Kapacitor, ElastAlert, an in-house
-monitor). An admin writes the mapping as YAML or JSON; `compile_mapping` checks all of it up
-front and lists every problem; `CustomMapping.parse(body)` then never raises anything but
-PayloadError, whatever JSON arrives.
+Custom integrations, for senders warroom has no parser for (Zabbix, Sentry, Kapacitor,
+ElastAlert, an in-house monitor). Pure, no I/O except `load_mapping_file`, which only reads
+the file it is given. An admin writes the mapping as YAML or JSON; `compile_mapping` checks
+all of it up front and lists every problem; `CustomMapping.parse(body)` then never raises
+anything but PayloadError, whatever JSON arrives.
 
 The mapping is an object whose keys are the AlertInfo fields it sets:
 
@@ -31,7 +31,7 @@ Values are trimmed; empty means "not given". Field rules:
 
 * title: required and non-empty for every event (PayloadError otherwise); cut at 500 chars.
 * description: cut at 20000 chars. service, severity, dedup_key: as rendered. An empty
-  dedup_key is left empty: the engine then derives a stable one (classify.fallback_dedup_key).
+  dedup_key is left empty: intake then derives a stable one (classify.fallback_dedup_key).
 * status: empty -> trigger. Otherwise trigger / resolve / acknowledge, or the synonyms
   firing / alerting / problem (-> trigger) and ok / resolved / recovered (-> resolve). Any
   other value -> PayloadError. `map` values for status must be trigger, resolve or acknowledge.
@@ -64,6 +64,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jsonpointer import EndOfList, JsonPointer, JsonPointerException
 
 from api.sources import Parsed, PayloadError, SourceEvent
+from warroom import yamldoc
 from warroom.classify import IMPACT_LEVELS
 from workflows.contracts import PRIORITIES, AlertInfo
 
@@ -528,21 +529,24 @@ def _compile_links(raw: Any, errors: list[str]) -> list[_Spec] | JsonPointer | N
 
 
 def load_mapping_file(path: Path) -> dict[str, Any]:
-    """A mapping written as YAML or JSON (JSON is YAML). Checked by compile_mapping, not here."""
+    """A mapping written as YAML or JSON (JSON is YAML), read like runbooks (warroom.yamldoc): bad
+    syntax and a key written twice name their line. compile_mapping checks the rest, not here."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise MappingError([f"{path}: cannot be read: {e}"]) from None
     try:
-        spec = yaml.safe_load(text)
+        doc = yamldoc.parse(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f" on line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise MappingError([f"{path}: not valid YAML or JSON{line}: {problem}"]) from None
-    if not isinstance(spec, dict):
-        raise MappingError([f"{path}: must hold an object of field -> spec, not {_json_type(spec)}"])
-    return spec
+        problem = yamldoc.syntax_problem(str(path), e)
+        what = problem.message.removeprefix("not valid YAML: ")
+        raise MappingError([f"{path}: not valid YAML or JSON on line {problem.line}: {what}"]) from None
+    if doc.problems:
+        raise MappingError([str(yamldoc.ValidationProblem(str(path), line, yamldoc.format_path(("mapping", *at)), what))
+                            for at, line, what in doc.problems])  # fields named as compile_mapping names them
+    if not isinstance(doc.data, dict):
+        raise MappingError([f"{path}: must hold an object of field -> spec, not {_json_type(doc.data)}"])
+    return doc.data
 
 
 # --------------------------------------------------------------------------- examples
@@ -558,7 +562,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "links": [{"pointer": "/link_to_upstream_details"}, {"pointer": "/image_url"}],
     },
     # ElastAlert's HTTP POST alerter as Grafana OnCall documents it: only `message`. No key:
-    # the engine derives one from the title, so repeats of one message join one incident.
+    # intake derives one from the title, so repeats of one message join one incident.
     "elastalert": {
         "title": {"template": "{{ (body.message | string).strip().splitlines() | first }}",
                   "default": "ElastAlert alert"},

@@ -1,6 +1,6 @@
-"""Datadog monitor webhooks, as rendered by Keep's webhook template.
+"""Room: api (HTTP edge) — source: Datadog monitor webhooks, as rendered by Keep's webhook template.
 
-Room: api (pure parsing). The template adds severity, alert_type, alert_query,
+Pure parsing. The template adds severity, alert_type, alert_query,
 alert_transition, scopes, url, tags and monitor_id to Datadog's default
 body/last_updated/event_type/title/date/org/id. One delivery is one event:
 

@@ -1,6 +1,6 @@
-"""Grafana alerting webhooks -> SourceEvents: unified alerting (8+) and legacy (pre-8).
+"""Room: api (HTTP edge) — source: Grafana alerting webhooks, unified (8+) and legacy (pre-8).
 
-Room: api (pure, no I/O). The format is detected from the body:
+Pure, no I/O. The format is detected from the body:
 
 * Unified alerting: the body has `alerts` (the Alertmanager shape plus orgId, state, title,
   message, per-alert values/valueString/silenceURL...). `alerts[]` is parsed by

@@ -1,6 +1,6 @@
-"""PagerDuty Events API v2 (`POST /v2/enqueue` bodies): one event per request.
+"""Room: api (HTTP edge) — source: PagerDuty Events API v2 (`POST /v2/enqueue`), one event a request.
 
-Room: api (pure parsing; the only side effect is a fresh uuid4 for a trigger without a
+Pure parsing (the only side effect is a fresh uuid4 for a trigger without a
 dedup_key, which PagerDuty itself generates and returns, so each repeat opens a new incident).
 
 Rules follow PagerDuty's own validation: routing_key and event_action are required; a trigger
@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from api.sources import Parsed, PayloadError, SourceEvent, require_object
+from warroom.timeparse import parse_time
 from workflows.contracts import AlertInfo
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -58,17 +59,13 @@ def _nonempty_str(value: Any) -> bool:
 
 
 def parse_timestamp(raw: Any) -> datetime | None:
-    """ISO 8601 in the shapes senders use (`+0000`, no zone, `Z`); None if unusable."""
+    """ISO 8601 in the shapes senders use (`+0000`, no zone meaning UTC, `Z`); None if unusable."""
     if not isinstance(raw, str) or not raw.strip():
         return None
-    text = raw.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        ts = datetime.fromisoformat(text)
+        return parse_time(raw)
     except ValueError:
         return None
-    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def parse(body: Any) -> Parsed:

@@ -1,0 +1,159 @@
+"""Room: api (HTTP edge) — what routes depend on: settings, records, Temporal, the caller's key.
+
+`Annotated` aliases, one per thing a route may need, each read from what the composition root
+(api/app.py: create_app and its lifespan) put on app.state:
+
+    SettingsDep   app.state.settings   the Settings the app was made with
+    RecordsDep    app.state.engine     the records database (a SQLAlchemy Engine)
+    TemporalDep   app.state.temporal   the Temporal client: the only way routes reach Temporal
+    IntakeDep     app.state.intake     what alert intake keeps between requests (api/intake.py)
+    RunbooksDep   app.state.runbooks   the runbooks the worker loads
+    OnCallDirDep  app.state.oncall_dir the on-call files the worker pages from (settings.oncall_dir)
+
+and the caller checks: Reader, Responder, Declarer, Admin (a key of one of the roles), Sender
+and CustomSender (the key posting alerts). Who may call what: docs/integrations.md.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+
+from api.intake import Intake
+from api.sources.registry import PARSERS
+from warroom import signatures
+from warroom.records import keys as auth
+from warroom.runbooks import RunbookLibrary
+from warroom.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_records(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_temporal(request: Request) -> Client:
+    return request.app.state.temporal
+
+
+def get_intake(request: Request) -> Intake:
+    return request.app.state.intake
+
+
+def get_runbooks(request: Request) -> RunbookLibrary:
+    return request.app.state.runbooks
+
+
+def get_oncall_dir(request: Request) -> Path:
+    return Path(request.app.state.oncall_dir)
+
+
+# Module level, so FastAPI can resolve them from the string annotations.
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RecordsDep = Annotated[Engine, Depends(get_records)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+IntakeDep = Annotated[Intake, Depends(get_intake)]
+RunbooksDep = Annotated[RunbookLibrary, Depends(get_runbooks)]
+OnCallDirDep = Annotated[Path, Depends(get_oncall_dir)]
+
+# ---------------------------------------------------------------------- keys and roles
+
+bearer = HTTPBearer(auto_error=False, scheme_name="apiKey",
+                    description="A warroom API key: `Authorization: Bearer <key>` (`warroom keys create`).")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+# Who may call what (docs/integrations.md). Admin may call everything.
+READ = ("viewer", "responder", "admin")
+ACT = ("responder", "admin")
+ALERTS = ("integration", "admin")
+DECLARE = ("integration", "responder", "admin")
+ADMIN = ("admin",)
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def identify(db: Engine, credentials: HTTPAuthorizationCredentials | None) -> auth.ApiKey:
+    if credentials is None:
+        raise unauthorized("missing API key: send Authorization: Bearer <key>")
+    principal = auth.authenticate(db, credentials.credentials)
+    if principal is None:
+        raise unauthorized("unknown or revoked API key")
+    return principal
+
+
+def check_role(principal: auth.ApiKey, roles: tuple[str, ...]) -> None:
+    if principal.role not in roles:
+        raise HTTPException(403, f"the key {principal.name!r} has role {principal.role}; this endpoint needs "
+                                 f"{' or '.join(r for r in roles if r != 'admin')} (or admin)")
+
+
+def allow(*roles: str) -> Any:
+    """A dependency admitting keys of these roles (sync: FastAPI runs the lookup in its threadpool)."""
+
+    def dependency(credentials: BearerDep, db: RecordsDep) -> auth.ApiKey:
+        principal = identify(db, credentials)
+        check_role(principal, roles)
+        return principal
+
+    return dependency
+
+
+Reader = Annotated[auth.ApiKey, Depends(allow(*READ))]
+Responder = Annotated[auth.ApiKey, Depends(allow(*ACT))]
+Declarer = Annotated[auth.ApiKey, Depends(allow(*DECLARE))]
+Admin = Annotated[auth.ApiKey, Depends(allow(*ADMIN))]
+
+
+async def check_sender(request: Request, principal: auth.ApiKey, fmt: str) -> None:
+    """An integration key bound to a format posts only there; a signed one must sign the body."""
+    if principal.role != "integration":
+        return
+    if principal.format and principal.format != fmt:
+        where = (f"/api/v1/alerts/custom/{principal.name}" if principal.format == "custom"
+                 else f"/api/v1/alerts/{principal.format}")
+        raise HTTPException(403, f"integration {principal.name!r} sends {principal.format} alerts: post to {where}")
+    if principal.signing_secret:
+        body, now = await request.body(), time.time()
+        try:
+            if principal.format == "grafana":
+                signatures.verify_grafana(principal.signing_secret, body, request.headers, now=now)
+            else:
+                signatures.verify_warroom(principal.signing_secret, body, request.headers, now=now)
+        except signatures.SignatureError as err:
+            raise unauthorized(f"signature: {err}") from None
+
+
+async def alert_sender(request: Request, credentials: BearerDep, db: RecordsDep) -> auth.ApiKey:
+    """The key posting to /api/v1/alerts/{source} (the format is the path's source)."""
+    principal = await run_in_threadpool(identify, db, credentials)
+    check_role(principal, ALERTS)
+    source = request.path_params.get("source", "generic")
+    if source in PARSERS or source == "generic":
+        await check_sender(request, principal, source)
+    return principal
+
+
+async def custom_sender(integration: str, request: Request, credentials: BearerDep,
+                        db: RecordsDep) -> auth.ApiKey:
+    """The key posting to /api/v1/alerts/custom/{integration}: that integration's own key, or an admin."""
+    principal = await run_in_threadpool(identify, db, credentials)
+    check_role(principal, ALERTS)
+    if principal.role == "integration" and principal.name != integration:
+        raise HTTPException(403, f"this key belongs to integration {principal.name!r}, not {integration!r}")
+    await check_sender(request, principal, "custom")
+    return principal
+
+
+Sender = Annotated[auth.ApiKey, Depends(alert_sender)]
+CustomSender = Annotated[auth.ApiKey, Depends(custom_sender)]

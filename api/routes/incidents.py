@@ -1,0 +1,139 @@
+"""Room: api (HTTP edge) — incidents: declared by hand, listed from the records, shown live
+from Temporal, and acted on by engineers (each action an update of the incident's workflow,
+through warroom.client).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from api.deps import Declarer, IntakeDep, Reader, RecordsDep, Responder, TemporalDep
+from api.schemas import (
+    REFUSED,
+    TEMPORAL,
+    UNAUTHORIZED,
+    UNKNOWN,
+    Accepted,
+    AckBody,
+    CommanderBody,
+    EscalateBody,
+    GenericAlert,
+    IncidentList,
+    IncidentSummary,
+    Phase,
+    Priority,
+    PriorityBody,
+    ReopenBody,
+    ResolveBody,
+    ReviewBody,
+    Status,
+    StepBody,
+    UpdateBody,
+)
+from warroom import client as temporal
+from warroom import records
+
+router = APIRouter()
+
+
+@router.post("/api/v1/incidents", status_code=201, response_model=Accepted,
+             responses={**UNAUTHORIZED, **TEMPORAL},
+             summary="Declare an incident by hand")
+async def declare(alert: GenericAlert, client: TemporalDep, intake: IntakeDep, _: Declarer) -> Accepted:
+    if alert.status != "trigger":
+        raise HTTPException(422, "declaring an incident takes status 'trigger'")
+    return await intake.alert(client, alert, "manual")
+
+
+# ---------------------------------------------------------------------- managers see
+
+@router.get("/api/v1/incidents", response_model=IncidentList, responses=UNAUTHORIZED,
+            summary="Incidents as recorded, newest first, filtered and paginated")
+def list_incidents(db: RecordsDep, _: Reader,
+                   status: Annotated[list[Status] | None, Query(description="repeat for several")] = None,
+                   priority: Annotated[list[Priority] | None, Query()] = None,
+                   service: Annotated[list[str] | None, Query()] = None,
+                   phase: Annotated[list[Phase] | None, Query()] = None,
+                   limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                   offset: Annotated[int, Query(ge=0)] = 0) -> IncidentList:
+    rows, total = records.list_incidents(db, status=status, priority=priority, service=service, phase=phase,
+                                         limit=limit, offset=offset)
+    return IncidentList(total=total, limit=limit, offset=offset,
+                        incidents=[IncidentSummary.model_validate(r) for r in rows])
+
+
+@router.get("/api/v1/incidents/{incident_id}", summary="An incident's state and timeline", responses=UNKNOWN)
+async def get_incident(incident_id: str, client: TemporalDep, db: RecordsDep, _: Reader) -> dict[str, Any]:
+    try:
+        return temporal.to_jsonable(await temporal.state(client, incident_id))
+    except temporal.UnknownIncident:
+        pass
+    # Not live in Temporal: an earlier incident of a key that fired again, or one whose history
+    # retention dropped. Its record is the answer.
+    recorded = await run_in_threadpool(records.recorded_incident, db, incident_id)
+    if recorded is None:
+        raise HTTPException(status_code=404, detail=f"unknown incident {incident_id!r}")
+    return recorded
+
+
+# ---------------------------------------------------------------------- engineers act
+
+async def act(client: Client, incident_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        state = await temporal.act(client, incident_id, action, payload)
+    except temporal.UnknownIncident:
+        raise HTTPException(404, f"unknown incident {incident_id!r}") from None
+    except temporal.ActionRefused as err:
+        raise HTTPException(409, str(err)) from None
+    return temporal.to_jsonable(state)
+
+
+@router.post("/api/v1/incidents/{incident_id}/acknowledge", responses=REFUSED, summary="Acknowledge")
+async def acknowledge(incident_id: str, body: AckBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "acknowledge", body.model_dump())
+
+
+@router.post("/api/v1/incidents/{incident_id}/commander", responses=REFUSED, summary="Assign the commander")
+async def commander(incident_id: str, body: CommanderBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "assign_commander", body.model_dump())
+
+
+@router.post("/api/v1/incidents/{incident_id}/updates", responses=REFUSED, summary="Post a status update")
+async def post_update(incident_id: str, body: UpdateBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "post_update", body.model_dump())
+
+
+@router.post("/api/v1/incidents/{incident_id}/escalate", responses=REFUSED, summary="Escalate now")
+async def escalate(incident_id: str, body: EscalateBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "escalate", body.model_dump())
+
+
+@router.post("/api/v1/incidents/{incident_id}/priority", responses=REFUSED, summary="Change the priority")
+async def priority(incident_id: str, body: PriorityBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "change_priority", body.model_dump())
+
+
+@router.post("/api/v1/incidents/{incident_id}/steps/{step}/complete", responses=REFUSED,
+             summary="Complete a waiting runbook step")
+async def complete_step(incident_id: str, step: str, body: StepBody, client: TemporalDep,
+                        _: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "complete_step", {**body.model_dump(), "step": step})
+
+
+@router.post("/api/v1/incidents/{incident_id}/resolve", responses=REFUSED, summary="Resolve (verify runs first)")
+async def resolve(incident_id: str, body: ResolveBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "resolve", body.model_dump())
+
+
+@router.post("/api/v1/incidents/{incident_id}/review", responses=REFUSED, summary="Submit the review")
+async def review(incident_id: str, body: ReviewBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "submit_review", body.command())
+
+
+@router.post("/api/v1/incidents/{incident_id}/reopen", responses=REFUSED, summary="Reopen a resolved incident")
+async def reopen(incident_id: str, body: ReopenBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "reopen", body.model_dump())
