@@ -24,10 +24,12 @@ class NaiveTimeError(ValueError):
     """A date-time without an offset where the caller named no zone for it."""
 
 
-def parse_time(value: str | datetime, *, naive: tzinfo | None = UTC) -> datetime:
+def parse_time(value: str | datetime, *, naive: tzinfo | None = UTC, keep_offset: bool = False) -> datetime:
     """`value` (ISO 8601 text with `Z`, `+0000`, `+00:00` or no offset; or a datetime) as an
     aware datetime in UTC. A value without an offset is in `naive`; with `naive=None` it
-    raises NaiveTimeError. Text that is no date-time raises TimeFormatError."""
+    raises NaiveTimeError. Text that is no date-time raises TimeFormatError. `keep_offset`
+    returns the same moment in the offset it was written with (or in `naive`), for a moment
+    a person asked about that is shown back to them as they wrote it; the rules are the same."""
     if isinstance(value, datetime):
         moment = value
     else:
@@ -42,7 +44,7 @@ def parse_time(value: str | datetime, *, naive: tzinfo | None = UTC) -> datetime
         if naive is None:
             raise NaiveTimeError(f"{value!r} has no offset")
         moment = moment.replace(tzinfo=naive)
-    return moment.astimezone(UTC)
+    return moment if keep_offset else moment.astimezone(UTC)
 
 
 def utc(value: str | datetime | None) -> datetime | None:

@@ -41,14 +41,23 @@ class ValidationProblem:
 class Doc:
     """Plain data from a YAML text plus the line of every node (by field path)."""
 
-    def __init__(self, data: Any, lines: dict[Path_, int], problems: list[tuple[Path_, int, str]]) -> None:
+    def __init__(self, data: Any, lines: dict[Path_, int], problems: list[tuple[Path_, int, str]],
+                 starts: dict[Path_, int] | None = None) -> None:
         self.data, self.lines, self.problems = data, lines, problems
+        self.starts = starts or {}
 
     def line(self, path: Iterable[str | int]) -> int:
+        """The line of the field at `path`: of its key in a mapping, of its item in a list."""
         p = tuple(path)
         while p and p not in self.lines:
             p = p[:-1]
         return self.lines.get(p, 1)
+
+    def start(self, path: Iterable[str | int]) -> int:
+        """The line where the value at `path` begins: for a key followed by a block (`incident:`
+        and its fields below), the block's first line; otherwise the same as line()."""
+        p = tuple(path)
+        return self.starts.get(p) or self.line(p)
 
 
 class TextTimesLoader(yaml.SafeLoader):
@@ -70,6 +79,7 @@ def parse(text: str, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> D
     try:
         node = loader.get_single_node()
         lines: dict[Path_, int] = {}
+        starts: dict[Path_, int] = {}  # where each mapping value begins (a block: below its key)
         problems: list[tuple[Path_, int, str]] = []
         if node is None:
             return Doc(None, {(): 1}, problems)
@@ -101,6 +111,7 @@ def parse(text: str, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> D
                                          f"duplicate key {key!r} (first at line {lines[path + (key,)]})"))
                         continue
                     lines[path + (key,)] = line
+                    starts[path + (key,)] = v.start_mark.line + 1
                     out[key] = build(v, path + (key,))
                 return out
             if isinstance(n, yaml.SequenceNode):
@@ -111,7 +122,7 @@ def parse(text: str, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> D
                 return items
             return loader.construct_object(n, deep=True)
 
-        return Doc(build(node, ()), lines, problems)
+        return Doc(build(node, ()), lines, problems, starts)
     finally:
         loader.dispose()
 

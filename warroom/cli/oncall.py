@@ -1,9 +1,9 @@
 """`warroom oncall …`: who is on call now, who a page target reaches, and validate the files.
 
-Room: CLI (a composition root). Reads the on-call files of WARROOM_ONCALL_DIR (default
-./oncall) directly; nothing here talks to Temporal or sends anything. `validate` is what an
-SRE (and CI) runs before shipping a change: one `file:line: field.path: message` per
-problem, exit 2 if there is any.
+Room: CLI (a composition root). Reads the on-call files of Settings().oncall_dir
+(WARROOM_ONCALL_DIR, default ./oncall) directly; nothing here talks to Temporal or sends
+anything. `validate` is what an SRE (and CI) runs before shipping a change: one
+`file:line: field.path: message` per problem, exit 2 if there is any.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from warroom.oncall import (
     OnCallConfig,
     OnCallError,
     Resolution,
-    default_oncall_dir,
     load_oncall,
     oncall_files,
     parse_at,
     validate_paths,
 )
+from warroom.settings import Settings
 
 oncall_app = typer.Typer(help="On call: who is on call, who a page reaches, and validate the files in the "
                               "on-call directory (WARROOM_ONCALL_DIR, default ./oncall).", no_args_is_help=True)
@@ -38,9 +38,13 @@ AtOpt = Annotated[str | None, typer.Option("--at", help="ISO date-time with offs
                                                         "e.g. 2026-12-01T09:00+08:00")]
 
 
+def _directory() -> Path:
+    return Settings().oncall_dir
+
+
 def _config() -> OnCallConfig:
     try:
-        return load_oncall()
+        return load_oncall(_directory())
     except OnCallError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -84,7 +88,7 @@ def now(team: Annotated[str | None, typer.Option("--team", help="only this team'
                       p.timezone if p else "", e.local_time.replace("T", " ")[:16] if p else "", source)
     _console().print(table)
     if not entries:
-        typer.echo(f"no schedules{f' for team {team}' if team else ''} in {default_oncall_dir()}")
+        typer.echo(f"no schedules{f' for team {team}' if team else ''} in {_directory()}")
 
 
 def _resolution_dict(r: Resolution, at: datetime) -> dict[str, Any]:
@@ -126,7 +130,7 @@ def who(target: Annotated[str, typer.Argument(help="oncall:L<n>, person:<id>, te
 def validate(paths: Annotated[list[Path] | None, typer.Argument(
         help="on-call directory or files, checked together (default: the on-call directory)")] = None) -> None:
     """Check the on-call files against the format; one `file:line: field.path: message` per problem."""
-    targets = list(paths or [default_oncall_dir()])
+    targets = list(paths or [_directory()])
     problems = validate_paths(targets)
     for problem in problems:
         typer.echo(str(problem))

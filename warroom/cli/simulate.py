@@ -25,7 +25,7 @@ from temporalio.client import Client
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from warroom import binaries, records
+from warroom import binaries, records, yamldoc
 from warroom import client as temporal
 from warroom.delivery.channels import Outcome
 from warroom.runbooks import RunbookError, RunbookLibrary
@@ -123,17 +123,7 @@ def parse_duration(raw: Any) -> timedelta:
     return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 
 
-# ------------------------------------------------------------------ loading with line numbers
-
-
-def _py(node: yaml.Node) -> Any:
-    return yaml.safe_load(yaml.serialize(node)) if node is not None else None
-
-
-def _mapping(node: yaml.Node, where: str, path: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    if not isinstance(node, yaml.MappingNode):
-        raise ScenarioError(f"{path}:{node.start_mark.line + 1}: {where}: must be a mapping")
-    return {k.value: (k, v) for k, v in node.value}
+# ------------------------------------------------------------------ loading (warroom/yamldoc: lines of every field)
 
 
 def _fields_of(cls: type) -> dict[str, dataclasses.Field]:
@@ -185,57 +175,58 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as err:
         raise ScenarioError(f"{p}: cannot read: {err.strerror}") from err
     try:
-        root = yaml.compose(text)
+        doc = yamldoc.parse(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ScenarioError(f"{p}:{mark.line + 1 if mark else '?'}: not valid YAML: "
-                            f"{getattr(err, 'problem', err)}") from err
-    if root is None:
+        raise ScenarioError(str(yamldoc.syntax_problem(p, err))) from err
+    if doc.problems:  # a key given twice (which one counts?) or a key that is not text
+        where, line, message = doc.problems[0]
+        raise ScenarioError(f"{p}:{line}: {yamldoc.format_path(where) or 'scenario'}: {message}")
+    top = doc.data
+    if top is None:
         raise ScenarioError(f"{p}:1: empty scenario")
-    top = _mapping(root, "scenario", p)
-    for key, (k, _) in top.items():
+    if not isinstance(top, dict):
+        raise ScenarioError(f"{p}:{doc.start(())}: scenario: must be a mapping")
+    for key in top:
         if key not in ("incident", "runbook", "events", "until", "description", "outcomes"):
-            raise ScenarioError(f"{p}:{k.start_mark.line + 1}: {key}: unknown field; expected incident, "
+            raise ScenarioError(f"{p}:{doc.line((key,))}: {key}: unknown field; expected incident, "
                                 f"runbook, outcomes, events, until")
     if "incident" not in top:
         raise ScenarioError(f"{p}:1: incident: required")
-    inc_node = top["incident"][1]
-    alert = _alert(p, inc_node.start_mark.line + 1, "incident", _py(inc_node))
+    alert = _alert(p, doc.start(("incident",)), "incident", top["incident"])
     assert isinstance(alert, AlertInfo)
     if not alert.dedup_key:
         alert.dedup_key = f"simulated-{uuid.uuid4().hex[:12]}"
     alert.source = alert.source if alert.source != "generic" else "simulation"
     sc = Scenario(path=p, alert=alert)
     if "runbook" in top:
-        sc.runbook = str(_py(top["runbook"][1]))
+        sc.runbook = str(top["runbook"])
     if "outcomes" in top:
-        node = top["outcomes"][1]
-        sc.outcomes_line = node.start_mark.line + 1
-        for step, (k, v) in _mapping(node, "outcomes", p).items():
-            raw = _py(v)
+        sc.outcomes_line = doc.start(("outcomes",))
+        if not isinstance(top["outcomes"], dict):
+            raise ScenarioError(f"{p}:{sc.outcomes_line}: outcomes: must be a mapping")
+        for step, raw in top["outcomes"].items():
             seq = raw if isinstance(raw, list) else [raw]
             if not seq or any(x not in ("ok", "fail") for x in seq):
-                raise ScenarioError(f"{p}:{k.start_mark.line + 1}: outcomes.{step}: ok, fail or a list of them")
+                raise ScenarioError(f"{p}:{doc.line(('outcomes', step))}: outcomes.{step}: ok, fail or a list of them")
             sc.outcomes[step] = [x == "ok" for x in seq]
     if "until" in top:
-        node = top["until"][1]
-        raw = _py(node)
+        raw = top["until"]
         if raw != "closed":
             try:
                 sc.until = parse_duration(raw)
             except ValueError as err:
-                raise ScenarioError(f"{p}:{node.start_mark.line + 1}: until: {err}; or 'closed'") from err
+                raise ScenarioError(f"{p}:{doc.start(('until',))}: until: {err}; or 'closed'") from err
     if "events" in top:
-        ev_node = top["events"][1]
-        if not isinstance(ev_node, yaml.SequenceNode):
-            raise ScenarioError(f"{p}:{ev_node.start_mark.line + 1}: events: must be a list")
-        for i, item in enumerate(ev_node.value):
-            line = item.start_mark.line + 1
-            fields = _mapping(item, f"events[{i}]", p)
+        if not isinstance(top["events"], list):
+            raise ScenarioError(f"{p}:{doc.start(('events',))}: events: must be a list")
+        for i, fields in enumerate(top["events"]):
+            line = doc.line(("events", i))
+            if not isinstance(fields, dict):
+                raise ScenarioError(f"{p}:{line}: events[{i}]: must be a mapping")
             if "at" not in fields:
                 raise ScenarioError(f"{p}:{line}: events[{i}].at: required (offset such as 20m)")
             try:
-                at = parse_duration(_py(fields["at"][1]))
+                at = parse_duration(fields["at"])
             except ValueError as err:
                 raise ScenarioError(f"{p}:{line}: events[{i}].at: {err}") from err
             kinds = [k for k in fields if k != "at"]
@@ -243,7 +234,7 @@ def load_scenario(path: str | Path) -> Scenario:
                 raise ScenarioError(f"{p}:{line}: events[{i}]: needs exactly one of {', '.join(EVENT_KINDS)}; "
                                     f"got {', '.join(kinds) or 'none'}")
             kind = kinds[0]
-            raw = _py(fields[kind][1])
+            raw = fields[kind]
             where = f"events[{i}].{kind}"
             if kind == "alert_received":
                 payload = _alert(p, line, where, raw or {}, partial=True)
