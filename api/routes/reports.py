@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import RecordsDep
 from warroom import records
 from warroom.records import reports
-from warroom.timeparse import utc
+from warroom.timeparse import parse_time
 
 router = APIRouter(tags=["reports"])
 
@@ -56,6 +56,7 @@ def sla_metrics(db: RecordsDep,
                 to: Annotated[datetime | None, Query()] = None,
                 priority: Annotated[str | None, Query(pattern="^P[0-4]$")] = None,
                 service: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-    # a bound without an offset means UTC (as the records store it)
-    return reports.sla_figures(db, start=utc(from_), end=utc(to),
+    # a bound without an offset means UTC; one with an offset is echoed in `filters` as written
+    start, end = (parse_time(d, keep_offset=True) if d else None for d in (from_, to))
+    return reports.sla_figures(db, start=start, end=end,
                                priority=priority, service=service)
