@@ -27,13 +27,8 @@ from warroom.oncall.model import (
     Team,
 )
 from warroom.oncall.resolve import OnCallConfig, check_texts, parse_at
-from warroom.oncall.source import (
-    OnCallSource,
-    default_oncall_dir,
-    load_oncall,
-    remember,
-)
+from warroom.oncall.source import OnCallSource, load_oncall, remember
 
 __all__ = ["SCHEMA_PATH", "ContactPoint", "EscalationLevel", "EscalationPolicy", "OnCallConfig", "OnCallEntry",
            "OnCallError", "OnCallSource", "Person", "Resolution", "Schedule", "Team", "check_texts",
-           "default_oncall_dir", "load_oncall", "oncall_files", "parse_at", "remember", "schema", "validate_paths"]
+           "load_oncall", "oncall_files", "parse_at", "remember", "schema", "validate_paths"]

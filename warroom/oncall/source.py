@@ -19,15 +19,6 @@ log = logging.getLogger("warroom.oncall")
 _loaded: dict[Path, tuple[tuple[tuple[str, int, int], ...], OnCallConfig]] = {}
 
 
-def default_oncall_dir() -> Path:
-    """Deprecated: take Settings().oncall_dir where Settings is built (a composition root).
-    Kept, answering the same, until api/routes/oncall.py stops asking it."""
-    # Imported only here, and only until then: this package reads no settings of its own.
-    from warroom.settings import Settings
-
-    return Settings().oncall_dir
-
-
 def remember(directory: Path, config: OnCallConfig) -> None:
     """Make `config` the loaded one for `directory` (after writing a file there)."""
     _loaded[Path(directory).resolve()] = (fingerprint(directory), config)
