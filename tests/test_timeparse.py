@@ -71,3 +71,14 @@ def test_keep_offset_gives_the_same_moment_as_it_was_written() -> None:
 def test_utc_leaves_missing_values_missing() -> None:
     assert utc(None) is None and utc("") is None
     assert utc("2026-03-10T09:00") == NINE_UTC
+
+
+def test_a_date_with_an_offset_but_no_time_is_refused() -> None:
+    # fromisoformat would read the "+" as the date/time separator: 08:00 with no zone, 8 h off
+    with pytest.raises(TimeFormatError):
+        parse_time("2026-03-16+08:00")
+
+
+def test_a_moment_outside_utc_range_is_a_format_error_not_a_crash() -> None:
+    with pytest.raises(TimeFormatError):
+        parse_time("0001-01-01T00:00:00+01:00")

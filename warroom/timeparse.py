@@ -11,9 +11,13 @@ is refused, because guessing a zone at 3 a.m. pages the wrong person.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, tzinfo
 
 __all__ = ["NaiveTimeError", "TimeFormatError", "parse_time", "utc"]
+
+
+_DATE_THEN_SIGN = re.compile(r"^\d{4}-\d{2}-\d{2}[+-]")
 
 
 class TimeFormatError(ValueError):
@@ -36,6 +40,8 @@ def parse_time(value: str | datetime, *, naive: tzinfo | None = UTC, keep_offset
         text = str(value).strip()
         if text[-1:] in ("Z", "z"):
             text = text[:-1] + "+00:00"
+        if _DATE_THEN_SIGN.match(text):  # Python reads "2026-03-16+08:00" as 08:00 without a zone
+            raise TimeFormatError(f"{value!r} is a date with an offset but no time of day")
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
@@ -44,7 +50,11 @@ def parse_time(value: str | datetime, *, naive: tzinfo | None = UTC, keep_offset
         if naive is None:
             raise NaiveTimeError(f"{value!r} has no offset")
         moment = moment.replace(tzinfo=naive)
-    return moment if keep_offset else moment.astimezone(UTC)
+    try:
+        in_utc = moment.astimezone(UTC)  # also for keep_offset: the moment must exist in UTC
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable UTC moment
+        raise TimeFormatError(f"{value!r} is outside the range of representable times") from None
+    return moment if keep_offset else in_utc
 
 
 def utc(value: str | datetime | None) -> datetime | None:

