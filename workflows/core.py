@@ -25,7 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows import calls
     from workflows.contracts import (
-        LEVEL_NAMES, MAX_LEVEL, OPEN_STATUSES, PRIORITIES,
+        FULL_RESPONSE_PRIORITIES, LEVEL_NAMES, MAX_LEVEL, OPEN_STATUSES, PRIORITIES,
         Acknowledge, ActionItem, ActionSpec, AlertReceived, AlertResolved, AssignCommander, Bookkeeping,
         ChangePriority, CompleteStep, Deadlines, EngineerUpdate, Escalate, IncidentInput, IncidentState,
         Notification, NotificationResult, PostUpdate, PriorityPolicy, RecordEvents, Reopen, Resolve,
@@ -280,7 +280,7 @@ class IncidentCore:
         target = f"oncall:L{s.escalation_level}"
         self._page("ESCALATION", target, self._subject(f"escalated to {LEVEL_NAMES[s.escalation_level]}"),
                    f"Escalated ({reason}). {note}\n{self._brief()}")
-        if s.priority in ("P0", "P1"):
+        if s.priority in FULL_RESPONSE_PRIORITIES:
             self.b.war_room_wanted = True
 
     def _record_resolved(self) -> None:
@@ -363,7 +363,7 @@ class IncidentCore:
             if b.max_affected_users and a.affected_users > b.max_affected_users:
                 b.spreading_reports += 1
                 if (b.spreading_reports >= self.policy.escalation.spreading_reports
-                        and s.priority in ("P0", "P1") and s.escalation_level < 3):
+                        and s.priority in FULL_RESPONSE_PRIORITIES and s.escalation_level < 3):
                     self._escalate_to(3, "impact_spreading", a.source or "system",
                                       note=f"affected users now {a.affected_users}")
             b.max_affected_users = max(b.max_affected_users, a.affected_users)
