@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -229,3 +229,19 @@ def syntax_problem(file: str, err: yaml.YAMLError) -> ValidationProblem:
     problem, context = getattr(err, "problem", None), getattr(err, "context", None)
     what = f"{problem} ({context})" if problem and context else (problem or context or str(err))
     return ValidationProblem(file, (mark.line + 1) if mark else 1, "", f"not valid YAML: {what}")
+
+
+def files_of(paths: Iterable[Path], listing: Callable[[Path], list[Path]], *,
+             missing: str = "no such file") -> tuple[list[Path], list[ValidationProblem]]:
+    """The files to check for the paths a person named: a directory stands for the files
+    `listing` finds in it; a path that is neither is a problem (`missing`) at line 1."""
+    files: list[Path] = []
+    problems: list[ValidationProblem] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(listing(p))
+        elif p.is_file():
+            files.append(p)
+        else:
+            problems.append(ValidationProblem(str(p), 1, "", missing))
+    return files, problems

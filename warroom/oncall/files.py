@@ -40,6 +40,7 @@ from warroom.yamldoc import (
     Path_,
     TextTimesLoader,
     ValidationProblem,
+    files_of,
     format_path,
     load_schema,
     parse,
@@ -444,15 +445,7 @@ def read(paths: Iterable[Path]) -> Iterator[tuple[str, str | None]]:
 
 def validate_paths(paths: Iterable[Path]) -> list[ValidationProblem]:
     """Problems of the given files (directories: their on-call files) checked together; never raises."""
-    files: list[Path] = []
-    missing: list[ValidationProblem] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files.extend(oncall_files(p))
-        elif p.is_file():
-            files.append(p)
-        else:
-            missing.append(ValidationProblem(str(p), 1, "", "no such file or directory"))
+    files, missing = files_of(paths, oncall_files, missing="no such file or directory")
     return missing + check_sources(read(files))[1]
 
 

@@ -13,6 +13,11 @@ from sqlalchemy.orm import Session
 
 from warroom.records.models import CommunicationRow, DeliveryRow, WarRoomRow, _insert, now_utc
 
+__all__ = [  # what the package face (warroom/records/__init__.py) hands on
+    "claim_communication", "claim_delivery", "communications", "deliveries", "finish_communication",
+    "finish_delivery", "save_war_room", "war_room",
+]
+
 
 # ------------------------------------------------------------------ communications
 

@@ -29,6 +29,11 @@ from warroom.records.models import (
     now_utc,
 )
 
+__all__ = [  # what the package face (warroom/records/__init__.py) hands on
+    "action_item", "count_incidents", "detail", "incident", "known_issues_for", "list_incidents",
+    "record_events", "recorded_incident", "timeline",
+]
+
 
 # ------------------------------------------------------------------ timeline + incident
 

@@ -27,6 +27,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+__all__ = [  # what the package face (warroom/records/__init__.py) hands on
+    "FIRST_REVISION", "ActionItemRow", "ApiKeyRow", "Base", "CommunicationRow", "DeliveryRow",
+    "EscalationRow", "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow",
+    "ReviewRow", "TimelineRow", "WarRoomRow", "_alembic", "create_schema", "make_engine", "now_utc",
+    "schema_revision",
+]
+
 
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC in and out, on SQLite (which drops tzinfo) as on PostgreSQL."""

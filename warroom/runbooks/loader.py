@@ -22,6 +22,7 @@ from warroom.yamldoc import (
     Doc,
     Path_,
     ValidationProblem,
+    files_of,
     format_path,
     load_schema,
     parse,
@@ -272,15 +273,7 @@ class RunbookLibrary:
     def validate_paths(paths: Iterable[Path], *, policy: ResponsePolicy | None = None) -> list[ValidationProblem]:
         """Problems of the given files (directories: their runbook files), never raising.
         Duplicate names are checked across all of them."""
-        files: list[Path] = []
-        missing: list[ValidationProblem] = []
-        for p in map(Path, paths):
-            if p.is_dir():
-                files.extend(runbook_files(p))
-            elif p.is_file():
-                files.append(p)
-            else:
-                missing.append(ValidationProblem(str(p), 1, "", "no such file"))
+        files, missing = files_of(paths, runbook_files)
         return missing + _check_all(files, policy)[1]
 
     def summaries(self) -> list[dict[str, Any]]:
