@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, TypeVar
 
+import pytest
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
 
 from warroom import client as temporal
+from warroom import records
 from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
 from worker import build_worker
@@ -21,6 +27,63 @@ from workflows.contracts import AlertInfo, IncidentState, ResponsePolicy, Runboo
 from workflows.policy import default_policy
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- waiting and time
+
+# The default bound of a wait, in seconds. Waits end as soon as their condition holds, so the
+# bound only decides how long a broken test takes to fail; it is generous because the suite
+# must pass on a loaded 2-core machine where other test runs compete for the CPU.
+WAIT = 30.0
+POLL = 0.05  # seconds between two looks at a condition
+
+
+async def until(probe: Callable[[], T | Awaitable[T]], what: str, *, ok: Callable[[T], Any] = bool,
+                timeout: float = WAIT, interval: float = POLL) -> T:
+    """Wait for a condition: call probe() (a plain function or a coroutine function) until
+    ok(its value) holds (by default: until the value is truthy) and return that value; after
+    `timeout` seconds fail, naming `what` and showing the last value read. The one way a test
+    waits: never a fixed sleep and then a look.
+
+    To show that something did NOT happen, wait for a positive sign that the system is done
+    with it (a later request processed, a marker incident recorded, the state showing the
+    event) and then assert; see open_marker()."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
+        if ok(value):  # type: ignore[arg-type]
+            return value  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last read: {value!r:.2000}")
+        await asyncio.sleep(interval)
+
+
+# How far from its due time an event on the time-skipping server may be stamped. The server
+# jumps its clock to a timer's fire time exactly, then the clock runs on in real time while the
+# worker takes the workflow task and the activities that produce the event; a timer counted
+# from the previous event (a review reminder every 4 h) adds those latencies up. Measured on an
+# idle machine: 0.05 s for one timer, 0.45 s after six reminders. 10 s leaves room for a loaded
+# 2-core machine and stays far below the shortest interval a test tells apart (minutes; an early
+# escalation is caught by the checks that nothing happened yet at 14.9 min).
+# (A deadline the engine computes from a recorded time, such as ack_due = created_at + 30 min,
+# is arithmetic on recorded data, not a clock reading: compare it exactly.)
+TIMER_TOLERANCE = timedelta(seconds=10)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+
+def minutes(*expected: float) -> Any:
+    """What a list of minutes after a reference (at_minutes(), `(e.at - ref) / MINUTE`) should
+    equal: these, each within TIMER_TOLERANCE (at_minutes rounds to 0.6 s, well inside it)."""
+    return pytest.approx(list(expected), abs=TIMER_TOLERANCE / MINUTE)
+
+
+def hours(*expected: float) -> Any:
+    """Like minutes(), for a list of hours after a reference (`(e.at - ref) / HOUR`)."""
+    return pytest.approx(list(expected), abs=TIMER_TOLERANCE / HOUR)
 
 
 @asynccontextmanager
@@ -35,10 +98,7 @@ async def serving(app: Any) -> AsyncIterator[str]:
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # pytest owns signals
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: server.started or task.done(), "uvicorn to start", interval=0.01)
         assert server.started, "uvicorn did not start"
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
@@ -129,6 +189,30 @@ async def final_state(client: Client, handle: WorkflowHandle) -> IncidentState:
 def hours_after(ref: Any, ev: Any) -> float:
     """Hours from `ref` (a datetime) to the event."""
     return round((ev.at - ref).total_seconds() / 3600, 2)
+
+
+async def open_marker(http: Any, engine: Engine, client: Client, **request: Any) -> str:
+    """Open one incident through the API (`http`, an httpx.AsyncClient on the app with a worker
+    behind it; `request` goes to its post, e.g. headers) and wait until the records hold it and
+    its workflow has no activity in flight; returns its id.
+
+    The positive sign a "this opened nothing" check waits for, instead of sleeping: the
+    requests answered before this one would have started their incidents first, and every
+    incident is recorded by its first workflow task, so once the worker has recorded the marker
+    it has recorded those too. Count afterwards: before + 1, the marker itself."""
+    r = await http.post("/api/v1/alerts/generic", json={
+        "title": "Marker: the requests before this one are processed", "priority": "P4",
+        "service": f"marker-{uuid.uuid4().hex[:6]}", "dedup_key": f"marker-{uuid.uuid4().hex[:12]}"}, **request)
+    assert r.status_code == 202, r.text
+    iid = r.json()["incidents"][0]["id"]
+
+    async def settled() -> bool:
+        if records.incident(engine, incident_id=iid) is None:
+            return False
+        return not (await client.get_workflow_handle(iid).describe()).raw_description.pending_activities
+
+    await until(settled, f"the marker incident {iid} to be recorded, with nothing in flight")
+    return iid
 
 
 def repeat_alert(handle: WorkflowHandle, state: IncidentState, **kw: Any) -> AlertInfo:

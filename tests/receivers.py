@@ -189,7 +189,7 @@ class Receiver:
             self._changed.notify_all()
             fail = self.always_fail or index < self.fail_first
             delay, reply, handler, fail_status = self.delay, self.reply, self.handler, self.fail_status
-        if delay:
+        if delay:  # deliberate latency: a slow or hanging remote (the delay), cut short when the receiver stops
             self._stopping.wait(delay)
         if fail:
             status, payload = fail_status, {"ok": False, "error": "failing on purpose"}

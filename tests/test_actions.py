@@ -212,6 +212,7 @@ def test_command_args_only_where_the_allow_list_ends_with_dots(tmp_path: Path) -
 
 
 def test_command_timeout_is_a_failure() -> None:
+    # deliberate latency: a command that outlives its 1 s timeout (the test's subject)
     rec = RecoveryActivities(commands={"slow": [PY, "-c", "import time; print('started', flush=True); time.sleep(30)"]})
     res = act(rec, "command", {"command": "slow"}, timeout=1)
     assert not res.ok and "timed out" in res.detail

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from tests.helpers import running_cached_worker, serving
+from tests.helpers import running_cached_worker, serving, until
 from tests.test_api import new_key
 from warroom.settings import Settings
 
@@ -33,16 +33,6 @@ ALERTS_PER_PROBLEM = 100
 CONCURRENCY = 64
 WHOLE_TEST = 600.0  # seconds: the bound of the whole storm, never a performance target
 SETTLE = 120.0  # seconds: the bound for state and records to show every alert
-
-
-async def until(read: Any, done: Any, seconds: float) -> Any:
-    """Read until `done(value)` or the deadline; the last value either way (the assert says why)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await read()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.5)
 
 
 async def test_two_thousand_alerts_for_twenty_problems_make_twenty_incidents(dev_env, engine):
@@ -90,7 +80,8 @@ async def test_two_thousand_alerts_for_twenty_problems_make_twenty_incidents(dev
                 assert r.status_code == 200, r.text
                 return r.json()
 
-            state = await until(read, lambda s: s["alert_count"] >= ALERTS_PER_PROBLEM, SETTLE)
+            state = await until(read, f"{iid} to count its {ALERTS_PER_PROBLEM} alerts",
+                                ok=lambda s: s["alert_count"] >= ALERTS_PER_PROBLEM, timeout=SETTLE, interval=0.5)
             kinds = Counter(e["type"] for e in state["timeline"])
             assert state["incident_id"] == iid
             assert state["service"] == service and state["priority"] == "P2"
@@ -103,8 +94,10 @@ async def test_two_thousand_alerts_for_twenty_problems_make_twenty_incidents(dev
             assert r.status_code == 200, r.text
             return r.json()
 
-        page = await until(listed, lambda p: p["total"] == PROBLEMS and all(
-            i["alert_count"] == ALERTS_PER_PROBLEM for i in p["incidents"]), SETTLE)
+        page = await until(listed, f"the records to list {PROBLEMS} incidents of {ALERTS_PER_PROBLEM} alerts",
+                           ok=lambda p: p["total"] == PROBLEMS and all(
+                               i["alert_count"] == ALERTS_PER_PROBLEM for i in p["incidents"]),
+                           timeout=SETTLE, interval=0.5)
         assert page["total"] == PROBLEMS
         assert {i["id"] for i in page["incidents"]} == ids
         assert {i["alert_count"] for i in page["incidents"]} == {ALERTS_PER_PROBLEM}

@@ -3,7 +3,6 @@ Runs the app in-process against a real (time-skipping) Temporal server and worke
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from contextlib import asynccontextmanager
 
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from tests.helpers import running_worker
+from tests.helpers import open_marker, running_worker, until
 from warroom import records
 from warroom.records import keys as auth
 from warroom.settings import Settings
@@ -89,9 +88,11 @@ async def test_engineer_actions_map_to_the_engine(env, engine, task_queue):
         assert r.status_code == 200 and r.json()["review"]["root_cause"] == "bad deploy"
         assert r.json()["review"]["action_items"] == [
             "add a canary stage", {"title": "alert on error budget", "owner": "dave", "due": "2027-01-15"}]
-        for _ in range(50):
-            if (await http.get(f"/api/v1/incidents/{iid}")).json()["status"] == "closed":
-                break
+
+        async def state() -> dict:
+            return (await http.get(f"/api/v1/incidents/{iid}")).json()
+
+        await until(state, f"{iid} to close after its review", ok=lambda s: s["status"] == "closed")
         r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={"by": "dave"})
     assert r.status_code == 409, r.text
     assert r.json()["detail"].startswith(f"cannot acknowledge: incident {iid} is closed"), r.text
@@ -103,11 +104,11 @@ async def test_source_resolve_moves_the_incident_through_verify(env, engine, tas
         await http.post("/api/v1/alerts/generic", json={"title": "Disk full", "priority": "P1", "dedup_key": k})
         r = await http.post("/api/v1/alerts/generic", json={"title": "Disk full", "dedup_key": k, "status": "resolve"})
         assert r.status_code == 202 and r.json()["message"] == "resolve received"
-        types = []
-        for _ in range(50):
-            types = [e["type"] for e in (await http.get(f"/api/v1/incidents/incident-{k}")).json()["timeline"]]
-            if "resolved" in types:
-                break
+
+        async def timeline() -> list[str]:
+            return [e["type"] for e in (await http.get(f"/api/v1/incidents/incident-{k}")).json()["timeline"]]
+
+        types = await until(timeline, f"incident-{k} to resolve through verify", ok=lambda t: "resolved" in t)
         assert types.index("alert.resolved") < types.index("verification.passed") < types.index("resolved")
         r = await http.post("/api/v1/alerts/generic", json={"title": "x", "dedup_key": key(), "status": "resolve"})
         assert r.status_code == 202 and r.json()["incidents"] == []
@@ -130,8 +131,8 @@ async def test_bad_alerts_get_a_clear_4xx_and_open_nothing(env, engine, task_que
     async with api(env, engine, task_queue) as http:
         before = records.count_incidents(engine)
         r = await http.post(path, content=body, headers={"content-type": "application/json"})
-        await asyncio.sleep(0.5)  # a started incident would have written its first record by now
-        assert records.count_incidents(engine) == before
+        await open_marker(http, engine, env.client)  # processed after the bad alert: had it opened one, it is recorded
+        assert records.count_incidents(engine) == before + 1  # the marker alone
     assert r.status_code == status
     assert what in r.text
 
@@ -170,7 +171,9 @@ async def test_a_good_alert_writes_its_incident_record(env, engine, task_queue):
     async with api(env, engine, task_queue) as http:
         before = records.count_incidents(engine)
         r = await http.post("/api/v1/alerts/generic", json={"title": "Queue backlog", "dedup_key": key()})
-        await asyncio.sleep(0.5)
+        assert r.status_code == 202, r.text
+        iid = r.json()["incidents"][0]["id"]
+        await until(lambda: records.incident(engine, incident_id=iid), f"{iid} to be recorded")
         assert records.count_incidents(engine) == before + 1
     assert r.status_code == 202
 
@@ -183,11 +186,12 @@ async def test_managers_list_incidents_with_filters_and_pages(env, engine, task_
             r = await http.post("/api/v1/incidents", json={"title": title, "priority": priority, "service": service})
             ids[priority] = r.json()["incidents"][0]["id"]
         await http.post(f"/api/v1/incidents/{ids['P0']}/acknowledge", json={"by": "alice"})
-        for _ in range(100):  # the list is the records database, written a moment after each change
-            page = (await http.get("/api/v1/incidents", params={"service": service})).json()
-            if page["total"] == 3 and any(i["status"] == "acknowledged" for i in page["incidents"]):
-                break
-            await asyncio.sleep(0.05)
+
+        async def listed() -> dict:  # the list is the records database, written a moment after each change
+            return (await http.get("/api/v1/incidents", params={"service": service})).json()
+
+        page = await until(listed, "the three incidents, one acknowledged, in the records list",
+                           ok=lambda p: p["total"] == 3 and any(i["status"] == "acknowledged" for i in p["incidents"]))
         assert page["total"] == 3 and {i["id"] for i in page["incidents"]} == set(ids.values())
         p0 = (await http.get("/api/v1/incidents", params={"service": service, "priority": "P0"})).json()
         assert [(i["title"], i["status"], i["commander"]) for i in p0["incidents"]] == [

@@ -4,7 +4,6 @@ sender and a responder see them. Real deliveries from ../shared/payloads, read i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from api.app import create_app
-from tests.helpers import running_cached_worker, serving
+from tests.helpers import running_cached_worker, serving, until
 from tests.test_api import new_key
 from tests.test_auth import CUSTOM_MAPPING
 from warroom.records import keys as auth
@@ -45,12 +44,8 @@ class Api:
 
     async def until(self, incident_id: str, check: Any, seconds: float = 30) -> dict[str, Any]:
         """Real time: the worker takes a moment. Ask until the state shows it (bounded)."""
-        async with asyncio.timeout(seconds):
-            while True:
-                state = await self.state(incident_id)
-                if check(state):
-                    return state
-                await asyncio.sleep(0.1)
+        return await until(lambda: self.state(incident_id), f"the state of {incident_id} to show it", ok=check,
+                           timeout=seconds, interval=0.1)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -156,10 +151,9 @@ async def test_grafana_datadog_generic_and_custom(api, payloads_dir):
     assert state["title"] == "TestAlert: The whole system is down"
 
     # the records list shows them, written by the worker a moment after each change
-    async with asyncio.timeout(30):
-        while True:
-            r = await api.http.get("/api/v1/incidents", params={"service": "payments", "priority": "P0"},
-                                   headers={"Authorization": f"Bearer {api.keys['viewer']}"})
-            if f"incident-{key}" in [i["id"] for i in r.json()["incidents"]]:
-                break
-            await asyncio.sleep(0.1)
+    async def listed() -> list[str]:
+        r = await api.http.get("/api/v1/incidents", params={"service": "payments", "priority": "P0"},
+                               headers={"Authorization": f"Bearer {api.keys['viewer']}"})
+        return [i["id"] for i in r.json()["incidents"]]
+
+    await until(listed, f"incident-{key} in the records list", ok=lambda ids: f"incident-{key}" in ids, interval=0.1)

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from api.app import create_app
-from tests.helpers import running_worker, serving
+from tests.helpers import running_worker, serving, until
 from tests.test_api import new_key
 from warroom.settings import Settings
 
@@ -104,12 +104,8 @@ async def served(env: Any, engine: Any, task_queue: str, tmp_path: Path) -> Asyn
 
 async def eventually(api: Api, args: list[str], ok: Callable[[Run], bool], seconds: float = 20) -> Run:
     """The records list is written a moment after each change: ask again until it shows."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not ok(result := await api.run(*args)):
-        assert loop.time() < deadline, f"never true:\n{result.output}"
-        await asyncio.sleep(0.1)
-    return result
+    return await until(lambda: api.run(*args), f"`warroom incidents {' '.join(args)}` to show it", ok=ok,
+                       timeout=seconds, interval=0.1)
 
 
 def ids(result: Run) -> list[str]:

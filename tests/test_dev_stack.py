@@ -3,20 +3,18 @@ Ctrl-C stops everything; a restart on the same data directory keeps every incide
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.helpers import alert
+from tests.helpers import alert, until
 from warroom import client as temporal
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,18 +33,21 @@ def start_dev(env: dict[str, str], log: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT)
 
 
-def wait_ready(api: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+async def wait_ready(api: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> dict:
+    async def readyz() -> httpx.Response | None:
         assert proc.poll() is None, f"warroom dev exited early:\n{log.read_text()}"
         try:
-            r = httpx.get(f"{api}/readyz", timeout=2)
-            if r.status_code == 200:
-                return r.json()
+            async with httpx.AsyncClient(timeout=2) as http:
+                return await http.get(f"{api}/readyz")
         except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"warroom dev not ready in {timeout}s:\n{log.read_text()}")
+            return None  # not listening yet
+
+    try:
+        r = await until(readyz, "warroom dev to be ready", ok=lambda r: r is not None and r.status_code == 200,
+                        timeout=timeout, interval=0.3)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{log.read_text()}") from None
+    return r.json()
 
 
 def stop(proc: subprocess.Popen) -> int:
@@ -67,16 +68,13 @@ async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
     log = tmp_path / "dev.log"
     proc = start_dev(env, log)
     try:
-        ready = await asyncio.to_thread(wait_ready, api, proc, log)
+        ready = await wait_ready(api, proc, log)
         assert ready == {"status": "ok", "checks": {"temporal": "ok", "database": "ok"}}
         assert httpx.get(f"{api}/healthz").json() == {"status": "ok"}
         client = await Client.connect(f"127.0.0.1:{tport}")
         t = await temporal.trigger(client, alert(priority="P1", title="Search is down"), task_queue="dev-test")
-        for _ in range(100):
-            st = await temporal.state(client, t.incident_id)
-            if st.phase == "recover":
-                break
-            await asyncio.sleep(0.2)
+        st = await until(lambda: temporal.state(client, t.incident_id), "the incident to reach recover",
+                         ok=lambda st: st.phase == "recover", interval=0.2)
         assert st.phase == "recover"
         await temporal.act(client, t.incident_id, "acknowledge", {"by": "erin"})
         # the first start made an admin key for this machine, readable by its owner only
@@ -96,7 +94,7 @@ async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
 
     proc = start_dev(env, log)  # same data directory: the incident is still there, still running
     try:
-        await asyncio.to_thread(wait_ready, api, proc, log)
+        await wait_ready(api, proc, log)
         client = await Client.connect(f"127.0.0.1:{tport}")
         st = await temporal.state(client, t.incident_id)
         assert st.status == "acknowledged" and st.commander == "erin"

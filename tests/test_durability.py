@@ -16,10 +16,10 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -30,7 +30,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers import alert, events, pages, types
+from tests.helpers import alert, events, pages, types, until
 from warroom import records
 from warroom import client as temporal
 from workflows.contracts import IncidentState, ResponsePolicy
@@ -40,11 +40,14 @@ pytestmark = pytest.mark.devserver
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT = 60.0  # upper bound of every wait in this module, seconds
+# Slack when an event time from the dev server is compared with a moment the test read from
+# its own clock. Both read the same host clock, so none should be needed; half a second covers
+# the order of the readings (a moment taken just before or after the call it marks) and is far
+# below the 8 s update interval these checks are about.
+CLOCK_TOLERANCE = timedelta(seconds=0.5)
 # Who the first page of a P0 goes to: the P0 stakeholders plus the senior engineer
 # (assess routes unknown issues to a senior; the default P0 runbook adds no targets).
 P0_INITIAL_TARGETS = ["oncall:L1", "technical_manager", "customer_success_manager", "senior_engineer"]
-
-T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -139,22 +142,14 @@ async def crew(dev_env: WorkflowEnvironment, engine: Engine, tmp_path: Path,
 # --------------------------------------------------------------------------- helpers
 
 
-async def until(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = WAIT,
-                interval: float = 0.2) -> T:
-    """Poll probe() until it returns something truthy; fail after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(interval)
-
-
 async def history_events(handle: WorkflowHandle) -> list[Any]:
     return list((await handle.fetch_history()).events)
+
+
+async def timer_fired(handle: WorkflowHandle, at_or_after: datetime) -> bool:
+    """The server fired a timer at or after this time (it does with no worker alive)."""
+    return any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED and e.event_time.ToDatetime(tzinfo=UTC) >= at_or_after
+               for e in await history_events(handle))
 
 
 async def assert_no_task_failure(handle: WorkflowHandle) -> list[Any]:
@@ -184,7 +179,7 @@ async def state_when(handle: WorkflowHandle, ok: Callable[[IncidentState], bool]
         s = await query_state(handle)
         return s if s is not None and ok(s) else None
 
-    return await until(probe, what, timeout)
+    return await until(probe, what, timeout=timeout, interval=0.2)
 
 
 async def wait_polling(client: Client, task_queue: str, w: WorkerProcess) -> None:
@@ -199,7 +194,7 @@ async def wait_polling(client: Client, task_queue: str, w: WorkerProcess) -> Non
                 return False
         return True
 
-    await until(probe, f"worker pid {w.pid} to poll {task_queue}", interval=0.1)
+    await until(probe, f"worker pid {w.pid} to poll {task_queue}", timeout=WAIT, interval=0.1)
 
 
 def p0_policy(*, update_seconds: int, review_seconds: int = 30) -> ResponsePolicy:
@@ -229,7 +224,7 @@ async def records_caught_up(engine: Engine, handle: WorkflowHandle) -> IncidentS
         stored = [r.seq for r in await asyncio.to_thread(records.timeline, engine, incident_id=s.incident_id)]
         return s if stored == [e.seq for e in s.timeline] else None
 
-    return await until(probe, "the records to catch up with the timeline")
+    return await until(probe, "the records to catch up with the timeline", timeout=WAIT, interval=0.2)
 
 
 def assess_events(history: list[Any], event_type: int) -> list[Any]:
@@ -303,7 +298,8 @@ async def test_worker_killed_before_update_timer_resumes_and_never_pages_twice(
     assert first.proc.returncode == -signal.SIGKILL
 
     # The update timer fires on the server while no worker exists.
-    await asyncio.sleep(max(0.0, (update_due - datetime.now(UTC)).total_seconds()) + 2)
+    await until(lambda: timer_fired(h, update_due - CLOCK_TOLERANCE),
+                "the stakeholder-update timer to fire on the server", timeout=WAIT, interval=0.2)
     restarted_at = datetime.now(UTC)
     second = crew.start()
     await wait_polling(client, task_queue, second)
@@ -312,10 +308,10 @@ async def test_worker_killed_before_update_timer_resumes_and_never_pages_twice(
     s = await state_when(h, lambda s: len(pages(s, kind="UPDATE")) >= 3,
                          "the overdue stakeholder update after the restart")
     upd = events(s, "stakeholder_update.sent")[0]
-    assert upd.at >= restarted_at - timedelta(seconds=0.5), (upd.at, restarted_at)
+    assert upd.at >= restarted_at - CLOCK_TOLERANCE, (upd.at, restarted_at)
     assert upd.at >= update_due
     assert set(upd.details["targets"]) == {"oncall:L1", "technical_manager", "customer_success_manager"}
-    assert all(p.at >= restarted_at - timedelta(seconds=0.5) for p in pages(s, kind="UPDATE"))
+    assert all(p.at >= restarted_at - CLOCK_TOLERANCE for p in pages(s, kind="UPDATE"))
     assert {p.details["target"]: p.details["key"] for p in pages(s, kind="INITIAL")} == initial_before
 
     await temporal.act(client, t.incident_id, "acknowledge", {"by": "alice"})
@@ -342,7 +338,7 @@ async def test_worker_killed_before_update_timer_resumes_and_never_pages_twice(
     assert Counter(p.details["target"] for p in pages(final, kind="RESOLUTION")) == Counter(
         ["oncall:L1", "technical_manager", "customer_success_manager"])
     # Nothing happened while the worker was dead: no event is stamped inside the outage.
-    assert not [e for e in final.timeline if killed_at < e.at < restarted_at - timedelta(seconds=0.5)]
+    assert not [e for e in final.timeline if killed_at < e.at < restarted_at - CLOCK_TOLERANCE]
 
     assert_pages_once(final, engine)
     assert_records_equal_timeline(final, engine)
@@ -418,6 +414,34 @@ class WriteLock:
         self.conn.rollback()
         self.conn.close()
 
+    def waiting(self) -> int | None:
+        """How many lock requests wait on the locked tables; None where that cannot be seen.
+
+        PostgreSQL lists them in pg_locks. SQLite shows nothing: a blocked writer sleeps in
+        its own busy handler and retries."""
+        if self.engine.dialect.name == "sqlite":
+            return None
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE NOT l.granted AND c.relname = ANY(:tables)"), {"tables": list(self.tables)}).scalar_one()
+
+
+async def blocked_on(lock: WriteLock, h: WorkflowHandle, activity_type: str) -> bool:
+    """An attempt of `activity_type` started and every activity in flight waits on the lock: a
+    kill now lands inside blocked writes only, never in the middle of a delivery. Where the
+    waiting cannot be seen (SQLite) only the started attempt is; there the whole database is
+    locked, so every other activity blocks at its first write (a claim, before it sends) too."""
+    desc = await h.describe()
+    pending = desc.raw_description.pending_activities
+    if not any(a.activity_type.name == activity_type and a.attempt == 1 and a.HasField("last_started_time")
+               for a in pending):
+        return False
+    waiting = await asyncio.to_thread(lock.waiting)
+    return waiting is None or waiting >= len(pending)
+
 
 async def test_worker_killed_mid_write_leaves_one_row_per_event(
         dev_env: WorkflowEnvironment, engine: Engine, task_queue: str, crew: Crew):
@@ -433,17 +457,12 @@ async def test_worker_killed_mid_write_leaves_one_row_per_event(
     await state_when(h, notify_done, "the initial notify to finish", timeout=30)
     await records_caught_up(engine, h)
 
-    with WriteLock(engine):
+    with WriteLock(engine) as lock:
         await temporal.act(client, t.incident_id, "acknowledge", {"by": "alice"})
         await temporal.act(client, t.incident_id, "post_update", {"by": "alice", "message": "reindexing"})
-
-        async def writing() -> bool:
-            desc = await h.describe()
-            return any(a.activity_type.name == "record_events" and a.attempt == 1 and a.HasField("last_started_time")
-                       for a in desc.raw_description.pending_activities)
-
-        await until(writing, "record_events to start (and block on the lock)", timeout=20, interval=0.1)
-        await asyncio.sleep(0.5)
+        await until(lambda: blocked_on(lock, h, "record_events"),
+                    "record_events to start and block on the lock, with nothing else in flight", timeout=20,
+                    interval=0.05)
         first.kill()
 
     second = crew.start()
@@ -488,12 +507,6 @@ def oncall_files(tmp_path: Path, fast: Any, slow: Any) -> Path:
                   "senior_engineer": ["person:sen"]},
     }))
     return d
-
-
-async def pending_started(h: WorkflowHandle, activity_type: str) -> bool:
-    desc = await h.describe()
-    return any(a.activity_type.name == activity_type and a.attempt == 1 and a.HasField("last_started_time")
-               for a in desc.raw_description.pending_activities)
 
 
 async def test_worker_killed_after_a_delivery_was_recorded_does_not_send_it_again(
@@ -553,13 +566,13 @@ async def test_worker_killed_before_anything_was_sent_delivers_each_page_once_af
         crew.env["WARROOM_ONCALL_DIR"] = str(oncall_files(tmp_path, fast, slow))
         first = crew.start()
         await wait_polling(client, task_queue, first)
-        with WriteLock(engine, ("communications", "timeline_events")):
+        with WriteLock(engine, ("communications", "timeline_events")) as lock:
             t = await temporal.trigger(client, alert(priority="P0", title="Billing is down (durability)"),
                                   task_queue=task_queue, policy=p0_policy(update_seconds=3600))
             h = crew.watch(t.handle)
-            await until(lambda: pending_started(h, "send_notification"), "the first page to block on the records",
-                        timeout=30, interval=0.05)
-            await asyncio.sleep(0.5)
+            await until(lambda: blocked_on(lock, h, "send_notification"),
+                        "the first page to block on the records, with nothing else in flight", timeout=30,
+                        interval=0.05)
             first.kill()
         assert fast.requests == [] and slow.requests == []
 

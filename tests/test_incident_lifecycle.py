@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import (
+    HOUR,
+    MINUTE,
     HttpStub,
     advance_to,
     assert_replays,
@@ -13,7 +15,8 @@ from tests.helpers import (
     events,
     final_state,
     get_state,
-    hours_after,
+    hours,
+    minutes,
     pages,
     repeat_alert,
     running_worker,
@@ -58,7 +61,7 @@ async def test_p0_resolved_by_engineer_is_verified_reviewed_and_closed(env, engi
         s = await get_state(h)
         assert s.status == "resolved" and s.phase == "review"
         assert s.review_owner == "alice"
-        assert s.resolved_at is not None and round((s.resolved_at - s.created_at).total_seconds()) == 3600
+        assert s.resolved_at is not None and [(s.resolved_at - s.created_at) / MINUTE] == minutes(60)
         assert (s.deadlines.review_due - s.resolved_at).total_seconds() == 24 * 3600
         # resolved: the SLA timers stop
         assert s.deadlines.ack_due is None and s.deadlines.next_update_due is None
@@ -78,13 +81,13 @@ async def test_p0_resolved_by_engineer_is_verified_reviewed_and_closed(env, engi
     assigned = events(final, "review.assigned")[0]
     assert assigned.details["owner"] == "alice"
     # a reminder every 4 h until the review came in at 13 h
-    assert [hours_after(final.resolved_at, e) for e in events(final, "review.reminder")] == [4.0, 8.0, 12.0]
+    assert [(e.at - final.resolved_at) / HOUR for e in events(final, "review.reminder")] == hours(4, 8, 12)
     assert {e.details["to"] for e in events(final, "review.reminder")} == {"alice"}
     assert len(pages(final, kind="REMINDER", target="person:alice")) >= 3
     assert events(final, "review.overdue") == []
     sub = events(final, "review.submitted")[0]
     assert sub.actor == "alice" and sub.details["root_cause"] == REVIEW["root_cause"]
-    assert hours_after(final.resolved_at, sub) == 13.0
+    assert [(sub.at - final.resolved_at) / HOUR] == hours(13)
     # the result is the final state
     assert final.status == "closed" and final.phase == "closed"
     assert final.closed_at == sub.at
@@ -106,13 +109,13 @@ async def test_p0_review_never_submitted_is_overdue_at_24h_and_escalated(env, en
         s = await get_state(h)
     assert s.status == "resolved" and s.phase == "review"
     overdue = events(s, "review.overdue")
-    assert [hours_after(s.resolved_at, e) for e in overdue] == [24.0]
+    assert [(e.at - s.resolved_at) / HOUR for e in overdue] == hours(24)
     assert overdue[0].details["owner"] == "alice"
     esc = [p for p in pages(s, kind="ESCALATION") if p.at >= s.resolved_at]
-    assert [(p.details["target"], hours_after(s.resolved_at, p)) for p in esc] == [("technical_manager", 24.0)]
+    assert [p.details["target"] for p in esc] == ["technical_manager"]
+    assert [(p.at - s.resolved_at) / HOUR for p in esc] == hours(24)
     # reminders keep coming, overdue is said once
-    assert [hours_after(s.resolved_at, e) for e in events(s, "review.reminder")] == [4.0, 8.0, 12.0, 16.0, 20.0,
-                                                                                     24.0]
+    assert [(e.at - s.resolved_at) / HOUR for e in events(s, "review.reminder")] == hours(4, 8, 12, 16, 20, 24)
 
 
 async def test_p1_review_is_due_in_48h(env, engine, task_queue):
@@ -128,7 +131,7 @@ async def test_p1_review_is_due_in_48h(env, engine, task_queue):
         assert events(await get_state(h), "review.overdue") == []
         await advance_to(env, h, 20 + 49 * 60)
         s = await get_state(h)
-    assert [hours_after(s.resolved_at, e) for e in events(s, "review.overdue")] == [48.0]
+    assert [(e.at - s.resolved_at) / HOUR for e in events(s, "review.overdue")] == hours(48)
     assert [p.details["target"] for p in pages(s, kind="ESCALATION") if p.at >= s.resolved_at] == [
         "technical_manager"]
 
@@ -183,7 +186,7 @@ async def test_reopen_during_review_goes_back_to_recover_and_verifies_again(env,
     reopened = events(final, "reopened")
     assert [(e.actor, e.details["reason"], e.details["count"]) for e in reopened] == [
         ("carol", "errors are back", 1)]
-    assert at_minutes(final, "reopened") == [60.0]
+    assert at_minutes(final, "reopened") == minutes(60)
     t = types(final)
     i = t.index("reopened")
     assert t[i:].count("verification.passed") == 1 and t[:i].count("verification.passed") == 1
@@ -191,7 +194,7 @@ async def test_reopen_during_review_goes_back_to_recover_and_verifies_again(env,
                   "review.assigned", "review.submitted", "closed")
     phases = [e.details["phase"] for e in events(final, "phase.started")]
     assert phases == ["assess", "notify", "war_room", "recover", "verify", "review", "recover", "verify", "review"]
-    assert at_minutes(final, "resolved") == [20.0, 90.0]
+    assert at_minutes(final, "resolved") == minutes(20, 90)
     assert final.status == "closed" and final.reopen_count == 1
 
 
@@ -213,11 +216,11 @@ async def test_alert_firing_again_during_review_reopens(env, engine, task_queue)
         await temporal.source_resolved(env.client, h.id, source="alertmanager")
         await advance_to(env, h, 50)
         s = await get_state(h)
-    assert [round(m) for m in at_minutes(s, "reopened")] == [45]
+    assert at_minutes(s, "reopened") == minutes(45)
     assert events(s, "reopened")[0].details["reason"] == "alert fired again after resolution"
     assert types(s).count("triggered") == 1
     assert [e.details["phase"] for e in events(s, "phase.started")][-4:] == ["review", "recover", "verify", "review"]
-    assert [round(m) for m in at_minutes(s, "verification.passed")] == [15, 46]
+    assert at_minutes(s, "verification.passed") == minutes(15, 46)
     assert s.status == "resolved" and s.phase == "review"
 
 
@@ -329,13 +332,13 @@ async def test_manual_step_waits_with_reminders_until_completed(env, engine, tas
         await assert_replays(env.client, h)
     started_at = events(s, "action.started")[0].at
     reminders = events(s, "step.reminder")
-    assert [round((e.at - started_at).total_seconds() / 60) for e in reminders] == [15, 30, 45]
+    assert [(e.at - started_at) / MINUTE for e in reminders] == minutes(15, 30, 45)
     assert {e.details["step"] for e in reminders} == {"failover"}
     assert {e.details["to"] for e in reminders} == {"alice"}
     done = events(s, "step.completed")
     assert [(e.actor, e.details["step"], e.details["result"], e.details["note"]) for e in done] == [
         ("alice", "failover", "done", "replica promoted")]
-    assert [round(m) for m in at_minutes(s, "step.completed")] == [50]
+    assert at_minutes(s, "step.completed") == minutes(50)
     assert [e.details["step"] for e in events(s, "action.succeeded")] == ["failover", "pause"]
     assert {st.id: st.status for st in s.steps} == {"failover": "succeeded", "pause": "succeeded"}
     # no more reminders once completed
@@ -355,7 +358,7 @@ async def test_repeated_alert_joins_the_open_incident(env, engine, task_queue):
         s = await get_state(h)
         desc = await h.describe()
     assert s.alert_count == 2
-    assert at_minutes(s, "alert.received") == [0.0, 5.0]
+    assert at_minutes(s, "alert.received") == minutes(0, 5)
     assert [e.details["count"] for e in events(s, "alert.received")] == [1, 2]
     assert types(s).count("triggered") == 1
     assert desc.run_id == h.result_run_id  # the same run, not a new incident
@@ -398,7 +401,7 @@ async def test_long_incident_continues_as_new_without_losing_anything(env, engin
     assert final.status == "closed"
     # stakeholder updates kept their 30-min cadence across runs
     ticks = at_minutes(final, "stakeholder_update.sent")
-    assert ticks == [float(m) for m in range(30, 6 * 60 + 5, 30)]
+    assert ticks == minutes(*range(30, 6 * 60 + 5, 30))
     # every page once: notification keys are unique across runs
     keys = [p.details["key"] for p in pages(final)]
     assert len(keys) == len(set(keys))

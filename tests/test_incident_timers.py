@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import advance_to, at_minutes, get_state, pages, running_worker, start
+from tests.helpers import MINUTE, advance_to, at_minutes, get_state, minutes, pages, running_worker, start
 from warroom import client as temporal
 
 
@@ -15,10 +15,10 @@ async def test_p0_without_ack_escalates_at_15_minutes_and_pages_next_level(env, 
         assert at_minutes(await get_state(h), "escalated") == []
         await advance_to(env, h, 46)
         s = await get_state(h)
-    assert at_minutes(s, "escalated", reason="ack_timeout") == [15.0, 30.0, 45.0]
+    assert at_minutes(s, "escalated", reason="ack_timeout") == minutes(15, 30, 45)
     assert [e.details["level"] for e in s.timeline if e.type == "escalated"] == [2, 3, 4]
     assert s.escalation_level == 4
-    assert [round((p.at - s.created_at).total_seconds() / 60) for p in pages(s, kind="ESCALATION")] == [15, 30, 45]
+    assert [(p.at - s.created_at) / MINUTE for p in pages(s, kind="ESCALATION")] == minutes(15, 30, 45)
     assert [p.details["target"] for p in pages(s, kind="ESCALATION")] == ["oncall:L2", "oncall:L3", "oncall:L4"]
 
 
@@ -29,7 +29,7 @@ async def test_p1_without_ack_escalates_at_30_minutes(env, engine, task_queue):
         assert at_minutes(await get_state(h), "escalated") == []
         await advance_to(env, h, 31)
         s = await get_state(h)
-    assert at_minutes(s, "escalated", reason="ack_timeout") == [30.0]
+    assert at_minutes(s, "escalated", reason="ack_timeout") == minutes(30)
     assert pages(s, kind="ESCALATION")[0].details["target"] == "oncall:L2"
     assert s.escalation_level == 2
 
@@ -62,20 +62,19 @@ async def test_stakeholder_updates_every_15_minutes_with_reminders_when_silent(e
         await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "rolled back"})
         await advance_to(env, h, 80)
         s = await get_state(h)
-    assert at_minutes(s, "stakeholder_update.sent") == [15.0, 30.0, 45.0]
+    assert at_minutes(s, "stakeholder_update.sent") == minutes(15, 30, 45)
     sent = [e for e in s.timeline if e.type == "stakeholder_update.sent"]
     assert [e.details["fresh"] for e in sent] == [False, True, False]
     assert "rolling back release 42" in sent[1].details["message"]
     # Reminders go to the commander in the intervals where nothing new was posted.
-    assert at_minutes(s, "update.reminder") == [15.0, 45.0]
+    assert at_minutes(s, "update.reminder") == minutes(15, 45)
     assert {e.details["to"] for e in s.timeline if e.type == "update.reminder"} == {"alice"}
     # Every stakeholder of a P0 gets each update; the war room gets them too, with the
     # engineer's own update and the resolution.
     stakeholder = [p for p in pages(s, kind="UPDATE") if p.details["target"] != "war_room"]
     assert {p.details["target"] for p in stakeholder} == {"oncall:L1", "technical_manager", "customer_success_manager"}
     assert len(stakeholder) == 9
-    assert [round((p.at - s.created_at).total_seconds() / 60) for p in pages(s, target="war_room")] == [
-        15, 20, 30, 45, 50]
+    assert [(p.at - s.created_at) / MINUTE for p in pages(s, target="war_room")] == minutes(15, 20, 30, 45, 50)
 
 
 async def test_p1_upgraded_to_p0_at_minute_40_makes_next_update_due_within_15_minutes(env, engine, task_queue):
@@ -95,7 +94,7 @@ async def test_p1_upgraded_to_p0_at_minute_40_makes_next_update_due_within_15_mi
     change = [e for e in s.timeline if e.type == "priority.changed"][0]
     assert change.actor == "bob" and change.details["from"] == "P1" and change.details["to"] == "P0"
     assert change.details["reason"] == "data loss found"
-    assert at_minutes(s, "stakeholder_update.sent") == [30.0, 45.0, 60.0]
+    assert at_minutes(s, "stakeholder_update.sent") == minutes(30, 45, 60)
     assert s.war_room is not None  # P0 always has a war room
 
 
@@ -113,12 +112,12 @@ async def test_resolve_target_escalates_and_notifies_management(env, engine, tas
             await temporal.act(env.client, h.id, "post_update", {"by": "alice", "message": f"t+{minute}"})
         await advance_to(env, h, target_minutes + 5)
         s = await get_state(h)
-    assert at_minutes(s, "escalated", reason="resolve_target") == [float(target_minutes)]
+    assert at_minutes(s, "escalated", reason="resolve_target") == minutes(target_minutes)
     assert at_minutes(s, "escalated", reason="no_progress") == []
     assert [p.details["target"] for p in pages(s, kind="FOLLOW_UP")] == follow_ups
-    assert round((pages(s, kind="FOLLOW_UP")[-1].at - s.created_at).total_seconds() / 60) == target_minutes
+    assert [(pages(s, kind="FOLLOW_UP")[-1].at - s.created_at) / MINUTE] == minutes(target_minutes)
     if priority == "P0":
-        assert round((pages(s, kind="FOLLOW_UP")[0].at - s.created_at).total_seconds() / 60) == 30
+        assert [(pages(s, kind="FOLLOW_UP")[0].at - s.created_at) / MINUTE] == minutes(30)
 
 
 async def test_no_progress_after_ack_climbs_the_ladder(env, engine, task_queue):
@@ -128,7 +127,7 @@ async def test_no_progress_after_ack_climbs_the_ladder(env, engine, task_queue):
         await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 125)
         s = await get_state(h)
-    assert at_minutes(s, "escalated", reason="no_progress") == [31.0, 61.0, 121.0]
+    assert at_minutes(s, "escalated", reason="no_progress") == minutes(31, 61, 121)
     assert s.escalation_level == 4
 
 
@@ -140,7 +139,7 @@ async def test_impact_spreading_goes_straight_to_architect(env, engine, task_que
             await temporal.trigger(env.client, (await _same_alert(h, users)), task_queue=task_queue)
         s = await get_state(h)
     assert s.alert_count == 3
-    assert at_minutes(s, "escalated", reason="impact_spreading") == [8.0]
+    assert at_minutes(s, "escalated", reason="impact_spreading") == minutes(8)
     assert s.escalation_level == 3
 
 

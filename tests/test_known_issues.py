@@ -5,10 +5,9 @@ success rate once resolved."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-from tests.helpers import advance_to, events, final_state, get_state, running_worker, start
+from tests.helpers import advance_to, events, final_state, get_state, running_worker, start, until
 from warroom import records
 from warroom import client as temporal
 
@@ -17,13 +16,12 @@ async def _known(engine, incident_id: str) -> list:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    for _ in range(100):  # written by the records flusher a moment after the review
+    def learnt() -> list:  # written by the records flusher a moment after the review
         with Session(engine) as s:
-            rows = s.scalars(select(records.KnownIssueRow).where(records.KnownIssueRow.source_incident == incident_id)).all()
-        if rows:
-            return list(rows)
-        await asyncio.sleep(0.05)
-    return []
+            return list(s.scalars(select(records.KnownIssueRow)
+                                  .where(records.KnownIssueRow.source_incident == incident_id)).all())
+
+    return await until(learnt, f"the known issue learnt from {incident_id}")
 
 
 async def _resolved_with_review(env, client, task_queue, service: str, resolution: str):
@@ -61,12 +59,11 @@ async def test_a_reviewed_incident_teaches_the_next_one(env, engine, task_queue)
 
         third = await start(env.client, task_queue, priority="P1", service=service, title="Billing API down")
         await advance_to(env, third, 1)
-        for _ in range(100):
-            s3 = await get_state(third)
-            offered = [k for k in s3.known_issues if k["source_incident"] == first.incident_id]
-            if offered:
-                break
-            await asyncio.sleep(0.05)
+
+        async def offered_issue() -> list:
+            return [k for k in (await get_state(third)).known_issues if k["source_incident"] == first.incident_id]
+
+        offered = await until(offered_issue, "the known issue offered to the third incident")
     assert offered[0]["times_used"] == 1 and offered[0]["success_rate"] == 1.0
 
 

@@ -5,7 +5,6 @@ own rows make between two scrapes (and its rows carry a channel/reason of their 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session
 
 from api.routes.metrics import router
-from tests.helpers import advance_to, get_state, running_worker, start
+from tests.helpers import advance_to, get_state, running_worker, start, until
 from warroom.records import IncidentRow, TimelineRow
 
 Key = tuple[str, frozenset[tuple[str, str]]]
@@ -148,9 +147,10 @@ async def test_a_real_incident_pages_and_escalation_reach_the_metrics(env, engin
         async with running_worker(env.client, task_queue, engine):
             h = await start(env.client, task_queue, priority="P0", service=f"svc-{uuid.uuid4().hex[:8]}")
             await advance_to(env, h, 16)
-            seen: dict[Key, float] = {}
-            expected: dict[Key, float] = {}
-            for _ in range(100):  # time is held still; only the recording may still be in flight
+
+            async def scraped() -> tuple[dict[Key, float], dict[Key, float], Counter, Counter]:
+                """What the scrape counts, what the timeline says it should, and the pages and
+                escalations behind that."""
                 st = await get_state(h)
                 pages = Counter((e.details.get("channel") or "none",
                                  "failed" if e.type == "notification.failed" else e.details["status"].lower())
@@ -161,9 +161,10 @@ async def test_a_real_incident_pages_and_escalation_reach_the_metrics(env, engin
                     **{k("warroom_pages_total", channel=c, outcome=o): n for (c, o), n in pages.items()},
                     **{k("warroom_escalations_total", reason=r): n for r, n in escalations.items()},
                 }
-                seen = delta(before, await scrape(http))
-                if seen == expected:
-                    break
-                await asyncio.sleep(0.1)
+                return delta(before, await scrape(http)), expected, pages, escalations
+
+            # time is held still; only the recording may still be in flight
+            seen, expected, pages, escalations = await until(
+                scraped, "the scrape to count what the timeline shows", ok=lambda r: r[0] == r[1])
     assert escalations["ack_timeout"] == 1 and sum(pages.values()) >= 2
     assert seen == expected

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.fake_slack import FakeSlack
-from tests.helpers import advance_to, events, final_state, get_state, pages, running_worker, start
+from tests.helpers import MINUTE, advance_to, events, final_state, get_state, minutes, pages, running_worker, start
 from tests.receivers import Receiver
 from warroom import records
 from warroom import client as temporal
@@ -298,9 +298,8 @@ async def test_the_escalation_policy_wait_per_level_escalates_sooner_than_the_sl
             s = await get_state(h)
     assessed = [e for e in events(s, "phase.completed") if e.details["phase"] == "assess"][0]
     assert assessed.details["escalation_policy"] == "payments-p0"
-    escalations = [(round((e.at - s.created_at).total_seconds() / 60), e.details["level"])
-                   for e in events(s, "escalated")]
-    assert escalations == [(5, 2), (15, 3), (30, 4)]
+    assert [e.details["level"] for e in events(s, "escalated")] == [2, 3, 4]
+    assert [(e.at - s.created_at) / MINUTE for e in events(s, "escalated")] == minutes(5, 15, 30)
     assert [p.details["recipients"] for p in pages(s, kind="ESCALATION")] == [["a2"], ["a3"], ["a4"]]
     assert [r.path for r in rx.delivered if r.json["title"].startswith("[P0] Escalated")] == ["/a2", "/a3", "/a4"]
 
@@ -360,6 +359,7 @@ def test_a_hanging_contact_point_never_outlives_the_activity_attempt(engine, tmp
     def send(url: str, *, timeout: float, **_: Any) -> Outcome:
         sends.append((url, timeout))
         if "hangs" in url:
+            # deliberate latency: a contact point that hangs until the send gives up (the test's subject)
             clock.sleep(min(timeout, 1.5))
             return Outcome(ok=False, error="timed out")
         return Outcome(ok=True)
@@ -408,8 +408,8 @@ async def test_a_repeated_policy_runs_its_levels_again_while_nobody_acknowledges
             s = await get_state(h)
     # L2 after L1's 5 min, L3 (= L1, second pass) after L2's 10, L4 (= L2) after 5 more, then
     # the top level again after its 10: never silent, never slower than the 15-minute SLA
-    assert [(round((e.at - s.created_at).total_seconds() / 60), e.details["level"])
-            for e in events(s, "escalated")] == [(5, 2), (15, 3), (20, 4), (30, 4)]
+    assert [e.details["level"] for e in events(s, "escalated")] == [2, 3, 4, 4]
+    assert [(e.at - s.created_at) / MINUTE for e in events(s, "escalated")] == minutes(5, 15, 20, 30)
     esc = pages(s, kind="ESCALATION")
     assert [p.details["recipients"] for p in esc] == [["a2"], ["a1"], ["a2"], ["a2"]]
     assert "L1 (pass 2 of 2)" in esc[1].details["via"] and "L2 (pass 2 of 2)" in esc[3].details["via"]

@@ -4,7 +4,6 @@ send_notification activity on its own."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
@@ -19,9 +18,11 @@ from tests.helpers import (
     events,
     final_state,
     get_state,
+    minutes,
     pages,
     running_worker,
     start,
+    until,
 )
 from warroom import records
 from warroom.records import reports
@@ -191,11 +192,8 @@ async def test_sla_deadlines_are_recorded_while_open(env, engine, task_queue):
         h = await start(env.client, task_queue, priority="P1")
         await advance_to(env, h, 2)
         s = await get_state(h)
-        for _ in range(100):
-            inc = records.incident(engine, incident_id=s.incident_id)
-            if inc is not None and inc.ack_due is not None:
-                break
-            await asyncio.sleep(0.05)
+        inc = await until(lambda: records.incident(engine, incident_id=s.incident_id),
+                          "the incident's deadlines in the records", ok=lambda inc: inc and inc.ack_due)
     assert inc.ack_due == s.deadlines.ack_due == s.created_at + timedelta(minutes=30)
     assert inc.resolve_due == s.deadlines.resolve_due == s.created_at + timedelta(hours=4)
     assert inc.next_update_due == s.deadlines.next_update_due
@@ -228,17 +226,15 @@ async def test_a_records_outage_delays_the_record_but_never_holds_the_incident_b
         h = await start(env.client, task_queue, priority="P0")
         await advance_to(env, h, 20)
         s = await get_state(h)
-        assert at_minutes(s, "escalated") == [15.0] and s.war_room and s.war_room["channel"]
+        assert at_minutes(s, "escalated") == minutes(15) and s.war_room and s.war_room["channel"]
         assert {p.details["target"] for p in pages(s, kind="INITIAL")} >= {"oncall:L1", "technical_manager"}
         assert not events(s, "notification.failed")
         down = False
         await advance_to(env, h, 25)
         s = await get_state(h)
-        for _ in range(100):
-            rows = records.timeline(engine, incident_id=s.incident_id)
-            if len(rows) == len(s.timeline):
-                break
-            await asyncio.sleep(0.05)
+        rows = await until(lambda: records.timeline(engine, incident_id=s.incident_id),
+                           "the records to catch up with the timeline after the outage",
+                           ok=lambda rows: len(rows) == len(s.timeline))
     assert [(r.seq, r.type) for r in rows] == [(e.seq, e.type) for e in s.timeline]
     comms = {c.key: c for c in records.communications(engine, incident_id=s.incident_id)}
     for p in pages(s):

@@ -4,7 +4,6 @@ API into a running worker (time-skipping Temporal), and the bad ones refused wit
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from api.sources import Parsed, PayloadError
 from api.sources import alertmanager, grafana
 from api.sources.registry import PARSERS
+from tests.helpers import open_marker, until
 from tests.test_api import api
 from warroom import records
 from warroom.classify import classify_priority
@@ -325,13 +325,11 @@ async def _post(http, source: str, body: Any):
 
 
 async def _wait_for(http, iid: str, timeline_type: str) -> dict[str, Any]:
-    state: dict[str, Any] = {}
-    for _ in range(60):
-        state = (await http.get(f"/api/v1/incidents/{iid}")).json()
-        if timeline_type in [e["type"] for e in state["timeline"]]:
-            break
-        await asyncio.sleep(0.1)
-    return state
+    async def state() -> dict[str, Any]:
+        return (await http.get(f"/api/v1/incidents/{iid}")).json()
+
+    return await until(state, f"{timeline_type!r} in the timeline of {iid}",
+                       ok=lambda s: timeline_type in [e["type"] for e in s["timeline"]])
 
 
 async def test_api_alertmanager_group_opens_one_incident_and_the_later_delivery_joins_it(
@@ -384,8 +382,8 @@ async def test_api_alertmanager_warning_p2_and_no_ops(env, engine, task_queue, p
             r = await _post(http, "alertmanager", load(payloads_dir, f"alertmanager/{name}"))
             assert r.status_code == 202 and r.json()["incidents"] == [], (name, r.text)
         assert r.json()["message"] == "no alerts"
-        await asyncio.sleep(0.5)
-        assert records.count_incidents(engine) == before
+        await open_marker(http, engine, env.client)  # processed after the three deliveries
+        assert records.count_incidents(engine) == before + 1  # the marker alone
 
 
 async def test_api_grafana_legacy_and_unified(env, engine, task_queue, payloads_dir):
@@ -427,7 +425,7 @@ async def test_api_bad_bodies_get_a_clear_4xx_and_open_nothing(env, engine, task
         before = records.count_incidents(engine)
         r = await http.post(f"/api/v1/alerts/{source}", content=content,
                             headers={"content-type": "application/json"})
-        await asyncio.sleep(0.5)
-        assert records.count_incidents(engine) == before
+        await open_marker(http, engine, env.client)  # processed after the bad body
+        assert records.count_incidents(engine) == before + 1  # the marker alone
     assert r.status_code == status, r.text
     assert what in r.json()["detail"], r.text

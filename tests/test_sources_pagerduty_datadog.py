@@ -16,6 +16,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from api.sources import PayloadError, datadog, pagerduty
 from api.sources.registry import PARSERS
+from tests.helpers import open_marker, until
 from tests.test_api import api
 from warroom import records
 from warroom import client as temporal
@@ -178,14 +179,6 @@ def test_datadog_scope_values_keep_their_colons_and_bad_bodies_name_the_field(pa
 
 # --------------------------------------------------------------------------- API: PagerDuty
 
-async def wait_for(predicate, *, tries: int = 100) -> None:
-    for _ in range(tries):
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
 async def test_pagerduty_trigger_acknowledge_resolve_on_one_dedup_key(env, engine, task_queue, payloads_dir):
     k = f"srv01/mysql-{uuid.uuid4().hex[:8]}"
     trigger = {**load(payloads_dir, "pagerduty-v2", "pd-apischema-trigger-srv01-mysql.json"), "dedup_key": k}
@@ -208,9 +201,8 @@ async def test_pagerduty_trigger_acknowledge_resolve_on_one_dedup_key(env, engin
         r = await http.post("/v2/enqueue", json=resolve)
         assert r.status_code == 202 and r.json()["dedup_key"] == k
 
-        async def resolved() -> bool:
-            return (await temporal.state(env.client, wf_id)).status in ("resolved", "closed")
-        await wait_for(resolved)
+        await until(lambda: temporal.state(env.client, wf_id), f"{wf_id} to resolve through verify",
+                    ok=lambda st: st.status in ("resolved", "closed"))
         types = [e.type for e in (await temporal.state(env.client, wf_id)).timeline]
     assert types.index("alert.resolved") < types.index("verification.passed") < types.index("resolved")
 
@@ -253,8 +245,8 @@ async def test_invalid_and_unknown_key_pagerduty_events_open_nothing(env, engine
             r = await http.post("/v2/enqueue", json=load(payloads_dir, "pagerduty-v2", name))
             assert r.status_code == 202, r.text
             assert r.json() == {"status": "success", "message": "Event processed", "dedup_key": "dedupkeyhere"}
-        await asyncio.sleep(0.5)  # a started incident would have written its first record by now
-        assert records.count_incidents(engine) == before
+        await open_marker(http, engine, env.client)  # processed after every event above
+        assert records.count_incidents(engine) == before + 1  # the marker alone
         with pytest.raises(temporal.UnknownIncident):
             await temporal.state(env.client, "incident-dedupkeyhere")
         schema = (await http.get("/openapi.json")).json()
@@ -300,11 +292,11 @@ async def test_datadog_replay_in_date_order(env, engine, task_queue, payloads_di
         desc = await env.client.get_workflow_handle(p2).describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING and desc.run_id != first_run
         assert (await http.get(f"/api/v1/incidents/{p2}~2")).json()["status"] == "triggered"
-        for _ in range(100):
-            old = (await http.get(f"/api/v1/incidents/{p2}")).json()
-            if old.get("status") == "closed":
-                break
-            await asyncio.sleep(0.05)
+
+        async def old_run() -> dict:  # the closed run, read from the records once written
+            return (await http.get(f"/api/v1/incidents/{p2}")).json()
+
+        old = await until(old_run, f"the closed run of {p2} in the records", ok=lambda o: o.get("status") == "closed")
         assert old["recorded"] is True and old["status"] == "closed"
         assert [e["type"] for e in old["timeline"]][0] == "triggered"
         r = await http.post(f"/api/v1/incidents/{p2}/acknowledge", json={"by": "alice"})

@@ -13,6 +13,7 @@ from tests.helpers import (
     events,
     final_state,
     get_state,
+    minutes,
     pages,
     running_cached_worker,
     running_worker,
@@ -47,19 +48,19 @@ async def test_p3_ticket_not_acknowledged_escalates_at_4h(env, engine, task_queu
         assert events(await get_state(h), "escalated") == []
         await advance_to(env, h, 241)
         s = await get_state(h)
-    assert at_minutes(s, "escalated", reason="ack_timeout") == [240.0]
+    assert at_minutes(s, "escalated", reason="ack_timeout") == minutes(240)
     assert [p.details["target"] for p in pages(s, kind="ESCALATION")] == ["oncall:L2"]
     assert s.escalation_level == 2 and s.status == "triggered"
 
 
-@pytest.mark.parametrize("priority,minutes", [("P2", 120), ("P4", 480)])
-async def test_ticket_response_time_follows_its_priority(env, engine, task_queue, priority, minutes):
+@pytest.mark.parametrize("priority,due_minutes", [("P2", 120), ("P4", 480)])
+async def test_ticket_response_time_follows_its_priority(env, engine, task_queue, priority, due_minutes):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority=priority)
-        await advance_to(env, h, minutes + 1)
+        await advance_to(env, h, due_minutes + 1)
         s = await get_state(h)
     assert s.workflow == TICKET_WORKFLOW
-    assert at_minutes(s, "escalated", reason="ack_timeout") == [float(minutes)]
+    assert at_minutes(s, "escalated", reason="ack_timeout") == minutes(due_minutes)
 
 
 async def test_p3_ticket_reminds_the_assignee_at_its_update_cadence(env, engine, task_queue):
@@ -72,7 +73,7 @@ async def test_p3_ticket_reminds_the_assignee_at_its_update_cadence(env, engine,
         await advance_to(env, h, 12 * 60 + 5)
         s = await get_state(h)
     # every 4 h; the interval in which erin posted gets no reminder
-    assert at_minutes(s, "update.reminder") == [240.0, 720.0]
+    assert at_minutes(s, "update.reminder") == minutes(240, 720)
     assert {e.details["to"] for e in events(s, "update.reminder")} == {"erin"}
     assert [p.details["target"] for p in pages(s, kind="REMINDER")] == ["person:erin", "person:erin"]
     # tickets remind the assignee; they do not brief stakeholders
@@ -100,7 +101,7 @@ async def test_p3_ticket_resolve_target_escalates_at_24h(env, engine, task_queue
         await temporal.act(env.client, h.id, "acknowledge", {"by": "erin"})
         await advance_to(env, h, 24 * 60 + 1)
         s = await get_state(h)
-    assert at_minutes(s, "escalated", reason="resolve_target") == [24 * 60.0]
+    assert at_minutes(s, "escalated", reason="resolve_target") == minutes(24 * 60)
     assert [p.details["target"] for p in pages(s, kind="FOLLOW_UP")] == ["management"]
 
 
@@ -117,7 +118,7 @@ async def test_resolved_ticket_closes(env, engine, task_queue):
     assert t[-3:] == ["resolved", "phase.completed", "closed"]
     resolved = events(final, "resolved")[0]
     assert resolved.actor == "erin" and resolved.details["resolution"] == "index added"
-    assert at_minutes(final, "resolved") == [90.0] and at_minutes(final, "closed") == [90.0]
+    assert at_minutes(final, "resolved") == minutes(90) and at_minutes(final, "closed") == minutes(90)
     assert final.status == "closed" and final.phase == "closed" and final.workflow == TICKET_WORKFLOW
     # a ticket has no verify phase and no post-incident review
     assert "review.assigned" not in t and final.review is None
