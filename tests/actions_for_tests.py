@@ -1,4 +1,4 @@
-"""Python recovery actions registered for tests/test_actions.py (loaded via load_modules,
+"""Python recovery actions registered for tests/activities/test_recovery_kinds.py (loaded via load_modules,
 the way a worker loads the modules listed in WARROOM_ACTION_MODULES)."""
 
 from __future__ import annotations

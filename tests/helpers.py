@@ -14,12 +14,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, AsyncIterator, TypeVar
 
+import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
 
+from api.app import create_app
 from warroom import client as temporal
 from warroom import records
+from warroom.records import keys as auth
 from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
 from worker import build_worker
@@ -323,3 +326,18 @@ async def running_cached_worker(client: Client, task_queue: str, engine: Engine,
                      max_cached_workflows=100, **kw)
     async with w:
         yield
+
+
+def new_key(engine, role: str, **integration) -> str:
+    """A fresh API key of this role (names are unique among active keys)."""
+    return auth.create_key(engine, name=f"test-{role}-{uuid.uuid4().hex[:8]}", role=role, **integration)[1]
+
+
+@asynccontextmanager
+async def api(env, engine, task_queue, *, role: str = "admin"):
+    """The app in-process with a worker; requests carry a key of `role` unless they set their own."""
+    app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
+    async with running_worker(env.client, task_queue, engine):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom",
+                                     headers={"Authorization": f"Bearer {new_key(engine, role)}"}) as http:
+            yield http

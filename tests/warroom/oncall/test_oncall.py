@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.routes.oncall import router
-from tests.test_api import new_key
+from tests.helpers import new_key
 from warroom.cli.main import app as cli
 from warroom.oncall import OnCallConfig, OnCallError, load_oncall, validate_paths
 from warroom.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 UTC = timezone.utc
 
 PEOPLE = """\

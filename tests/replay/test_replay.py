@@ -15,7 +15,7 @@ from temporalio.worker import Replayer
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
 
-HISTORIES = sorted((Path(__file__).parent / "replay" / "histories").glob("*.json"))
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_there_are_representative_histories():

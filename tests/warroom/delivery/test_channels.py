@@ -17,7 +17,7 @@ from warroom.delivery import channels
 from warroom.delivery import messages
 from warroom.delivery.channels import ChannelError, Outcome, deliver, expand_secrets, redact
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 from warroom import oncall, runbooks
 from warroom.delivery import messages
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "warroom"
 
 

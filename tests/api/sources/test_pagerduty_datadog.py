@@ -17,7 +17,7 @@ from temporalio.client import WorkflowExecutionStatus
 from api.sources import PayloadError, datadog, pagerduty
 from api.sources.registry import PARSERS
 from tests.helpers import open_marker, until
-from tests.test_api import api
+from tests.helpers import api
 from warroom import records
 from warroom import client as temporal
 from warroom.classify import incident_workflow_id

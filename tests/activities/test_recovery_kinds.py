@@ -1,4 +1,4 @@
-"""Recovery action and check kinds (activities/recovery.py, warroom/actions.py), called
+"""Recovery action and check kinds (activities/recovery.py, warroom/runbooks/actions.py), called
 directly through ActivityEnvironment: http with secret headers and a fake Prometheus against a
 real local HTTP server, allow-listed commands, registered python actions, and a worker that
 refuses to start with a broken action module."""
@@ -27,7 +27,7 @@ from warroom.settings import Settings
 from worker import build_worker
 from workflows.contracts import ActionRequest, ActionResult, ActionSpec, CheckRequest, CheckResult, CheckSpec
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-t0ken-value"
 PY = sys.executable
 

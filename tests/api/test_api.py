@@ -4,31 +4,11 @@ Runs the app in-process against a real (time-skipping) Temporal server and worke
 from __future__ import annotations
 
 import uuid
-from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 
-from api.app import create_app
-from tests.helpers import open_marker, running_worker, until
+from tests.helpers import api, open_marker, until
 from warroom import records
-from warroom.records import keys as auth
-from warroom.settings import Settings
-
-
-def new_key(engine, role: str, **integration) -> str:
-    """A fresh API key of this role (names are unique among active keys)."""
-    return auth.create_key(engine, name=f"test-{role}-{uuid.uuid4().hex[:8]}", role=role, **integration)[1]
-
-
-@asynccontextmanager
-async def api(env, engine, task_queue, *, role: str = "admin"):
-    """The app in-process with a worker; requests carry a key of `role` unless they set their own."""
-    app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
-    async with running_worker(env.client, task_queue, engine):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom",
-                                     headers={"Authorization": f"Bearer {new_key(engine, role)}"}) as http:
-            yield http
 
 
 def key() -> str:

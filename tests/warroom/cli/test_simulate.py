@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from warroom.cli.main import app
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 runner = CliRunner()
 
 

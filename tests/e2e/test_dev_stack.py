@@ -17,7 +17,7 @@ from temporalio.client import Client
 from tests.helpers import alert, until
 from warroom import client as temporal
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.devserver
 
 

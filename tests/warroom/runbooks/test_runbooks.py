@@ -18,7 +18,7 @@ from warroom.cli.main import app as cli
 from warroom.runbooks import RunbookError, RunbookLibrary, load_runbook, schema, validate_text
 from workflows.contracts import ActionSpec, CheckSpec
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 AUTH = """\
 name: auth-outage

@@ -25,10 +25,10 @@ import httpx
 
 from api.app import create_app
 from tests.helpers import running_worker, serving, until
-from tests.test_api import new_key
+from tests.helpers import new_key
 from warroom.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 WARROOM = [sys.executable, "-c", "from warroom.cli.main import app; app(prog_name='warroom')"]
 
 

@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from tests.helpers import running_worker, serving
-from tests.test_api import new_key
+from tests.helpers import new_key
 from warroom import binaries
 from warroom.settings import Settings
 

@@ -23,7 +23,7 @@ import pytest
 
 from api.app import create_app
 from tests.helpers import running_cached_worker, serving, until
-from tests.test_api import new_key
+from tests.helpers import new_key
 from warroom.settings import Settings
 
 pytestmark = pytest.mark.devserver

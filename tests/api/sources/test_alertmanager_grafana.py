@@ -15,7 +15,7 @@ from api.sources import Parsed, PayloadError
 from api.sources import alertmanager, grafana
 from api.sources.registry import PARSERS
 from tests.helpers import open_marker, until
-from tests.test_api import api
+from tests.helpers import api
 from warroom import records
 from warroom.classify import classify_priority
 

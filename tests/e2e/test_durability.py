@@ -38,7 +38,7 @@ from workflows.policy import default_policy
 
 pytestmark = pytest.mark.devserver
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WAIT = 60.0  # upper bound of every wait in this module, seconds
 # Slack when an event time from the dev server is compared with a moment the test read from
 # its own clock. Both read the same host clock, so none should be needed; half a second covers

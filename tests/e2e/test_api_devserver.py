@@ -16,8 +16,8 @@ import pytest_asyncio
 
 from api.app import create_app
 from tests.helpers import running_cached_worker, serving, until
-from tests.test_api import new_key
-from tests.test_auth import CUSTOM_MAPPING
+from tests.helpers import new_key
+from tests.api.test_auth import CUSTOM_MAPPING
 from warroom.records import keys as auth
 from warroom.classify import incident_workflow_id
 from warroom.settings import Settings

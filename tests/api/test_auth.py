@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from warroom.signatures import sign_warroom
 from tests.helpers import open_marker, running_worker
-from tests.test_api import api, new_key
+from tests.helpers import api, new_key
 from warroom import records
 from warroom.records import keys as auth
 from warroom.cli.main import app as cli

@@ -1,4 +1,4 @@
-"""Post-incident reports and SLA figures (warroom/reports.py, api/reports.py, warroom/cli_reports.py)."""
+"""Post-incident reports and SLA figures (warroom/records/reports.py, api/routes/reports.py, warroom/cli/reports.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from warroom.cli.reports import report_command, stats_command
 from warroom.settings import Settings
 from warroom.cli.simulate import load_scenario, run_scenario
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 M = 60  # seconds per minute
 
