@@ -98,6 +98,12 @@ def check_role(principal: auth.ApiKey, roles: tuple[str, ...]) -> None:
                                  f"{' or '.join(r for r in roles if r != 'admin')} (or admin)")
 
 
+def actor_of(principal: auth.ApiKey) -> str:
+    """Who the timeline names for an action taken with this key: the one place that decides it
+    (the JSON API, the console's forms and the acknowledge links all ask here)."""
+    return principal.name
+
+
 def allow(*roles: str) -> Any:
     """A dependency admitting keys of these roles (sync: FastAPI runs the lookup in its threadpool)."""
 

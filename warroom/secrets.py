@@ -15,10 +15,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+from secrets import token_urlsafe
 from urllib.parse import quote
 
 __all__ = ["MASK", "PLACEHOLDER", "RUNBOOK_PREFIX", "MissingSecret", "environment", "expand", "mask",
-           "placeholders", "read", "runbook_secret"]
+           "placeholders", "read", "runbook_secret", "server_key"]
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 RUNBOOK_PREFIX = "WARROOM_SECRET_"  # runbook secret_headers: NAME -> ${WARROOM_SECRET_NAME}
@@ -79,3 +81,24 @@ def mask(text: str, values: Iterable[str]) -> str:
         for form in dict.fromkeys((value, quote(value, safe=""), repr(value)[1:-1], repr(value.encode())[2:-1])):
             text = text.replace(form, MASK)
     return text
+
+
+def server_key(secret_key: str, data_dir: Path) -> bytes:
+    """The API's own HMAC key (console sessions, acknowledge links): Settings.secret_key, or a
+    random one made once and kept in <data_dir>/secret.key (readable by its owner only)."""
+    if secret_key:
+        return secret_key.encode()
+    path = data_dir / "secret.key"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = token_urlsafe(48).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     oncall_dir: Path = Path("oncall")
     # The address people reach the API at, for links in pages and war rooms ("" = no link).
     public_url: str = ""
+    # The server's HMAC key for console sessions and the acknowledge links in pages (a secret
+    # of the API's own; "" = a random key made once and kept in <data_dir>/secret.key, which is
+    # right for one API process; set it when several API processes serve the same people).
+    secret_key: str = Field("", repr=False)
     # Tries per contact point before falling back to the person's next one (docs/channels.md).
     delivery_attempts: int = 3
     # War rooms (docs/war_rooms.md): the provider and where it lives. Its tokens, the webhook's
