@@ -12,10 +12,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api.console import STATIC_DIR
 from api.deps import ADMIN, READ, allow
 from api.intake import Intake
 from api.limits import BodySizeLimit
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.include_router(metrics.router, dependencies=[Depends(allow(*READ))])
     app.include_router(reports.router, dependencies=[Depends(allow(*READ))])
     app.include_router(oncall.router, dependencies=[Depends(allow(*ADMIN))])
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
     app.add_exception_handler(RPCError, temporal_unavailable)  # type: ignore[arg-type]
     # In this order: it decides which of two matching paths answers (generic before {source}).
