@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from warroom.signatures import sign_warroom
-from tests.helpers import open_marker, running_worker
+from tests.helpers import until, open_marker, running_worker
 from tests.helpers import api, new_key
 from warroom import records
 from warroom.records import keys as auth
@@ -143,6 +143,8 @@ async def test_pagerduty_takes_the_integration_key_as_routing_key(env, engine, t
         assert r.status_code == 202 and r.json()["dedup_key"] == event["dedup_key"]
         state = (await http.get(f"/api/v1/incidents/incident-{event['dedup_key']}")).json()
         assert state["title"] == "Disk full on db-1"
+        # counted once this incident is recorded too (the state above is Temporal's, the row comes after)
+        await until(lambda: records.incident(engine, incident_id=state["incident_id"]), "the first incident's record")
         before = records.count_incidents(engine)
         for routing_key, detail in [("R0UNKNOWN0000000000000000000000", "routing_key: unknown or revoked"),
                                     ("", "routing_key: missing")]:

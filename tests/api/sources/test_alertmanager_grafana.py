@@ -374,6 +374,7 @@ async def test_api_alertmanager_warning_p2_and_no_ops(env, engine, task_queue, p
         assert ref["priority"] == "P2" and ref["deduplicated"] is False
         state = (await http.get(f"/api/v1/incidents/{ref['id']}")).json()
         assert state["alert_count"] == 1 and state["workflow"]  # a ticket workflow for P2
+        await until(lambda: records.incident(engine, incident_id=ref["id"]), "the P2's record")
 
         # Resolved alerts with no open incident, and the empty heartbeat: accepted, nothing opened.
         before = records.count_incidents(engine)
