@@ -98,10 +98,30 @@ def check_role(principal: auth.ApiKey, roles: tuple[str, ...]) -> None:
                                  f"{' or '.join(r for r in roles if r != 'admin')} (or admin)")
 
 
-def actor_of(principal: auth.ApiKey) -> str:
+INTEGRATION_ACTOR = "integration:"  # what the timeline names for an integration key: integration:<name>
+
+
+def actor_of(principal: auth.ApiKey, *, acting_for: str | None = None) -> str:
     """Who the timeline names for an action taken with this key: the one place that decides it
-    (the JSON API, the console's forms and the acknowledge links all ask here)."""
-    return principal.name
+    (the JSON API, the console's forms and the acknowledge links all ask here).
+
+    `acting_for` is the request's `by`, when it gave one. The rules (docs/integrations.md):
+      integration key           integration:<name> (it acts for its source, never as a person)
+      any other key, no `by`    the key's person (its own name when it has none)
+      `by` is the key's person  the key's person
+      admin, another `by`       "<admin's person> for <by>"
+      responder, another `by`   refused: 403 saying whose key it is
+    """
+    if principal.role == "integration":
+        return INTEGRATION_ACTOR + principal.name
+    person = principal.acts_as
+    wanted = (acting_for or "").strip()
+    if not wanted or wanted == person:
+        return person
+    if principal.role == "admin":
+        return f"{person} for {wanted}"
+    raise HTTPException(403, f"this key belongs to {person}; it cannot act as {wanted} "
+                             "(leave out `by`, or use that person's key; only an admin key acts for someone)")
 
 
 def allow(*roles: str) -> Any:

@@ -45,8 +45,10 @@ class Intake:
             mapping = self.mappings[key_id] = compile_mapping(spec)
         return mapping
 
-    async def alert(self, client: Client, alert: GenericAlert, source: str) -> Accepted:
-        """warroom's own alert JSON: one event through the same path as every source."""
+    async def alert(self, client: Client, alert: GenericAlert, source: str, *, actor: str | None = None,
+                    declared_by: str | None = None) -> Accepted:
+        """warroom's own alert JSON: one event through the same path as every source. `actor`
+        is who acts for the source (deliver); `declared_by` who declared it by hand."""
         if alert.status == "resolve" and not alert.dedup_key:
             raise HTTPException(422, "a resolve needs the dedup_key of the alert it resolves")
         info = AlertInfo(
@@ -55,10 +57,19 @@ class Intake:
             business_impact=(alert.business_impact or "").upper(), availability=alert.availability,
             labels=alert.labels, dedup_key=alert.dedup_key, source=source, links=alert.links,
         )
-        return await self.deliver(client, Parsed(events=[SourceEvent(action=alert.status, alert=info)]), source)
+        if declared_by:
+            # Keyed as a manual incident whoever declares it (two people declaring the same thing
+            # join one incident); the timeline's "triggered" names who declared it.
+            info.dedup_key = info.dedup_key or fallback_dedup_key(info)
+            info.source = declared_by
+        return await self.deliver(client, Parsed(events=[SourceEvent(action=alert.status, alert=info)]), source,
+                                  actor=actor)
 
-    async def deliver(self, client: Client, parsed: Parsed, source: str) -> Accepted:
-        """Start/join, resolve or acknowledge the incident of each parsed event."""
+    async def deliver(self, client: Client, parsed: Parsed, source: str, *, actor: str | None = None) -> Accepted:
+        """Start/join, resolve or acknowledge the incident of each parsed event. A source's
+        resolve and acknowledgement are recorded as `actor` (api.deps.actor_of of the sending
+        key: integration:<name>), or as the source when no key is given."""
+        actor = actor or source
         refs: list[IncidentRef] = []
         for ev in parsed.events:
             ev.alert.source = ev.alert.source if ev.alert.source not in ("", "generic") else source
@@ -72,7 +83,7 @@ class Intake:
             wf_id = incident_workflow_id(ev.alert.dedup_key)
             try:
                 if ev.action == "resolve":
-                    await temporal.source_resolved(client, wf_id, source=source, summary=ev.alert.title)
+                    await temporal.source_resolved(client, wf_id, source=actor, summary=ev.alert.title)
                     if "resolve received" not in parsed.notes:
                         parsed.notes.append("resolve received")
                     state = await temporal.current(client, wf_id)
@@ -80,7 +91,7 @@ class Intake:
                     state = await temporal.current(client, wf_id)
                     try:
                         state = await temporal.act(client, state.incident_id, "acknowledge",
-                                                   {"by": source, "note": "acknowledged by the source"})
+                                                   {"by": actor, "note": f"acknowledged by the source ({source})"})
                     except temporal.ActionRefused:
                         pass  # already acknowledged or resolved: the source's ack changes nothing
             except temporal.UnknownIncident:

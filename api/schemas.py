@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from workflows.contracts import Phase, Priority, Status  # noqa: F401  (a filter outside them is answered 422)
 
 Name = Field(min_length=1, max_length=200, pattern=r"\S")
+# Who acts. Optional: the key's person acts (api.deps.actor_of); a responder's `by` must be that
+# person, an admin's may name someone else (recorded "<admin> for <by>").
+By = Field(None, min_length=1, max_length=200, pattern=r"\S",
+           description="who acts; default and only choice for a responder: the key's person")
 
 
 class GenericAlert(BaseModel):
@@ -51,40 +55,40 @@ class Problem(BaseModel):
 
 
 class AckBody(BaseModel):
-    by: str = Name
+    by: str | None = By
     note: str = ""
 
 
 class CommanderBody(BaseModel):
-    by: str = Name
+    by: str | None = By
     commander: str = Name
 
 
 class UpdateBody(BaseModel):
-    by: str = Name
+    by: str | None = By
     message: str = Field(min_length=1, max_length=20000, pattern=r"\S")
 
 
 class EscalateBody(BaseModel):
-    by: str = Name
+    by: str | None = By
     reason: str = ""
     to_level: int | None = Field(None, ge=2, le=4)
 
 
 class PriorityBody(BaseModel):
-    by: str = Name
+    by: str | None = By
     priority: Priority
     reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
 class StepBody(BaseModel):
-    by: str = Name
+    by: str | None = By
     result: Literal["done", "passed", "failed"] = "done"
     note: str = ""
 
 
 class ResolveBody(BaseModel):
-    by: str = Name
+    by: str | None = By
     resolution: str = ""
     root_cause: str = ""
 
@@ -99,7 +103,7 @@ class ActionItemBody(BaseModel):
 
 
 class ReviewBody(BaseModel):
-    by: str = Name
+    by: str | None = By
     root_cause: str = Field(min_length=1, max_length=20000, pattern=r"\S")
     contributing_factors: list[str] = Field(default_factory=list)
     lessons: list[str] = Field(default_factory=list)
@@ -114,7 +118,7 @@ class ReviewBody(BaseModel):
 
 
 class ReopenBody(BaseModel):
-    by: str = Name
+    by: str | None = By
     reason: str = ""
 
 
@@ -156,6 +160,9 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = KeyName
     role: Role
+    person: str | None = Field(None, min_length=1, max_length=200, pattern=r"\S",
+                               description="who acts with the key: an on-call person id or a name "
+                                           "(default: the key's name); the timeline records it")
 
 
 class KeyView(BaseModel):
@@ -165,6 +172,7 @@ class KeyView(BaseModel):
     prefix: str
     created_at: str
     revoked_at: str | None = None
+    person: str | None = Field(None, description="who acts with the key (not for integrations)")
     format: str | None = None
     signed: bool | None = None
     mapping: dict[str, Any] | None = None
@@ -196,4 +204,7 @@ TEMPORAL: Responses = {
     503: {"model": Problem, "description": "Temporal did not answer (unreachable, deadline, overloaded): retry"}}
 UNKNOWN: Responses = {**UNAUTHORIZED, **TEMPORAL, 404: {"model": Problem, "description": "unknown incident"}}
 REFUSED: Responses = {**UNKNOWN,
+                      403: {"model": Problem, "description": "the key's role may not act, or `by` names someone "
+                                                             "other than the key's person (and the key is not "
+                                                             "an admin's)"},
                       409: {"model": Problem, "description": "the engine refused the action, with its reason"}}

@@ -328,16 +328,18 @@ async def running_cached_worker(client: Client, task_queue: str, engine: Engine,
         yield
 
 
-def new_key(engine, role: str, **integration) -> str:
-    """A fresh API key of this role (names are unique among active keys)."""
-    return auth.create_key(engine, name=f"test-{role}-{uuid.uuid4().hex[:8]}", role=role, **integration)[1]
+def new_key(engine, role: str, **options) -> str:
+    """A fresh API key of this role (names are unique among active keys); `person=` says who
+    acts with it, the other options are an integration's."""
+    return auth.create_key(engine, name=f"test-{role}-{uuid.uuid4().hex[:8]}", role=role, **options)[1]
 
 
 @asynccontextmanager
-async def api(env, engine, task_queue, *, role: str = "admin"):
-    """The app in-process with a worker; requests carry a key of `role` unless they set their own."""
+async def api(env, engine, task_queue, *, role: str = "admin", person: str | None = None):
+    """The app in-process with a worker; requests carry a key of `role` (belonging to `person`)
+    unless they set their own."""
     app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
     async with running_worker(env.client, task_queue, engine):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom",
-                                     headers={"Authorization": f"Bearer {new_key(engine, role)}"}) as http:
+                                     headers={"Authorization": f"Bearer {new_key(engine, role, person=person)}"}) as http:
             yield http

@@ -1,5 +1,6 @@
 """Room: api (HTTP edge) — alerts in: every sender's webhook, parsed by api/sources/ and handed
-to alert intake (api/intake.py), which starts, joins, resolves or acknowledges incidents.
+to alert intake (api/intake.py), which starts, joins, resolves or acknowledges incidents. A
+source's resolve or acknowledgement is recorded as the sending key (api.deps.actor_of).
 
 PagerDuty senders expect PagerDuty's own answers (202 with the dedup_key, 400 for an invalid
 event, the key in the body as `routing_key`), so its two paths answer as PagerDuty does.
@@ -23,6 +24,7 @@ from api.deps import (
     RecordsDep,
     Sender,
     TemporalDep,
+    actor_of,
     check_role,
     check_sender,
     unauthorized,
@@ -51,8 +53,9 @@ def parse_body(parser: Any, raw: bytes) -> Parsed:
 @router.post("/api/v1/alerts/generic", status_code=202, response_model=Accepted,
              responses={**UNAUTHORIZED, **TEMPORAL},
              summary="warroom's own alert JSON: trigger or resolve")
-async def generic_alert(alert: GenericAlert, client: TemporalDep, intake: IntakeDep, _: Sender) -> Accepted:
-    return await intake.alert(client, alert, "generic")
+async def generic_alert(alert: GenericAlert, client: TemporalDep, intake: IntakeDep,
+                        principal: Sender) -> Accepted:
+    return await intake.alert(client, alert, "generic", actor=actor_of(principal))
 
 
 # ---------------------------------------------------------------------- PagerDuty, answered as PagerDuty does
@@ -101,7 +104,7 @@ async def pagerduty_event(request: Request, client: Client, intake: Intake, db: 
     except PayloadError as err:
         return JSONResponse(PagerDutyInvalid(errors=getattr(err, "errors", None) or [str(err)]).model_dump(),
                             status_code=400)
-    await intake.deliver(client, parsed, "pagerduty")
+    await intake.deliver(client, parsed, "pagerduty", actor=actor_of(principal))
     dedup_key = parsed.events[0].alert.dedup_key if parsed.events else ""
     return JSONResponse(PagerDutyAccepted(dedup_key=dedup_key).model_dump(), status_code=202)
 
@@ -126,12 +129,13 @@ async def pagerduty_alert(request: Request, client: TemporalDep, intake: IntakeD
              responses={**BAD_BODY, **TEMPORAL, 404: {"model": Problem, "description": "unknown source"}},
              summary="A monitoring system's webhook: alertmanager, grafana, pagerduty, datadog")
 async def source_alert(source: str, request: Request, client: TemporalDep, intake: IntakeDep,
-                       _: Sender) -> Accepted:
+                       principal: Sender) -> Accepted:
     parser = PARSERS.get(source)
     if parser is None:
         raise HTTPException(404, f"unknown source {source!r}; one of generic, {', '.join(sorted(PARSERS))}, "
                                  "or custom/<integration>")
-    return await intake.deliver(client, parse_body(parser, await request.body()), source)
+    return await intake.deliver(client, parse_body(parser, await request.body()), source,
+                                actor=actor_of(principal))
 
 
 @router.post("/api/v1/alerts/custom/{integration}", status_code=202, response_model=Accepted,
@@ -145,4 +149,4 @@ async def custom_alert(integration: str, request: Request, client: TemporalDep, 
     if integ is None or integ.format != "custom" or integ.mapping is None:
         raise HTTPException(404, f"unknown custom integration {integration!r} (warroom integrations list)")
     parsed = parse_body(intake.mapping(integ.id, integ.mapping).parse, await request.body())
-    return await intake.deliver(client, parsed, f"custom:{integration}")
+    return await intake.deliver(client, parsed, f"custom:{integration}", actor=actor_of(principal))

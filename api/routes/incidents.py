@@ -1,6 +1,7 @@
 """Room: api (HTTP edge) — incidents: declared by hand, listed from the records, shown live
 from Temporal, and acted on by engineers (each action an update of the incident's workflow,
-through warroom.client).
+through warroom.client). Who acted is decided by api.deps.actor_of from the key, never taken
+from the body as it is: a body's `by` only says whom an admin acts for.
 """
 
 from __future__ import annotations
@@ -9,9 +10,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 from temporalio.client import Client
 
-from api.deps import Declarer, IntakeDep, Reader, RecordsDep, Responder, TemporalDep
+from api.deps import (
+    Declarer,
+    IntakeDep,
+    Reader,
+    RecordsDep,
+    Responder,
+    TemporalDep,
+    actor_of,
+)
 from api.schemas import (
     REFUSED,
     TEMPORAL,
@@ -36,6 +46,7 @@ from api.schemas import (
 )
 from warroom import client as temporal
 from warroom import records
+from warroom.records.keys import ApiKey
 
 router = APIRouter()
 
@@ -43,10 +54,10 @@ router = APIRouter()
 @router.post("/api/v1/incidents", status_code=201, response_model=Accepted,
              responses={**UNAUTHORIZED, **TEMPORAL},
              summary="Declare an incident by hand")
-async def declare(alert: GenericAlert, client: TemporalDep, intake: IntakeDep, _: Declarer) -> Accepted:
+async def declare(alert: GenericAlert, client: TemporalDep, intake: IntakeDep, principal: Declarer) -> Accepted:
     if alert.status != "trigger":
         raise HTTPException(422, "declaring an incident takes status 'trigger'")
-    return await intake.alert(client, alert, "manual")
+    return await intake.alert(client, alert, "manual", declared_by=actor_of(principal))
 
 
 # ---------------------------------------------------------------------- managers see
@@ -82,6 +93,13 @@ async def get_incident(incident_id: str, client: TemporalDep, db: RecordsDep, _:
 
 # ---------------------------------------------------------------------- engineers act
 
+def command(body: BaseModel, principal: ApiKey, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The update's payload: the body, with `by` the actor actor_of names for this key."""
+    out = dict(body.model_dump() if payload is None else payload)
+    out["by"] = actor_of(principal, acting_for=getattr(body, "by", None))
+    return out
+
+
 async def act(client: Client, incident_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
     try:
         state = await temporal.act(client, incident_id, action, payload)
@@ -93,47 +111,56 @@ async def act(client: Client, incident_id: str, action: str, payload: dict[str, 
 
 
 @router.post("/api/v1/incidents/{incident_id}/acknowledge", responses=REFUSED, summary="Acknowledge")
-async def acknowledge(incident_id: str, body: AckBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "acknowledge", body.model_dump())
+async def acknowledge(incident_id: str, body: AckBody, client: TemporalDep,
+                      principal: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "acknowledge", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/commander", responses=REFUSED, summary="Assign the commander")
-async def commander(incident_id: str, body: CommanderBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "assign_commander", body.model_dump())
+async def commander(incident_id: str, body: CommanderBody, client: TemporalDep,
+                    principal: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "assign_commander", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/updates", responses=REFUSED, summary="Post a status update")
-async def post_update(incident_id: str, body: UpdateBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "post_update", body.model_dump())
+async def post_update(incident_id: str, body: UpdateBody, client: TemporalDep,
+                      principal: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "post_update", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/escalate", responses=REFUSED, summary="Escalate now")
-async def escalate(incident_id: str, body: EscalateBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "escalate", body.model_dump())
+async def escalate(incident_id: str, body: EscalateBody, client: TemporalDep,
+                   principal: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "escalate", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/priority", responses=REFUSED, summary="Change the priority")
-async def priority(incident_id: str, body: PriorityBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "change_priority", body.model_dump())
+async def priority(incident_id: str, body: PriorityBody, client: TemporalDep,
+                   principal: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "change_priority", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/steps/{step}/complete", responses=REFUSED,
              summary="Complete a waiting runbook step")
 async def complete_step(incident_id: str, step: str, body: StepBody, client: TemporalDep,
-                        _: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "complete_step", {**body.model_dump(), "step": step})
+                        principal: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "complete_step",
+                     command(body, principal, {**body.model_dump(), "step": step}))
 
 
 @router.post("/api/v1/incidents/{incident_id}/resolve", responses=REFUSED, summary="Resolve (verify runs first)")
-async def resolve(incident_id: str, body: ResolveBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "resolve", body.model_dump())
+async def resolve(incident_id: str, body: ResolveBody, client: TemporalDep,
+                  principal: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "resolve", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/review", responses=REFUSED, summary="Submit the review")
-async def review(incident_id: str, body: ReviewBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "submit_review", body.command())
+async def review(incident_id: str, body: ReviewBody, client: TemporalDep,
+                 principal: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "submit_review", command(body, principal, body.command()))
 
 
 @router.post("/api/v1/incidents/{incident_id}/reopen", responses=REFUSED, summary="Reopen a resolved incident")
-async def reopen(incident_id: str, body: ReopenBody, client: TemporalDep, _: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "reopen", body.model_dump())
+async def reopen(incident_id: str, body: ReopenBody, client: TemporalDep,
+                 principal: Responder) -> dict[str, Any]:
+    return await act(client, incident_id, "reopen", command(body, principal))

@@ -39,7 +39,7 @@ def list_keys(db: RecordsDep, _: Admin) -> list[KeyView]:
 def create_key(body: KeyCreate, db: RecordsDep, _: Admin) -> KeyCreated:
     if body.role == "integration":
         raise HTTPException(422, "role integration: create it with POST /api/v1/integrations")
-    return create(db, name=body.name, role=body.role)
+    return create(db, name=body.name, role=body.role, person=body.person)
 
 
 @router.delete("/api/v1/keys/{name}", response_model=KeyView, responses=ADMIN_ERRORS,

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import api, open_marker, until
+from tests.helpers import api, new_key, open_marker, until
 from warroom import records
 
 
@@ -36,44 +36,50 @@ async def test_alert_opens_an_incident_and_a_repeat_joins_it(env, engine, task_q
 
 
 async def test_engineer_actions_map_to_the_engine(env, engine, task_queue):
+    def as_(person: str) -> dict[str, str]:  # each engineer with their own responder key
+        return {"Authorization": f"Bearer {new_key(engine, 'responder', person=person)}"}
+
+    alice, bob, carol, dave = as_("alice"), as_("bob"), as_("carol"), as_("dave")
     async with api(env, engine, task_queue) as http:
         r = await http.post("/api/v1/incidents", json={"title": "Checkout failing", "priority": "P1"})
         assert r.status_code == 201
         iid = r.json()["incidents"][0]["id"]
-        r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={"by": "alice"})
+        r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={}, headers=alice)
         assert r.status_code == 200 and r.json()["status"] == "acknowledged" and r.json()["commander"] == "alice"
-        r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={"by": "bob"})
+        r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={}, headers=bob)
         assert r.status_code == 409 and r.json()["detail"] == "already acknowledged by alice"
-        r = await http.post(f"/api/v1/incidents/{iid}/updates", json={"by": "alice", "message": "rolling back"})
+        r = await http.post(f"/api/v1/incidents/{iid}/updates", json={"message": "rolling back"}, headers=alice)
         assert r.json()["latest_update"]["message"] == "rolling back"
-        r = await http.post(f"/api/v1/incidents/{iid}/commander", json={"by": "alice", "commander": "carol"})
+        r = await http.post(f"/api/v1/incidents/{iid}/commander", json={"commander": "carol"}, headers=alice)
         assert r.json()["commander"] == "carol"
-        r = await http.post(f"/api/v1/incidents/{iid}/priority", json={"by": "carol", "priority": "P0",
-                                                                       "reason": "data loss"})
+        r = await http.post(f"/api/v1/incidents/{iid}/priority", json={"priority": "P0", "reason": "data loss"},
+                            headers=carol)
         assert r.json()["priority"] == "P0"
-        r = await http.post(f"/api/v1/incidents/{iid}/escalate", json={"by": "carol", "reason": "need db team"})
+        r = await http.post(f"/api/v1/incidents/{iid}/escalate", json={"reason": "need db team"}, headers=carol)
         assert r.json()["escalation_level"] == 2
-        r = await http.post(f"/api/v1/incidents/{iid}/steps/nope/complete", json={"by": "carol"})
+        r = await http.post(f"/api/v1/incidents/{iid}/steps/nope/complete", json={}, headers=carol)
         assert r.status_code == 409 and "not waiting" in r.json()["detail"]
-        r = await http.post(f"/api/v1/incidents/{iid}/resolve", json={"by": "carol", "resolution": "rolled back"})
+        r = await http.post(f"/api/v1/incidents/{iid}/resolve", json={"resolution": "rolled back"}, headers=carol)
         assert r.status_code == 200
-        review = {"by": "carol", "root_cause": "bad deploy", "action_items": [
+        review = {"root_cause": "bad deploy", "action_items": [
             "add a canary stage", {"title": "alert on error budget", "owner": "dave", "due": "2027-01-15"}]}
-        r = await http.post(f"/api/v1/incidents/{iid}/review", json={**review, "action_items": [{"owner": "x"}]})
+        r = await http.post(f"/api/v1/incidents/{iid}/review", json={**review, "action_items": [{"owner": "x"}]},
+                            headers=carol)
         assert r.status_code == 422 and "title" in r.text  # an action item needs a title
-        r = await http.post(f"/api/v1/incidents/{iid}/review", json=review)
+        r = await http.post(f"/api/v1/incidents/{iid}/review", json=review, headers=carol)
         assert r.status_code in (200, 409)  # 409 only if verify has not finished yet
         if r.status_code == 409:
-            r = await http.post(f"/api/v1/incidents/{iid}/review", json=review)
+            r = await http.post(f"/api/v1/incidents/{iid}/review", json=review, headers=carol)
         assert r.status_code == 200 and r.json()["review"]["root_cause"] == "bad deploy"
         assert r.json()["review"]["action_items"] == [
             "add a canary stage", {"title": "alert on error budget", "owner": "dave", "due": "2027-01-15"}]
+        assert r.json()["review"]["by"] == "carol"
 
         async def state() -> dict:
             return (await http.get(f"/api/v1/incidents/{iid}")).json()
 
         await until(state, f"{iid} to close after its review", ok=lambda s: s["status"] == "closed")
-        r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={"by": "dave"})
+        r = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={}, headers=dave)
     assert r.status_code == 409, r.text
     assert r.json()["detail"].startswith(f"cannot acknowledge: incident {iid} is closed"), r.text
 
@@ -122,7 +128,7 @@ async def test_bad_actions_get_a_clear_4xx(env, engine, task_queue):
         r = await http.post("/api/v1/incidents/incident-nope/acknowledge", json={"by": "a"})
         assert r.status_code == 404 and r.json()["detail"] == "unknown incident 'incident-nope'"
         iid = (await http.post("/api/v1/incidents", json={"title": "x", "priority": "P2"})).json()["incidents"][0]["id"]
-        for path, body in [("acknowledge", {}), ("acknowledge", {"by": "  "}), ("priority", {"by": "a", "priority": "P7",
+        for path, body in [("acknowledge", {"by": ""}), ("acknowledge", {"by": "  "}), ("priority", {"by": "a", "priority": "P7",
                                                                                                 "reason": "r"}),
                            ("priority", {"by": "a", "priority": "P1"}), ("escalate", {"by": "a", "to_level": 9}),
                            ("updates", {"by": "a", "message": ""})]:
@@ -160,7 +166,7 @@ async def test_a_good_alert_writes_its_incident_record(env, engine, task_queue):
 
 async def test_managers_list_incidents_with_filters_and_pages(env, engine, task_queue):
     service = f"svc-{uuid.uuid4().hex[:6]}"  # the records database is shared by the session: filter on it
-    async with api(env, engine, task_queue, role="responder") as http:
+    async with api(env, engine, task_queue, role="responder", person="alice") as http:
         ids = {}
         for title, priority in [("Payments down", "P0"), ("Search slow", "P2"), ("Typo on page", "P4")]:
             r = await http.post("/api/v1/incidents", json={"title": title, "priority": priority, "service": service})

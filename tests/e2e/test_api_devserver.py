@@ -53,7 +53,8 @@ async def api(dev_env, engine, task_queue) -> AsyncIterator[Api]:
     app = create_app(Settings(task_queue=task_queue), client=dev_env.client, engine=engine)
     custom_name = f"oncall-{uuid.uuid4().hex[:6]}"
     keys = {"sender": new_key(engine, "integration"), "viewer": new_key(engine, "viewer"),
-            "responder": new_key(engine, "responder"), "pd": new_key(engine, "integration", format="pagerduty"),
+            "responder": new_key(engine, "responder", person="alice"), "bob": new_key(engine, "responder", person="bob"),
+            "pd": new_key(engine, "integration", format="pagerduty"),
             "custom": auth.create_key(engine, name=custom_name, role="integration", format="custom",
                                       mapping=CUSTOM_MAPPING)[1]}
     async with running_cached_worker(dev_env.client, task_queue, engine), serving(app) as url:
@@ -108,7 +109,7 @@ async def test_pagerduty_trigger_acknowledge_resolve_on_one_dedup_key(api, paylo
     assert r.status_code == 202
     state = await api.until(pid, lambda s: s["status"] == "acknowledged")
     ack_event = [e for e in state["timeline"] if e["type"] == "acknowledged"][0]
-    assert ack_event["actor"] == "pagerduty"
+    assert ack_event["actor"].startswith("integration:test-integration-")  # the PagerDuty key that acked
     r = await api.http.post("/v2/enqueue", json=resolve)
     assert r.status_code == 202
     state = await api.until(pid, lambda s: s["status"] == "resolved")
@@ -138,9 +139,9 @@ async def test_grafana_datadog_generic_and_custom(api, payloads_dir):
     assert [r1.json()["incidents"][0]["deduplicated"], r2.json()["incidents"][0]["deduplicated"]] == [False, True]
     state = await api.until(f"incident-{key}", lambda s: s["alert_count"] == 2 and s["war_room"] is not None)
     assert state["priority"] == "P0" and types(state).count("alert.received") == 2
-    r = await api.post(f"/api/v1/incidents/incident-{key}/acknowledge", {"by": "alice"}, as_="responder")
+    r = await api.post(f"/api/v1/incidents/incident-{key}/acknowledge", {}, as_="responder")
     assert r.status_code == 200 and r.json()["commander"] == "alice"
-    r = await api.post(f"/api/v1/incidents/incident-{key}/acknowledge", {"by": "bob"}, as_="responder")
+    r = await api.post(f"/api/v1/incidents/incident-{key}/acknowledge", {}, as_="bob")
     assert r.status_code == 409 and r.json()["detail"] == "already acknowledged by alice"
 
     oncall = load(payloads_dir, "other/generic-oncall-formatted-webhook-demo.json")

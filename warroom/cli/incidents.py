@@ -10,7 +10,6 @@ error (Typer's own); 3 the API cannot be reached.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -48,8 +47,9 @@ KeyOpt = Annotated[str | None, typer.Option(
     "--key", envvar="WARROOM_API_KEY", show_default=False,
     help="API key; default: the dev admin key `warroom dev` wrote to <data dir>/admin.key")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the JSON the API answered")]
-ByOpt = Annotated[str | None, typer.Option("--by", envvar="WARROOM_USER", show_default=False,
-                                           help="who acts; default: the OS user name")]
+ByOpt = Annotated[str | None, typer.Option(
+    "--by", show_default=False,
+    help="act for this person (an admin key only); default: the key's person, filled in by the server")]
 IdArg = Annotated[str, typer.Argument(help="incident id, e.g. incident-3f2a...")]
 
 
@@ -67,14 +67,9 @@ def _dev_key() -> str:
         return ""
 
 
-def _by(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment (a container without a passwd entry)
-        raise typer.BadParameter("cannot tell who you are; pass --by NAME or set WARROOM_USER",
-                                 param_hint="--by") from None
+def _by(by: str | None) -> dict[str, str]:
+    """The body's `by`: only when given. The server records the key's person (api.deps.actor_of)."""
+    return {"by": by} if by else {}
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -264,7 +259,7 @@ def ack(incident_id: IdArg, by: ByOpt = None,
         note: Annotated[str, typer.Option("--note", help="a note for the timeline")] = "",
         as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
     """Acknowledge: you take the incident (and become its commander if it has none)."""
-    _act(url, key, as_json, incident_id, "acknowledge", {"by": _by(by), "note": note},
+    _act(url, key, as_json, incident_id, "acknowledge", {**_by(by), "note": note},
          lambda s: _summary("acknowledged", s))
 
 
@@ -272,7 +267,7 @@ def ack(incident_id: IdArg, by: ByOpt = None,
 def update(incident_id: IdArg, message: Annotated[str, typer.Argument(help="the status update")],
            by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
     """Post a status update (it resets the update reminder)."""
-    _act(url, key, as_json, incident_id, "updates", {"by": _by(by), "message": message},
+    _act(url, key, as_json, incident_id, "updates", {**_by(by), "message": message},
          lambda s: _summary("update posted to", s))
 
 
@@ -283,7 +278,7 @@ def escalate(incident_id: IdArg,
                                                           help="jump to this level (default: the next)")] = None,
              by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
     """Escalate now, to the next level or to --to-level."""
-    body: dict[str, Any] = {"by": _by(by), "reason": reason}
+    body: dict[str, Any] = {**_by(by), "reason": reason}
     if to_level is not None:
         body["to_level"] = to_level
     _act(url, key, as_json, incident_id, "escalate", body, lambda s: _summary("escalated", s))
@@ -297,7 +292,7 @@ def priority(incident_id: IdArg,
              by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
     """Change the priority (deadlines follow the new one)."""
     _act(url, key, as_json, incident_id, "priority",
-         {"by": _by(by), "priority": new_priority.value, "reason": reason},
+         {**_by(by), "priority": new_priority.value, "reason": reason},
          lambda s: _summary("priority changed on", s))
 
 
@@ -308,7 +303,7 @@ def resolve(incident_id: IdArg,
             by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
     """Resolve (the runbook's verification runs first; `show` tells when it is resolved)."""
     _act(url, key, as_json, incident_id, "resolve",
-         {"by": _by(by), "resolution": resolution, "root_cause": root_cause},
+         {**_by(by), "resolution": resolution, "root_cause": root_cause},
          lambda s: _summary("resolve requested for", s))
 
 
@@ -323,6 +318,6 @@ def review(incident_id: IdArg,
            by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
     """Submit the post-incident review of a resolved incident (it closes the incident)."""
     _act(url, key, as_json, incident_id, "review",
-         {"by": _by(by), "root_cause": root_cause, "contributing_factors": factor or [],
+         {**_by(by), "root_cause": root_cause, "contributing_factors": factor or [],
           "lessons": lesson or [], "action_items": action_item or []},
          lambda s: _summary("review submitted for", s))

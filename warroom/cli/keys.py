@@ -55,7 +55,8 @@ def show_table(rows: list[dict[str, Any]], columns: list[str], title: str) -> No
 
 
 def print_created(view: auth.ApiKey, key: str, *, secret: str | None = None) -> None:
-    what = f"integration {view.name!r}" if view.role == "integration" else f"{view.role} key {view.name!r}"
+    what = (f"integration {view.name!r}" if view.role == "integration"
+            else f"{view.role} key {view.name!r} for {view.acts_as}")
     typer.echo(f"created {what} (id {view.id})")
     if secret:
         typer.echo(f"signing secret (configure it in the sender; shown this once): {secret}")
@@ -70,10 +71,13 @@ def print_created(view: auth.ApiKey, key: str, *, secret: str | None = None) -> 
 def keys_create(
     role: Annotated[str, typer.Option(help="integration, responder, viewer or admin")],
     name: Annotated[str, typer.Option(help="a unique name: who or what uses the key")],
+    person: Annotated[str | None, typer.Option(
+        help="who acts with it (an on-call person id or a name): the timeline records them; "
+             "default: the key's name")] = None,
 ) -> None:
     """Create a key; it is printed alone on the last line, and only this once."""
     try:
-        view, key = auth.create_key(records_engine(), name=name, role=role)
+        view, key = auth.create_key(records_engine(), name=name, role=role, person=person)
     except auth.KeyProblem as err:
         raise fail(str(err)) from None
     print_created(view, key)
@@ -87,7 +91,7 @@ def keys_list(all_: Annotated[bool, typer.Option("--all", help="include revoked 
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    show_table(rows, ["name", "role", "prefix", "id", "created_at", "revoked_at"], "API keys")
+    show_table(rows, ["name", "role", "person", "prefix", "id", "created_at", "revoked_at"], "API keys")
 
 
 @keys_app.command("revoke")

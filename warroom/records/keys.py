@@ -10,6 +10,11 @@ Roles (docs/integrations.md has the endpoint table):
   responder    act on incidents and read them
   viewer       read only
   admin        everything, including keys and integrations
+
+A responder, viewer or admin key belongs to a person (an on-call person id or a free name):
+the actor the timeline records for what the key does (api.deps.actor_of). A key without one,
+such as a key made before people were recorded, acts as its own name. An integration is not a
+person: it acts as itself.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ FORMATS: tuple[str, ...] = ("alertmanager", "grafana", "pagerduty", "datadog", "
 # Senders that can sign their deliveries: Grafana natively, generic/custom with warroom's scheme.
 SIGNED_FORMATS: tuple[str, ...] = ("grafana", "generic", "custom")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+PERSON_MAX = 200
 
 
 class KeyProblem(ValueError):
@@ -53,6 +59,12 @@ class ApiKey:
     format: str | None = None
     mapping: dict[str, Any] | None = None
     signing_secret: str | None = field(default=None, repr=False)
+    person: str | None = None
+
+    @property
+    def acts_as(self) -> str:
+        """The person the key belongs to, or its own name when it has none."""
+        return self.person or self.name
 
     @property
     def signed(self) -> bool:
@@ -65,7 +77,9 @@ class ApiKey:
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
         }
-        if self.role == "integration":
+        if self.role != "integration":
+            out["person"] = self.acts_as
+        else:
             out.update(format=self.format, signed=self.signed, mapping=self.mapping)
         return out
 
@@ -77,7 +91,7 @@ def hash_key(key: str) -> str:
 def _view(row: ApiKeyRow) -> ApiKey:
     return ApiKey(id=row.id, name=row.name, role=row.role, prefix=row.prefix, created_at=row.created_at,
                   revoked_at=row.revoked_at, format=row.format, mapping=row.mapping,
-                  signing_secret=row.signing_secret)
+                  signing_secret=row.signing_secret, person=row.person)
 
 
 def _active(session: Session, name: str) -> ApiKeyRow | None:
@@ -85,9 +99,11 @@ def _active(session: Session, name: str) -> ApiKeyRow | None:
 
 
 def create_key(engine: Engine, *, name: str, role: str, format: str | None = None,
-               signing_secret: str | None = None, mapping: dict[str, Any] | None = None) -> tuple[ApiKey, str]:
+               signing_secret: str | None = None, mapping: dict[str, Any] | None = None,
+               person: str | None = None) -> tuple[ApiKey, str]:
     """Store a new key; return it and the key itself (shown once). A custom integration's
-    mapping must already be validated by the caller (api.sources.custom.compile_mapping)."""
+    mapping must already be validated by the caller (api.sources.custom.compile_mapping).
+    `person` is who acts with a responder, viewer or admin key (default: the key's name)."""
     if not NAME_RE.match(name or ""):
         raise KeyProblem(f"name {name!r}: letters, digits, '.', '_' or '-', at most 100, starting with a "
                         "letter or digit")
@@ -95,6 +111,13 @@ def create_key(engine: Engine, *, name: str, role: str, format: str | None = Non
         raise KeyProblem(f"role {role!r}: one of {', '.join(ROLES)}")
     if role != "integration" and (format or signing_secret or mapping):
         raise KeyProblem("format, signing secret and mapping belong to integration keys only")
+    if person is not None:
+        person = person.strip()
+        if not person or len(person) > PERSON_MAX or any(not c.isprintable() for c in person):
+            raise KeyProblem(f"person {person!r}: a name or on-call person id, 1 to {PERSON_MAX} printable "
+                             "characters")
+        if role == "integration":
+            raise KeyProblem("an integration key acts as its integration, not as a person: no person for it")
     if format is not None and format not in FORMATS:
         raise KeyProblem(f"format {format!r}: one of {', '.join(FORMATS)}")
     if signing_secret is not None:
@@ -110,7 +133,7 @@ def create_key(engine: Engine, *, name: str, role: str, format: str | None = Non
             raise KeyProblem(f"name {name!r} is already used by an active key; revoke it first")
         row = ApiKeyRow(id="k" + secrets.token_hex(6), name=name, role=role, key_hash=hash_key(key),
                         prefix=key[:8], format=format, signing_secret=signing_secret, mapping=mapping,
-                        created_at=now_utc())
+                        person=person, created_at=now_utc())
         session.add(row)
         session.flush()
         return _view(row), key

@@ -220,6 +220,8 @@ class ApiKeyRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     role: Mapped[str] = mapped_column(String(16))
+    # Who acts with the key (an on-call person id or a name); None: the key's own name.
+    person: Mapped[str | None] = mapped_column(String(200), nullable=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise a key in a list
     format: Mapped[str | None] = mapped_column(String(32), nullable=True)  # integrations: the source format

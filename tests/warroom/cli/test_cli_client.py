@@ -24,8 +24,7 @@ from typing import Any
 import httpx
 
 from api.app import create_app
-from tests.helpers import running_worker, serving, until
-from tests.helpers import new_key
+from tests.helpers import new_key, running_worker, serving, until
 from warroom.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -66,12 +65,12 @@ async def warroom(*args: str, **env: str | None) -> Run:
 @dataclass
 class Api:
     url: str
-    responder: str  # a responder's key
+    responder: str  # a responder's key, alice's
     data_dir: Path
 
     async def run(self, *args: str, key: str | None = None, **env: str | None) -> Run:
         """`warroom incidents <args>` against this API; the key through WARROOM_API_KEY, as a
-        script would set it; a data directory without a dev key; no WARROOM_USER."""
+        script would set it; a data directory without a dev key."""
         return await warroom("incidents", *args, **{"WARROOM_URL": self.url, "WARROOM_API_KEY": key or self.responder,
                                                     "WARROOM_DATA_DIR": str(self.data_dir), **env})
 
@@ -99,7 +98,7 @@ async def served(env: Any, engine: Any, task_queue: str, tmp_path: Path) -> Asyn
     app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
     async with running_worker(env.client, task_queue, engine):  # no cache: every task replays
         async with serving(app) as url:
-            yield Api(url=url, responder=new_key(engine, "responder"), data_dir=tmp_path / "data")
+            yield Api(url=url, responder=new_key(engine, "responder", person="alice"), data_dir=tmp_path / "data")
 
 
 async def eventually(api: Api, args: list[str], ok: Callable[[Run], bool], seconds: float = 20) -> Run:
@@ -170,42 +169,40 @@ async def test_an_incident_from_ack_to_review(env, engine, task_queue, tmp_path)
     async with served(env, engine, task_queue, tmp_path) as api:
         iid = await api.declare(title="Payments timing out", priority="P2")
 
-        r = await api.run("ack", iid, "--by", "alice", "--note", "on it")
+        r = await api.run("ack", iid, "--note", "on it")  # no --by: the key is alice's
         assert r.exit_code == 0, r.output
         assert r.stdout.startswith(f"acknowledged {iid}: P2, acknowledged,") and "commander alice" in r.stdout
-        again = await api.run("ack", iid, "--by", "bob")
+        again = await api.run("ack", iid, key=new_key(engine, "responder", person="bob"))
         assert again.exit_code == 1 and again.stdout == ""
         assert "error: already acknowledged by alice" in again.stderr
         assert "Traceback" not in again.output
 
-        r = await api.run("update", iid, "rolling back 4.2", "--by", "alice", "--json")
+        r = await api.run("update", iid, "rolling back 4.2", "--json")
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["latest_update"]["message"] == "rolling back 4.2"
         state = await api.state(iid)
         assert state["latest_update"]["message"] == "rolling back 4.2" and state["latest_update"]["by"] == "alice"
 
-        r = await api.run("escalate", iid, "--reason", "need the db team", "--by", "alice")
+        r = await api.run("escalate", iid, "--reason", "need the db team")
         assert r.exit_code == 0, r.output
         assert "escalated" in r.stdout and "escalation level 2" in r.stdout
         assert (await api.state(iid))["escalation_level"] == 2
-        r = await api.run("escalate", iid, "--to-level", "4", "--by", "alice")
+        r = await api.run("escalate", iid, "--to-level", "4")
         assert r.exit_code == 0, r.output
         assert (await api.state(iid))["escalation_level"] == 4
 
-        r = await api.run("priority", iid, "p0", "--reason", "card data at risk", "--by", "alice")
+        r = await api.run("priority", iid, "p0", "--reason", "card data at risk")
         assert r.exit_code == 0, r.output
         assert r.stdout.startswith(f"priority changed on {iid}: P0,")
         assert (await api.state(iid))["priority"] == "P0"
 
-        r = await api.run("resolve", iid, "--resolution", "rolled back", "--root-cause", "bad deploy",
-                          "--by", "alice")
+        r = await api.run("resolve", iid, "--resolution", "rolled back", "--root-cause", "bad deploy")
         assert r.exit_code == 0, r.output
         assert r.stdout.startswith(f"resolve requested for {iid}:")
         await eventually(api, ["show", iid, "--json"], lambda r: json.loads(r.stdout)["status"] == "resolved")
 
         r = await api.run("review", iid, "--root-cause", "bad deploy", "--factor", "no canary",
-                          "--factor", "friday", "--lesson", "canary first", "--action-item", "add canary",
-                          "--by", "alice")
+                          "--factor", "friday", "--lesson", "canary first", "--action-item", "add canary")
         assert r.exit_code == 0, r.output
         assert r.stdout.startswith(f"review submitted for {iid}:")
         state = await api.state(iid)
@@ -220,13 +217,25 @@ async def test_an_incident_from_ack_to_review(env, engine, task_queue, tmp_path)
         assert text in shown.stdout, shown.stdout
 
 
-async def test_by_defaults_to_warroom_user(env, engine, task_queue, tmp_path):
+async def test_acting_without_by_records_the_keys_person_and_a_wrong_by_is_refused(env, engine, task_queue,
+                                                                                      tmp_path):
     async with served(env, engine, task_queue, tmp_path) as api:
         iid = await api.declare(title="Search is slow", priority="P3")
-        r = await api.run("ack", iid, "--json", WARROOM_USER="carol")
+        carol = new_key(engine, "responder", person="carol")
+        refused = await api.run("ack", iid, "--by", "the-cto", key=carol)
+        r = await api.run("ack", iid, "--json", key=carol)
+        admin = new_key(engine, "admin", person="root")
+        for_carol = await api.run("update", iid, "db failover started", "--by", "carol", "--json", key=admin)
+        shown = await api.run("show", iid)
+    assert refused.exit_code == 1 and refused.stderr.startswith(
+        "error: this key belongs to carol; it cannot act as the-cto"), refused.output
     assert r.exit_code == 0, r.output
     state = json.loads(r.stdout)
     assert state["status"] == "acknowledged" and state["commander"] == "carol"
+    assert [e["actor"] for e in state["timeline"] if e["type"] == "acknowledged"] == ["carol"]
+    assert for_carol.exit_code == 0, for_carol.output
+    assert json.loads(for_carol.stdout)["latest_update"]["by"] == "root for carol"
+    assert shown.exit_code == 0 and "root for carol" in shown.stdout, shown.output
 
 
 async def test_the_dev_admin_key_is_used_when_no_key_is_given(env, engine, task_queue, tmp_path):
@@ -250,7 +259,7 @@ async def test_a_viewer_can_list_and_show_but_not_act(env, engine, task_queue, t
         await eventually(api, ["list", "--service", service, "--json"], lambda r: iid in ids(r))
         listed, shown, refused = await asyncio.gather(api.run("list", "--service", service, key=viewer),
                                                       api.run("show", iid, key=viewer),
-                                                      api.run("ack", iid, "--by", "vic", key=viewer))
+                                                      api.run("ack", iid, key=viewer))
         state = await api.state(iid)
     assert listed.exit_code == 0 and iid in listed.stdout, listed.output
     assert shown.exit_code == 0 and "Cache cold" in shown.stdout, shown.output

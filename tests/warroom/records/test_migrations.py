@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from warroom import records
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 @pytest.fixture
@@ -75,6 +75,29 @@ def test_a_database_made_before_migrations_is_stamped_and_upgraded_keeping_its_r
     with Session(empty) as s:
         assert s.scalars(select(records.IncidentRow.title)).all() == ["Old incident"]
     assert [e.type for e in records.timeline(empty, incident_id="incident-old")] == ["triggered"]
+
+
+def test_keys_made_before_0006_gain_an_empty_person_and_keep_acting_as_their_name(empty):
+    from warroom.records import keys as auth
+
+    key = "wr" + "a" * 30
+    with empty.begin() as conn:
+        command.upgrade(records._alembic(conn), "0005")
+        conn.exec_driver_sql("INSERT INTO api_keys (id, name, role, key_hash, prefix, created_at) VALUES "
+                             f"('kold', 'oncall-a', 'responder', '{auth.hash_key(key)}', 'wraaaaaa', "
+                             "'2026-01-01 00:00:00+00:00')")
+    records.create_schema(empty)
+    assert records.schema_revision(empty) == HEAD and differences(empty) == []
+    old = auth.authenticate(empty, key)
+    assert old is not None and (old.name, old.person, old.acts_as) == ("oncall-a", None, "oncall-a")
+    assert old.public()["person"] == "oncall-a"
+    with Session(empty) as s:
+        assert s.scalars(select(records.ApiKeyRow.person)).all() == [None]
+    with empty.begin() as conn:  # and back: the column goes, the key stays
+        command.downgrade(records._alembic(conn), "0005")
+    assert "person" not in {c["name"] for c in inspect(empty).get_columns("api_keys")}
+    with Session(empty) as s:
+        assert s.scalars(select(records.ApiKeyRow.id)).all() == ["kold"]
 
 
 def test_downgrade_to_nothing_and_up_again(empty):
