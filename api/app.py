@@ -21,7 +21,20 @@ from api.console import STATIC_DIR
 from api.deps import ADMIN, READ, allow
 from api.intake import Intake
 from api.limits import BodySizeLimit
-from api.routes import alerts, health, incidents, integrations, keys, metrics, oncall, reports, runbooks
+from api.routes import (
+    alerts,
+    console,
+    console_incident,
+    console_reports,
+    health,
+    incidents,
+    integrations,
+    keys,
+    metrics,
+    oncall,
+    reports,
+    runbooks,
+)
 from warroom import records
 from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
@@ -76,4 +89,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # In this order: it decides which of two matching paths answers (generic before {source}).
     for area in (health, alerts, incidents, keys, integrations):
         app.include_router(area.router)
+    # The web console (pages, not API operations: out of the OpenAPI document).
+    for pages in (console, console_incident, console_reports):
+        app.include_router(pages.router)
     return app
