@@ -315,6 +315,9 @@ class Resume:
 class Acknowledge:
     by: str
     note: str = ""
+    # The person an admin acknowledged for (by "root for alice": "alice"): they, not the admin,
+    # take command when the incident has no commander. "": whoever `by` names.
+    for_person: str = ""
 
 
 @dataclass

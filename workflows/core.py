@@ -389,8 +389,8 @@ class IncidentCore:
         self._event("acknowledged", actor=a.by, note=a.note or None,
                     seconds_to_ack=int((now - s.created_at).total_seconds()) if s.created_at else None)
         if s.commander is None:
-            s.commander = a.by
-            self._event("commander.assigned", actor="system", commander=a.by, reason="first acknowledgement")
+            s.commander = a.for_person or a.by
+            self._event("commander.assigned", actor="system", commander=s.commander, reason="first acknowledgement")
         self._progress()
         return self._view()
 

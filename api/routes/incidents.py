@@ -113,7 +113,10 @@ async def act(client: Client, incident_id: str, action: str, payload: dict[str, 
 @router.post("/api/v1/incidents/{incident_id}/acknowledge", responses=REFUSED, summary="Acknowledge")
 async def acknowledge(incident_id: str, body: AckBody, client: TemporalDep,
                       principal: Responder) -> dict[str, Any]:
-    return await act(client, incident_id, "acknowledge", command(body, principal))
+    payload = command(body, principal)
+    if body.by and payload["by"] != body.by.strip():  # an admin acting for someone: they take command
+        payload["for_person"] = body.by.strip()
+    return await act(client, incident_id, "acknowledge", payload)
 
 
 @router.post("/api/v1/incidents/{incident_id}/commander", responses=REFUSED, summary="Assign the commander")

@@ -69,12 +69,16 @@ async def test_a_key_without_a_person_acts_as_its_own_name(env, engine, task_que
 async def test_an_admin_acting_for_someone_is_recorded_as_admin_for_them(env, engine, task_queue):
     async with api(env, engine, task_queue, role="admin", person="root") as http:
         iid = await declare(http)
+        acked = await http.post(f"/api/v1/incidents/{iid}/acknowledge", json={"by": "bob"})
+        assert acked.status_code == 200, acked.text
         r = await http.post(f"/api/v1/incidents/{iid}/updates", json={"by": "bob", "message": "bob is offline"})
         assert r.status_code == 200, r.text
         own = await http.post(f"/api/v1/incidents/{iid}/updates", json={"message": "taking over"})
         same = await http.post(f"/api/v1/incidents/{iid}/escalate", json={"by": "root", "reason": "db team"})
         state = same.json()
     assert own.status_code == 200 and same.status_code == 200, (own.text, same.text)
+    assert actors(state, "acknowledged") == ["root for bob"]
+    assert state["commander"] == "bob"  # the person acknowledged for takes command, not the admin
     assert actors(state, "status_update.posted") == ["root for bob", "root"]
     assert [e["actor"] for e in state["timeline"] if e["type"] == "escalated"] == ["root"]
 
