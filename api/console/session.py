@@ -98,3 +98,30 @@ def login_token(request: Request, nonce: str) -> str:
 def login_ok(request: Request, token: str) -> bool:
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     return bool(nonce and token) and hmac.compare_digest(token, login_token(request, nonce))
+
+
+# ------------------------------------------------------------------ sign-in links (`warroom console login`)
+
+LINK_MINUTES = 10
+
+
+def link_token(key: bytes, key_id: str, *, minutes: int = LINK_MINUTES, now: float | None = None) -> str:
+    """A signed, expiring sign-in token for this key (made by the CLI with the same server key)."""
+    body = f"{key_id}.{int((now or time.time()) + minutes * 60)}.{secrets.token_urlsafe(8)}"
+    return f"{body}.{_mac(key, 'link', body)}"
+
+
+def link_key_id(key: bytes, token: str, *, now: float | None = None) -> str | None:
+    """The key id a sign-in token was made for, or None if it is forged, malformed or expired."""
+    body, _, mac = token.rpartition(".")
+    if not body or not hmac.compare_digest(mac, _mac(key, "link", body)):
+        return None
+    key_id, expires, _nonce = (body.split(".") + ["", "", ""])[:3]
+    if not expires.isdigit() or (now or time.time()) > int(expires):
+        return None
+    return key_id
+
+
+def request_key(request: Request) -> bytes:
+    """The server key this app signs with (public for the sign-in link routes)."""
+    return _key(request)

@@ -168,6 +168,44 @@ async def logout(request: Request, db: RecordsDep) -> Response:
     return resp
 
 
+# ---------------------------------------------------------------------- sign-in links
+
+def link_person(request: Request, db: Any, token: str) -> auth.ApiKey | None:
+    key_id = sessions.link_key_id(sessions.request_key(request), token)
+    principal = auth.find(db, key_id) if key_id else None
+    return principal if principal is not None and principal.id == key_id and principal.role in READ else None
+
+
+@router.get("/login/link", response_class=HTMLResponse)
+async def link_form(request: Request, db: RecordsDep, t: str = "") -> Response:
+    """A sign-in link (`warroom console login`) shows whose it is and a button: signing in is a
+    POST, so a chat app previewing the link signs no one in."""
+    principal = await run_in_threadpool(link_person, request, db, t)
+    if principal is None:
+        return page(request, "console/denied.html", None, status_code=403,
+                    reason="This sign-in link is expired or not valid. Ask for a new one "
+                           "(warroom console login), or sign in with your key at /login.")
+    nonce = sessions.login_nonce(request)
+    resp = page(request, "console/link.html", None, person=principal, token=t,
+                login_csrf=sessions.login_token(request, nonce))
+    sessions.set_cookie(request, resp, sessions.LOGIN_COOKIE, nonce, sessions.LOGIN_AGE)
+    return resp
+
+
+@router.post("/login/link")
+async def link_sign_in(request: Request, db: RecordsDep) -> Response:
+    form = await form_of(request)
+    if not sessions.login_ok(request, form.get("csrf", "")):
+        raise HTTPException(403, "the sign-in form's CSRF token is missing or stale: open the link again")
+    principal = await run_in_threadpool(link_person, request, db, form.get("t", ""))
+    if principal is None:
+        return page(request, "console/denied.html", None, status_code=403,
+                    reason="This sign-in link is expired or not valid. Ask for a new one (warroom console login).")
+    resp = RedirectResponse("/", status_code=303)
+    sessions.sign_in(request, resp, principal)
+    return resp
+
+
 # ---------------------------------------------------------------------- the board
 
 def board_filters(request: Request) -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from warroom.cli.console import console_app
 from warroom.cli.incidents import incidents_app
 from warroom.cli.keys import integrations_app, keys_app
 from warroom.cli.oncall import oncall_app
@@ -29,6 +30,7 @@ app = typer.Typer(help="warroom: incident response as durable Temporal workflows
                   pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The records database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(console_app, name="console")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(oncall_app, name="oncall")
 

@@ -1,0 +1,40 @@
+"""`warroom console login`: a sign-in link for the web console, for a person's key.
+
+Room: CLI (a composition root). Works on the records database directly (like `warroom keys`)
+and signs with the server key the API uses (Settings.secret_key, or <data_dir>/secret.key), so
+run it where the API's settings are. The link expires after a few minutes; opening it shows a
+Sign in button (a POST: link previewers sign no one in).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from api.console.session import LINK_MINUTES, link_token
+from warroom.cli.keys import records_engine
+from warroom.records import keys as auth
+from warroom.secrets import server_key
+from warroom.settings import Settings
+
+console_app = typer.Typer(help="The web console.", no_args_is_help=True)
+
+
+@console_app.command("login")
+def login(name: Annotated[str, typer.Option("--name", help="the key's name (warroom keys list)")],
+          minutes: Annotated[int, typer.Option(min=1, max=60, help="minutes the link stays valid")] = LINK_MINUTES,
+          ) -> None:
+    """Print a sign-in link for the console, for the active key NAME (viewer, responder or admin)."""
+    settings = Settings()
+    principal = auth.find(records_engine(), name)
+    if principal is None:
+        typer.echo(f"no active key named {name!r} (warroom keys list)", err=True)
+        raise typer.Exit(1)
+    if principal.role not in ("viewer", "responder", "admin"):
+        typer.echo(f"the key {name!r} is an integration key: the console is for people's keys", err=True)
+        raise typer.Exit(1)
+    base = (settings.public_url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
+    token = link_token(server_key(settings.secret_key, settings.data_dir), principal.id, minutes=minutes)
+    typer.echo(f"sign-in link for {principal.name} ({principal.role}), valid {minutes} min:")
+    typer.echo(f"{base}/login/link?t={token}")
