@@ -131,7 +131,8 @@ async def login_form(request: Request, db: RecordsDep, next: str = "/") -> Respo
 
 def safe_next(target: str) -> str:
     """Only a path of this console: a sign-in never sends a person to another host."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    # "//host" and "/\\host" are other hosts to a browser
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
 
 
 @router.post("/login")

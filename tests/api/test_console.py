@@ -115,8 +115,10 @@ async def test_sign_in_cookie_sign_out_and_refused_keys(env, engine, task_queue)
             r = await http.post("/login", data={"csrf": csrf_of(form.text), "key": key})
             assert r.status_code == 401 and words in r.text
         key = new_key(engine, "responder")
-        r = await http.post("/login", data={"csrf": csrf_of(form.text), "key": key, "next": "//evil.example/x"})
-        assert r.status_code == 303 and r.headers["location"] == "/"
+        for elsewhere in ("//evil.example/x", "/\\evil.example", "https://evil.example/"):
+            form = await http.get("/login")  # a sign-in spends the form's nonce
+            r = await http.post("/login", data={"csrf": csrf_of(form.text), "key": key, "next": elsewhere})
+            assert r.status_code == 303 and r.headers["location"] == "/", elsewhere
         cookie = r.headers["set-cookie"]
         assert "warroom_session=" in cookie and key not in cookie
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
