@@ -29,6 +29,7 @@ from warroom.runbooks import actions
 from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_for
+from warroom.secrets import server_key
 from warroom.settings import Settings
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
@@ -41,9 +42,10 @@ def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str,
                    approvers: dict[str, list[str]] | None = None, *,
                    oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                    public_url: str = "", delivery_attempts: int = 3, retry_delay: float = 0.5,
-                   send: Send | None = None) -> list[Any]:
+                   send: Send | None = None, ack_key: bytes = b"", ack_link_hours: float = 24.0) -> list[Any]:
     notify = NotifyActivities(engine, channels, oncall=oncall, war_room=war_room, public_url=public_url,
-                              attempts_per_contact=delivery_attempts, retry_delay=retry_delay, send=send)
+                              attempts_per_contact=delivery_attempts, retry_delay=retry_delay, send=send,
+                              ack_key=ack_key, ack_ttl_seconds=ack_link_hours * 3600)
     recovery = recovery or RecoveryActivities()
     return [
         AssessActivities(runbooks, approvers, engine, oncall).assess_incident,
@@ -61,22 +63,26 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine, runbooks
                  retry_delay: float = 0.5, send: Send | None = None, **worker_options: Any) -> Worker:
     """The worker on settings.task_queue, every part built from `settings` (the only Settings:
     commands, Prometheus, action modules, approvers, on-call files, public URL, delivery tries,
-    the war-room provider). The action modules and the on-call files are loaded here, so a
-    broken one stops the worker at start (ActionModuleError / OnCallError naming the file).
-    The keyword parts replace one piece: `recovery` answers run_action / run_check (the
-    simulator's rehearsal), `send` replaces the channel delivery (a rehearsal resolves who would
-    be paged and sends nothing); `worker_options` go to temporalio's Worker."""
+    the war-room provider, the server key that signs the acknowledge links in pages: the API's
+    own, Settings.secret_key or the one kept in the data dir). The action modules and the
+    on-call files are loaded here, so a broken one stops the worker at start (ActionModuleError /
+    OnCallError naming the file). The keyword parts replace one piece: `recovery` answers
+    run_action / run_check (the simulator's rehearsal), `send` replaces the channel delivery (a
+    rehearsal resolves who would be paged and sends nothing); `worker_options` go to
+    temporalio's Worker."""
     actions.load_modules(settings.action_modules)
     # Re-read when a file changes (an edit, a PUT through the API); invalid at start: no worker.
     oncall = oncall or OnCallSource(settings.oncall_dir)
     war_room = war_room or provider_for(settings)
     recovery = recovery or RecoveryActivities(commands=settings.commands, prometheus_url=settings.prometheus_url)
+    # Only worth making (a file in the data dir when unset) where a page can carry a link.
+    ack_key = server_key(settings.secret_key, settings.data_dir) if settings.public_url else b""
     return Worker(
         client, task_queue=settings.task_queue, workflows=WORKFLOWS,
         activities=activities_for(engine, runbooks, channels, recovery, settings.approvers, oncall=oncall,
                                   war_room=war_room, public_url=settings.public_url,
                                   delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
-                                  send=send),
+                                  send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours),
         activity_executor=ThreadPoolExecutor(max_workers=32), **worker_options,
     )
 

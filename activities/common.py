@@ -1,5 +1,5 @@
 """What the activities share: calling the records without ever being held back by them, the
-incident's link, when the engine scheduled the call, whom to invite, war-room errors.
+incident's link and a person's acknowledge link, when the engine scheduled the call, whom to invite, war-room errors.
 
 Room: activities (the I/O side of the engine).
 """
@@ -7,6 +7,7 @@ Room: activities (the I/O side of the engine).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from warroom import acklink
 from warroom.delivery.war_rooms import WarRoomError
 from warroom.oncall import Person
 
@@ -36,6 +38,17 @@ def recorded(engine: Engine, write: Callable[..., T], **kw: Any) -> T | None:
 def incident_link(public_url: str, incident_id: str) -> str:
     """Where a person reaches the incident ("" when the public URL is not configured)."""
     return f"{public_url.rstrip('/')}/api/v1/incidents/{incident_id}" if public_url else ""
+
+
+def ack_link(public_url: str, key: bytes, *, incident_id: str, person: str,
+             ttl_seconds: float = acklink.DEFAULT_TTL_SECONDS) -> str:
+    """The one-tap link that lets `person` acknowledge the incident ("" without a public URL or
+    a key). Made at send time on the worker's wall clock, which the API checks it against: the
+    token never enters workflow history, so it is not replayed and its expiry is real time."""
+    if not public_url or not key:
+        return ""
+    token = acklink.make(key, incident_id=incident_id, person=person, now=time.time(), ttl_seconds=ttl_seconds)
+    return public_url.rstrip("/") + acklink.path(token)
 
 
 def scheduled_at() -> datetime:

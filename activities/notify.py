@@ -36,9 +36,9 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common import incident_link, invite_handle, recorded, scheduled_at, war_room_error
+from activities.common import ack_link, incident_link, invite_handle, recorded, scheduled_at, war_room_error
 from warroom.delivery import channels as chan
-from warroom import records
+from warroom import acklink, records
 from warroom.delivery import messages
 from warroom.oncall import ContactPoint, OnCallConfig, Person
 from warroom.delivery.war_rooms import LogWarRoom, Room, WarRoomError, WarRoomProvider
@@ -84,7 +84,8 @@ class NotifyActivities:
     def __init__(self, engine: Engine, channels: dict[str, Channel] | None = None, default_channel: str = "log", *,
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                  public_url: str = "", attempts_per_contact: int = 3, retry_delay: float = 0.5,
-                 send: Send | None = None, env: Mapping[str, str] | None = None) -> None:
+                 send: Send | None = None, env: Mapping[str, str] | None = None, ack_key: bytes = b"",
+                 ack_ttl_seconds: float = acklink.DEFAULT_TTL_SECONDS) -> None:
         self.engine = engine
         self.channels = channels or {"log": LogChannel()}
         self.default_channel = default_channel
@@ -95,6 +96,10 @@ class NotifyActivities:
         self.retry_delay = retry_delay
         self.send = send or chan.deliver
         self.env = env  # None: secrets come from the worker's environment (warroom.secrets)
+        # The server key the API checks acknowledge links with (warroom.secrets.server_key);
+        # b"": pages carry no acknowledge link.
+        self.ack_key = ack_key
+        self.ack_ttl_seconds = ack_ttl_seconds
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
@@ -201,7 +206,11 @@ class NotifyActivities:
         return n.template if n.template in messages.KINDS else messages.kind_for(n.kind, n.target)
 
     def _context(self, n: Notification, person: Person, via: str) -> dict[str, Any]:
-        return {"incident_id": n.incident_id, "title": n.title or n.subject, "priority": n.priority,
+        # Made per person and per send: each person's link acknowledges as that person.
+        ack = (ack_link(self.public_url, self.ack_key, incident_id=n.incident_id, person=person.id,
+                        ttl_seconds=self.ack_ttl_seconds)
+               if self._template(n) in messages.ASKS_TO_ACT else "")
+        return {"ack_link": ack, "incident_id": n.incident_id, "title": n.title or n.subject, "priority": n.priority,
                 "service": n.service, "category": n.category, "status": n.status, "phase": n.phase,
                 "level": f"L{n.level}", "commander": n.commander or "", "subject": n.subject, "message": n.body,
                 "link": self.link(n.incident_id), "person_name": person.name, "via": via}

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -22,6 +23,7 @@ from api.deps import ADMIN, READ, allow
 from api.intake import Intake
 from api.limits import BodySizeLimit
 from api.routes import (
+    ack,
     alerts,
     console,
     console_incident,
@@ -69,8 +71,10 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
                engine: Engine | None = None) -> FastAPI:
     """The API. `client` (Temporal) and `engine` (the records) are built by the lifespan unless given."""
     settings = settings or Settings()
-    app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan,
-                  description="Incident response as durable workflows.")
+    # /docs and /redoc from files shipped in the fastapi-offline package (no CDN: they render on
+    # a machine without internet), its assets under /static-offline-docs.
+    app = FastAPIOffline(title="warroom", version="0.1.0", lifespan=lifespan,
+                         description="Incident response as durable workflows.")
     # Built here rather than in the lifespan: tests drive the app through httpx's ASGI
     # transport, which never runs a lifespan. None of it does I/O except the runbooks, whose
     # files the worker loads too: an invalid one stops the API at start, naming it.
@@ -87,7 +91,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
     app.add_exception_handler(RPCError, temporal_unavailable)  # type: ignore[arg-type]
     # In this order: it decides which of two matching paths answers (generic before {source}).
-    for area in (health, alerts, incidents, keys, integrations):
+    for area in (health, alerts, incidents, keys, integrations, ack):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
     for pages in (console, console_incident, console_reports):

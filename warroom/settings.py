@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # of the API's own; "" = a random key made once and kept in <data_dir>/secret.key, which is
     # right for one API process; set it when several API processes serve the same people).
     secret_key: str = Field("", repr=False)
+    # How long the acknowledge link in a page stays valid, in hours, counted from when it is sent.
+    ack_link_hours: float = 24.0
     # Tries per contact point before falling back to the person's next one (docs/channels.md).
     delivery_attempts: int = 3
     # War rooms (docs/war_rooms.md): the provider and where it lives. Its tokens, the webhook's

@@ -12,7 +12,8 @@ Context every template may use (all keys required, values may be empty):
 incident_id, title, priority, service, category, status, phase, level ("L2"), commander,
 subject (the engine's English subject), message (the engine's English body), link (may be
 empty), person_name (who receives it, may be empty), via (how that person was reached: the
-on-call chain, a string or a list of steps).
+on-call chain, a string or a list of steps), ack_link (the one-tap acknowledge link made for
+this person, warroom/acklink.py; empty unless the kind is in ASKS_TO_ACT and a public URL is set).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["CONTEXT_KEYS", "KINDS", "LANGUAGES", "TEMPLATE_DIR", "kind_for", "language_for", "render"]
+__all__ = ["ASKS_TO_ACT", "CONTEXT_KEYS", "KINDS", "LANGUAGES", "TEMPLATE_DIR", "kind_for", "language_for", "render"]
 
 KINDS = ("page", "update", "reminder", "escalation", "resolution", "review_request", "follow_up")
+# The kinds that ask the person to act now: they carry the acknowledge link.
+ASKS_TO_ACT = ("page", "escalation", "reminder")
 LANGUAGES = ("en", "zh")
 CONTEXT_KEYS = ("incident_id", "title", "priority", "service", "category", "status", "phase", "level",
-                "commander", "subject", "message", "link", "person_name", "via")
+                "commander", "subject", "message", "link", "person_name", "via", "ack_link")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 _ENGINE_KINDS = {

@@ -200,6 +200,7 @@ CONTEXT = dict(
     category="availability", status="OPEN", phase="mitigate", level="L2", commander="bob",
     subject="[P0] Checkout API 5xx — escalated to L2", message="Escalated (no acknowledgement).\nP0 Checkout API 5xx",
     link="http://localhost:8000/api/v1/incidents/INC-7", person_name="Alice", via=["L2", "payments-l2", "Alice"],
+    ack_link="http://localhost:8000/ack/eyJ2IjoxfQ.c2ln",
 )
 ZH_MARKERS = {
     "page": "【P0】新事件：", "update": "状态更新", "reminder": "提醒", "escalation": "已升级至 L2",
@@ -232,6 +233,16 @@ def test_optional_values_may_be_empty() -> None:
     subject, body = messages.render("page", "en", ctx)
     assert "Commander: unassigned" in body and "Link:" not in body and body.startswith("You are paged")
     assert "未指派" in messages.render("page", "zh", ctx)[1]
+
+
+@pytest.mark.parametrize("kind", messages.KINDS)
+def test_what_asks_to_act_carries_the_acknowledge_link(kind: str) -> None:
+    for lang in messages.LANGUAGES:
+        body = messages.render(kind, lang, CONTEXT)[1]
+        # near the top, where a phone's notification preview shows it; never in what only informs
+        assert any(CONTEXT["ack_link"] in line for line in body.splitlines()[:4]) == (kind in messages.ASKS_TO_ACT)
+        assert (CONTEXT["ack_link"] in body) == (kind in messages.ASKS_TO_ACT)
+        assert CONTEXT["ack_link"] not in messages.render(kind, lang, {**CONTEXT, "ack_link": ""})[1]
 
 
 def test_missing_context_key_is_an_error() -> None:
