@@ -12,7 +12,7 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,13 @@ class Stack:
     engine: Any
     keys: dict[str, str]
     shots: Path
+    requested: list[str] = field(default_factory=list)  # every URL a page of any test asked for
+
+    async def done(self, ctx: BrowserContext) -> None:
+        """Close a browser context; every request its pages made went to this server (no external host)."""
+        await ctx.close()
+        elsewhere = [u for u in self.requested if not u.startswith(self.url)]
+        assert self.requested and not elsewhere, elsewhere
 
     def person(self, role: str) -> str:
         return actor_of(auth.authenticate(self.engine, self.keys[role]))
@@ -70,6 +77,7 @@ class Stack:
     async def signed_in(self, role: str, **context: Any) -> tuple[BrowserContext, Page]:
         ctx = await self.browser.new_context(base_url=self.url, **context)
         ctx.set_default_timeout(WAIT)
+        ctx.on("request", lambda req: self.requested.append(req.url))
         page = await ctx.new_page()
         await page.goto("/login")
         await page.get_by_label("API key").fill(self.keys[role])
@@ -112,8 +120,6 @@ def publish(path: Path) -> None:
 
 async def test_a_p0_appears_on_an_open_board_without_a_reload(stack):
     ctx, page = await stack.signed_in("viewer", viewport={"width": 1280, "height": 800})
-    hosts: list[str] = []
-    page.on("request", lambda req: hosts.append(req.url))
     await page.goto("/")
     await expect(page.get_by_role("heading", name="Open incidents")).to_be_visible()
     await page.evaluate("window.__noReload = true")  # gone if the page reloaded
@@ -127,12 +133,10 @@ async def test_a_p0_appears_on_an_open_board_without_a_reload(stack):
     path = keep(stack, "console-board.png")
     await page.screenshot(path=path, full_page=True)
     publish(path)
-    # every request the board made went to this server: no external host
-    assert hosts and all(u.startswith(stack.url) for u in hosts), hosts
     # closed incidents are one click away
     await page.get_by_role("link", name="Closed incidents").first.click()
     await expect(page.get_by_role("heading", name="Closed incidents")).to_be_visible()
-    await ctx.close()
+    await stack.done(ctx)
 
 
 async def test_acknowledging_from_the_incident_page_and_a_refusal_in_words(stack):
@@ -159,7 +163,7 @@ async def test_acknowledging_from_the_incident_page_and_a_refusal_in_words(stack
     await page.get_by_role("button", name="Change priority").click()
     await expect(page.locator("#refusal")).to_have_text("Refused: priority is already P1")
     assert (await stack.state(iid))["priority"] == "P1"
-    await ctx.close()
+    await stack.done(ctx)
 
 
 async def test_a_viewer_sees_no_forms_and_a_post_without_the_csrf_token_is_refused(stack):
@@ -172,7 +176,7 @@ async def test_a_viewer_sees_no_forms_and_a_post_without_the_csrf_token_is_refus
     await expect(page.locator(f'form[action^="/incidents/{iid}/"]')).to_have_count(0)
     r = await page.request.post(f"/incidents/{iid}/acknowledge", form={"csrf": "forged"})
     assert r.status == 403
-    await ctx.close()
+    await stack.done(ctx)
     # a responder's session without its form token (a cross-site post) acts neither
     ctx, page = await stack.signed_in("responder")
     await page.goto(f"/incidents/{iid}")
@@ -183,7 +187,7 @@ async def test_a_viewer_sees_no_forms_and_a_post_without_the_csrf_token_is_refus
     await page.reload()
     await expect(page.locator("#status")).to_have_text("triggered")
     assert (await stack.state(iid))["status"] == "triggered"
-    await ctx.close()
+    await stack.done(ctx)
 
 
 async def test_the_board_is_usable_on_a_390px_screen(stack):
@@ -204,4 +208,16 @@ async def test_the_board_is_usable_on_a_390px_screen(stack):
     await page.get_by_role("button", name="Acknowledge").tap()
     await expect(page.locator("#status")).to_have_text("acknowledged")
     await page.screenshot(path=keep(stack, "console-incident-390.png"), full_page=True)
-    await ctx.close()
+    await stack.done(ctx)
+
+
+async def test_sla_figures_on_a_phone(stack):
+    ctx, page = await stack.signed_in("viewer", viewport=PHONE, is_mobile=True, has_touch=True)
+    await page.goto("/")
+    await page.get_by_role("link", name="SLA", exact=True).tap()
+    await expect(page.get_by_role("heading", name="SLA figures")).to_be_visible()
+    await expect(page.locator("svg.chart")).to_have_count(3)
+    await expect(page.locator('#sla-table tr[data-priority="P1"]')).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.screenshot(path=keep(stack, "console-sla-390.png"), full_page=True)
+    await stack.done(ctx)
