@@ -221,3 +221,90 @@ async def test_sla_figures_on_a_phone(stack):
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await page.screenshot(path=keep(stack, "console-sla-390.png"), full_page=True)
     await stack.done(ctx)
+
+
+def olga_on_call(tmp_path: Path, rx: Any) -> Any:
+    """On-call files where olga is paged first, through a webhook on the loopback receiver `rx`."""
+    import yaml
+
+    from warroom.oncall import OnCallConfig
+
+    d = tmp_path / "oncall"
+    d.mkdir()
+    (d / "team.yaml").write_text(yaml.safe_dump({
+        "people": [{"id": "olga", "name": "Olga", "timezone": "UTC", "language": "en",
+                    "contacts": [{"kind": "webhook", "url": f"json://{rx.netloc}/olga"}]}],
+        "teams": [{"id": "sre", "name": "SRE", "members": ["olga"]}],
+        "escalation_policies": [{"id": "default", "levels": [{"targets": ["person:olga"]}]}],
+    }, sort_keys=False))
+    return OnCallConfig.load(d)
+
+
+async def test_the_link_in_a_delivered_page_acknowledges_as_the_paged_person_and_a_bad_one_is_refused(
+        stack, dev_env, engine, tmp_path):
+    """The page goes out through the real notify activity to a loopback receiver; the link in
+    what it received, opened in the browser with no sign-in, shows the incident (the GET changes
+    nothing: a chat app's link preview never acknowledges), and its button acknowledges as the
+    paged person. A forged or expired link gets a page that says so, and the incident is untouched."""
+    import time
+
+    from tests.receivers import Receiver
+    from warroom import acklink
+
+    secret = f"e2e-ack-{uuid.uuid4().hex}"
+    task_queue = f"tq-{uuid.uuid4().hex[:10]}"
+    app = create_app(Settings(task_queue=task_queue, secret_key=secret), client=dev_env.client, engine=engine)
+    with Receiver() as rx:
+        oncall = olga_on_call(tmp_path, rx)
+        async with serving(app) as url:
+            async with running_cached_worker(dev_env.client, task_queue, engine, oncall=lambda: oncall,
+                                             retry_delay=0.01, public_url=url, secret_key=secret), \
+                    httpx.AsyncClient(base_url=url, timeout=30) as http:
+                r = await http.post("/api/v1/alerts/generic", headers={"Authorization": f"Bearer {stack.keys['sender']}"},
+                                    json={"title": "Payments are failing", "priority": "P0",
+                                          "service": f"pay-{uuid.uuid4().hex[:6]}",
+                                          "dedup_key": f"ack-e2e-{uuid.uuid4().hex[:12]}"})
+                assert r.status_code == 202, r.text
+                iid = r.json()["incidents"][0]["id"]
+                link_re = re.compile(r"Acknowledge: (" + re.escape(url) + r"/ack/[A-Za-z0-9_.-]+)")
+
+                def olgas_link() -> str:
+                    for d in rx.delivered:
+                        m = d.path == "/olga" and link_re.search(d.json.get("message", ""))
+                        if m:
+                            return m.group(1)
+                    return ""
+
+                link = await until(olgas_link, "olga's page with its acknowledge link")
+
+                async def status() -> str:
+                    got = await http.get(f"/api/v1/incidents/{iid}",
+                                         headers={"Authorization": f"Bearer {stack.keys['viewer']}"})
+                    return got.json()["status"]
+
+                ctx = await stack.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+                ctx.set_default_timeout(WAIT)
+                page = await ctx.new_page()
+                # a forged link (the signature's last character changed) and an expired one
+                forged = link[:-1] + ("A" if link[-1] != "A" else "B")
+                answer = await page.goto(forged)
+                assert answer is not None and answer.status == 403
+                await expect(page.locator("section.ack")).to_have_attribute("data-reason", "forged")
+                expired = acklink.make(secret.encode(), incident_id=iid, person="olga", now=time.time() - 2 * 86400)
+                answer = await page.goto(f"{url}/ack/{expired}")
+                assert answer is not None and answer.status == 410
+                await expect(page.locator("section.ack")).to_have_attribute("data-reason", "expired")
+                assert await status() == "triggered"
+                # the real link: the page shows the incident, acknowledging takes the tap
+                await page.goto(link)
+                await expect(page.get_by_role("heading", name="Payments are failing")).to_be_visible()
+                assert await status() == "triggered"
+                await page.get_by_role("button", name="Acknowledge").tap()
+                await expect(page.locator("section.ack")).to_have_attribute("data-reason", "acknowledged")
+                state = await until(lambda: http.get(f"/api/v1/incidents/{iid}",
+                                                     headers={"Authorization": f"Bearer {stack.keys['viewer']}"}),
+                                    "the acknowledged state", ok=lambda got: got.json()["status"] == "acknowledged")
+                body = state.json()
+                assert body["acknowledged_by"] == "olga"
+                assert [e["actor"] for e in body["timeline"] if e["type"] == "acknowledged"] == ["olga"]
+                await ctx.close()
