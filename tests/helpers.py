@@ -115,6 +115,8 @@ def worker_settings(task_queue: str, kw: dict[str, Any]) -> Settings:
     with the Settings fields among `kw` (approvers, public_url, commands...) taken out of it."""
     parts = {"channels", "recovery", "oncall", "war_room", "retry_delay", "send"}  # build_worker's own
     fields = {k: kw.pop(k) for k in list(kw) if k in Settings.model_fields and k not in parts}
+    # a server key of its own, so no test writes one into the checkout's .warroom/
+    fields.setdefault("secret_key", "tests-worker-server-key")
     return Settings(task_queue=task_queue, **fields)
 
 
