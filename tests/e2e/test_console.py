@@ -191,7 +191,10 @@ async def test_a_viewer_sees_no_forms_and_a_post_without_the_csrf_token_is_refus
 
 
 async def test_the_board_is_usable_on_a_390px_screen(stack):
+    # what senders write may be one long word: it must wrap, not widen the board
+    long_one = await stack.open_incident("P2", "x" * 300)
     iid = await stack.open_incident("P1", f"Phone check {uuid.uuid4().hex[:6]}")
+    await stack.recorded(long_one)
     await stack.recorded(iid)
     ctx, page = await stack.signed_in("responder", viewport=PHONE, is_mobile=True, has_touch=True)
     await page.goto("/")
