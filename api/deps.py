@@ -31,6 +31,7 @@ from api.sources.registry import PARSERS
 from warroom import signatures
 from warroom.records import keys as auth
 from warroom.runbooks import RunbookLibrary
+from warroom.secrets import server_key
 from warroom.settings import Settings
 
 
@@ -52,6 +53,14 @@ def get_intake(request: Request) -> Intake:
 
 def get_runbooks(request: Request) -> RunbookLibrary:
     return request.app.state.runbooks
+
+
+def server_key_of(request: Request) -> bytes:
+    """The API's own HMAC key (console sessions, acknowledge links), read once per app."""
+    state = request.app.state
+    if getattr(state, "server_key", None) is None:
+        state.server_key = server_key(state.settings.secret_key, state.settings.data_dir)
+    return state.server_key
 
 
 def get_oncall_dir(request: Request) -> Path:

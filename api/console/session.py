@@ -19,21 +19,13 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 
+from api.deps import server_key_of
 from warroom.records import keys as auth
-from warroom.secrets import server_key
 
 SESSION_COOKIE = "warroom_session"
 LOGIN_COOKIE = "warroom_login"
 SESSION_AGE = 12 * 3600  # a shift: sign in again the next day
 LOGIN_AGE = 3600
-
-
-def _key(request: Request) -> bytes:
-    app = request.app
-    if getattr(app.state, "server_key", None) is None:
-        settings = app.state.settings
-        app.state.server_key = server_key(settings.secret_key, settings.data_dir)
-    return app.state.server_key
 
 
 def _mac(key: bytes, purpose: str, value: str) -> str:
@@ -53,7 +45,7 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
 
 def sign_in(request: Request, response: Response, principal: auth.ApiKey) -> None:
     body = f"{principal.id}.{int(time.time())}.{secrets.token_urlsafe(12)}"
-    set_cookie(request, response, SESSION_COOKIE, f"{body}.{_mac(_key(request), 'session', body)}", SESSION_AGE)
+    set_cookie(request, response, SESSION_COOKIE, f"{body}.{_mac(server_key_of(request), 'session', body)}", SESSION_AGE)
     response.delete_cookie(LOGIN_COOKIE, path="/")
 
 
@@ -65,7 +57,7 @@ def current(request: Request, db: Engine) -> Session | None:
     """The signed-in person's session, or None (no cookie, forged, expired, key revoked)."""
     cookie = request.cookies.get(SESSION_COOKIE, "")
     body, _, mac = cookie.rpartition(".")
-    if not body or not hmac.compare_digest(mac, _mac(_key(request), "session", body)):
+    if not body or not hmac.compare_digest(mac, _mac(server_key_of(request), "session", body)):
         return None
     key_id, issued, _nonce = (body.split(".") + ["", "", ""])[:3]
     if not issued.isdigit() or time.time() - int(issued) > SESSION_AGE:
@@ -77,7 +69,7 @@ def current(request: Request, db: Engine) -> Session | None:
 
 
 def csrf_token(request: Request, session: Session) -> str:
-    return _mac(_key(request), "csrf", session.cookie)
+    return _mac(server_key_of(request), "csrf", session.cookie)
 
 
 def csrf_ok(request: Request, session: Session, token: str) -> bool:
@@ -92,7 +84,7 @@ def login_nonce(request: Request) -> str:
 
 
 def login_token(request: Request, nonce: str) -> str:
-    return _mac(_key(request), "login", nonce)
+    return _mac(server_key_of(request), "login", nonce)
 
 
 def login_ok(request: Request, token: str) -> bool:
@@ -124,4 +116,4 @@ def link_key_id(key: bytes, token: str, *, now: float | None = None) -> str | No
 
 def request_key(request: Request) -> bytes:
     """The server key this app signs with (public for the sign-in link routes)."""
-    return _key(request)
+    return server_key_of(request)

@@ -18,10 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.console import templates
-from api.deps import TemporalDep
+from api.deps import TemporalDep, server_key_of
 from warroom import acklink
 from warroom import client as temporal
-from warroom.secrets import server_key
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,15 +29,6 @@ router = APIRouter(include_in_schema=False)
 TOKEN_STATUS = {"malformed": 400, "forged": 403, "expired": 410, "wrong_incident": 409}
 # The token sits in the URL: keep it out of caches, Referer headers and search indexes.
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-
-
-def _key(request: Request) -> bytes:
-    """The server key (the API's own, as the console's sessions use it), read once per app."""
-    state = request.app.state
-    if getattr(state, "server_key", None) is None:
-        settings = state.settings
-        state.server_key = server_key(settings.secret_key, settings.data_dir)
-    return state.server_key
 
 
 def _page(request: Request, status: int, **context: Any) -> HTMLResponse:
@@ -65,7 +55,7 @@ def _finished(state: Any) -> str:
 @router.get("/ack/{token}", response_class=HTMLResponse)
 async def show(token: str, request: Request, client: TemporalDep) -> HTMLResponse:
     try:
-        grant = acklink.check(_key(request), token, now=time.time())
+        grant = acklink.check(server_key_of(request), token, now=time.time())
     except acklink.AckLinkError as err:
         return _refused(request, err)
     try:
@@ -84,7 +74,7 @@ async def acknowledge(token: str, request: Request, client: TemporalDep) -> HTML
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     shown = (form.get("incident") or [None])[-1]
     try:
-        grant = acklink.check(_key(request), token, now=time.time(), incident_id=shown)
+        grant = acklink.check(server_key_of(request), token, now=time.time(), incident_id=shown)
     except acklink.AckLinkError as err:
         return _refused(request, err)
     try:

@@ -131,11 +131,22 @@ def test_python_action_args_still_have_to_fit() -> None:
 # --------------------------------------------------------------------------- command
 
 
-def test_a_long_command_heartbeats_while_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_command_heartbeats_while_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recovery, "HEARTBEAT_EVERY", 0.05)
-    rec = RecoveryActivities(commands={"slow": [PY, "-c", "import time; time.sleep(0.5); print('done')"]})
+    # The command runs until the test has seen three heartbeats (it is told by a file), 30 s at most.
+    seen = tmp_path / "three-heartbeats-seen"
+    script = (f"import os, time\nend = time.monotonic() + 30\n"
+              f"while not os.path.exists({str(seen)!r}) and time.monotonic() < end:\n    time.sleep(0.01)\n"
+              f"print('done')")
+    rec = RecoveryActivities(commands={"slow": [PY, "-c", script]})
     env, beats = env_at(), []
-    env.on_heartbeat = lambda *details: beats.append(time.monotonic())
+
+    def on_heartbeat(*details: Any) -> None:
+        beats.append(time.monotonic())
+        if len(beats) >= 3:
+            seen.touch()
+
+    env.on_heartbeat = on_heartbeat
     res = env.run(rec.run_action, action("command", {"command": "slow"}))
     assert res.ok and res.detail == "slow: exit 0: done"
     assert len(beats) >= 3, beats
@@ -144,7 +155,8 @@ def test_a_long_command_heartbeats_while_it_runs(monkeypatch: pytest.MonkeyPatch
 def test_a_cancelled_command_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recovery, "HEARTBEAT_EVERY", 0.05)
     pid_file = tmp_path / "pid"
-    script = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(30)"
+    # a command that never ends by itself: it waits for a signal, and only the kill comes
+    script = f"import os, signal; open({str(pid_file)!r}, 'w').write(str(os.getpid())); signal.pause()"
     rec = RecoveryActivities(commands={"stuck": [PY, "-c", script]})
     env = env_at()
 
