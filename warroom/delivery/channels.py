@@ -26,9 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import apprise
-from apprise import AppriseAsset, NotifyFormat
-from apprise.manager_plugins import NotificationManager  # a singleton: the loaded plugins
+# Apprise is imported where a URL is loaded or sent: a rehearsal without contact points never pays for it.
 
 from warroom import secrets
 
@@ -139,6 +137,9 @@ def _set_header(plugin, name: str, value: str) -> None:
 
 
 def _instantiate(url: str, asset: AppriseAsset, hidden: tuple[str, ...], shown: str):
+    import apprise
+    from apprise.manager_plugins import NotificationManager  # a singleton: the loaded plugins
+
     scheme = _scheme(url)
     if not scheme:
         raise ChannelError(f"not a channel URL (expected scheme://...): {shown}")
@@ -164,6 +165,9 @@ def redact(url: str) -> str:
     masked generically: scheme, host, port and short path parts stay; user, password, query
     values and long path parts are masked.
     """
+    import apprise
+    from apprise import AppriseAsset
+
     _install_log_filter()
     token = _muted.set(True)
     try:
@@ -226,6 +230,9 @@ def deliver(url: str, *, subject: str, body: str, idempotency_key: str,
     wall-clock service timeout is off because it abandons a send that may still go out.
     Raises ChannelError for configuration problems; any failure to send returns ok=False.
     """
+    import apprise
+    from apprise import AppriseAsset, NotifyFormat
+
     _install_log_filter()
     shown = redact(url)
     expanded, hidden = _expand(url, env)
