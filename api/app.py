@@ -22,6 +22,7 @@ from api.console import STATIC_DIR
 from api.deps import ADMIN, READ, allow
 from api.intake import Intake
 from api.limits import BodySizeLimit
+from api.ratelimit import AlertRateLimit
 from api.routes import (
     ack,
     alerts,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # files the worker loads too: an invalid one stops the API at start, naming it.
     app.state.settings, app.state.temporal, app.state.engine = settings, client, engine
     app.state.intake = Intake(settings)
+    app.state.rate_limit = AlertRateLimit.from_settings(settings)  # per key, in this process
     app.state.runbooks = RunbookLibrary(settings.runbooks_dir)
     app.state.oncall_dir = settings.oncall_dir  # the on-call files the worker pages from
     app.include_router(runbooks.router, dependencies=[Depends(allow(*READ))])

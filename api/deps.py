@@ -7,6 +7,7 @@
     RecordsDep    app.state.engine     the records database (a SQLAlchemy Engine)
     TemporalDep   app.state.temporal   the Temporal client: the only way routes reach Temporal
     IntakeDep     app.state.intake     what alert intake keeps between requests (api/intake.py)
+    RateLimitDep  app.state.rate_limit every key's alert rate (api/ratelimit.py)
     RunbooksDep   app.state.runbooks   the runbooks the worker loads
     OnCallDirDep  app.state.oncall_dir the on-call files the worker pages from (settings.oncall_dir)
 
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api.intake import Intake
+from api.ratelimit import AlertRateLimit
 from api.sources.registry import PARSERS
 from warroom import signatures
 from warroom.records import keys as auth
@@ -51,6 +53,10 @@ def get_intake(request: Request) -> Intake:
     return request.app.state.intake
 
 
+def get_rate_limit(request: Request) -> AlertRateLimit:
+    return request.app.state.rate_limit
+
+
 def get_runbooks(request: Request) -> RunbookLibrary:
     return request.app.state.runbooks
 
@@ -72,6 +78,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RecordsDep = Annotated[Engine, Depends(get_records)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 IntakeDep = Annotated[Intake, Depends(get_intake)]
+RateLimitDep = Annotated[AlertRateLimit, Depends(get_rate_limit)]
 RunbooksDep = Annotated[RunbookLibrary, Depends(get_runbooks)]
 OnCallDirDep = Annotated[Path, Depends(get_oncall_dir)]
 

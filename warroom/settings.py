@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # of the API's own; "" = a random key made once and kept in <data_dir>/secret.key, which is
     # right for one API process; set it when several API processes serve the same people).
     secret_key: str = Field("", repr=False)
+    # Senders told to slow down, never dropped (docs/integrations.md#rate-limit): each API key may
+    # post this many alerts a minute to the alert endpoints, in bursts of up to `alert_rate_burst`,
+    # counted per API process; over it, 429 with Retry-After. 0 = no limit. Far above what one
+    # key needs at the goal figures (500 alerts/s on one hot key, a 2,000-alert storm at once).
+    alert_rate_per_minute: int = Field(120_000, ge=0)
+    alert_rate_burst: int = Field(20_000, ge=1)
     # How long the acknowledge link in a page stays valid, in hours, counted from when it is sent.
     ack_link_hours: float = 24.0
     # Tries per contact point before falling back to the person's next one (docs/channels.md).

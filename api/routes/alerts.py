@@ -4,6 +4,9 @@ source's resolve or acknowledgement is recorded as the sending key (api.deps.act
 
 PagerDuty senders expect PagerDuty's own answers (202 with the dedup_key, 400 for an invalid
 event, the key in the body as `routing_key`), so its two paths answer as PagerDuty does.
+
+Every path counts the key's alerts (api/ratelimit.py) once the request is valid and before it
+reaches intake: over the key's rate, 429 with Retry-After, and nothing reaches Temporal.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from api.deps import (
     ALERTS,
     CustomSender,
     IntakeDep,
+    RateLimitDep,
     RecordsDep,
     Sender,
     TemporalDep,
@@ -30,6 +34,7 @@ from api.deps import (
     unauthorized,
 )
 from api.intake import Intake
+from api.ratelimit import RATE_LIMITED, RETRY_AFTER, AlertRateLimit
 from api.schemas import BAD_BODY, TEMPORAL, UNAUTHORIZED, Accepted, GenericAlert, Problem, Responses
 from api.sources import Parsed, PayloadError
 from api.sources.pagerduty import PagerDutyAccepted, PagerDutyInvalid
@@ -51,10 +56,11 @@ def parse_body(parser: Any, raw: bytes) -> Parsed:
 
 
 @router.post("/api/v1/alerts/generic", status_code=202, response_model=Accepted,
-             responses={**UNAUTHORIZED, **TEMPORAL},
+             responses={**UNAUTHORIZED, **RATE_LIMITED, **TEMPORAL},
              summary="warroom's own alert JSON: trigger or resolve")
-async def generic_alert(alert: GenericAlert, client: TemporalDep, intake: IntakeDep,
+async def generic_alert(alert: GenericAlert, client: TemporalDep, intake: IntakeDep, rate: RateLimitDep,
                         principal: Sender) -> Accepted:
+    rate.check(principal)
     return await intake.alert(client, alert, "generic", actor=actor_of(principal))
 
 
@@ -63,7 +69,10 @@ async def generic_alert(alert: GenericAlert, client: TemporalDep, intake: Intake
 pd_responses: Responses = {
     400: {"model": PagerDutyInvalid, "description": "invalid event (or body not JSON), with what is wrong"},
     401: {"model": PagerDutyInvalid, "description": "routing_key (or bearer key) missing, unknown or revoked"},
-    403: {"model": PagerDutyInvalid, "description": "the key may not send PagerDuty events"}}
+    403: {"model": PagerDutyInvalid, "description": "the key may not send PagerDuty events"},
+    429: {"model": PagerDutyInvalid, "headers": RETRY_AFTER,
+          "description": "the integration key is over its event rate: nothing was accepted; "
+                         "send again after Retry-After seconds"}}
 
 
 async def pagerduty_sender(request: Request, body: Any, db: Engine) -> auth.ApiKey | HTTPException:
@@ -88,7 +97,8 @@ async def pagerduty_sender(request: Request, body: Any, db: Engine) -> auth.ApiK
     return principal
 
 
-async def pagerduty_event(request: Request, client: Client, intake: Intake, db: Engine) -> JSONResponse:
+async def pagerduty_event(request: Request, client: Client, intake: Intake, db: Engine,
+                          rate: AlertRateLimit) -> JSONResponse:
     try:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -104,6 +114,12 @@ async def pagerduty_event(request: Request, client: Client, intake: Intake, db: 
     except PayloadError as err:
         return JSONResponse(PagerDutyInvalid(errors=getattr(err, "errors", None) or [str(err)]).model_dump(),
                             status_code=400)
+    try:
+        rate.check(principal, len(parsed.events))
+    except HTTPException as err:
+        return JSONResponse(PagerDutyInvalid(status="throttled", message="Rate limit exceeded",
+                                             errors=[err.detail]).model_dump(),
+                            status_code=429, headers=err.headers)
     await intake.deliver(client, parsed, "pagerduty", actor=actor_of(principal))
     dedup_key = parsed.events[0].alert.dedup_key if parsed.events else ""
     return JSONResponse(PagerDutyAccepted(dedup_key=dedup_key).model_dump(), status_code=202)
@@ -112,41 +128,44 @@ async def pagerduty_event(request: Request, client: Client, intake: Intake, db: 
 @router.post("/v2/enqueue", status_code=202, response_model=PagerDutyAccepted, responses=pd_responses,
              summary="PagerDuty Events API v2 (drop-in for events.pagerduty.com/v2/enqueue)")
 async def pagerduty_enqueue(request: Request, client: TemporalDep, intake: IntakeDep,
-                            db: RecordsDep) -> JSONResponse:
-    return await pagerduty_event(request, client, intake, db)
+                            db: RecordsDep, rate: RateLimitDep) -> JSONResponse:
+    return await pagerduty_event(request, client, intake, db, rate)
 
 
 @router.post("/api/v1/alerts/pagerduty", status_code=202, response_model=PagerDutyAccepted,
              responses=pd_responses, summary="PagerDuty Events API v2, answered as PagerDuty does")
 async def pagerduty_alert(request: Request, client: TemporalDep, intake: IntakeDep,
-                          db: RecordsDep) -> JSONResponse:
-    return await pagerduty_event(request, client, intake, db)
+                          db: RecordsDep, rate: RateLimitDep) -> JSONResponse:
+    return await pagerduty_event(request, client, intake, db, rate)
 
 
 # ---------------------------------------------------------------------- every other source
 
 @router.post("/api/v1/alerts/{source}", status_code=202, response_model=Accepted,
-             responses={**BAD_BODY, **TEMPORAL, 404: {"model": Problem, "description": "unknown source"}},
+             responses={**BAD_BODY, **RATE_LIMITED, **TEMPORAL,
+                        404: {"model": Problem, "description": "unknown source"}},
              summary="A monitoring system's webhook: alertmanager, grafana, pagerduty, datadog")
 async def source_alert(source: str, request: Request, client: TemporalDep, intake: IntakeDep,
-                       principal: Sender) -> Accepted:
+                       rate: RateLimitDep, principal: Sender) -> Accepted:
     parser = PARSERS.get(source)
     if parser is None:
         raise HTTPException(404, f"unknown source {source!r}; one of generic, {', '.join(sorted(PARSERS))}, "
                                  "or custom/<integration>")
-    return await intake.deliver(client, parse_body(parser, await request.body()), source,
-                                actor=actor_of(principal))
+    parsed = parse_body(parser, await request.body())
+    rate.check(principal, len(parsed.events))
+    return await intake.deliver(client, parsed, source, actor=actor_of(principal))
 
 
 @router.post("/api/v1/alerts/custom/{integration}", status_code=202, response_model=Accepted,
-             responses={**BAD_BODY, **TEMPORAL,
+             responses={**BAD_BODY, **RATE_LIMITED, **TEMPORAL,
                         404: {"model": Problem, "description": "unknown custom integration"}},
              summary="Any JSON, turned into alerts by the integration's mapping")
 async def custom_alert(integration: str, request: Request, client: TemporalDep, intake: IntakeDep,
-                       db: RecordsDep, principal: CustomSender) -> Accepted:
+                       db: RecordsDep, rate: RateLimitDep, principal: CustomSender) -> Accepted:
     integ = principal if principal.name == integration else await run_in_threadpool(
         auth.find, db, integration, role="integration")
     if integ is None or integ.format != "custom" or integ.mapping is None:
         raise HTTPException(404, f"unknown custom integration {integration!r} (warroom integrations list)")
     parsed = parse_body(intake.mapping(integ.id, integ.mapping).parse, await request.body())
+    rate.check(principal, len(parsed.events))
     return await intake.deliver(client, parsed, f"custom:{integration}", actor=actor_of(principal))
