@@ -1,5 +1,6 @@
-"""What the activities share: calling the records without ever being held back by them, the
-incident's link and a person's acknowledge link, when the engine scheduled the call, whom to invite, war-room errors.
+"""What the activities share: calling the records (again at once on a dropped connection, and
+for pages without ever being held back by them), the incident's link and a person's acknowledge
+link, when the engine scheduled the call, whom to invite, war-room errors.
 
 Room: activities (the I/O side of the engine).
 """
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -25,10 +26,24 @@ log = logging.getLogger("warroom.pages")
 T = TypeVar("T")
 
 
+def records_call(engine: Engine, write: Callable[..., T], **kw: Any) -> T:
+    """Call a records function; once more at once when the connection it got had been dropped
+    by the server (the engine checks no connection at checkout: warroom/records/models.py). The
+    records functions are idempotent, so a call repeated after a lost answer writes nothing twice."""
+    try:
+        return write(engine, **kw)
+    except DBAPIError as err:
+        if not err.connection_invalidated:
+            raise
+        log.info("records connection was dropped, calling %s again: %s", getattr(write, "__name__", write),
+                 str(err).splitlines()[0][:200])
+        return write(engine, **kw)
+
+
 def recorded(engine: Engine, write: Callable[..., T], **kw: Any) -> T | None:
     """Call a records function; None (logged) when the database does not answer."""
     try:
-        return write(engine, **kw)
+        return records_call(engine, write, **kw)
     except SQLAlchemyError as err:
         log.warning("records unavailable, going on without them (%s): %s", write.__name__,
                     str(err).splitlines()[0][:200])

@@ -6,15 +6,21 @@ Room: activities. The workflow names a target (`oncall:L2`, `technical_manager`,
 person's language (warroom/delivery/messages.py) and sends it through their contact points in order
 (warroom/delivery/channels.py, Apprise), falling back to the next contact point when one fails.
 
-Exactly once, as far as a channel allows (docs/channels.md):
-- the communication (one per notification key) and every delivery (one per person and
-  contact point, key `{notification key}:{person}:{contact index}`) are recorded PENDING
-  before sending and SENT / FAILED after; a retried activity or a restarted worker skips
-  every delivery already SENT, so it never re-sends what was recorded;
+Exactly once, as far as a channel allows (docs/channels.md), in two records transactions per
+page (docs/records.md):
+- before sending, one transaction claims the communication (one per notification key) and
+  records PENDING every delivery about to be sent (one per person and contact point, key
+  `{notification key}:{person}:{contact index}`); a retried activity or a restarted worker reads
+  them there and skips every delivery already SENT, so it never re-sends what was recorded;
+- after sending, one transaction writes every delivery's result (SENT / FAILED) and the
+  communication's outcome; an attempt that stops early writes the results it has before it
+  raises. Falling back to a person's next contact point claims it first (one more transaction,
+  with the results so far), once per round: every person's first contact point is tried before
+  anyone's second;
 - the key travels as an `Idempotency-Key` header where the channel carries headers;
 - the one window left is a receiver that accepted a message whose SENT record was not yet
-  written (the worker died in between): that delivery is sent again. A page is sent at
-  least once, never zero times.
+  written (the worker died before the page's results were): that delivery is sent again. A
+  page is sent at least once, never zero times.
 
 Without any on-call configuration (no people at all) pages go to the log channel, as in
 `warroom dev`; with a configuration, a target that reaches nobody is a FAILED page.
@@ -103,79 +109,84 @@ class NotifyActivities:
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
-        row = self._record(records.claim_communication, key=n.key, incident_id=n.incident_id, kind=n.kind,
-                           target=n.target, subject=n.subject, body=n.body)
-        if row is not None and row.status == "SENT":
-            # A retry after a crash between sending and answering: never page twice.
-            return NotificationResult(key=n.key, channel=row.channel, recipients=list(row.recipients),
-                                      status="SENT", duplicate=True)
         if n.target == "war_room":
-            return self._post_to_war_room(n)
+            return self._claimed(n) or self._post_to_war_room(n)
         config = self.oncall()
         if not config.people:
-            return self._legacy(n)
-        at = scheduled_at()
-        res = config.resolve(n.target, service=n.service, priority=n.priority, at=at)
-        until = _attempt_deadline()
-        tried: list[dict[str, Any]] = []
-        reached: list[str] = []
-        kinds: list[str] = []
-        for person in res.people:
-            ok, kind = self._reach(n, person, res.via, tried, until)
-            if ok:
-                reached.append(person.id)
-                kinds.append(kind)
+            return self._claimed(n) or self._legacy(n)
+        res = config.resolve(n.target, service=n.service, priority=n.priority, at=scheduled_at())
+        page = [_Recipient(p, p.id, n.key) for p in res.people]
         for i, url in enumerate(res.chat):  # a team's channel, reached through a team target
-            team = Person(id=f"chat{i}", name="team channel", timezone="UTC",
-                          contacts=(ContactPoint("chat", url),))
-            if self._reach(n, team, res.via, tried, until)[0]:
-                reached.append(f"chat:{chan.redact(url)}")
-                kinds.append("chat")
+            team = Person(id=f"chat{i}", name="team channel", timezone="UTC", contacts=(ContactPoint("chat", url),))
+            page.append(_Recipient(team, f"chat:{chan.redact(url)}", n.key))
+
+        def choose(found: Mapping[str, Any]) -> list[dict[str, str]]:
+            return [claim for r in page if (claim := r.plan(found)) is not None]
+
+        claim = self._record(records.claim_page, key=n.key, incident_id=n.incident_id, kind=n.kind, target=n.target,
+                             subject=n.subject, body=n.body, choose=choose)
+        if claim is not None and claim.communication.status == "SENT":
+            return _duplicate(n, claim.communication)
+        for r in page:  # the plan as recorded (or, with the records down, from nothing recorded)
+            r.plan(claim.deliveries if claim is not None else {})
+        until = _attempt_deadline()
+        results: list[dict[str, Any]] = []  # delivery results not yet written to the records
+        try:
+            todo = [r for r in page if r.next is not None]
+            while todo:
+                for r in todo:
+                    self._try(n, r, res.via, until, results)
+                todo = [r for r in todo if r.next is not None]
+                if todo:  # the next round's contact points are claimed before they are tried
+                    written = self._record(records.next_contacts, communication_key=n.key, incident_id=n.incident_id,
+                                           results=results, claims=[r.claim() for r in todo])
+                    if written is not None:
+                        results = []
+        except BaseException:
+            if results:  # what did go out is recorded, so the retry does not send it again
+                self._record(records.finish_page, key=n.key, results=results, status=None)
+            raise
+        tried = [d for r in page for d in r.tried]
+        reached = [r for r in page if r.reached]
         if reached:
-            status, error = "SENT", "; ".join(f"{d['person']}: {d['error']}" for d in tried
-                                              if d["status"] == "FAILED")
+            status, error = "SENT", "; ".join(f"{d['person']}: {d['error']}" for d in tried if d["status"] == "FAILED")
         else:
             status = "FAILED"
             error = ("; ".join(f"{d['person']} ({d['contact_kind']}): {d['error']}" for d in tried)
                      or f"nobody to page for {n.target}: {res.via}")
-        channel = ",".join(dict.fromkeys(kinds))[:64]
+        recipients = [r.shown for r in reached]
+        channel = ",".join(dict.fromkeys(r.reached for r in reached))[:64]
         if n.kind == "ESCALATION":
-            self._invite(n, [p for p in res.people if p.id in reached])
-        self._record(records.finish_communication, key=n.key, status=status, channel=channel, recipients=reached,
-                     error=error[:2000])
-        return NotificationResult(key=n.key, channel=channel, recipients=reached, status=status, error=error[:500],
+            self._invite(n, [p for p in res.people if p.id in recipients])
+        self._record(records.finish_page, key=n.key, results=results, status=status, channel=channel,
+                     recipients=recipients, error=error[:2000])
+        return NotificationResult(key=n.key, channel=channel, recipients=recipients, status=status, error=error[:500],
                                   via=res.via, deliveries=tried)
+
+    def _claimed(self, n: Notification) -> NotificationResult | None:
+        """Claim a message sent as one (a war-room post, the log channel); its recorded result
+        when an earlier attempt sent it already (a retry after a crash: never page twice)."""
+        row = self._record(records.claim_communication, key=n.key, incident_id=n.incident_id, kind=n.kind,
+                           target=n.target, subject=n.subject, body=n.body)
+        return _duplicate(n, row) if row is not None and row.status == "SENT" else None
 
     # ------------------------------------------------------------------ one person
 
-    def _reach(self, n: Notification, person: Person, via: str, tried: list[dict[str, Any]],
-               until: float) -> tuple[bool, str]:
-        """Try the person's contact points in order until one takes the message."""
-        if not person.contacts:
-            tried.append({"person": person.id, "contact_kind": "", "contact": "", "status": "FAILED",
-                          "error": "no contact points"})
-            return False, ""
-        for i, cp in enumerate(person.contacts):
-            key = f"{n.key}:{person.id}:{i}"
-            shown = chan.redact(cp.url)
-            row = self._record(records.claim_delivery, key=key, communication_key=n.key, incident_id=n.incident_id,
-                               person=person.id, contact_kind=cp.kind, contact=shown)
-            if row is not None and row.status == "SENT":  # recorded by an earlier attempt of this activity
-                tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown, "status": "SENT",
-                              "error": "", "duplicate": True})
-                return True, cp.kind
-            if row is not None and row.status == "FAILED":  # an earlier attempt gave up on it: the next one
-                tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown, "status": "FAILED",
-                              "error": row.error})
-                continue
-            outcome = self._send(n, person, cp, key, via, until)
-            self._record(records.finish_delivery, key=key, ok=outcome.ok, error=outcome.error)
-            tried.append({"person": person.id, "contact_kind": cp.kind, "contact": shown,
-                          "status": "SENT" if outcome.ok else "FAILED", "error": outcome.error})
-            if outcome.ok:
-                return True, cp.kind
-            log.warning("delivery %s to %s via %s failed: %s", key, person.id, shown, outcome.error)
-        return False, ""
+    def _try(self, n: Notification, r: _Recipient, via: str, until: float, results: list[dict[str, Any]]) -> None:
+        """Send to the recipient's next contact point; on failure the one after it is next."""
+        assert r.next is not None
+        i = r.next
+        cp = r.person.contacts[i]
+        key, shown = r.key(i), chan.redact(cp.url)
+        outcome = self._send(n, r.person, cp, key, via, until)
+        results.append({"key": key, "ok": outcome.ok, "error": outcome.error})
+        r.tried.append({"person": r.person.id, "contact_kind": cp.kind, "contact": shown,
+                        "status": "SENT" if outcome.ok else "FAILED", "error": outcome.error})
+        if outcome.ok:
+            r.reached, r.next = cp.kind, None
+            return
+        log.warning("delivery %s to %s via %s failed: %s", key, r.person.id, shown, outcome.error)
+        r.next = i + 1 if i + 1 < len(r.person.contacts) else None
 
     def _send(self, n: Notification, person: Person, cp: ContactPoint, key: str, via: str,
               until: float) -> chan.Outcome:
@@ -266,6 +277,58 @@ class NotifyActivities:
                      recipients=d.recipients, error=d.error)
         return NotificationResult(key=n.key, channel=channel.name, recipients=d.recipients, status=status,
                                   error=d.error)
+
+
+class _Recipient:
+    """One person (or a team's chat channel) of a page: which contact point is next, what was tried."""
+
+    def __init__(self, person: Person, shown: str, communication_key: str) -> None:
+        self.person = person
+        self.shown = shown  # as the page's recipients list it
+        self.communication_key = communication_key
+        self.next: int | None = None  # the contact point to try next; None: reached or nothing left
+        self.reached = ""  # the contact kind that took the page
+        self.tried: list[dict[str, Any]] = []
+
+    def key(self, i: int) -> str:
+        return f"{self.communication_key}:{self.person.id}:{i}"
+
+    def plan(self, found: Mapping[str, Any]) -> dict[str, str] | None:
+        """Where to start, from the deliveries an earlier attempt recorded (by key): a contact
+        point recorded SENT means reached (nothing is sent), one recorded FAILED is passed over,
+        the first other one is next. Returns the delivery to claim, if any."""
+        self.next, self.reached, self.tried = None, "", []
+        if not self.person.contacts:
+            self.tried.append({"person": self.person.id, "contact_kind": "", "contact": "", "status": "FAILED",
+                               "error": "no contact points"})
+            return None
+        for i, cp in enumerate(self.person.contacts):
+            row = found.get(self.key(i))
+            shown = chan.redact(cp.url)
+            if row is not None and row.status == "SENT":  # recorded by an earlier attempt of this activity
+                self.tried.append({"person": self.person.id, "contact_kind": cp.kind, "contact": shown,
+                                   "status": "SENT", "error": "", "duplicate": True})
+                self.reached = cp.kind
+                return None
+            if row is not None and row.status == "FAILED":  # an earlier attempt gave up on it: the next one
+                self.tried.append({"person": self.person.id, "contact_kind": cp.kind, "contact": shown,
+                                   "status": "FAILED", "error": row.error})
+                continue
+            self.next = i
+            return self.claim()
+        return None
+
+    def claim(self) -> dict[str, str]:
+        """The next contact point as a delivery to record PENDING."""
+        assert self.next is not None
+        cp = self.person.contacts[self.next]
+        return {"key": self.key(self.next), "person": self.person.id, "contact_kind": cp.kind,
+                "contact": chan.redact(cp.url)}
+
+
+def _duplicate(n: Notification, row: Any) -> NotificationResult:
+    return NotificationResult(key=n.key, channel=row.channel, recipients=list(row.recipients), status="SENT",
+                              duplicate=True)
 
 
 T = TypeVar("T")

@@ -1,7 +1,9 @@
 """record_events: write timeline events and the incident snapshot to the records.
 
 Room: activities. Idempotent on (run id, event seq): a retried or replayed call never
-writes a row twice. Database errors propagate so Temporal retries with backoff.
+writes a row twice. One transaction per batch (warroom/records/incidents.py). A connection the
+server dropped is tried again at once (activities/common.py); any other database error
+propagates so Temporal retries with backoff.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import dataclasses
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
+from activities.common import records_call
 from warroom import records
-from workflows.contracts import RecordEvents, Recorded
+from workflows.contracts import Recorded, RecordEvents
 
 
 class StoreActivities:
@@ -24,6 +27,6 @@ class StoreActivities:
         snap = dataclasses.asdict(req.snapshot)
         snap.pop("timeline", None)
         events = [dataclasses.asdict(e) for e in req.events]
-        written = records.record_events(self.engine, run_id=req.run_id, incident_id=req.incident_id,
-                                   snapshot=snap, events=events)
+        written = records_call(self.engine, records.record_events, run_id=req.run_id, incident_id=req.incident_id,
+                               snapshot=snap, events=events)
         return Recorded(written=written)

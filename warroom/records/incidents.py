@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from warroom.records.models import (
@@ -55,18 +55,7 @@ def _snapshot_row(snapshot: dict[str, Any], events: list[dict[str, Any]]) -> dic
     return row
 
 
-def _mitigation(events: list[dict[str, Any]], current: datetime | None) -> tuple[bool, datetime | None]:
-    """(changed, mitigated_at) after this batch: the first mitigation event sets it, a reopen clears it."""
-    at, changed = current, False
-    for e in events:
-        if e["type"] == "reopened":
-            at, changed = None, True
-        elif e["type"] in MITIGATION_EVENTS and at is None:
-            at, changed = e["at"], True
-    return changed, at
-
-
-def _record_detail(session: Session, engine: Engine, *, run_id: str, incident_id: str,
+def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident_id: str,
                    snapshot: dict[str, Any], events: list[dict[str, Any]]) -> None:
     """Escalations, priority changes and the review as rows of their own, keyed like the
     timeline (run id + seq; the review by incident), so a repeated batch writes nothing new."""
@@ -123,39 +112,54 @@ def action_item(item: Any) -> dict[str, Any]:
             "status": "open"}
 
 
+def _mitigated(events: list[dict[str, Any]]) -> tuple[bool, datetime | None]:
+    """What this batch says of mitigated_at, so the row need not be read first: (reopened,
+    candidate). The first mitigation event sets it and a reopen clears it: after a reopen in the
+    batch the column is the first mitigation event after the last reopen (or empty); without
+    one, the stored value stays and the batch's first mitigation event fills it only if empty."""
+    last_reopen = max((i for i, e in enumerate(events) if e["type"] == "reopened"), default=-1)
+    first = next((e["at"] for e in events[last_reopen + 1:] if e["type"] in MITIGATION_EVENTS), None)
+    return last_reopen >= 0, first
+
+
 def record_events(engine: Engine, *, run_id: str, incident_id: str, snapshot: dict[str, Any],
                   events: list[dict[str, Any]]) -> int:
     """Upsert the incident snapshot and insert the events not yet stored, with the rows they
-    imply (escalations, priority changes, review, known issues), in one transaction. Every
-    insert is keyed (run id + seq, incident), so a retried batch writes nothing twice.
-    Returns the timeline rows written."""
-    with Session(engine) as session, session.begin():
-        row = _snapshot_row(snapshot, events)
-        row.update(run_id=run_id, incident_id=incident_id, updated_at=now_utc())
-        current = session.get(IncidentRow, run_id)
-        changed, mitigated = _mitigation(events, current.mitigated_at if current else None)
-        if changed:
-            row["mitigated_at"] = mitigated
-        stmt = _insert(engine, IncidentRow).values(**row)
-        stmt = stmt.on_conflict_do_update(index_elements=["run_id"],
-                                          set_={k: stmt.excluded[k] for k in row if k != "run_id"})
-        session.execute(stmt)
-        written = 0
-        if events:
-            ins = _insert(engine, TimelineRow).values([
-                dict(run_id=run_id, incident_id=incident_id, seq=e["seq"], at=e["at"], type=e["type"],
-                     actor=e["actor"], details=e["details"]) for e in events
-            ]).on_conflict_do_nothing(index_elements=["run_id", "seq"])
-            written = session.execute(ins).rowcount or 0
-            _record_detail(session, engine, run_id=run_id, incident_id=incident_id, snapshot=snapshot,
-                           events=events)
-            types = {e["type"] for e in events}
-            if "review.submitted" in types and snapshot.get("service"):  # knowledge is per service
-                _learn(session, engine, incident_id=incident_id, snapshot=snapshot,
-                       review=[e for e in events if e["type"] == "review.submitted"][-1])
-            if "resolved" in types:
-                session.execute(update(KnownIssueUseRow).where(KnownIssueUseRow.incident_id == incident_id)
-                                .values(resolved=True))
+    imply (escalations, priority changes, review, known issues), in one transaction: one
+    statement for the incident row (never read first), one per 1,000 timeline events
+    (executemany), one per kind of implied row present. Every insert is keyed (run id + seq,
+    incident), so a retried batch writes nothing twice. Returns the timeline rows written."""
+    incidents = IncidentRow.__table__
+    row = _snapshot_row(snapshot, events)
+    row.update(run_id=run_id, incident_id=incident_id, updated_at=now_utc())
+    reopened, candidate = _mitigated(events)
+    row["mitigated_at"] = candidate
+    stmt = _insert(engine, incidents).values(**row)
+    set_ = {k: stmt.excluded[k] for k in row if k not in ("run_id", "mitigated_at")}
+    if reopened:
+        set_["mitigated_at"] = stmt.excluded.mitigated_at
+    elif candidate is not None:
+        set_["mitigated_at"] = func.coalesce(incidents.c.mitigated_at, stmt.excluded.mitigated_at)
+    with engine.begin() as conn:
+        conn.execute(stmt.on_conflict_do_update(index_elements=["run_id"], set_=set_))
+        if not events:
+            return 0
+        timeline_rows = TimelineRow.__table__
+        ins = (_insert(engine, timeline_rows).on_conflict_do_nothing(index_elements=["run_id", "seq"])
+               .returning(timeline_rows.c.seq))
+        # a list of parameters: SQLAlchemy's insertmanyvalues sends it as multi-row INSERTs of up
+        # to 1,000 rows each, and RETURNING counts only the rows a retried batch did not have yet
+        written = len(conn.execute(ins, [
+            dict(run_id=run_id, incident_id=incident_id, seq=e["seq"], at=e["at"], type=e["type"],
+                 actor=e["actor"], details=e["details"]) for e in events]).all())
+        _record_detail(conn, engine, run_id=run_id, incident_id=incident_id, snapshot=snapshot, events=events)
+        types = {e["type"] for e in events}
+        if "review.submitted" in types and snapshot.get("service"):  # knowledge is per service
+            _learn(conn, engine, incident_id=incident_id, snapshot=snapshot,
+                   review=[e for e in events if e["type"] == "review.submitted"][-1])
+        if "resolved" in types:
+            conn.execute(update(KnownIssueUseRow).where(KnownIssueUseRow.incident_id == incident_id)
+                         .values(resolved=True))
         return written
 
 
@@ -224,11 +228,11 @@ def recorded_incident(engine: Engine, incident_id: str) -> dict[str, Any] | None
 # ------------------------------------------------------------------ known issues
 
 
-def _learn(session: Session, engine: Engine, *, incident_id: str, snapshot: dict[str, Any],
+def _learn(session: Connection, engine: Engine, *, incident_id: str, snapshot: dict[str, Any],
            review: dict[str, Any]) -> None:
     """A submitted review becomes a known issue: symptoms (the title), root cause, and the fix
     (the resolution and the recovery actions that succeeded), once per incident."""
-    rows = session.scalars(select(TimelineRow).where(TimelineRow.incident_id == incident_id)
+    rows = session.execute(select(TimelineRow.type, TimelineRow.details).where(TimelineRow.incident_id == incident_id)
                            .order_by(TimelineRow.run_id, TimelineRow.seq)).all()
     fix: list[str] = []
     for r in rows:

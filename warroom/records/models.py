@@ -232,21 +232,34 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+# A pooled connection older than this is replaced at checkout (no round trip): servers,
+# proxies and NAT drop idle connections after their own timeouts, typically longer.
+POOL_RECYCLE_SECONDS = 1800
+SQLITE_BUSY_TIMEOUT_SECONDS = 30  # a writer waits this long for another's lock (sqlite3's timeout)
+
+
 def make_engine(url: str) -> Engine:
+    """The records engine. No connection check on checkout (pool_pre_ping would cost a round
+    trip, and on PostgreSQL a transaction, per checkout): connections are recycled after
+    POOL_RECYCLE_SECONDS, and one the server dropped in between fails its call with an error
+    that says so (`connection_invalidated`); SQLAlchemy then replaces the pool's connections, and
+    the activities call records again at once (activities/common.py) or Temporal retries them."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"pool_recycle": POOL_RECYCLE_SECONDS}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         from sqlalchemy import event
 
         @event.listens_for(engine, "connect")
-        def _wal(dbapi_conn: Any, _: Any) -> None:  # concurrent readers beside the worker
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA journal_mode=WAL")  # readers (API, console) beside the worker's writes
+            cur.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, one fsync fewer per commit
+            # the same wait as sqlite3's timeout above, said where the other pragmas are
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
             cur.close()
 
     return engine

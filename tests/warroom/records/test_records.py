@@ -218,8 +218,8 @@ async def test_a_records_outage_delays_the_record_but_never_holds_the_incident_b
             return real(*args, **kwargs)
         return call
 
-    for name in ("record_events", "claim_communication", "finish_communication", "claim_delivery",
-                 "finish_delivery", "war_room", "save_war_room"):
+    for name in ("record_events", "claim_communication", "finish_communication", "claim_page", "next_contacts",
+                 "finish_page", "war_room", "save_war_room"):
         monkeypatch.setattr(records, name, unreachable(getattr(records, name)))
     monkeypatch.setattr(activities.assess, "known_issues_for", unreachable(activities.assess.known_issues_for))
     async with running_worker(env.client, task_queue, engine):
