@@ -2,7 +2,8 @@
 acknowledged incidents, through warroom.client (Temporal).
 
 `Intake` is what intake keeps between requests in one API process: the compiled custom
-mappings and the per-key turn of start/join. create_app builds one (app.state.intake) and
+mappings, the alerts of each dedup key waiting for their signal-with-start (concurrent alerts
+of one key share one), and what the last signal told about each key's run. create_app builds one (app.state.intake) and
 routes reach it through `IntakeDep` (api/deps.py); nothing of it is durable, so a restart
 loses nothing but a cache.
 """
@@ -10,6 +11,9 @@ loses nothing but a cache.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException
@@ -24,6 +28,26 @@ from warroom.settings import Settings
 from workflows.contracts import AlertInfo
 from workflows.policy import default_policy
 
+# One signal-with-start carries at most this many alerts, and about this many bytes of their
+# text (Temporal warns on payloads over 512 KB and refuses them over 2 MB).
+BATCH_ALERTS = 200
+BATCH_BYTES = 256 * 1024
+# How long what a signal-with-start told about a key's run is trusted to predict the id of the
+# next incident should that run have closed meanwhile. Within one API process it is exact;
+# with several, another process could have opened and closed an incident on the key in between,
+# so the knowledge is refreshed (one describe) after this long without an alert for the key.
+KNOWN_FOR = 10.0  # seconds
+
+
+@dataclass
+class _Waiting:
+    alert: AlertInfo
+    done: asyncio.Future[temporal.Triggered]
+
+
+def _size(a: AlertInfo) -> int:
+    return len(a.title) + len(a.description) + sum(len(k) + len(v) for k, v in a.labels.items()) + 200
+
 
 class Intake:
     """Alert intake of one API process (app.state.intake)."""
@@ -31,11 +55,13 @@ class Intake:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.mappings: dict[str, CustomMapping] = {}  # compiled once per integration key (by key id)
-        # Alerts for one dedup key are started/joined one at a time by this process. A storm of
-        # repeats would otherwise send a query per alert to one workflow at once, and Temporal
-        # refuses queries beyond its small per-workflow buffer (RESOURCE_EXHAUSTED) after the
-        # alert's signal was already accepted: the sender would see an error for a counted alert.
-        self.joining: dict[str, tuple[asyncio.Lock, int]] = {}
+        # Alerts of one dedup key are coalesced: while a signal-with-start for the key is in
+        # flight, the alerts that arrive queue here, and the next one carries them all. Each
+        # request is answered when the signal carrying its alert is accepted by Temporal, so
+        # nothing is acknowledged that is not durable; a key's queue exists while its sender runs.
+        self.queued: dict[str, list[_Waiting]] = {}
+        self.senders: set[asyncio.Task[None]] = set()
+        self.known: dict[str, tuple[temporal.KnownRun, float]] = {}  # workflow id -> (run, when learned)
 
     def mapping(self, key_id: str, spec: dict[str, Any]) -> CustomMapping:
         """An integration's mapping, compiled on its first alert (it was checked when the
@@ -56,6 +82,7 @@ class Intake:
             severity=alert.severity, priority=alert.priority or "", affected_users=alert.affected_users,
             business_impact=(alert.business_impact or "").upper(), availability=alert.availability,
             labels=alert.labels, dedup_key=alert.dedup_key, source=source, links=alert.links,
+            fingerprint=alert.fingerprint,
         )
         if declared_by:
             # Keyed as a manual incident whoever declares it (two people declaring the same thing
@@ -76,8 +103,7 @@ class Intake:
             if ev.action == "trigger":
                 t = await self._trigger(client, ev.alert)
                 # a joined incident answers with its own status and priority
-                status = t.joined.status if t.joined else "triggered"
-                refs.append(IncidentRef(id=t.incident_id, priority=t.priority, status=status,
+                refs.append(IncidentRef(id=t.incident_id, priority=t.priority, status=t.status,
                                         deduplicated=t.deduplicated))
                 continue
             wf_id = incident_workflow_id(ev.alert.dedup_key)
@@ -103,15 +129,58 @@ class Intake:
 
     async def _trigger(self, client: Client, alert: AlertInfo) -> temporal.Triggered:
         alert.dedup_key = alert.dedup_key or fallback_dedup_key(alert)
-        lock, users = self.joining.get(alert.dedup_key) or (asyncio.Lock(), 0)
-        self.joining[alert.dedup_key] = (lock, users + 1)
+        waiting = _Waiting(alert, asyncio.get_running_loop().create_future())
+        queue = self.queued.get(alert.dedup_key)
+        if queue is not None:
+            queue.append(waiting)
+        else:
+            self.queued[alert.dedup_key] = [waiting]
+            task = asyncio.create_task(self._send(client, alert.dedup_key))
+            self.senders.add(task)
+            task.add_done_callback(self.senders.discard)
+        return await waiting.done
+
+    async def _send(self, client: Client, key: str) -> None:
+        """Signal the queued alerts of one dedup key, a batch at a time, until none is left."""
+        queue = self.queued[key]
+        await asyncio.sleep(0)  # requests already read in this loop turn join the first batch
         try:
-            async with lock:
-                return await temporal.trigger(client, alert, task_queue=self.settings.task_queue,
-                                              policy=default_policy(), tier1_services=self.settings.tier1_services)
+            while queue:
+                batch, size = [], 0
+                while queue and len(batch) < BATCH_ALERTS and (not batch or size + _size(queue[0].alert) <= BATCH_BYTES):
+                    size += _size(queue[0].alert)
+                    batch.append(queue.pop(0))
+                try:
+                    t = await temporal.trigger_many(
+                        client, [w.alert for w in batch], task_queue=self.settings.task_queue,
+                        policy=default_policy(), tier1_services=self.settings.tier1_services,
+                        known=self._known(incident_workflow_id(key)))
+                except Exception as err:  # noqa: BLE001 - handed to each sender (503 when Temporal is away)
+                    for w in batch:
+                        if not w.done.done():
+                            w.done.set_exception(err)
+                    continue
+                if t.run is not None:
+                    self.known[t.workflow_id] = (t.run, time.monotonic())
+                for i, w in enumerate(batch):
+                    if not w.done.done():
+                        # only the run's first alert opened it; the rest of its batch joined
+                        w.done.set_result(t if i == 0 or t.deduplicated else dataclasses.replace(t, deduplicated=True))
         finally:
-            lock, users = self.joining[alert.dedup_key]
-            if users == 1:
-                del self.joining[alert.dedup_key]
-            else:
-                self.joining[alert.dedup_key] = (lock, users - 1)
+            for w in queue:  # cancelled (shutdown): nothing was sent for these
+                if not w.done.done():
+                    w.done.cancel()
+            del self.queued[key]
+
+    def _known(self, workflow_id: str) -> temporal.KnownRun | None:
+        entry = self.known.get(workflow_id)
+        if entry is None:
+            return None
+        run, at = entry
+        if time.monotonic() - at > KNOWN_FOR:
+            del self.known[workflow_id]
+            if len(self.known) > 10_000:  # forget keys not seen for a while
+                now = time.monotonic()
+                self.known = {k: v for k, v in self.known.items() if now - v[1] <= KNOWN_FOR}
+            return None
+        return run

@@ -34,6 +34,9 @@ class GenericAlert(BaseModel):
     availability: float | None = Field(None, ge=0, le=100)
     labels: dict[str, str] = Field(default_factory=dict)
     dedup_key: str = Field("", max_length=1000)
+    # This alert's identity within its incident: the same fingerprint again is a re-send,
+    # counted apart. Omitted: source, service, title and labels identify it.
+    fingerprint: str = Field("", max_length=200)
     status: Literal["trigger", "resolve"] = "trigger"
     links: list[str] = Field(default_factory=list)
 

@@ -127,3 +127,11 @@ def fallback_dedup_key(alert: AlertInfo) -> str:
     """A stable key from what identifies the problem, when the sender gave none."""
     parts = [alert.source, alert.service, alert.title, *sorted(f"{k}={v}" for k, v in alert.labels.items())]
     return "h" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+
+def alert_fingerprint(alert: AlertInfo) -> str:
+    """One alert's identity within its incident when its source gave none: what names the
+    alert (source, service, title, labels), not its changing figures (description, affected
+    users, availability), so the same alert sent again is a re-send, not a new alert."""
+    parts = [alert.source, alert.service, alert.title, *sorted(f"{k}={v}" for k, v in alert.labels.items())]
+    return "f" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]

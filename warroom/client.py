@@ -8,6 +8,7 @@ the new state, a refusal with the validator's reason, or an unknown incident.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from warroom.classify import (
+    alert_fingerprint,
     classify_priority,
     fallback_dedup_key,
     incident_workflow_id,
@@ -36,8 +38,8 @@ from workflows.contracts import (
     TICKET_WORKFLOW,
     Acknowledge,
     AlertInfo,
-    AlertReceived,
     AlertResolved,
+    AlertsReceived,
     AssignCommander,
     ChangePriority,
     CompleteStep,
@@ -82,13 +84,28 @@ class Triggered:
     priority: str
     handle: WorkflowHandle
     deduplicated: bool = False  # joined an incident that was already open
-    joined: IncidentState | None = None  # that incident's state, just after the alert joined it
+    status: str = "triggered"  # the incident's status as last known (see KnownRun)
+    run: KnownRun | None = None  # what the caller may remember for this workflow id's next alerts
+
+
+@dataclass
+class KnownRun:
+    """What an API process knows of the run on one workflow id, learned from a signal-with-start's
+    outcome or a describe, never from a query. `priority` and `status` are as of that moment
+    (the 202 of a joined alert says them; the incident's own page is live)."""
+
+    run_id: str
+    incident_id: str
+    priority: str
+    status: str = "triggered"
 
 
 def prepare(alert: AlertInfo, *, tier1_services: list[str] | None = None) -> tuple[AlertInfo, str, str]:
-    """(alert with dedup key and classified priority, priority, reason)."""
+    """(alert with dedup key, fingerprint and classified priority, priority, reason)."""
     if not alert.dedup_key:
         alert.dedup_key = fallback_dedup_key(alert)
+    if not alert.fingerprint:
+        alert.fingerprint = alert_fingerprint(alert)
     priority, reason = classify_priority(alert, tier1_services=tier1_services or [])
     alert.priority = priority
     return alert, priority, reason
@@ -97,21 +114,59 @@ def prepare(alert: AlertInfo, *, tier1_services: list[str] | None = None) -> tup
 async def trigger(client: Client, alert: AlertInfo, *, task_queue: str, policy: ResponsePolicy | None = None,
                   runbook: RunbookSpec | None = None, tier1_services: list[str] | None = None) -> Triggered:
     """Start the incident of this dedup key, or join the open one (signal-with-start)."""
-    alert, priority, reason = prepare(alert, tier1_services=tier1_services)
+    return await trigger_many(client, [alert], task_queue=task_queue, policy=policy, runbook=runbook,
+                              tier1_services=tier1_services)
+
+
+async def trigger_many(client: Client, alerts: list[AlertInfo], *, task_queue: str,
+                       policy: ResponsePolicy | None = None, runbook: RunbookSpec | None = None,
+                       tier1_services: list[str] | None = None, known: KnownRun | None = None) -> Triggered:
+    """Start the incident of these alerts' dedup key (all share it) or join the open one, with
+    one signal-with-start carrying them all. Whether it joined comes from the call's outcome
+    (a run was started, or the run signalled is the one `known` names); a describe is needed
+    only when nothing is known of the key, and a query only for a run without a memo."""
+    prepared = [prepare(a, tier1_services=tier1_services) for a in alerts]
+    alert, priority, reason = prepared[0]
     wf_id = incident_workflow_id(alert.dedup_key)
-    open_before, incident_id = await _current(client, wf_id)
-    inp = IncidentInput(incident_id=incident_id, alert=alert, priority=priority, priority_reason=reason,
+    if known is not None and split_incident_id(known.incident_id)[1] >= 1:
+        next_id = _next_id(wf_id, known.incident_id)
+    else:
+        found, next_id = await _current(client, wf_id)
+        known = found or known
+    inp = IncidentInput(incident_id=next_id, alert=alert, priority=priority, priority_reason=reason,
                         policy=policy or default_policy(), runbook=runbook)
     kind = INCIDENT_WORKFLOW if priority in FULL_RESPONSE_PRIORITIES else TICKET_WORKFLOW
+    token = uuid.uuid4().hex  # names this call in the run it may start
     handle = await client.start_workflow(
         kind, inp, id=wf_id, task_queue=task_queue, result_type=IncidentState,
-        start_signal="alert_received", start_signal_args=[AlertReceived(alert=alert)],
-        memo={"incident_id": incident_id},  # who this run is, readable without a worker (describe)
+        start_signal="alerts_received", start_signal_args=[AlertsReceived(alerts=[a for a, _, _ in prepared])],
+        # who this run is, readable without a worker (describe)
+        memo={"incident_id": next_id, "priority": priority, "started_by": token},
     )
-    joined = await current(client, wf_id) if open_before else None
-    return Triggered(incident_id=joined.incident_id if joined else incident_id, workflow_id=wf_id,
-                     priority=joined.priority if joined else priority, handle=handle, deduplicated=open_before,
-                     joined=joined)
+    run_id = handle.result_run_id or ""
+    started = _started(handle)
+    if not started and (known is None or known.run_id != run_id):
+        # A run this process has not seen: this call started it (a server that does not say so
+        # in its answer, such as the time-skipping one) or another caller did.
+        desc = await client.get_workflow_handle(wf_id, run_id=run_id).describe()
+        started = await desc.memo_value("started_by", None) == token
+        known = None if started else await _known(client, desc)
+    if started or known is None:
+        run = KnownRun(run_id=run_id, incident_id=next_id, priority=priority)
+        return Triggered(incident_id=next_id, workflow_id=wf_id, priority=priority, handle=handle, run=run)
+    return Triggered(incident_id=known.incident_id, workflow_id=wf_id, priority=known.priority, handle=handle,
+                     deduplicated=True, status=known.status, run=known)
+
+
+def _started(handle: WorkflowHandle) -> bool:
+    """Whether the signal-with-start's answer says it started a new run (False: it joined one,
+    or the server does not say)."""
+    return handle.first_execution_run_id is not None and handle.first_execution_run_id == handle.result_run_id
+
+
+def _next_id(workflow_id: str, last_incident_id: str) -> str:
+    """The public id of the incident after `last_incident_id` on this workflow id."""
+    return occurrence_id(workflow_id, max(split_incident_id(last_incident_id)[1], 1) + 1)
 
 
 async def _describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
@@ -135,21 +190,32 @@ async def _closed_incident_id(client: Client, desc: WorkflowExecutionDescription
     return final.incident_id
 
 
-async def _current(client: Client, workflow_id: str) -> tuple[bool, str]:
-    """(is an incident open on this workflow id, the public id of the open one or of the next).
+async def _known(client: Client, desc: WorkflowExecutionDescription) -> KnownRun:
+    """A running run as its memo tells it; a run continued-as-new has no memo: ask the workflow."""
+    incident_id = await desc.memo_value("incident_id", None)
+    priority = await desc.memo_value("priority", None)
+    if isinstance(incident_id, str) and isinstance(priority, str):
+        return KnownRun(run_id=desc.run_id, incident_id=incident_id, priority=priority, status="triggered")
+    st = await current(client, desc.id)
+    return KnownRun(run_id=desc.run_id, incident_id=st.incident_id, priority=st.priority, status=st.status)
+
+
+async def _current(client: Client, workflow_id: str) -> tuple[KnownRun | None, str]:
+    """(the open run on this workflow id if there is one, the public id the next incident gets).
 
     The next id after a closed incident counts on from the closed one's id; an incident that
     ended without a result (terminated) gives way to an id suffixed with its run, so two
     incidents never share an id."""
     desc = await _describe(client, workflow_id)
     if desc is None:
-        return False, workflow_id
+        return None, workflow_id
     if desc.status == WorkflowExecutionStatus.RUNNING:
-        return True, workflow_id  # the signal joins it (its own id is read after, by trigger())
+        run = await _known(client, desc)
+        return run, _next_id(workflow_id, run.incident_id)
     last = await _closed_incident_id(client, desc)
     if last is None:
-        return False, f"{workflow_id}~r{desc.run_id[:12]}"
-    return False, occurrence_id(workflow_id, max(split_incident_id(last)[1], 1) + 1)
+        return None, f"{workflow_id}~r{desc.run_id[:12]}"
+    return None, _next_id(workflow_id, last)
 
 
 async def source_resolved(client: Client, workflow_id: str, *, source: str, summary: str = "") -> None:

@@ -146,6 +146,10 @@ class AlertInfo:
     source: str = "generic"
     received_at: datetime | None = None
     links: list[str] = field(default_factory=list)
+    # This alert's own identity within its incident (the source's fingerprint or alert id, or
+    # warroom.classify.alert_fingerprint): a second alert with the same one is a re-send, not
+    # a new alert. "" (alerts signalled before fingerprints existed): every one counts.
+    fingerprint: str = ""
 
 
 @dataclass
@@ -237,7 +241,8 @@ class IncidentState:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     deadlines: Deadlines = field(default_factory=Deadlines)
-    alert_count: int = 0
+    alert_count: int = 0  # distinct alerts (by fingerprint)
+    resent_count: int = 0  # alerts that arrived again (same fingerprint): counted apart, never as new
     runbook: str = ""
     runbook_version: str = ""
     war_room: dict[str, str] | None = None
@@ -299,6 +304,7 @@ class Bookkeeping:
     war_room_wanted: bool = False
     initial_targets: list[str] = field(default_factory=list)
     level_wait_seconds: list[int] = field(default_factory=list)  # the escalation policy's, per level
+    fingerprints: list[str] = field(default_factory=list)  # of the distinct alerts counted so far
 
 
 @dataclass
@@ -379,6 +385,14 @@ class Reopen:
 @dataclass
 class AlertReceived:
     alert: AlertInfo
+
+
+@dataclass
+class AlertsReceived:
+    """Alerts for one incident that arrived together: the API coalesces concurrent alerts of
+    one dedup key into one signal (api/intake.py), and the workflow applies them at once."""
+
+    alerts: list[AlertInfo] = field(default_factory=list)
 
 
 @dataclass

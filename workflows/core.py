@@ -25,11 +25,39 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows import calls
     from workflows.contracts import (
-        FULL_RESPONSE_PRIORITIES, LEVEL_NAMES, MAX_LEVEL, OPEN_STATUSES, PRIORITIES,
-        Acknowledge, ActionItem, ActionSpec, AlertReceived, AlertResolved, AssignCommander, Bookkeeping,
-        ChangePriority, CompleteStep, Deadlines, EngineerUpdate, Escalate, IncidentInput, IncidentState,
-        Notification, NotificationResult, PostUpdate, PriorityPolicy, RecordEvents, Reopen, Resolve,
-        Resume, Review, RunbookSpec, SubmitReview, TimelineEvent,
+        FULL_RESPONSE_PRIORITIES,
+        LEVEL_NAMES,
+        MAX_LEVEL,
+        OPEN_STATUSES,
+        PRIORITIES,
+        Acknowledge,
+        ActionItem,
+        ActionSpec,
+        AlertInfo,
+        AlertReceived,
+        AlertResolved,
+        AlertsReceived,
+        AssignCommander,
+        Bookkeeping,
+        ChangePriority,
+        CompleteStep,
+        Deadlines,
+        EngineerUpdate,
+        Escalate,
+        IncidentInput,
+        IncidentState,
+        Notification,
+        NotificationResult,
+        PostUpdate,
+        PriorityPolicy,
+        RecordEvents,
+        Reopen,
+        Resolve,
+        Resume,
+        Review,
+        RunbookSpec,
+        SubmitReview,
+        TimelineEvent,
     )
     from workflows.deadlines import Facts, numbers, pending, view
     from workflows.patches import (
@@ -90,6 +118,7 @@ class IncidentCore:
         self.s.workflow = self.KIND
         self._plan = 0  # bumped whenever a deadline may have moved
         self._handover_to: str | None = None
+        self._seen: set[str] | None = None  # b.fingerprints as a set, built on the first batch
         self._busy = 0  # background activities in flight besides pages and records (war room)
         self._finishing = False  # the run is draining to end (continue-as-new or close)
         # Behaviour changes for running incidents (STYLE.md 7), asked here, once, in table order.
@@ -350,7 +379,8 @@ class IncidentCore:
 
     @workflow.signal(name="alert_received")
     def alert_received(self, sig: AlertReceived) -> None:
-        s, b, a = self.s, self.b, sig.alert
+        """One alert (API processes before alerts_received, and histories of then)."""
+        s, a = self.s, sig.alert
         s.alert_count += 1
         self._event("alert.received", actor=a.source or "source", count=s.alert_count,
                     title=a.title, severity=a.severity or None, affected_users=a.affected_users)
@@ -359,6 +389,44 @@ class IncidentCore:
         if s.status == "resolved" and s.alert_count > 1:
             self._reopen(a.source or "source", "alert fired again after resolution")
             return
+        self._alert_impact(a, starting=s.alert_count <= 1)
+
+    @workflow.signal(name="alerts_received")
+    def alerts_received(self, sig: AlertsReceived) -> None:
+        """Alerts that arrived together (api/intake.py coalesces them): one timeline event for
+        the batch's new alerts, re-sends (a fingerprint already counted) counted apart."""
+        s, b = self.s, self.b
+        if self._seen is None:
+            self._seen = set(b.fingerprints)
+        first = s.alert_count == 0  # the batch that started the run: its first alert is the input's
+        new: list[AlertInfo] = []
+        for a in sig.alerts:
+            if a.fingerprint and a.fingerprint in self._seen:
+                s.resent_count += 1
+                continue
+            if a.fingerprint:
+                self._seen.add(a.fingerprint)
+                b.fingerprints.append(a.fingerprint)
+            new.append(a)
+        s.alert_count += len(new)
+        if new:
+            a = new[-1]
+            self._event("alert.received", actor=a.source or "source", count=s.alert_count,
+                        new=len(new) if len(new) > 1 else None, title=a.title, severity=a.severity or None,
+                        affected_users=max((x.affected_users for x in new if x.affected_users is not None),
+                                           default=None))
+        if s.status == "closed" or not sig.alerts:
+            return
+        if s.status == "resolved" and not first:
+            last = sig.alerts[-1]
+            self._reopen(last.source or "source", "alert fired again after resolution")
+            return
+        for i, a in enumerate(sig.alerts):
+            self._alert_impact(a, starting=first and i == 0)
+
+    def _alert_impact(self, a: AlertInfo, *, starting: bool) -> None:
+        """What an alert's figures change: spreading impact escalates, a higher priority raises it."""
+        s, b = self.s, self.b
         if a.affected_users is not None:
             if b.max_affected_users and a.affected_users > b.max_affected_users:
                 b.spreading_reports += 1
@@ -367,7 +435,7 @@ class IncidentCore:
                     self._escalate_to(3, "impact_spreading", a.source or "system",
                                       note=f"affected users now {a.affected_users}")
             b.max_affected_users = max(b.max_affected_users, a.affected_users)
-        if a.priority in PRIORITIES and a.priority < s.priority and s.alert_count > 1:
+        if not starting and a.priority in PRIORITIES and a.priority < s.priority:
             self._change_priority(a.source or "system", a.priority, "alert reports a higher impact")
 
     @workflow.signal(name="alert_resolved")

@@ -25,7 +25,8 @@ Fields used: title from annotations.summary / annotations.title / labels.alertna
 description from annotations.description / annotations.message; service from labels
 service / job / app / namespace; severity from labels.severity or labels.level (as sent:
 warroom.classify maps known words, unknown ones such as "2" fall to the default rules);
-labels are all labels as strings; links from generatorURL (a relative one is joined to
+labels are all labels as strings; fingerprint (the alert's identity within its incident: a
+re-delivered alert is counted as a re-send) from `fingerprint`, else the label hash; links from generatorURL (a relative one is joined to
 externalURL). Unknown fields are ignored. Priority is *not* decided here (classify does it).
 
 Refused (PayloadError naming the field, answered 422): a body that is not an object (e.g. the
@@ -162,6 +163,8 @@ def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "ale
             dedup_key=key,
             source=source,
             links=[link] if link else [],
+            # the alert's own identity: a later delivery of it is a re-send, not a new alert
+            fingerprint=fp[:64] or label_key(labels),
         )
         events.append(SourceEvent(action=action, alert=info))
     if held:

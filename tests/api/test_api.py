@@ -16,6 +16,8 @@ def key() -> str:
 
 
 async def test_alert_opens_an_incident_and_a_repeat_joins_it(env, engine, task_queue):
+    """A second alert on the key joins the incident; the same alert sent again is a re-send,
+    counted apart, never as a new alert."""
     k = key()
     async with api(env, engine, task_queue) as http:
         r = await http.post("/api/v1/alerts/generic", json={"title": "Login down", "service": "auth",
@@ -29,8 +31,12 @@ async def test_alert_opens_an_incident_and_a_repeat_joins_it(env, engine, task_q
         assert r.status_code == 202
         again = r.json()["incidents"][0]
         assert again["id"] == first["id"] and again["deduplicated"] is True
+        r = await http.post("/api/v1/alerts/generic", json={"title": "Login down", "service": "auth",
+                                                          "severity": "critical", "dedup_key": k,
+                                                          "labels": {"instance": "auth-2"}})
+        assert r.status_code == 202 and r.json()["incidents"][0]["id"] == first["id"]
         state = (await http.get(f"/api/v1/incidents/{first['id']}")).json()
-    assert state["alert_count"] == 2
+    assert (state["alert_count"], state["resent_count"]) == (2, 1)
     assert [e["type"] for e in state["timeline"]].count("triggered") == 1
     assert [e["type"] for e in state["timeline"]].count("alert.received") == 2
 

@@ -212,7 +212,7 @@ async def test_alert_firing_again_during_review_reopens(env, engine, task_queue)
         await advance_to(env, h, 46)
         s = await get_state(h)
         assert s.status == "acknowledged" and s.phase == "recover" and s.reopen_count == 1
-        assert s.alert_count == 2
+        assert (s.alert_count, s.resent_count) == (1, 1)  # the same alert, firing again
         await temporal.source_resolved(env.client, h.id, source="alertmanager")
         await advance_to(env, h, 50)
         s = await get_state(h)
@@ -352,12 +352,17 @@ async def test_repeated_alert_joins_the_open_incident(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P1")
         await advance_to(env, h, 5)
-        t = await temporal.trigger(env.client, repeat_alert(h, await get_state(h)), task_queue=task_queue)
-        assert t.workflow_id == h.id
+        t = await temporal.trigger(env.client, repeat_alert(h, await get_state(h), labels={"instance": "b"}),
+                                   task_queue=task_queue)
+        assert t.workflow_id == h.id and t.deduplicated
         await advance_to(env, h, 6)
+        again = await temporal.trigger(env.client, repeat_alert(h, await get_state(h)), task_queue=task_queue)
+        assert again.deduplicated and again.incident_id == t.incident_id
+        await advance_to(env, h, 7)
         s = await get_state(h)
         desc = await h.describe()
-    assert s.alert_count == 2
+    # a second alert (another instance) is counted; the first one sent again is a re-send
+    assert (s.alert_count, s.resent_count) == (2, 1)
     assert at_minutes(s, "alert.received") == minutes(0, 5)
     assert [e.details["count"] for e in events(s, "alert.received")] == [1, 2]
     assert types(s).count("triggered") == 1
