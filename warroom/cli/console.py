@@ -12,20 +12,24 @@ from typing import Annotated
 
 import typer
 
-from api.console.session import LINK_MINUTES, link_token
 from warroom.cli.keys import records_engine
-from warroom.records import keys as auth
-from warroom.secrets import server_key
-from warroom.settings import Settings
 
 console_app = typer.Typer(help="The web console.", no_args_is_help=True)
 
 
 @console_app.command("login")
 def login(name: Annotated[str, typer.Option("--name", help="the key's name (warroom keys list)")],
-          minutes: Annotated[int, typer.Option(min=1, max=60, help="minutes the link stays valid")] = LINK_MINUTES,
+          minutes: Annotated[int | None, typer.Option(
+              min=1, max=60, help="minutes the link stays valid (default: the console's link lifetime)")] = None,
           ) -> None:
     """Print a sign-in link for the console, for the active key NAME (viewer, responder or admin)."""
+    # The API (FastAPI) and the records (SQLAlchemy) load when the command runs, not for `warroom --help`.
+    from api.console.session import LINK_MINUTES, link_token
+    from warroom.records import keys as auth
+    from warroom.secrets import server_key
+    from warroom.settings import Settings
+
+    minutes = LINK_MINUTES if minutes is None else minutes
     settings = Settings()
     principal = auth.find(records_engine(), name)
     if principal is None:

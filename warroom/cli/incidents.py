@@ -16,15 +16,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from warroom.cli.api_client import UNREACHABLE, ApiError, WarroomClient
 from warroom.cli.timeline import describe
 from warroom.timeparse import utc
+
+if TYPE_CHECKING:  # httpx loads when a command calls the API, not for `warroom --help`
+    from warroom.cli.api_client import WarroomClient
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 EXIT_REFUSED, EXIT_UNREACHABLE = 1, 3
@@ -80,6 +82,8 @@ def _fail(message: str, code: int) -> typer.Exit:
 @contextmanager
 def _api(url: str, key: str | None) -> Iterator[WarroomClient]:
     """A client for the command; an ApiError becomes `error: ...` on stderr and exit 1 or 3."""
+    from warroom.cli.api_client import UNREACHABLE, ApiError, WarroomClient
+
     try:
         with WarroomClient(url, key or _dev_key()) as client:
             yield client

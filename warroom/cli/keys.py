@@ -11,16 +11,18 @@ import json
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from warroom.records import keys as auth
 from warroom.secrets import read as read_secret
-from warroom.settings import Settings
+
+if TYPE_CHECKING:  # the records (SQLAlchemy) load when a command runs, not for `warroom --help`
+    from sqlalchemy.engine import Engine
+
+    from warroom.records.keys import ApiKey
 
 keys_app = typer.Typer(help="API keys and their roles (integration, responder, viewer, admin).",
                        no_args_is_help=True)
@@ -32,6 +34,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 def records_engine() -> Engine:
     from warroom import records
+    from warroom.settings import Settings
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -54,7 +57,7 @@ def show_table(rows: list[dict[str, Any]], columns: list[str], title: str) -> No
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
-def print_created(view: auth.ApiKey, key: str, *, secret: str | None = None) -> None:
+def print_created(view: ApiKey, key: str, *, secret: str | None = None) -> None:
     what = (f"integration {view.name!r}" if view.role == "integration"
             else f"{view.role} key {view.name!r} for {view.acts_as}")
     typer.echo(f"created {what} (id {view.id})")
@@ -76,6 +79,8 @@ def keys_create(
              "default: the key's name")] = None,
 ) -> None:
     """Create a key; it is printed alone on the last line, and only this once."""
+    from warroom.records import keys as auth
+
     try:
         view, key = auth.create_key(records_engine(), name=name, role=role, person=person)
     except auth.KeyProblem as err:
@@ -87,6 +92,8 @@ def keys_create(
 def keys_list(all_: Annotated[bool, typer.Option("--all", help="include revoked keys")] = False,
               as_json: JsonOpt = False) -> None:
     """The keys (never the keys themselves: a prefix to recognise them)."""
+    from warroom.records import keys as auth
+
     rows = [k.public() for k in auth.list_keys(records_engine(), include_revoked=all_)]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -97,6 +104,8 @@ def keys_list(all_: Annotated[bool, typer.Option("--all", help="include revoked 
 @keys_app.command("revoke")
 def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name or id")]) -> None:
     """Revoke a key: it stops working at once."""
+    from warroom.records import keys as auth
+
     try:
         view = auth.revoke(records_engine(), name)
     except auth.KeyProblem as err:
@@ -111,7 +120,7 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name or id")
 def integrations_create(
     name: Annotated[str, typer.Option(help="the integration's name (the custom endpoint's path uses it)")],
     format: Annotated[str | None, typer.Option(
-        "--format", help="the only endpoint it may post to: " + ", ".join(auth.FORMATS))] = None,
+        "--format", help="the only endpoint it may post to: an alert format (docs/integrations.md)")] = None,
     mapping: Annotated[Path | None, typer.Option(
         help="custom format: the mapping file (YAML or JSON, see docs/integrations.md)")] = None,
     secret_env: Annotated[str | None, typer.Option(
@@ -121,6 +130,7 @@ def integrations_create(
 ) -> None:
     """Create an integration and its key (printed alone on the last line, only this once)."""
     from api.sources.custom import MappingError, compile_mapping, load_mapping_file
+    from warroom.records import keys as auth
 
     spec = None
     if mapping is not None:
@@ -149,6 +159,8 @@ def integrations_create(
 @integrations_app.command("list")
 def integrations_list(as_json: JsonOpt = False) -> None:
     """The integrations (active keys of role integration)."""
+    from warroom.records import keys as auth
+
     rows = [k.public() for k in auth.list_keys(records_engine(), role="integration")]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -159,6 +171,8 @@ def integrations_list(as_json: JsonOpt = False) -> None:
 @integrations_app.command("show")
 def integrations_show(name: str, as_json: JsonOpt = False) -> None:
     """One integration: its format, whether it signs, its mapping and where it posts."""
+    from warroom.records import keys as auth
+
     found = auth.find(records_engine(), name, role="integration")
     if found is None:
         raise fail(f"no integration named {name!r}")
@@ -180,6 +194,8 @@ def integrations_show(name: str, as_json: JsonOpt = False) -> None:
 @integrations_app.command("delete")
 def integrations_delete(name: str) -> None:
     """Delete an integration: its key stops working at once."""
+    from warroom.records import keys as auth
+
     try:
         view = auth.revoke(records_engine(), name, role="integration")
     except auth.KeyProblem as err:

@@ -7,15 +7,11 @@ that does the work; nothing durable happens here.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from warroom.cli.console import console_app
 from warroom.cli.incidents import incidents_app
@@ -23,8 +19,9 @@ from warroom.cli.keys import integrations_app, keys_app
 from warroom.cli.oncall import oncall_app
 from warroom.cli.reports import report_command, stats_command
 from warroom.cli.runbooks import runbooks_app
-from warroom.cli.timeline import describe, format_offset
-from warroom.settings import Settings
+
+if TYPE_CHECKING:  # pydantic loads when a command builds its Settings, not for `warroom --help`
+    from warroom.settings import Settings
 
 app = typer.Typer(help="warroom: incident response as durable Temporal workflows.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -44,6 +41,7 @@ def _logging(settings: Settings) -> None:
 def dev() -> None:
     """Start the embedded stack: Temporal dev server (SQLite), worker and API."""
     from warroom.cli.dev import run_dev
+    from warroom.settings import Settings
 
     settings = Settings()
     _logging(settings)
@@ -64,6 +62,7 @@ def api() -> None:
     import uvicorn
 
     from api.app import create_app
+    from warroom.settings import Settings
 
     settings = Settings()
     _logging(settings)
@@ -74,6 +73,7 @@ def api() -> None:
 def db_upgrade() -> None:
     """Create or upgrade the records schema (Alembic migrations, warroom/records/migrations/)."""
     from warroom import records
+    from warroom.settings import Settings
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -85,37 +85,22 @@ def db_upgrade() -> None:
 
 @app.command()
 def simulate(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML (see runbooks/scenarios/)")],
+    scenarios: Annotated[list[Path], typer.Argument(
+        help="scenario YAML files, or directories of them (see runbooks/scenarios/)")],
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, help="wall-clock seconds one scenario may take before it counts as an error")] = 300,
 ) -> None:
-    """Run one incident of a scenario in virtual time and print its timeline."""
-    from warroom.cli.simulate import ScenarioError, load_scenario, run_scenario
+    """Rehearse scenarios in virtual time: each incident's timeline, then a summary.
 
-    settings = Settings()
+    Every scenario of a run shares one time-skipping server and one worker. Exit status 1 when
+    a scenario misses its `expect:` section, 2 when one cannot be loaded or run."""
+    from warroom.cli.rehearse import run_files
+
     logging.basicConfig(level=logging.ERROR)
-    try:
-        sc = load_scenario(scenario)
-        result = asyncio.run(run_scenario(sc, settings))
-    except ScenarioError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    if as_json:
-        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
-        return
-    console = Console(width=None if sys.stdout.isatty() else 140)
-    inc = result["incident"]
-    table = Table(title=f"{inc['priority']} {inc['title']}  ({inc['incident_id']})", show_lines=False)
-    for col in ("offset", "event", "actor", "details"):
-        table.add_column(col, overflow="fold")
-    for row in result["timeline"]:
-        table.add_row(format_offset(row["offset_seconds"]), row["type"], row["actor"], describe(row))
-    console.print(table)
-    console.print(f"final: status {inc['status']}, phase {inc['phase']}, priority {inc['priority']}, "
-                  f"escalation level {inc['escalation_level']}, commander {inc['commander'] or '-'}")
-    for r in result["refused"]:
-        console.print(f"[yellow]refused at {format_offset(r['offset_seconds'])} (line {r['line']}, "
-                      f"{r['event']}): {r['reason']}[/yellow]")
+    code = run_files(scenarios, as_json=as_json, timeout=timeout)
+    if code:
+        raise typer.Exit(code)
 
 
 app.add_typer(keys_app, name="keys")

@@ -12,23 +12,15 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from warroom.oncall import (
-    OnCallConfig,
-    OnCallError,
-    Resolution,
-    load_oncall,
-    oncall_files,
-    parse_at,
-    validate_paths,
-)
-from warroom.settings import Settings
+if TYPE_CHECKING:  # the on-call model and Settings load when a command runs, not for `warroom --help`
+    from warroom.oncall import OnCallConfig, Resolution
 
 oncall_app = typer.Typer(help="On call: who is on call, who a page reaches, and validate the files in the "
                               "on-call directory (WARROOM_ONCALL_DIR, default ./oncall).", no_args_is_help=True)
@@ -39,10 +31,14 @@ AtOpt = Annotated[str | None, typer.Option("--at", help="ISO date-time with offs
 
 
 def _directory() -> Path:
+    from warroom.settings import Settings
+
     return Settings().oncall_dir
 
 
 def _config() -> OnCallConfig:
+    from warroom.oncall import OnCallError, load_oncall
+
     try:
         return load_oncall(_directory())
     except OnCallError as err:
@@ -51,6 +47,8 @@ def _config() -> OnCallConfig:
 
 
 def _at(value: str | None) -> datetime:
+    from warroom.oncall import parse_at
+
     try:
         return parse_at(value)
     except ValueError as err:
@@ -130,6 +128,8 @@ def who(target: Annotated[str, typer.Argument(help="oncall:L<n>, person:<id>, te
 def validate(paths: Annotated[list[Path] | None, typer.Argument(
         help="on-call directory or files, checked together (default: the on-call directory)")] = None) -> None:
     """Check the on-call files against the format; one `file:line: field.path: message` per problem."""
+    from warroom.oncall import oncall_files, validate_paths
+
     targets = list(paths or [_directory()])
     problems = validate_paths(targets)
     for problem in problems:

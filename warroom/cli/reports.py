@@ -17,7 +17,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warroom.records import reports
 from warroom.cli.keys import fail, records_engine
 from warroom.timeparse import utc
 
@@ -40,6 +39,8 @@ def report_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file")] = None,
 ) -> None:
     """The post-incident report of a recorded incident (Markdown, or a standalone HTML page)."""
+    from warroom.records import reports  # SQLAlchemy: loaded when the command runs
+
     engine = records_engine()
     try:
         report = reports.incident_report(engine, incident_id)
@@ -73,6 +74,8 @@ def stats_command(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """SLA figures per priority: MTTA, MTTR, SLA attainment, escalation and reopen rates."""
+    from warroom.records import reports
+
     start, end = _when(from_, "--from"), _when(to, "--to")
     engine = records_engine()
     try:

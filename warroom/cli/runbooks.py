@@ -11,14 +11,14 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from warroom.runbooks import RunbookError, RunbookLibrary, runbook_files, summary
-from warroom.settings import Settings
+if TYPE_CHECKING:  # the runbook loader and Settings load when a command runs, not for `warroom --help`
+    from warroom.runbooks import RunbookLibrary
 
 runbooks_app = typer.Typer(help="Runbooks: list, validate and show the files in the runbooks directory.",
                            no_args_is_help=True)
@@ -27,6 +27,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _library() -> RunbookLibrary:
+    from warroom.runbooks import RunbookError, RunbookLibrary
+    from warroom.settings import Settings
+
     try:
         return RunbookLibrary(Settings().runbooks_dir)
     except RunbookError as err:
@@ -67,6 +70,9 @@ def list_runbooks(as_json: JsonOpt = False) -> None:
 def validate(paths: Annotated[list[Path] | None, typer.Argument(
         help="runbook files or directories (default: the runbooks directory)")] = None) -> None:
     """Check runbook files against the format; one `file:line: field.path: message` per problem."""
+    from warroom.runbooks import RunbookLibrary
+    from warroom.settings import Settings
+
     targets = list(paths or [Settings().runbooks_dir])
     problems = RunbookLibrary.validate_paths(targets)
     for problem in problems:
@@ -80,6 +86,8 @@ def validate(paths: Annotated[list[Path] | None, typer.Argument(
 
 
 def _files(target: Path) -> list[Path]:
+    from warroom.runbooks import runbook_files
+
     return runbook_files(target) if target.is_dir() else [target]
 
 
@@ -87,6 +95,8 @@ def _files(target: Path) -> list[Path]:
 def show(name: Annotated[str, typer.Argument(help="runbook name (or path of a runbook file)")],
          as_json: JsonOpt = False) -> None:
     """One runbook as the engine will run it: its fields and steps."""
+    from warroom.runbooks import RunbookError, summary
+
     library = _library()
     try:
         entry = library.entry(name)

