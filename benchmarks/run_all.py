@@ -239,8 +239,6 @@ async def one_run(fig: str, side: str, server: bare.Server, tmp: Path, sizes: ba
 
 
 async def run(args: argparse.Namespace) -> None:
-    import subprocess
-
     sizes = bare.Sizes.quick() if args.quick else bare.Sizes()
     figures = args.figures.split(",")
     results: dict[str, dict[str, list[dict[str, Any]]]] = {f: {"bare": [], "warroom": []} for f in figures}
@@ -259,20 +257,35 @@ async def run(args: argparse.Namespace) -> None:
                             results[fig][side].append(await one_run(fig, side, server, tmp, sizes, url))
                             print(f"{fig} run {i + 1} {side}: {json.dumps(results[fig][side][-1], default=str)}",
                                   flush=True)
-    commit = subprocess.run(["git", "log", "-1", "--format=%h %s"], capture_output=True, text=True,  # noqa: ASYNC221
+                    report(args, results, began, load_start, records_name, sizes, final=False)
+    report(args, results, began, load_start, records_name, sizes, final=True)
+
+
+def report(args: argparse.Namespace, results: dict[str, Any], began: float, load_start: str, records_name: str,
+           sizes: bare.Sizes, *, final: bool) -> None:
+    """After each figure: every run so far to --json (a run cut short can still be written with
+    --from-json); at the end: the table, and with --write the section of results.md."""
+    import subprocess
+
+    commit = subprocess.run(["git", "log", "-1", "--format=%h %s"], capture_output=True, text=True,
                             cwd=bare.REPO, check=False).stdout.strip()[:100]
     meta = {"records": records_name, "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "quick": args.quick, "runs": args.runs, "machine": bare.machine(), "load_start": load_start,
             "load_end": bare.loadavg(), "server": "on a SQLite file" if args.db_file else "in memory",
             "sizes": asdict(sizes), "commit": commit, "wall_min": (time.monotonic() - began) / 60,
             "command": ".venv/bin/python benchmarks/run_all.py " + " ".join(sys.argv[1:])}
+    if args.json:
+        Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
+    if final:
+        publish(meta, results, write=args.write)
+
+
+def publish(meta: dict[str, Any], results: dict[str, Any], *, write: bool) -> None:
     summary = summarize(results)
     print(table(summary))
     print(f"load average {meta['load_start']} at start, {meta['load_end']} at end; {meta['wall_min']:.1f} min")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
-    if args.write:
-        write_results(section(meta, summary, results), records_name)
+    if write:
+        write_results(section(meta, summary, results), meta["records"])
         print(f"wrote {RESULTS}")
 
 
@@ -284,8 +297,15 @@ def main() -> None:
     ap.add_argument("--database-url", default="", help="records on this database (default: a SQLite file)")
     ap.add_argument("--db-file", action="store_true", help="the dev server on a SQLite file, not in memory")
     ap.add_argument("--write", action="store_true", help="replace this run's section of benchmarks/results.md")
-    ap.add_argument("--json", default="", help="also write every run to this file")
-    asyncio.run(run(ap.parse_args()))
+    ap.add_argument("--json", default="", help="also write every run to this file (after each figure)")
+    ap.add_argument("--from-json", default="", help="run nothing: print (and --write) what this --json file holds")
+    args = ap.parse_args()
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        saved["results"] = {f: sides for f, sides in saved["results"].items() if sides["bare"] or sides["warroom"]}
+        publish(saved["meta"], saved["results"], write=args.write)
+        return
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
