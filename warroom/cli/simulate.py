@@ -90,28 +90,31 @@ class Rehearsal:
     entry repeats, and a step without an entry succeeds."""
 
     def __init__(self, outcomes: dict[str, list[bool]] | None = None) -> None:
+        # incident id -> (its scenario's outcomes, step id -> runs so far: verifications for a check)
+        self._plays: dict[str, tuple[dict[str, list[bool]], dict[str, int]]] = {}
         self.play(outcomes or {})
 
     def play(self, outcomes: dict[str, list[bool]]) -> None:
-        """Answer for the next scenario (scenarios run one at a time on a Simulator's worker)."""
+        """Answer for the next scenario's incidents (scenarios run one at a time on a Simulator's
+        worker); an incident of an earlier scenario that is still open keeps its own answers."""
         self.outcomes = outcomes
-        self.runs: dict[str, int] = {}  # step id -> how many runs (verifications, for a check) so far
 
-    def _answer(self, step: str, *, new_run: bool) -> bool:
+    def _answer(self, incident_id: str, step: str, *, new_run: bool) -> bool:
+        outcomes, runs = self._plays.setdefault(incident_id, (self.outcomes, {}))
         if new_run:
-            self.runs[step] = self.runs.get(step, 0) + 1
-        seq = self.outcomes.get(step) or [True]
-        return seq[min(self.runs.get(step, 1), len(seq)) - 1]
+            runs[step] = runs.get(step, 0) + 1
+        seq = outcomes.get(step) or [True]
+        return seq[min(runs.get(step, 1), len(seq)) - 1]
 
     @activity.defn(name="run_action")
     def run_action(self, req: ActionRequest) -> ActionResult:
-        ok = self._answer(req.action.id, new_run=True)
+        ok = self._answer(req.incident_id, req.action.id, new_run=True)
         return ActionResult(ok=ok, detail=f"rehearsal: {req.action.kind} {'succeeded' if ok else 'failed'}")
 
     @activity.defn(name="run_check")
     def run_check(self, req: CheckRequest) -> CheckResult:
         # a check's retries within one verification repeat its answer; attempt 1 starts a verification
-        ok = self._answer(req.check.id, new_run=req.key.endswith(":1"))
+        ok = self._answer(req.incident_id, req.check.id, new_run=req.key.endswith(":1"))
         return CheckResult(ok=ok, detail=f"rehearsal: {req.check.kind} {'passed' if ok else 'failed'}")
 
 

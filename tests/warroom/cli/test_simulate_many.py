@@ -184,3 +184,16 @@ def test_ctrl_c_stops_the_test_server(tmp_path):
 
 def test_sigterm_stops_the_test_server(tmp_path):
     asyncio.run(_interrupt_leaves_no_server(tmp_path, signal.SIGTERM))
+
+
+def test_each_scenario_answers_its_own_outcomes_on_the_shared_worker(tmp_path):
+    shipped = (REPO / "runbooks/scenarios/auth-outage.yaml").read_text()
+    assert "synthetic-login: [fail, ok]" in shipped
+    write(tmp_path, "a-fails-first.yaml", shipped + "expect: {escalation_level: 2, status: closed}\n")
+    write(tmp_path, "b-holds.yaml", shipped.replace("synthetic-login: [fail, ok]", "synthetic-login: ok")
+          + "expect: {escalation_level: 1, status: closed}\n")
+    res = runner.invoke(app, ["simulate", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    a, b = json.loads(res.stdout)["scenarios"]
+    assert [r["type"] for r in a["timeline"]].count("verification.failed") == 1
+    assert "verification.failed" not in [r["type"] for r in b["timeline"]]
