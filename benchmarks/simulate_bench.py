@@ -53,21 +53,25 @@ def main() -> None:
     machine = f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     before = load()
     times: dict[str, list[float]] = {label: [] for label, _, _ in COMMANDS}
+    failed: dict[str, list[int]] = {label: [] for label, _, _ in COMMANDS}
     for _ in range(args.runs):  # interleaved: a change of load hits every command alike
         for label, _, cmd in COMMANDS:
             t0 = time.perf_counter()
-            subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            times[label].append(time.perf_counter() - t0)
+            code = subprocess.run(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+            if code:  # counted apart, never timed: a crash is not a fast run
+                failed[label].append(code)
+            else:
+                times[label].append(time.perf_counter() - t0)
     after = load()
     bare = statistics.median(times[BARE])
     lines = [f"    machine: {machine}", f"    load average (1/5/15 min): before {before}, after {after}", "",
              "| command | virtual span | runs | min s | median s | max s | median / bare |",
              "|---|---|---|---|---|---|---|"]
     for label, span, _ in COMMANDS:
-        t = times[label]
+        t = times[label] or [float("nan")]
         ratio = "1" if label == BARE else f"{statistics.median(t) / bare:.2f}×" if span == "6 h" else "-"
         lines.append(f"| {label} | {span} | {len(t)} | {min(t):.2f} | {statistics.median(t):.2f} | {max(t):.2f} "
-                     f"| {ratio} |")
+                     f"| {ratio} |" + (f" {len(failed[label])} run(s) failed: exit {failed[label]}" if failed[label] else ""))
     table = "\n".join(lines)
     print(table)
     if args.write:
