@@ -134,8 +134,14 @@ class NotifyActivities:
         try:
             todo = [r for r in page if r.next is not None]
             while todo:
-                for r in todo:
+                for j, r in enumerate(todo):
                     self._try(n, r, res.via, until, results)
+                    if r.reached and j < len(todo) - 1 and \
+                            self._record(records.finish_page, key=n.key, results=results, status=None):
+                        # Who was reached is recorded before the next person is paged: a worker
+                        # dying while paging them never pages this one again (one write per
+                        # person reached; a page to one person is the claim and the finish).
+                        results = []
                 todo = [r for r in todo if r.next is not None]
                 if todo:  # the next round's contact points are claimed before they are tried
                     written = self._record(records.next_contacts, communication_key=n.key, incident_id=n.incident_id,

@@ -50,6 +50,9 @@ RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=60)
 )
 ASSESS_TIMEOUT = timedelta(seconds=60)
+# One local attempt: shorter than the workflow task timeout (10 s) would be needlessly tight
+# for a slow records database; a longer attempt keeps the task alive by heartbeating.
+ASSESS_LOCAL_ATTEMPT = timedelta(seconds=20)
 ASSESS_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
 WAR_ROOM_TIMEOUT = timedelta(seconds=60)
 WAR_ROOM_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
@@ -131,7 +134,16 @@ async def record_events(req: RecordEvents) -> None:
     )
 
 
-async def assess_incident(req: AssessRequest) -> AssessResult:
+async def assess_incident(req: AssessRequest, *, local: bool = False) -> AssessResult:
+    """`local` (patches.LOCAL_ASSESS): inside the workflow task that started the run, on the
+    worker running it, so the first pages are scheduled by that same task (no second workflow
+    task, no activity dispatch before them). Its attempts are bounded by the same retry policy."""
+    if local:
+        return await workflow.execute_local_activity(
+            ASSESS_INCIDENT, req, result_type=AssessResult,
+            start_to_close_timeout=ASSESS_LOCAL_ATTEMPT, schedule_to_close_timeout=ASSESS_TIMEOUT,
+            retry_policy=ASSESS_RETRY,
+        )
     return await workflow.execute_activity(
         ASSESS_INCIDENT, req, result_type=AssessResult,
         start_to_close_timeout=ASSESS_TIMEOUT, retry_policy=ASSESS_RETRY,

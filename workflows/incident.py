@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import calls
     from workflows.core import IncidentCore
     from workflows.deadlines import secs
-    from workflows.patches import ONCALL_LEVEL_WAITS, RUNBOOK_V1
+    from workflows.patches import LOCAL_ASSESS, ONCALL_LEVEL_WAITS, RUNBOOK_V1
     from workflows.waits import WAKE_WAR_ROOM
 
 
@@ -71,7 +71,8 @@ class IncidentResponse(IncidentCore):
         try:
             res = await calls.assess_incident(
                 AssessRequest(incident_id=self.s.incident_id, alert=self.inp.alert,
-                              priority=self.s.priority, runbook=self.runbook))
+                              priority=self.s.priority, runbook=self.runbook),
+                local=LOCAL_ASSESS in self.patches)
         except ActivityError as err:
             # Never lose an incident to a broken assess: go on with what the input has.
             self._event("assess.failed", error=str(err.cause or err))

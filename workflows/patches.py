@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contracts import TICKET_WORKFLOW
+    from workflows.contracts import INCIDENT_WORKFLOW, TICKET_WORKFLOW
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,15 @@ ONCALL_LEVEL_WAITS = Patch(
     deprecate="with war-room-posts (same commit d5726a0)",
 )
 
+LOCAL_ASSESS = Patch(
+    "local-assess",
+    why="assess runs as a local activity inside the run's first workflow task, so the first pages are "
+        "scheduled by that task: one workflow task and one activity dispatch before the first page",
+    histories=(),
+    deprecate="when no incident started before the commit that added it (2026-12-01) is open",
+    only=INCIDENT_WORKFLOW,
+)
+
 # In the order a run asks them. Append only.
 PATCHES: tuple[Patch, ...] = (
     QUIET_RUN_END,
@@ -97,6 +106,7 @@ PATCHES: tuple[Patch, ...] = (
     RUNBOOK_V1,
     WAR_ROOM_POSTS,
     ONCALL_LEVEL_WAITS,
+    LOCAL_ASSESS,
 )
 
 

@@ -64,7 +64,9 @@ def delivered(rx: Receiver) -> list[tuple[str, str]]:
     return sorted((r.path, r.header("Idempotency-Key") or "") for r in rx.delivered)
 
 
-def test_a_page_to_three_people_is_recorded_in_two_transactions(engine, tmp_path):
+def test_a_page_to_three_people_is_recorded_person_by_person(engine, tmp_path):
+    """The claim, then each person reached is recorded before the next is paged (a worker dying
+    mid-page never pages a recorded one again), the last with the page's outcome."""
     with Receiver() as rx:
         config = team(tmp_path, *(person(p, f"json://{rx.netloc}/{p}") for p in ("ann", "bob", "cy")))
         acts = NotifyActivities(engine, oncall=lambda: config, retry_delay=0.01)
@@ -75,7 +77,7 @@ def test_a_page_to_three_people_is_recorded_in_two_transactions(engine, tmp_path
             dup = run(acts, n)
     assert (res.status, sorted(res.recipients), res.duplicate) == ("SENT", ["ann", "bob", "cy"], False)
     assert delivered(rx) == [(f"/{p}", f"{n.key}:{p}:0") for p in ("ann", "bob", "cy")]
-    assert len(first) == 2  # claim (communication + three deliveries PENDING), then every result
+    assert len(first) == 4  # claim (communication + three deliveries PENDING), ann, bob, cy with the outcome
     assert (dup.status, dup.duplicate, sorted(dup.recipients)) == ("SENT", True, ["ann", "bob", "cy"])
     assert len(again) == 1  # only the claim, which finds the page SENT
     [comm] = records.communications(engine, incident_id=n.incident_id)
@@ -112,12 +114,12 @@ def test_a_page_retried_after_its_attempt_failed_midway_sends_nothing_twice(engi
     by_person = {r.person: r for r in records.deliveries(engine, incident_id=n.incident_id)}
     assert {p: r.status for p, r in by_person.items()} == {"ann": "SENT", "bob": "PENDING", "cy": "PENDING"}
     assert [c.status for c in records.communications(engine, incident_id=n.incident_id)] == ["PENDING"]
-    assert len(first) == 2  # the claim, and ann's result written as the attempt gave up
+    assert len(first) == 2  # the claim, and ann's result written before bob was paged
 
     with commits(engine) as retry:
         res = run(acts, n)  # Temporal's retry
     assert sent == [f"{n.key}:ann:0", f"{n.key}:bob:0", f"{n.key}:cy:0"]  # each exactly once
-    assert len(retry) == 2
+    assert len(retry) == 3  # the claim, bob before cy is paged, cy with the outcome
     assert res.status == "SENT" and sorted(res.recipients) == ["ann", "bob", "cy"]
     assert [d.get("duplicate", False) for d in res.deliveries] == [True, False, False]
     rows = {r.person: r for r in records.deliveries(engine, incident_id=n.incident_id)}
@@ -129,7 +131,8 @@ def test_a_page_retried_after_its_attempt_failed_midway_sends_nothing_twice(engi
 
 def test_falling_back_to_a_next_contact_point_costs_one_transaction_per_round(engine, tmp_path):
     """Every person's first contact point is tried before anyone's second: two dead first
-    contact points cost one more transaction (their failures and both backups claimed), not two."""
+    contact points cost one more transaction (their failures and both backups claimed), not two;
+    ann's backup reached is recorded before bob's is tried."""
     with Receiver(always_fail=True) as dead, Receiver() as rx:
         config = team(tmp_path,
                       person("ann", f"json://{dead.netloc}/ann", f"json://{rx.netloc}/ann-backup"),
@@ -139,7 +142,7 @@ def test_falling_back_to_a_next_contact_point_costs_one_transaction_per_round(en
         n = notification()
         with commits(engine) as seen:
             res = run(acts, n)
-    assert len(seen) == 3
+    assert len(seen) == 4
     assert sorted(r.path for r in rx.delivered) == ["/ann-backup", "/bob-backup", "/cy"]
     assert sorted(r.path for r in dead.requests) == ["/ann"] * 3 + ["/bob"] * 3  # three tries each
     assert res.status == "SENT" and sorted(res.recipients) == ["ann", "bob", "cy"]

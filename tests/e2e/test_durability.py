@@ -228,13 +228,17 @@ async def records_caught_up(engine: Engine, handle: WorkflowHandle) -> IncidentS
 
 
 def assess_events(history: list[Any], event_type: int) -> list[Any]:
-    """Events of this type (scheduled or completed) that belong to the assess_incident activity."""
+    """Events of this type (scheduled or completed) that belong to the assess_incident activity.
+    Run as a local activity (patches.LOCAL_ASSESS, the only local one) it is never scheduled,
+    and its completion is the marker the workflow task that ran it recorded."""
     scheduled = {e.event_id for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
                  and e.activity_task_scheduled_event_attributes.activity_type.name == "assess_incident"}
     if event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
         return [e for e in history if e.event_id in scheduled]
-    return [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-            and e.activity_task_completed_event_attributes.scheduled_event_id in scheduled]
+    return [e for e in history if (e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+                                   and e.activity_task_completed_event_attributes.scheduled_event_id in scheduled)
+            or (e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                and e.marker_recorded_event_attributes.marker_name == "core_local_activity")]
 
 
 def assert_pages_once(s: IncidentState, engine: Engine) -> dict[str, Any]:

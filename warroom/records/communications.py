@@ -143,15 +143,16 @@ def next_contacts(engine: Engine, *, communication_key: str, incident_id: str,
 
 
 def finish_page(engine: Engine, *, key: str, results: Sequence[Mapping[str, Any]], status: str | None,
-                channel: str = "", recipients: list[str] | None = None, error: str = "") -> None:
+                channel: str = "", recipients: list[str] | None = None, error: str = "") -> bool:
     """After sending, in one transaction: every delivery's result {key, ok, error} and the
-    communication's outcome. `status` None: an attempt that stopped early (the communication
-    stays PENDING for the retry; only the results so far are written)."""
+    communication's outcome. `status` None: the results so far (before the next person is paged,
+    or of an attempt that stopped early); the communication stays PENDING. True once written."""
     with engine.begin() as conn:
         _finish_deliveries(conn, results)
         if status is not None:
             _finish_communication(conn, key=key, status=status, channel=channel, recipients=recipients or [],
                                   error=error)
+    return True
 
 
 def deliveries(engine: Engine, *, incident_id: str) -> list[DeliveryRow]:
