@@ -40,7 +40,7 @@ QUIET_RUN_END = Patch(
         "background loops start nothing more; what falls due then fires at once in the next run",
     histories=("data-integrity-runbook-v1", "p0-login-outage", "p0-oncall-waits", "p1-checkout-6h",
                "p1-engineer-actions-cold-worker", "p1-verify-fails-once", "security-breach-runbook-v1",
-               "ticket-upgraded", "ticket-upgraded.run2"),
+               "ticket-upgraded", "ticket-upgraded.run2", "p0-alerts-batched"),
     deprecate="when no incident started before commit 1df6d66 (2026-11-23) is open; no committed "
               "history replays the old branch",
 )
@@ -62,7 +62,7 @@ ORDERED_WAKEUPS = Patch(
     "ordered-wakeups",
     why="waits that come true together wake by rank (timers, phases, war room, pages, records), so a "
         "worker replaying from scratch issues the commands in the order the run did (waits.py)",
-    histories=("data-integrity-runbook-v1", "p0-oncall-waits", "p1-engineer-actions-cold-worker",
+    histories=("data-integrity-runbook-v1", "p0-alerts-batched", "p0-oncall-waits", "p1-engineer-actions-cold-worker",
                "security-breach-runbook-v1"),
     deprecate="when no incident started before commit 191c3e7 (2026-11-23) is open; retires "
               "p0-login-outage, p1-checkout-6h, p1-verify-fails-once and the ticket-upgraded pair",
@@ -70,21 +70,21 @@ ORDERED_WAKEUPS = Patch(
 RUNBOOK_V1 = Patch(
     "runbook-v1",
     why="runbook format v1: approvals, rollbacks, per-runbook update cadence and ack SLA, retry backoff",
-    histories=("data-integrity-runbook-v1", "p0-oncall-waits", "security-breach-runbook-v1"),
+    histories=("data-integrity-runbook-v1", "p0-alerts-batched", "p0-oncall-waits", "security-breach-runbook-v1"),
     deprecate="when no incident started before commit c40ad6a (2026-11-23) is open",
 )
 WAR_ROOM_POSTS = Patch(
     "war-room-posts",
     why="stakeholder updates, engineer updates and the resolution are also posted into the war room "
         "(notifications to the target war_room; issue 6)",
-    histories=("p0-oncall-waits",),
+    histories=("p0-alerts-batched", "p0-oncall-waits"),
     deprecate="when no incident started before commit d5726a0 (2026-11-30) is open",
 )
 ONCALL_LEVEL_WAITS = Patch(
     "oncall-level-waits",
     why="the on-call escalation policy's wait per level (from assess) tightens the ack SLA at that "
         "level (issue 6)",
-    histories=("p0-oncall-waits",),
+    histories=("p0-alerts-batched", "p0-oncall-waits"),
     deprecate="with war-room-posts (same commit d5726a0)",
 )
 
@@ -92,7 +92,7 @@ LOCAL_ASSESS = Patch(
     "local-assess",
     why="assess runs as a local activity inside the run's first workflow task, so the first pages are "
         "scheduled by that task: one workflow task and one activity dispatch before the first page",
-    histories=(),
+    histories=("p0-alerts-batched",),
     deprecate="when no incident started before the commit that added it (2026-12-01) is open",
     only=INCIDENT_WORKFLOW,
 )

@@ -30,6 +30,8 @@ SCENARIOS = {
     "security-breach-runbook-v1": REPO_ROOT / "runbooks/scenarios/security-breach.yaml",
     # paging through on-call files (war-room-posts, oncall-level-waits): their oncall_dir below
     "p0-oncall-waits": HERE / "scenarios/p0-oncall-waits.yaml",
+    # alerts as batches counted by fingerprint (alerts_received), assess as a local activity
+    "p0-alerts-batched": HERE / "scenarios/p0-alerts-batched.yaml",
 }
 ONCALL = {"p0-oncall-waits": HERE / "oncall"}
 
