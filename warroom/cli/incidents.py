@@ -222,7 +222,7 @@ def show(incident_id: IdArg, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL
         ("escalation level", str(state.get("escalation_level"))),
         ("commander", state.get("commander") or "-"),
         ("service", state.get("service") or "-"),
-        ("alerts", str(state.get("alert_count", 0))),
+        ("alerts", f"{state.get('alert_count', 0)}" + (f" (+{n} re-sent)" if (n := state.get("resent_count")) else "")),
         ("created", f"{_clock(state.get('created_at'))} ({_relative(state.get('created_at'), now)})"),
     ]
     if state.get("runbook"):
