@@ -78,11 +78,18 @@ def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     settings = Settings()
     single = len(files) == 1 and not paths[0].is_dir()
     show = _print_json if as_json and single else (lambda o: None) if as_json else _print_text
+    from warroom.oncall import OnCallError
+    from warroom.runbooks import RunbookError
+    from warroom.runbooks.actions import ActionModuleError
+
     try:
         outcomes = asyncio.run(_run_all(sim, scenarios, settings, timeout, show))
     except (KeyboardInterrupt, asyncio.CancelledError):
         typer.echo("interrupted: the test server and worker are stopped", err=True)
         return EXIT_INTERRUPTED
+    except (RunbookError, OnCallError, ActionModuleError) as err:  # what stops a worker at start
+        typer.echo(f"error: the rehearsal's worker cannot start: {err}", err=True)
+        return EXIT_ERROR
     if as_json and not single:
         _print_json_all(outcomes)
     elif not single and not as_json:

@@ -197,3 +197,20 @@ def test_each_scenario_answers_its_own_outcomes_on_the_shared_worker(tmp_path):
     a, b = json.loads(res.stdout)["scenarios"]
     assert [r["type"] for r in a["timeline"]].count("verification.failed") == 1
     assert "verification.failed" not in [r["type"] for r in b["timeline"]]
+
+
+def test_a_scenario_over_its_timeout_is_an_error_and_the_run_ends(tmp_path):
+    path = write(tmp_path, "long.yaml", "incident: {title: Long, service: core, priority: P0}\nuntil: 14d\n")
+    res = runner.invoke(app, ["simulate", str(path), "--timeout", "1"])
+    assert res.exit_code == 2, res.output
+    assert f"{path}: did not finish within 1 s (--timeout)" in res.stderr
+
+
+def test_a_broken_oncall_file_stops_the_rehearsal_with_its_name(tmp_path):
+    oncall = tmp_path / "oncall"
+    oncall.mkdir()
+    (oncall / "team.yaml").write_text("people:\n  - {id: ann, name: Ann, timezone: Mars/Olympus}\n")
+    path = write(tmp_path, "s.yaml", ACKED)
+    res = runner.invoke(app, ["simulate", str(path)], env={"WARROOM_ONCALL_DIR": str(oncall)})
+    assert res.exit_code == 2, res.output
+    assert "the rehearsal's worker cannot start" in res.stderr and "team.yaml" in res.stderr
