@@ -30,7 +30,7 @@ EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 1, 2, 130
 
 
 @dataclass
-class Outcome:
+class ScenarioRun:
     path: str
     result: dict[str, Any] | None = None
     failures: list[str] = field(default_factory=list)  # expectations missed
@@ -52,6 +52,9 @@ def scenario_files(paths: list[Path]) -> list[Path]:
 
 def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     from warroom.cli import simulate as sim
+    from warroom.oncall import OnCallError
+    from warroom.runbooks import RunbookError
+    from warroom.runbooks.actions import ActionModuleError
     from warroom.settings import Settings
 
     files = scenario_files(paths)
@@ -78,10 +81,6 @@ def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     settings = Settings()
     single = len(files) == 1 and not paths[0].is_dir()
     show = _print_json if as_json and single else (lambda o: None) if as_json else _print_text
-    from warroom.oncall import OnCallError
-    from warroom.runbooks import RunbookError
-    from warroom.runbooks.actions import ActionModuleError
-
     try:
         outcomes = asyncio.run(_run_all(sim, scenarios, settings, timeout, show))
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -99,7 +98,7 @@ def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     return EXIT_FAILED if any(o.failures for o in outcomes) else 0
 
 
-async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float, show: Any) -> list[Outcome]:
+async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float, show: Any) -> list[ScenarioRun]:
     from warroom.cli.expectations import failures
 
     # SIGTERM (`timeout`, a CI runner) cancels like Ctrl-C does, so the `async with` below stops the server.
@@ -107,7 +106,7 @@ async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float
     assert task is not None
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    outcomes: list[Outcome] = []
+    outcomes: list[ScenarioRun] = []
     try:
         simulator = sim.Simulator(settings)
         checked = []
@@ -116,7 +115,7 @@ async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float
                 simulator.check(sc)
                 checked.append(sc)
             except sim.ScenarioError as err:
-                outcomes.append(Outcome(sc.path, error=str(err)))
+                outcomes.append(ScenarioRun(sc.path, error=str(err)))
                 show(outcomes[-1])
         if not checked:
             return outcomes
@@ -126,7 +125,7 @@ async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float
         async with simulator:
             for sc in checked:
                 t0 = time.perf_counter()
-                out = Outcome(sc.path)
+                out = ScenarioRun(sc.path)
                 try:
                     async with asyncio.timeout(timeout):
                         out.result = await simulator.run(sc)
@@ -147,7 +146,7 @@ async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float
     return sorted(outcomes, key=lambda o: order[o.path])  # the summary in the order given
 
 
-def _print_json(o: Outcome) -> None:
+def _print_json(o: ScenarioRun) -> None:
     if o.error:
         typer.echo(f"error: {o.error}", err=True)
         return
@@ -157,18 +156,18 @@ def _print_json(o: Outcome) -> None:
     sys.stdout.write("\n")
 
 
-def _print_json_all(outcomes: list[Outcome]) -> None:
+def _print_json_all(outcomes: list[ScenarioRun]) -> None:
     json.dump({"scenarios": [{"path": o.path, "verdict": o.verdict, "error": o.error, "failures": o.failures,
                               "seconds": round(o.seconds, 3), **(o.result or {})} for o in outcomes],
                "summary": _counts(outcomes)}, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
 
 
-def _counts(outcomes: list[Outcome]) -> dict[str, int]:
+def _counts(outcomes: list[ScenarioRun]) -> dict[str, int]:
     return {v: sum(o.verdict == v for o in outcomes) for v in ("passed", "failed", "error")}
 
 
-def _print_text(o: Outcome) -> None:
+def _print_text(o: ScenarioRun) -> None:
     console = Console(width=None if sys.stdout.isatty() else 140)
     if o.error:
         typer.echo(f"error: {o.error}", err=True)
@@ -190,7 +189,7 @@ def _print_text(o: Outcome) -> None:
         typer.secho(f"expectation not met: {f}", fg="red")  # one line, whatever the width: file:line first
 
 
-def _print_summary(outcomes: list[Outcome]) -> None:
+def _print_summary(outcomes: list[ScenarioRun]) -> None:
     console = Console(width=None if sys.stdout.isatty() else 140)
     table = Table(title="scenarios")
     for col in ("scenario", "result", "final", "wall s"):
