@@ -37,27 +37,30 @@ from warroom.secrets import server_key
 from warroom.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# The getters are `async def`: FastAPI runs a plain `def` dependency in its threadpool, a
+# thread hop per dependency per request (on an alert that was five of them, most of the API's
+# CPU in a storm); reading app.state needs no thread.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_records(request: Request) -> Engine:
+async def get_records(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
-def get_intake(request: Request) -> Intake:
+async def get_intake(request: Request) -> Intake:
     return request.app.state.intake
 
 
-def get_rate_limit(request: Request) -> AlertRateLimit:
+async def get_rate_limit(request: Request) -> AlertRateLimit:
     return request.app.state.rate_limit
 
 
-def get_runbooks(request: Request) -> RunbookLibrary:
+async def get_runbooks(request: Request) -> RunbookLibrary:
     return request.app.state.runbooks
 
 
@@ -69,7 +72,7 @@ def server_key_of(request: Request) -> bytes:
     return state.server_key
 
 
-def get_oncall_dir(request: Request) -> Path:
+async def get_oncall_dir(request: Request) -> Path:
     return Path(request.app.state.oncall_dir)
 
 

@@ -37,6 +37,11 @@ BATCH_BYTES = 256 * 1024
 # with several, another process could have opened and closed an incident on the key in between,
 # so the knowledge is refreshed (one describe) after this long without an alert for the key.
 KNOWN_FOR = 10.0  # seconds
+# A key that had an alert this recently is hot (a storm): its next call waits this long for
+# more of its alerts before it leaves, so a storm costs a few calls a second per key instead of
+# one per alert even when the senders' requests trickle in. An idle key's alert leaves at once.
+HOT_WITHIN = 0.25  # seconds
+LINGER = 0.005  # seconds
 
 
 @dataclass
@@ -62,6 +67,7 @@ class Intake:
         self.queued: dict[str, list[_Waiting]] = {}
         self.senders: set[asyncio.Task[None]] = set()
         self.known: dict[str, tuple[temporal.KnownRun, float]] = {}  # workflow id -> (run, when learned)
+        self.last_sent: dict[str, float] = {}  # dedup key -> when its last call left (monotonic)
 
     def mapping(self, key_id: str, spec: dict[str, Any]) -> CustomMapping:
         """An integration's mapping, compiled on its first alert (it was checked when the
@@ -143,9 +149,13 @@ class Intake:
     async def _send(self, client: Client, key: str) -> None:
         """Signal the queued alerts of one dedup key, a batch at a time, until none is left."""
         queue = self.queued[key]
-        await asyncio.sleep(0)  # requests already read in this loop turn join the first batch
         try:
             while queue:
+                last = self.last_sent.get(key)
+                now = time.monotonic()
+                # requests already read in this loop turn join the batch; a hot key's wait a little
+                await asyncio.sleep(LINGER if last is not None and now - last < HOT_WITHIN else 0)
+                self.last_sent[key] = time.monotonic()
                 batch, size = [], 0
                 while queue and len(batch) < BATCH_ALERTS and (not batch or size + _size(queue[0].alert) <= BATCH_BYTES):
                     size += _size(queue[0].alert)
@@ -171,6 +181,9 @@ class Intake:
                 if not w.done.done():
                     w.done.cancel()
             del self.queued[key]
+            if len(self.last_sent) > 10_000:  # forget keys that are not hot
+                now = time.monotonic()
+                self.last_sent = {k: t for k, t in self.last_sent.items() if now - t < HOT_WITHIN}
 
     def _known(self, workflow_id: str) -> temporal.KnownRun | None:
         entry = self.known.get(workflow_id)
