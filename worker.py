@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.assess import AssessActivities
 from activities.notify import Channel, NotifyActivities, Send
@@ -35,6 +36,13 @@ from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
 
 WORKFLOWS = [IncidentResponse, Ticket]
+# The sandbox imports a workflow's module afresh for every run it starts or replays (with no
+# bytecode cache, PYTHONDONTWRITEBYTECODE, that is a compile of workflows/incident.py per new
+# incident). workflows/ is deterministic by construction (STYLE.md; the replay tests hold it)
+# and keeps no mutable module state, and what the workflow classes build on (core, deadlines,
+# waits, calls, contracts) is passed through already; so the whole package is shared by runs.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows"))
 
 
 def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None,
@@ -83,7 +91,8 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine, runbooks
                                   war_room=war_room, public_url=settings.public_url,
                                   delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
                                   send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours),
-        activity_executor=ThreadPoolExecutor(max_workers=32), **worker_options,
+        activity_executor=ThreadPoolExecutor(max_workers=32),
+        **{"workflow_runner": WORKFLOW_RUNNER, **worker_options},
     )
 
 
