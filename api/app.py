@@ -15,11 +15,13 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.console import STATIC_DIR
-from api.deps import ADMIN, READ, allow
+from api.deps import ADMIN, READ, SenderKeys, allow
 from api.intake import Intake
 from api.limits import BodySizeLimit
 from api.ratelimit import AlertRateLimit
@@ -68,6 +70,13 @@ async def temporal_unavailable(request: Request, err: RPCError) -> JSONResponse:
                         status_code=503, headers={"Retry-After": "1"})
 
 
+async def records_unavailable(request: Request, err: Exception) -> JSONResponse:
+    """The records database did not answer (refused, dropped, locked, the pool timed out): the
+    caller may retry; never a 500 for an outage of the records."""
+    return JSONResponse({"detail": f"the records database did not answer ({type(err).__name__}); "
+                                   "try again shortly"}, status_code=503, headers={"Retry-After": "1"})
+
+
 def create_app(settings: Settings | None = None, *, client: Client | None = None,
                engine: Engine | None = None) -> FastAPI:
     """The API. `client` (Temporal) and `engine` (the records) are built by the lifespan unless given."""
@@ -81,6 +90,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # files the worker loads too: an invalid one stops the API at start, naming it.
     app.state.settings, app.state.temporal, app.state.engine = settings, client, engine
     app.state.intake = Intake(settings)
+    app.state.sender_keys = SenderKeys()  # alert keys looked up lately (api/deps.py)
     app.state.rate_limit = AlertRateLimit.from_settings(settings)  # per key, in this process
     app.state.runbooks = RunbookLibrary(settings.runbooks_dir)
     app.state.oncall_dir = settings.oncall_dir  # the on-call files the worker pages from
@@ -92,6 +102,8 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
     app.add_exception_handler(RPCError, temporal_unavailable)  # type: ignore[arg-type]
+    for outage in (OperationalError, PoolTimeout):
+        app.add_exception_handler(outage, records_unavailable)
     # In this order: it decides which of two matching paths answers (generic before {source}).
     for area in (health, alerts, incidents, keys, integrations, ack):
         app.include_router(area.router)

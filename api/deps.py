@@ -8,6 +8,7 @@
     TemporalDep   app.state.temporal   the Temporal client: the only way routes reach Temporal
     IntakeDep     app.state.intake     what alert intake keeps between requests (api/intake.py)
     RateLimitDep  app.state.rate_limit every key's alert rate (api/ratelimit.py)
+                  app.state.sender_keys the keys that posted alerts lately (SenderKeys)
     RunbooksDep   app.state.runbooks   the runbooks the worker loads
     OnCallDirDep  app.state.oncall_dir the on-call files the worker pages from (settings.oncall_dir)
 
@@ -25,6 +26,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
 from api.intake import Intake
@@ -111,6 +113,56 @@ def identify(db: Engine, credentials: HTTPAuthorizationCredentials | None) -> au
     return principal
 
 
+class SenderKeys:
+    """The keys that posted alerts lately, so a storm does not look its key up in the records
+    for every alert. A lookup is reused for `ttl` seconds; revoking a key through the API forgets
+    them all at once (a key revoked with the CLI, in another process, stops sending within
+    `ttl`). While the records database does not answer, a key that sent alerts before keeps
+    sending: alerts must not be lost because the records are down (docs/records.md)."""
+
+    TTL = 5.0  # seconds
+
+    def __init__(self, ttl: float = TTL) -> None:
+        self.ttl = ttl
+        self.known: dict[str, tuple[auth.ApiKey, float]] = {}  # key hash -> (key, when looked up)
+
+    def forget(self) -> None:
+        self.known.clear()
+
+    async def identify(self, db: Engine, key: str) -> auth.ApiKey | None:
+        """The active key this is, or None (unknown or revoked)."""
+        if not key:
+            return None
+        digest = auth.hash_key(key)
+        entry = self.known.get(digest)
+        now = time.monotonic()
+        if entry is not None and now - entry[1] < self.ttl:
+            return entry[0]
+        try:
+            principal = await run_in_threadpool(auth.authenticate, db, key)
+        except SQLAlchemyError:
+            if entry is not None:
+                return entry[0]
+            raise
+        if principal is None:
+            self.known.pop(digest, None)
+        else:
+            if len(self.known) > 10_000:
+                self.known = {d: e for d, e in self.known.items() if now - e[1] < self.ttl}
+            self.known[digest] = (principal, now)
+        return principal
+
+
+async def identify_sender(request: Request, db: Engine,
+                          credentials: HTTPAuthorizationCredentials | None) -> auth.ApiKey:
+    if credentials is None:
+        raise unauthorized("missing API key: send Authorization: Bearer <key>")
+    principal = await request.app.state.sender_keys.identify(db, credentials.credentials)
+    if principal is None:
+        raise unauthorized("unknown or revoked API key")
+    return principal
+
+
 def check_role(principal: auth.ApiKey, roles: tuple[str, ...]) -> None:
     if principal.role not in roles:
         raise HTTPException(403, f"the key {principal.name!r} has role {principal.role}; this endpoint needs "
@@ -181,7 +233,7 @@ async def check_sender(request: Request, principal: auth.ApiKey, fmt: str) -> No
 
 async def alert_sender(request: Request, credentials: BearerDep, db: RecordsDep) -> auth.ApiKey:
     """The key posting to /api/v1/alerts/{source} (the format is the path's source)."""
-    principal = await run_in_threadpool(identify, db, credentials)
+    principal = await identify_sender(request, db, credentials)
     check_role(principal, ALERTS)
     source = request.path_params.get("source", "generic")
     if source in PARSERS or source == "generic":
@@ -192,7 +244,7 @@ async def alert_sender(request: Request, credentials: BearerDep, db: RecordsDep)
 async def custom_sender(integration: str, request: Request, credentials: BearerDep,
                         db: RecordsDep) -> auth.ApiKey:
     """The key posting to /api/v1/alerts/custom/{integration}: that integration's own key, or an admin."""
-    principal = await run_in_threadpool(identify, db, credentials)
+    principal = await identify_sender(request, db, credentials)
     check_role(principal, ALERTS)
     if principal.role == "integration" and principal.name != integration:
         raise HTTPException(403, f"this key belongs to integration {principal.name!r}, not {integration!r}")

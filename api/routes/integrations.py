@@ -4,7 +4,7 @@ perhaps bound to one format, signed, or (custom) carrying the mapping its bodies
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from api.deps import Admin, RecordsDep
 from api.routes.keys import ADMIN_ERRORS, create
@@ -44,8 +44,10 @@ def show_integration(name: str, db: RecordsDep, _: Admin) -> KeyView:
 
 @router.delete("/api/v1/integrations/{name}", response_model=KeyView, responses=ADMIN_ERRORS,
                summary="Delete an integration (admin): its key is revoked at once")
-def delete_integration(name: str, db: RecordsDep, _: Admin) -> KeyView:
+def delete_integration(name: str, request: Request, db: RecordsDep, _: Admin) -> KeyView:
     try:
-        return KeyView(**auth.revoke(db, name, role="integration").public())
+        revoked = auth.revoke(db, name, role="integration")
+        request.app.state.sender_keys.forget()  # its key stops sending at once
+        return KeyView(**revoked.public())
     except auth.KeyProblem as err:
         raise HTTPException(404, str(err)) from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.engine import Engine
 
 from api.deps import Admin, RecordsDep
@@ -44,8 +44,10 @@ def create_key(body: KeyCreate, db: RecordsDep, _: Admin) -> KeyCreated:
 
 @router.delete("/api/v1/keys/{name}", response_model=KeyView, responses=ADMIN_ERRORS,
                summary="Revoke an API key by name or id (admin); it stops working at once")
-def revoke_key(name: str, db: RecordsDep, _: Admin) -> KeyView:
+def revoke_key(name: str, request: Request, db: RecordsDep, _: Admin) -> KeyView:
     try:
-        return KeyView(**auth.revoke(db, name).public())
+        revoked = auth.revoke(db, name)
+        request.app.state.sender_keys.forget()  # no alert key lookup outlives a revocation
+        return KeyView(**revoked.public())
     except auth.KeyProblem as err:
         raise HTTPException(404, str(err)) from None
