@@ -21,7 +21,8 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from warroom.classify import (
@@ -124,25 +125,38 @@ async def trigger_many(client: Client, alerts: list[AlertInfo], *, task_queue: s
     """Start the incident of these alerts' dedup key (all share it) or join the open one, with
     one signal-with-start carrying them all. Whether it joined comes from the call's outcome
     (a run was started, or the run signalled is the one `known` names); a describe is needed
-    only when nothing is known of the key, and a query only for a run without a memo."""
+    only for a run this caller has not seen, or a key whose last incident closed before it knew
+    of it, and a query only for a run without a memo."""
     prepared = [prepare(a, tier1_services=tier1_services) for a in alerts]
     alert, priority, reason = prepared[0]
     wf_id = incident_workflow_id(alert.dedup_key)
-    if known is not None and split_incident_id(known.incident_id)[1] >= 1:
-        next_id = _next_id(wf_id, known.incident_id)
-    else:
-        found, next_id = await _current(client, wf_id)
-        known = found or known
-    inp = IncidentInput(incident_id=next_id, alert=alert, priority=priority, priority_reason=reason,
-                        policy=policy or default_policy(), runbook=runbook)
     kind = INCIDENT_WORKFLOW if priority in FULL_RESPONSE_PRIORITIES else TICKET_WORKFLOW
     token = uuid.uuid4().hex  # names this call in the run it may start
-    handle = await client.start_workflow(
-        kind, inp, id=wf_id, task_queue=task_queue, result_type=IncidentState,
-        start_signal="alerts_received", start_signal_args=[AlertsReceived(alerts=[a for a, _, _ in prepared])],
-        # who this run is, readable without a worker (describe)
-        memo={"incident_id": next_id, "priority": priority, "started_by": token},
-    )
+    signalled = AlertsReceived(alerts=[a for a, _, _ in prepared])
+
+    async def signal_with_start(incident_id: str, reuse: WorkflowIDReusePolicy) -> WorkflowHandle:
+        inp = IncidentInput(incident_id=incident_id, alert=alert, priority=priority, priority_reason=reason,
+                            policy=policy or default_policy(), runbook=runbook)
+        return await client.start_workflow(
+            kind, inp, id=wf_id, task_queue=task_queue, result_type=IncidentState, id_reuse_policy=reuse,
+            start_signal="alerts_received", start_signal_args=[signalled],
+            # who this run is, readable without a worker (describe)
+            memo={"incident_id": incident_id, "priority": priority, "started_by": token},
+        )
+
+    if known is not None and split_incident_id(known.incident_id)[1] >= 1:
+        next_id = _next_id(wf_id, known.incident_id)
+        handle = await signal_with_start(next_id, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+    else:
+        # Nothing known of the key: as if it never had an incident (one call, no describe
+        # first), refused by Temporal if it had one that closed; then the id counts on from it.
+        try:
+            next_id = wf_id
+            handle = await signal_with_start(next_id, WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        except WorkflowAlreadyStartedError:
+            found, next_id = await _current(client, wf_id)
+            known = found or known
+            handle = await signal_with_start(next_id, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
     run_id = handle.result_run_id or ""
     started = _started(handle)
     if not started and (known is None or known.run_id != run_id):
@@ -160,8 +174,9 @@ async def trigger_many(client: Client, alerts: list[AlertInfo], *, task_queue: s
 
 def _started(handle: WorkflowHandle) -> bool:
     """Whether the signal-with-start's answer says it started a new run (False: it joined one,
-    or the server does not say)."""
-    return handle.first_execution_run_id is not None and handle.first_execution_run_id == handle.result_run_id
+    or the server does not say). The SDK keeps the answer on the handle it returns; only its
+    `started` flag tells a start from a join (the first-execution run id is set either way)."""
+    return bool(getattr(getattr(handle, "_start_workflow_response", None), "started", False))
 
 
 def _next_id(workflow_id: str, last_incident_id: str) -> str:
