@@ -36,7 +36,8 @@ async def storms(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         with ingest.records_db(tmp, args.database_url) as url:
-            async with bare.dev_server(str(tmp / "temporal.db") if args.db_file else None) as server:
+            async with bare.dev_server(str(tmp / "temporal.db") if args.db_file else None,
+                                       tuned=args.tuned_server) as server:
                 print(f"machine: {bare.machine()}; load {bare.loadavg()}; server {server.mode}", flush=True)
                 for i in range(args.runs):
                     print(f"run {i + 1} bare: {json.dumps(await bare.figure('a', server, tmp, sizes))}", flush=True)
@@ -53,6 +54,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--database-url", default="")
     ap.add_argument("--db-file", action="store_true", help="the dev server on a SQLite file, not in memory")
+    ap.add_argument("--tuned-server", action="store_true", help="the dev server with `warroom dev`'s options")
     asyncio.run(storms(ap.parse_args()))
 
 

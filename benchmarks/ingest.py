@@ -204,7 +204,11 @@ async def warroom_stack(server: Server, tmp: Path, db_url: str, concurrency: int
         wlog, alog = tmp / f"worker-{run}.log", tmp / f"api-{run}.log"
         worker = spawn([sys.executable, str(REPO / "worker.py")], env, wlog)
         api = spawn([str(Path(sys.executable).parent / "warroom"), "api"], env, alog)
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        # A pooled connection is dropped before uvicorn's keep-alive timeout (5 s) closes it: with
+        # httpx's default (also 5 s) a request can go out on a connection the server is closing
+        # (ReadError), which is the sender's race, not an answer of the API.
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency,
+                              keepalive_expiry=2.0)
         url = f"http://127.0.0.1:{port}"
         incidents: set[str] = set()
         try:
@@ -286,17 +290,19 @@ async def distinct_keys(stack: Stack, *, duration: float, concurrency: int, catc
     """(c) new dedup keys (P2 tickets) for `duration` s: accepted/s; handled = first page arrived."""
     accepted: list[str] = []
     refused: Counter[int] = Counter()
+    first_error: list[str] = []
     load0, t0 = loadavg(), time.monotonic()
 
     async def sender() -> None:
         while time.monotonic() - t0 < duration:
             tok = stack.token()
-            code, _, _ = await stack.post({"title": f"Disk filling on {tok}", "service": "bench-svc",
+            code, _, answer = await stack.post({"title": f"Disk filling on {tok}", "service": "bench-svc",
                                            "severity": "warning", "dedup_key": f"bench-{tok}"})
             if code == 202:
                 accepted.append(tok)
             else:
                 refused[code] += 1
+                first_error.append(f"{code}: {answer}")
 
     await asyncio.gather(*(sender() for _ in range(concurrency)))
     blast = time.monotonic() - t0
@@ -304,7 +310,7 @@ async def distinct_keys(stack: Stack, *, duration: float, concurrency: int, catc
     got = await stack.paged(accepted, duration + catch_up - (time.monotonic() - t0))
     last = max(got.values(), default=t0) - t0
     return {"duration_s": blast, "accepted": len(accepted), "accepted_per_s": len(accepted) / blast,
-            "errors": sum(refused.values()), "handled": len(got), "handled_in_blast": in_blast,
+            "errors": sum(refused.values()), "first_error": first_error[0] if first_error else "", "handled": len(got), "handled_in_blast": in_blast,
             "catch_up_s": last, "handled_per_s": len(got) / last if last > 0 else 0.0,
             "all_handled": len(got) == len(accepted), "load": load0}
 
@@ -321,13 +327,15 @@ async def burst(stack: Stack, server: Server, *, n: int, concurrency: int, limit
                                           for i, t in enumerate(toks)])
     accepted_s = time.monotonic() - t0
     ok = [t for t, (c, _, _) in zip(toks, answers, strict=True) if c == 202]
+    errors = [f"{c}: {a}" for c, _, a in answers if c != 202]
     got = await stack.paged(ok, limit)
     after = sorted(t - t0 for t in got.values())
     await wait_quiet(list(pids.values()), limit=120)
     cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in pids.items()}
     rss1 = rss_kb(stack.worker_pid)
     last = after[-1] if after else 0.0
-    return {"n": n, "accepted": len(ok), "errors": n - len(ok), "accepted_per_s": len(ok) / accepted_s,
+    return {"n": n, "accepted": len(ok), "errors": n - len(ok), "first_error": errors[0] if errors else "",
+            "accepted_per_s": len(ok) / accepted_s,
             "paged": len(got), "first_paged_s": after[0] if after else 0.0, "median_paged_s": pct(after, 50),
             "all_paged_s": last, "paged_per_s": len(got) / last if last > 0 else 0.0,
             "cpu_ms_each": (cpu["worker"] + cpu["server"]) * 1000 / n, "worker_cpu_ms_each": cpu["worker"] * 1000 / n,
@@ -401,11 +409,11 @@ def records_db(tmp: Path, database_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-async def run_figures(figures: list[str], sizes: Sizes, database_url: str, db_file: bool) -> None:
+async def run_figures(figures: list[str], sizes: Sizes, database_url: str, db_file: bool, tuned: bool) -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         with records_db(tmp, database_url) as url:
-            async with dev_server(str(tmp / "temporal.db") if db_file else None) as server:
+            async with dev_server(str(tmp / "temporal.db") if db_file else None, tuned=tuned) as server:
                 print(f"machine: {machine()}; load {loadavg()}; server {server.mode}")
                 for fig in figures:
                     print(fig, json.dumps(await figure(fig, server, tmp, sizes, url)))
@@ -418,9 +426,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     ap.add_argument("--database-url", default="", help="records on this database (default: a SQLite file)")
     ap.add_argument("--db-file", action="store_true", help="the dev server on a SQLite file, not in memory")
+    ap.add_argument("--tuned-server", action="store_true", help="the dev server with `warroom dev`'s options")
     args = ap.parse_args()
     asyncio.run(run_figures(args.figures.split(","), Sizes.quick() if args.quick else Sizes(), args.database_url,
-                            args.db_file))
+                            args.db_file, args.tuned_server))
 
 
 if __name__ == "__main__":

