@@ -106,6 +106,15 @@ class Intake:
         refs: list[IncidentRef] = []
         for ev in parsed.events:
             ev.alert.source = ev.alert.source if ev.alert.source not in ("", "generic") else source
+        if all(ev.action == "trigger" for ev in parsed.events):
+            # A body of several alerts (an Alertmanager group) goes out together: its alerts of
+            # one key share one signal, and different keys are signalled side by side.
+            done = await asyncio.gather(*(self._trigger(client, ev.alert) for ev in parsed.events))
+            refs = [IncidentRef(id=t.incident_id, priority=t.priority, status=t.status, deduplicated=t.deduplicated)
+                    for t in done]
+            message = "; ".join(parsed.notes)
+            return Accepted(incidents=refs, message=message or ("" if refs else "no incident matched"))
+        for ev in parsed.events:
             if ev.action == "trigger":
                 t = await self._trigger(client, ev.alert)
                 # a joined incident answers with its own status and priority
