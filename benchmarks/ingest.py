@@ -148,6 +148,7 @@ class Stack:
     run: str
     worker_pid: int
     api_pid: int
+    server_pid: int
     incidents: set[str]  # every incident id answered, to end them after the run
     seq: int = 0
 
@@ -226,7 +227,8 @@ async def warroom_stack(server: Server, tmp: Path, db_url: str, concurrency: int
                         raise RuntimeError(f"the API did not answer in 60 s:\n{tail(alog)}")
                     await asyncio.sleep(0.1)
                 stack = Stack(url=url, http=http, reader={"Authorization": f"Bearer {reader}"}, pages=pages,
-                              run=run, worker_pid=worker.pid, api_pid=api.pid, incidents=incidents)
+                              run=run, worker_pid=worker.pid, api_pid=api.pid, server_pid=server.pid,
+                              incidents=incidents)
                 tok = stack.token()
                 code, _, answer = await stack.post(incident_alert(tok, "P1"))
                 if code != 202:
@@ -259,9 +261,12 @@ async def storm(stack: Stack, *, alerts: int, problems: int, concurrency: int,
                 "dedup_key": f"{service}-{i:02d}", "fingerprint": fp, "labels": {"alert": fp},
                 "description": f"alert {fp}"}
 
+    pids = {"api": stack.api_pid, "worker": stack.worker_pid, "server": stack.server_pid}
+    cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
     load0, t0 = loadavg(), time.perf_counter()
     answers = await bounded(concurrency, [lambda i=i, fp=fp: stack.post(body(i, fp)) for i, fp in plan])
     wall = time.perf_counter() - t0
+    cpu = {k: (cpu_seconds(p) - cpu0[k]) * 1000 / alerts for k, p in pids.items()}  # until the last 202
     codes = Counter(c for c, _, _ in answers)
     of_problem: dict[int, str] = {}
     for (i, _), (code, _, iid) in zip(plan, answers, strict=True):
@@ -283,7 +288,8 @@ async def storm(stack: Stack, *, alerts: int, problems: int, concurrency: int,
             "rate": len(lat) / wall, "p50_ms": pct(lat, 50) * 1000, "p99_ms": pct(lat, 99) * 1000,
             "errors": sum(n for c, n in codes.items() if c != 202), "codes": {str(c): n for c, n in codes.items()},
             "first_error": errors[0] if errors else "", "incidents": len(of_problem), "exact": exact,
-            "counts_seen": [counts.get(i) for i in range(problems)], "distinct": distinct, "load": load0}
+            "counts_seen": [counts.get(i) for i in range(problems)], "distinct": distinct,
+            **{f"{k}_cpu_ms_each": v for k, v in cpu.items()}, "load": load0}
 
 
 async def distinct_keys(stack: Stack, *, duration: float, concurrency: int, catch_up: float) -> dict[str, Any]:

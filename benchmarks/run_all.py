@@ -65,11 +65,16 @@ ROWS = [
     Row("a", "storm: alerts/s", "rate", "rate"),
     Row("a", "storm: p50 ms to the 202", "p50_ms", "p50_ms"),
     Row("a", "storm: p99 ms to the 202", "p99_ms", "p99_ms"),
+    Row("a", "storm: CPU ms per alert, API (to the last 202)", "api_cpu_ms_each", ""),
+    Row("a", "storm: CPU ms per alert, server", "server_cpu_ms_each", "server_cpu_ms_each"),
     Row("a", "storm: non-202 answers (0 = a connection error)", "errors", "errors", "0",
         lambda w, q, runs: _no_errors(runs)),
     Row("b", "hot key: alerts/s", "rate", "rate", "≥ 500/s", lambda w, q, runs: w >= 500),
     Row("b", "hot key: non-202 answers", "errors", "errors", "0", lambda w, q, runs: _no_errors(runs)),
     Row("b", "hot key: p50 ms to the 202", "p50_ms", "p50_ms"),
+    Row("b", "hot key: CPU ms per alert, API (to the last 202)", "api_cpu_ms_each", ""),
+    Row("b", "hot key: CPU ms per alert, worker", "worker_cpu_ms_each", "worker_cpu_ms_each"),
+    Row("b", "hot key: CPU ms per alert, server", "server_cpu_ms_each", "server_cpu_ms_each"),
     Row("b", "hot key: p99 ms to the 202", "p99_ms", "p99_ms", "≤ 250 ms", lambda w, q, runs: w <= 250),
     Row("c", "distinct keys: accepted/s (bare: starts/s)", "accepted_per_s", "starts_per_s", "≥ 60/s",
         lambda w, q, runs: w >= 60 and _no_errors(runs)),
@@ -138,6 +143,8 @@ def summarize(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[
         br = [r for r in src["bare"] if "error" not in r]
         w = [float(r[row.warroom]) for r in wr if row.warroom in r]
         b = [float(r[row.bare]) for r in br if row.bare and row.bare in r]
+        if not w and not b:
+            continue  # a figure this run did not measure (an older --json)
         pairs = [float(x[row.warroom]) / float(y[row.bare]) for x, y in zip(src["warroom"], src["bare"], strict=False)
                  if row.bare and "error" not in x and "error" not in y and float(y.get(row.bare) or 0)]
         ratio = statistics.median(pairs) if pairs else float("nan")
@@ -162,7 +169,8 @@ def table(summary: list[dict[str, Any]]) -> str:
 
 def section(meta: dict[str, Any], summary: list[dict[str, Any]], results: dict[str, Any]) -> str:
     sizes = meta["sizes"]
-    kind = "QUICK SMOKE RUN (small sizes, not the issue's figures)" if meta["quick"] else "full run"
+    kind = ("QUICK SMOKE RUN (small sizes, not the issue's figures)" if meta["quick"]
+            else "full run" if meta["runs"] >= 3 else f"the issue's sizes, {meta['runs']} run(s) of each figure only")
     figs = "\n".join(f"- **{k}** {FIGURES[k].format(**sizes)}" for k in FIGURES
                      if k in results or (k == "e" and "d" in results))
     checks = []
@@ -177,7 +185,7 @@ def section(meta: dict[str, Any], summary: list[dict[str, Any]], results: dict[s
     return f"""## {TITLE}, records on {meta['records']} ({meta['date']}, {kind})
 
 Command: `{meta['command']}` ({meta['wall_min']:.0f} min). One dev server ({meta['server']}) for the whole
-run; each figure {meta['runs']} times, bare Temporal and warroom alternating, so every ratio compares two
+run; each figure {meta['runs']} time(s), bare Temporal and warroom alternating, so every ratio compares two
 runs made back to back. warroom: worker (`python worker.py`) and API (`warroom api`) as
 subprocesses configured by WARROOM_* variables, records on {meta['records']}, pages through the notify
 activity and an on-call file (one person, every role and level) to an HTTP receiver on 127.0.0.1 via

@@ -381,9 +381,11 @@ async def signal_storm(server: Server, tmp: Path, *, alerts: int, problems: int,
                 return -1.0
             return time.perf_counter() - t0
 
+        cpu0 = {"worker": cpu_seconds(w.pid), "server": cpu_seconds(server.pid)}
         load0, t0 = loadavg(), time.perf_counter()
         lat = await bounded(concurrency, [lambda p=p, f=f: send(p, f) for p, f in plan])
         wall = time.perf_counter() - t0
+        cpu = {"worker": cpu_seconds(w.pid) - cpu0["worker"], "server": cpu_seconds(server.pid) - cpu0["server"]}
         ok = [x for x in lat if x >= 0]
         counted = await asyncio.gather(*(client.get_workflow_handle(i).query("count", result_type=Counted)
                                          for i in ids))
@@ -392,7 +394,8 @@ async def signal_storm(server: Server, tmp: Path, *, alerts: int, problems: int,
         await end_all(client, ids)
     return {"alerts": alerts, "problems": problems, "concurrency": concurrency, "wall_s": wall,
             "rate": len(ok) / wall, "p50_ms": pct(ok, 50) * 1000, "p99_ms": pct(ok, 99) * 1000,
-            "errors": len(errors), "exact": exact, "load": load0}
+            "errors": len(errors), "exact": exact, "worker_cpu_ms_each": cpu["worker"] * 1000 / alerts,
+            "server_cpu_ms_each": cpu["server"] * 1000 / alerts, "load": load0}
 
 
 async def distinct_starts(server: Server, tmp: Path, *, duration: float, concurrency: int,
