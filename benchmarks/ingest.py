@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import yaml
 
+from benchmarks.http_sender import Sender, SenderError
 from benchmarks.temporal_baseline import (
     REPO,
     Server,
@@ -142,7 +143,8 @@ def make_keys(url: str, run: str) -> tuple[str, str]:
 @dataclass
 class Stack:
     url: str
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # reads (incident state, health)
+    sender: Sender  # the alerts: a sender that costs the benchmark process little (http_sender.py)
     reader: dict[str, str]
     pages: Pages
     run: str
@@ -160,8 +162,8 @@ class Stack:
         """(status, seconds to the answer, incident id or the error's text)."""
         t0 = time.perf_counter()
         try:
-            r = await self.http.post("/api/v1/alerts/generic", json=body)
-        except httpx.HTTPError as err:
+            r = await self.sender.post("/api/v1/alerts/generic", body)
+        except SenderError as err:
             return 0, time.perf_counter() - t0, repr(err)
         took = time.perf_counter() - t0
         if r.status_code != 202:
@@ -226,7 +228,9 @@ async def warroom_stack(server: Server, tmp: Path, db_url: str, concurrency: int
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"the API did not answer in 60 s:\n{tail(alog)}")
                     await asyncio.sleep(0.1)
-                stack = Stack(url=url, http=http, reader={"Authorization": f"Bearer {reader}"}, pages=pages,
+                sender = Sender(url, connections=concurrency, headers={"Authorization": f"Bearer {key}"})
+                stack = Stack(url=url, http=http, sender=sender, reader={"Authorization": f"Bearer {reader}"},
+                              pages=pages,
                               run=run, worker_pid=worker.pid, api_pid=api.pid, server_pid=server.pid,
                               incidents=incidents)
                 tok = stack.token()
@@ -235,7 +239,10 @@ async def warroom_stack(server: Server, tmp: Path, db_url: str, concurrency: int
                     raise RuntimeError(f"warm-up alert answered {code}: {answer}")
                 if not await stack.paged([tok], 120):
                     raise RuntimeError(f"the warm-up incident never paged:\n{tail(wlog)}")
-                yield stack
+                try:
+                    yield stack
+                finally:
+                    await sender.close()
         except BaseException:
             for p, log in ((worker, wlog), (api, alog)):
                 if p.poll() is not None:

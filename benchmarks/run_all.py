@@ -189,7 +189,8 @@ run; each figure {meta['runs']} time(s), bare Temporal and warroom alternating, 
 runs made back to back. warroom: worker (`python worker.py`) and API (`warroom api`) as
 subprocesses configured by WARROOM_* variables, records on {meta['records']}, pages through the notify
 activity and an on-call file (one person, every role and level) to an HTTP receiver on 127.0.0.1 via
-`json://`; senders (httpx) in the benchmark process. Bare: a worker subprocess (sandboxed, default
+`json://`; senders (benchmarks/http_sender.py: keep-alive HTTP/1.1 on asyncio streams, tens of microseconds a
+request) in the benchmark process. Bare: a worker subprocess (sandboxed, default
 options) with a workflow that counts signals and a one-activity workflow; senders are Temporal
 clients in the benchmark process. CPU is /proc/<pid>/stat from just before the load until the
 processes are quiet again; RSS is /proc/<pid>/status VmRSS of the worker subprocess.
