@@ -97,7 +97,10 @@ async def serving(app: Any) -> AsyncIterator[str]:
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    # Keep-alive longer than any test client keeps an idle connection (httpx: 5 s by default;
+    # the storm's senders 2 s), so a client never sends on a connection the server is closing
+    # at that moment (httpx.ReadError: the race, not an answer of the API).
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_keep_alive=30))
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # pytest owns signals
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -59,7 +59,8 @@ async def test_two_thousand_alerts_for_twenty_problems_make_twenty_incidents(dev
 
     app = create_app(Settings(task_queue=task_queue), client=dev_env.client, engine=engine)
     headers = {"Authorization": f"Bearer {new_key(engine, 'integration')}"}
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY,
+                          keepalive_expiry=2.0)  # well inside the server's keep-alive (tests/helpers.py serving)
     async with asyncio.timeout(WHOLE_TEST), running_cached_worker(dev_env.client, task_queue, engine), \
             serving(app) as url, httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
                                                   timeout=120) as http:
