@@ -86,10 +86,12 @@ def check(key: bytes, token: str, *, now: float, incident_id: str | None = None)
         raise AckLinkError("malformed", "this is not an acknowledge link (it may have been cut short)")
     payload, signature = token.split(".")
     try:
-        given = _unb64(signature)
+        _unb64(signature)
     except (binascii.Error, ValueError):  # a length no base64 text has
         raise AckLinkError("malformed", "this is not an acknowledge link (it may have been cut short)") from None
-    if not hmac.compare_digest(given, _digest(key, payload)):
+    # Compared as the text issued, not as decoded bytes: base64's last character carries unused
+    # bits, so a link with that character altered (A -> B) would decode to the same signature.
+    if not hmac.compare_digest(signature, _b64(_digest(key, payload))):
         raise AckLinkError("forged", "this acknowledge link was not issued by this warroom server, or it was altered")
     try:
         body = json.loads(_unb64(payload))

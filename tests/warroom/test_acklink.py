@@ -47,6 +47,13 @@ def test_forged_tokens_are_refused() -> None:
                                                  "e": int(NOW) + 10**6}).encode()).rstrip(b"=").decode()
     assert reason(f"{other}.{sig}") == "forged"
     assert reason(f"{payload}.{sig[:-2]}AA") == "forged"
+    # the last character's unused bits: every other last character decodes to other bytes, or
+    # (the ones differing only in those bits) to the same; none of them is the link issued
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    same_bytes = [c for c in alphabet if c != sig[-1]
+                  and base64.urlsafe_b64decode(sig[:-1] + c + "==") == base64.urlsafe_b64decode(sig + "==")]
+    assert same_bytes  # there are such look-alikes, and each is refused
+    assert all(reason(f"{payload}.{sig[:-1]}{c}") == "forged" for c in alphabet if c != sig[-1])
     # the same key signing something else (a console session) does not make a token
     import hashlib
     import hmac
