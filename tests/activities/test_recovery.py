@@ -133,18 +133,22 @@ def test_python_action_args_still_have_to_fit() -> None:
 
 def test_a_long_command_heartbeats_while_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recovery, "HEARTBEAT_EVERY", 0.05)
-    # The command runs until the test has seen three heartbeats (it is told by a file), 30 s at most.
+    # The command blocks until the test, having seen three heartbeats, opens the other end of a
+    # named pipe (30 s at most: an alarm ends it otherwise).
     seen = tmp_path / "three-heartbeats-seen"
-    script = (f"import os, time\nend = time.monotonic() + 30\n"
-              f"while not os.path.exists({str(seen)!r}) and time.monotonic() < end:\n    time.sleep(0.01)\n"
-              f"print('done')")
+    os.mkfifo(seen)
+    script = (f"import signal\nsignal.alarm(30)\nopen({str(seen)!r}).read()\nprint('done')")
     rec = RecoveryActivities(commands={"slow": [PY, "-c", script]})
-    env, beats = env_at(), []
+    env, beats, told = env_at(), [], []
 
     def on_heartbeat(*details: Any) -> None:
         beats.append(time.monotonic())
-        if len(beats) >= 3:
-            seen.touch()
+        if len(beats) >= 3 and not told:
+            try:  # the command's read ends; not reading yet (still starting): the next heartbeat
+                os.close(os.open(seen, os.O_WRONLY | os.O_NONBLOCK))
+                told.append(True)
+            except OSError:
+                pass
 
     env.on_heartbeat = on_heartbeat
     res = env.run(rec.run_action, action("command", {"command": "slow"}))

@@ -10,10 +10,10 @@ not be loaded or run (bad file, unknown runbook, timed out), 130 when interrupte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -104,7 +104,9 @@ async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float
     # SIGTERM (`timeout`, a CI runner) cancels like Ctrl-C does, so the `async with` below stops the server.
     loop, task = asyncio.get_running_loop(), asyncio.current_task()
     assert task is not None
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+    # only the main thread may handle signals (a CliRunner test runs the command in another)
+    on_main = threading.current_thread() is threading.main_thread()
+    if on_main:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
     outcomes: list[ScenarioRun] = []
     try:
@@ -140,7 +142,7 @@ async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float
                 outcomes.append(out)
                 show(out)
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        if on_main:
             loop.remove_signal_handler(signal.SIGTERM)
     order = {sc.path: i for i, sc in enumerate(scenarios)}
     return sorted(outcomes, key=lambda o: order[o.path])  # the summary in the order given
