@@ -48,7 +48,8 @@ async def main() -> None:
 
     from warroom import binaries
 
-    async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server()) as env:
+    async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server(),
+                                                              test_server_startup_timeout=binaries.STARTUP_TIMEOUT) as env:
         queue = f"bare-{uuid.uuid4().hex[:8]}"
         with ThreadPoolExecutor(max_workers=4) as pool:
             async with Worker(env.client, task_queue=queue, workflows=[BareIncident], activities=[page],

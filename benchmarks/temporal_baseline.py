@@ -238,6 +238,7 @@ async def dev_server(db_file: str | None = None, *, tuned: bool = False) -> Asyn
 
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=binaries.temporal_cli(),
                                                 dev_server_log_level="error",
+                                                dev_server_startup_timeout=binaries.STARTUP_TIMEOUT,
                                                 dev_server_database_filename=db_file,
                                                 dev_server_extra_args=server_tuning(db_file) if tuned else [])
     async with env:

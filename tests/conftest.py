@@ -34,7 +34,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest_asyncio.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    e = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server())
+    e = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server(),
+                                                   test_server_startup_timeout=binaries.STARTUP_TIMEOUT)
     async with e:
         yield e
 
@@ -45,6 +46,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     one per test module; for what the time-skipping server cannot show."""
     e = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binaries.temporal_cli(), dev_server_log_level="error",
+        dev_server_startup_timeout=binaries.STARTUP_TIMEOUT,
     )
     async with e:
         yield e

@@ -9,7 +9,14 @@ from __future__ import annotations
 import shutil
 import sys
 import sysconfig
+from datetime import timedelta
 from pathlib import Path
+
+
+# How long to wait for a Temporal binary to answer after it is spawned. temporalio's default
+# is 5 s, which a loaded 2-core machine exceeds now and then (a CI run failed on it); a
+# binary that has not answered in a minute is broken, not slow.
+STARTUP_TIMEOUT = timedelta(seconds=60)
 
 
 def _find(name: str) -> str:

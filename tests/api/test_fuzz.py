@@ -101,7 +101,8 @@ async def test_a_temporal_that_does_not_answer_is_a_503_not_a_500(engine, tmp_pa
     answer 503 saying Temporal did not answer; the records list (no Temporal) still works."""
     task_queue = f"tq-{uuid.uuid4().hex[:10]}"
     dev = await WorkflowEnvironment.start_local(dev_server_existing_path=binaries.temporal_cli(),
-                                                dev_server_log_level="error")
+                                                dev_server_log_level="error",
+                                                dev_server_startup_timeout=binaries.STARTUP_TIMEOUT)
     app = create_app(Settings(task_queue=task_queue), client=dev.client, engine=engine)
     headers = {"Authorization": f"Bearer {new_key(engine, 'admin')}"}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom",

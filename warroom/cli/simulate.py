@@ -329,7 +329,8 @@ class Simulator:
         # The server boots in its own process (on the other core) while this one imports the
         # worker and the records (SQLAlchemy: a third of a second) and makes the tables.
         server = asyncio.ensure_future(WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=binaries.test_server(), runtime=_quiet_runtime()))
+            test_server_existing_path=binaries.test_server(), runtime=_quiet_runtime(),
+            test_server_startup_timeout=binaries.STARTUP_TIMEOUT))
         try:
             await asyncio.sleep(0)  # the start is under way (temporalio's core spawns it)
             from warroom import records
