@@ -58,6 +58,7 @@ def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str,
     return [
         AssessActivities(runbooks, approvers, engine, oncall).assess_incident,
         notify.send_notification,
+        notify.send_notifications,
         WarRoomActivities(engine, war_room, oncall=oncall, public_url=public_url).open_war_room,
         recovery.run_action,
         recovery.run_check,

@@ -32,9 +32,12 @@ the timeline once the database answers again (records.record_events).
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -48,7 +51,7 @@ from warroom import acklink, records
 from warroom.delivery import messages
 from warroom.oncall import ContactPoint, OnCallConfig, Person
 from warroom.delivery.war_rooms import LogWarRoom, Room, WarRoomError, WarRoomProvider
-from workflows.contracts import Notification, NotificationResult
+from workflows.contracts import Notification, NotificationBatch, NotificationBatchResult, NotificationResult
 
 log = logging.getLogger("warroom.pages")
 
@@ -106,6 +109,48 @@ class NotifyActivities:
         # b"": pages carry no acknowledge link.
         self.ack_key = ack_key
         self.ack_ttl_seconds = ack_ttl_seconds
+
+    @activity.defn(name="send_notifications")
+    def send_notifications(self, batch: NotificationBatch) -> NotificationBatchResult:
+        """The pages of one moment, side by side (one does not wait for another), each exactly
+        as send_notification sends it. A page that raised is retried with the batch while
+        attempts are left: what this attempt sent is in the heartbeat (and in the records'
+        claims), so the retry sends only the rest. On the last attempt it comes back FAILED."""
+        done: dict[str, NotificationResult] = {}
+        info = activity.info()
+        for d in info.heartbeat_details[:1]:
+            if isinstance(d, dict):
+                done.update({k: _result(v) for k, v in d.items() if isinstance(v, dict)})
+        todo = [n for n in batch.notifications if n.key not in done]
+        errors: dict[str, BaseException] = {}
+        for n, outcome in zip(todo, self._side_by_side(todo)):
+            if isinstance(outcome, NotificationResult):
+                done[n.key] = outcome
+            else:
+                errors[n.key] = outcome
+        if errors:
+            last = info.retry_policy is not None and 0 < info.retry_policy.maximum_attempts <= info.attempt
+            retryable = {k: e for k, e in errors.items()
+                         if not (isinstance(e, ApplicationError) and e.non_retryable)}
+            if retryable and not last:
+                activity.heartbeat({k: dataclasses.asdict(r) for k, r in done.items()})
+                raise next(iter(retryable.values()))
+            for k, e in errors.items():
+                done[k] = NotificationResult(key=k, channel="", status="FAILED", error=str(e)[:500])
+        return NotificationBatchResult(results=[done[n.key] for n in batch.notifications])
+
+    def _side_by_side(self, todo: list[Notification]) -> list[NotificationResult | BaseException]:
+        def one(n: Notification) -> NotificationResult | BaseException:
+            try:
+                return self.send_notification(n)
+            except Exception as err:  # noqa: BLE001 - the batch decides: retry or FAILED
+                return err
+
+        if len(todo) <= 1:
+            return [one(n) for n in todo]
+        # Each page in this activity's context (activity.info(): its deadline, its scheduled time).
+        futures = [_PAGES.submit(contextvars.copy_context().run, one, n) for n in todo]
+        return [f.result() for f in futures]
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
@@ -330,6 +375,17 @@ class _Recipient:
         cp = self.person.contacts[self.next]
         return {"key": self.key(self.next), "person": self.person.id, "contact_kind": cp.kind,
                 "contact": chan.redact(cp.url)}
+
+
+def _result(d: dict[str, Any]) -> NotificationResult:
+    """A result an earlier attempt of the batch put in its heartbeat."""
+    fields = {f.name for f in dataclasses.fields(NotificationResult)}
+    return NotificationResult(**{k: v for k, v in d.items() if k in fields})
+
+
+# The threads a batch's pages are sent on, shared by every batch of the worker (a page mostly
+# waits on the network). The worker's activity executor holds the batch itself.
+_PAGES = ThreadPoolExecutor(max_workers=32, thread_name_prefix="warroom-page")
 
 
 def _duplicate(n: Notification, row: Any) -> NotificationResult:

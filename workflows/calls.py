@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
         CheckRequest,
         CheckResult,
         Notification,
+        NotificationBatch,
+        NotificationBatchResult,
         NotificationResult,
         RecordEvents,
         WarRoomRequest,
@@ -34,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Activity names (never derived from Python names, STYLE.md 1).
 SEND_NOTIFICATION = "send_notification"  # activities/notify.py
+SEND_NOTIFICATIONS = "send_notifications"  # activities/notify.py: a batch (patch batched-pages)
 RECORD_EVENTS = "record_events"  # activities/store.py
 ASSESS_INCIDENT = "assess_incident"  # activities/assess.py
 OPEN_WAR_ROOM = "open_war_room"  # activities/war_room.py
@@ -124,6 +127,16 @@ def check_timeout(interval_seconds: int) -> timedelta:
 async def send_notification(n: Notification) -> NotificationResult:
     return await workflow.execute_activity(
         SEND_NOTIFICATION, n, result_type=NotificationResult,
+        start_to_close_timeout=NOTIFY_TIMEOUT, retry_policy=NOTIFY_RETRY,
+    )
+
+
+async def send_notifications(batch: NotificationBatch) -> NotificationBatchResult:
+    """The pages of one moment in one activity: each page's result comes back, a failed one as
+    FAILED once its retries are spent (the activity reads its attempt against NOTIFY_RETRY); a
+    retry skips what was sent (each page's claim in the records, and the heartbeat's results)."""
+    return await workflow.execute_activity(
+        SEND_NOTIFICATIONS, batch, result_type=NotificationBatchResult,
         start_to_close_timeout=NOTIFY_TIMEOUT, retry_policy=NOTIFY_RETRY,
     )
 

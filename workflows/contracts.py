@@ -440,6 +440,19 @@ class NotificationResult:
 
 
 @dataclass
+class NotificationBatch:
+    """The pages of one moment, sent by one activity (patch generation-2026-12: batched-pages).
+    Each page keeps its own key; the activity sends them side by side."""
+
+    notifications: list[Notification]
+
+
+@dataclass
+class NotificationBatchResult:
+    results: list[NotificationResult]  # one per notification, in the batch's order
+
+
+@dataclass
 class WarRoomRequest:
     key: str
     incident_id: str

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         IncidentInput,
         IncidentState,
         Notification,
+        NotificationBatch,
         NotificationResult,
         PostUpdate,
         PriorityPolicy,
@@ -61,10 +62,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.deadlines import Facts, numbers, pending, view
     from workflows.patches import (
+        BATCHED_PAGES,
         ONCALL_LEVEL_WAITS,
         ORDERED_WAKEUPS,
         QUIET_RUN_END,
         RUNBOOK_V1,
+        SETTLED_RECORDS,
         TICKET_WITHOUT_PROGRESS_LADDER,
         WAR_ROOM_POSTS,
         InForce,
@@ -190,7 +193,10 @@ class IncidentCore:
         while True:
             await self.waits.wait(lambda: bool(self.b.outbox), WAKE_PAGER)
             batch = list(self.b.outbox)
-            results = await asyncio.gather(*(self._deliver(n) for n in batch))
+            if BATCHED_PAGES in self.patches:
+                results = await self._deliver_all(batch)
+            else:
+                results = await asyncio.gather(*(self._deliver(n) for n in batch))
             del self.b.outbox[: len(batch)]
             for n, res in zip(batch, results):
                 for d in res.deliveries:  # a contact point that failed (the next one was tried)
@@ -211,20 +217,41 @@ class IncidentCore:
         except ActivityError as err:
             return NotificationResult(key=n.key, channel="", status="FAILED", error=str(err.cause or err))
 
+    async def _deliver_all(self, batch: list[Notification]) -> list[NotificationResult]:
+        try:
+            res = await calls.send_notifications(NotificationBatch(notifications=batch))
+        except ActivityError as err:  # out of time on every attempt (a page's failure comes back as FAILED)
+            return [NotificationResult(key=n.key, channel="", status="FAILED", error=str(err.cause or err))
+                    for n in batch]
+        return res.results
+
     async def _sent(self, keys: list[str]) -> None:
         await self.waits.wait(lambda: not any(n.key in keys for n in self.b.outbox))
 
     # ------------------------------------------------------------------ records
 
     async def _flusher(self) -> None:
+        settled = SETTLED_RECORDS in self.patches
         while True:
-            await self.waits.wait(lambda: self.b.flushed < len(self.s.timeline), WAKE_RECORDS)
+            await self.waits.wait(
+                (lambda: self.b.flushed < len(self.s.timeline) and self._settled()) if settled
+                else (lambda: self.b.flushed < len(self.s.timeline)), WAKE_RECORDS)
             upto = len(self.s.timeline)
             batch = self.s.timeline[self.b.flushed:upto]
             await calls.record_events(
                 RecordEvents(incident_id=self.s.incident_id, run_id=self.run_id,
                              snapshot=self._view(with_timeline=False), events=batch))
             self.b.flushed = upto
+
+    def _settled(self) -> bool:
+        """The timeline may go to the records now (patch settled-records): no page and no war room
+        in flight, so their outcome goes in the same write; and once at the very start (the
+        incident's row at once), after assess. A page or a war room still retrying holds the write
+        back for its retries at most (calls.NOTIFY_RETRY, WAR_ROOM_RETRY): the records lag, the
+        incident never waits on them."""
+        if not self.b.outbox and self._busy == 0:
+            return True
+        return self.b.flushed == 0 and self.s.phase != "assess"
 
     def _quiet(self) -> bool:
         return (not self.b.outbox and self.b.flushed >= len(self.s.timeline)

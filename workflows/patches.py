@@ -9,6 +9,13 @@ go. Every patch is asked once, when a run is set up (`InForce`), in the order of
 earlier or in another order would change the command sequence and break replay. New patches
 go at the end of PATCHES.
 
+Generations. Every patch a run takes costs it a marker and a search-attribute upsert at start
+(temporalio records both), so a new run asks `GENERATION` first: a run that has it takes every
+patch of PATCHES and of GENERATION_PATCHES and asks nothing more (two events instead of two per
+patch). PATCHES is closed: it is what runs from before the generation ask, one by one, as they
+did. A behaviour change after the generation is a new patch in LATER, asked after it by every
+run, old or new (append only).
+
 Retiring one (the "deprecate" column): once no open incident started before the patch landed,
 replace the ask with `workflow.deprecate_patch(id)` and delete the old branch; the histories
 recorded without it then no longer replay and are retired with it (never re-recorded); once
@@ -97,7 +104,7 @@ LOCAL_ASSESS = Patch(
     only=INCIDENT_WORKFLOW,
 )
 
-# In the order a run asks them. Append only.
+# What runs from before GENERATION ask, in this order. Closed: a new patch goes in LATER.
 PATCHES: tuple[Patch, ...] = (
     QUIET_RUN_END,
     ANCHORED_UPDATE_CADENCE,
@@ -109,15 +116,55 @@ PATCHES: tuple[Patch, ...] = (
     LOCAL_ASSESS,
 )
 
+SETTLED_RECORDS = Patch(
+    "settled-records",
+    why="the timeline goes to the records once the run is settled (no page and no war room in flight), "
+        "and once at the start: one records write for a page and its outcome instead of one for each, "
+        "so a P0 costs 2 record_events up to the wait for its ack instead of 4 (issue 13)",
+    histories=("p0-generation-2026-12",),
+    deprecate="with generation-2026-12",
+)
+BATCHED_PAGES = Patch(
+    "batched-pages",
+    why="the pages of one moment go out in one activity (send_notifications), side by side as "
+        "before: one activity and one workflow task for a P0's first pages instead of one per page "
+        "(issue 13)",
+    histories=SETTLED_RECORDS.histories,
+    deprecate="with generation-2026-12",
+)
+GENERATION_PATCHES: tuple[Patch, ...] = (SETTLED_RECORDS, BATCHED_PAGES)
+
+GENERATION = Patch(
+    "generation-2026-12",
+    why="stands for every patch of PATCHES and GENERATION_PATCHES: a run that has it asks none of "
+        "them (one marker and one search-attribute upsert instead of one of each per patch)",
+    histories=SETTLED_RECORDS.histories,
+    deprecate="when no incident started before the commit that added it (2026-12-01) is open; then "
+              "PATCHES and their old branches go together",
+)
+
+# Asked after GENERATION by every run, old or new, in this order. Append only.
+LATER: tuple[Patch, ...] = ()
+
+ALL: tuple[Patch, ...] = (*PATCHES, *GENERATION_PATCHES, GENERATION, *LATER)
+
 
 class InForce:
-    """The patches this run takes the new way. Built once per run, at setup (workflow.init),
-    asking workflow.patched for every row of PATCHES that applies to `workflow_type`, in order.
+    """The patches this run takes the new way. Built once per run, at setup (workflow.init):
+    GENERATION first, then (without it) every row of PATCHES that applies to `workflow_type`, in
+    order, then LATER.
     Read with `RUNBOOK_V1 in self.patches`."""
 
     def __init__(self, workflow_type: str) -> None:
-        self._on = frozenset(
-            p.id for p in PATCHES if (not p.only or p.only == workflow_type) and workflow.patched(p.id))
+        def applies(p: Patch) -> bool:
+            return not p.only or p.only == workflow_type
+
+        if workflow.patched(GENERATION.id):
+            on = {p.id for p in (*PATCHES, *GENERATION_PATCHES, GENERATION) if applies(p)}
+        else:  # a run from before the generation: its patches as it asked them
+            on = {p.id for p in PATCHES if applies(p) and workflow.patched(p.id)}
+        on |= {p.id for p in LATER if applies(p) and workflow.patched(p.id)}
+        self._on = frozenset(on)
 
     def __contains__(self, patch: Patch) -> bool:
         return patch.id in self._on

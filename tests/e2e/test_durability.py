@@ -548,7 +548,7 @@ async def test_worker_killed_after_a_delivery_was_recorded_does_not_send_it_agai
         history = await assert_no_task_failure(h)
     retried = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
                and e.activity_task_started_event_attributes.attempt > 1]
-    assert retried, "the killed send_notification should have been retried"
+    assert retried, "the killed send_notifications should have been retried"
     by_path = Counter(r.path for r in fast.requests)
     assert by_path == Counter({"/l1": 1, "/tm1": 1, "/csm": 1, "/sen": 1}), by_path
     tm2 = [r for r in slow.requests if r.path == "/tm2"]
@@ -574,7 +574,7 @@ async def test_worker_killed_before_anything_was_sent_delivers_each_page_once_af
             t = await temporal.trigger(client, alert(priority="P0", title="Billing is down (durability)"),
                                   task_queue=task_queue, policy=p0_policy(update_seconds=3600))
             h = crew.watch(t.handle)
-            await until(lambda: blocked_on(lock, h, "send_notification"),
+            await until(lambda: blocked_on(lock, h, "send_notifications"),
                         "the first page to block on the records, with nothing else in flight", timeout=30,
                         interval=0.05)
             first.kill()

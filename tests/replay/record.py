@@ -32,8 +32,10 @@ SCENARIOS = {
     "p0-oncall-waits": HERE / "scenarios/p0-oncall-waits.yaml",
     # alerts as batches counted by fingerprint (alerts_received), assess as a local activity
     "p0-alerts-batched": HERE / "scenarios/p0-alerts-batched.yaml",
+    # the patch generation generation-2026-12: settled-records, batched-pages
+    "p0-generation-2026-12": HERE / "scenarios/p0-generation-2026-12.yaml",
 }
-ONCALL = {"p0-oncall-waits": HERE / "oncall"}
+ONCALL = {"p0-oncall-waits": HERE / "oncall", "p0-generation-2026-12": HERE / "oncall"}
 
 
 async def record(name: str, path: Path) -> None:

@@ -50,6 +50,10 @@ def test_the_builder_makes_every_key_the_committed_histories_carry(path: Path) -
         if name == calls.SEND_NOTIFICATION:
             seq = int(key.rsplit(":n", 1)[1])
             assert key == calls.page_key(run, seq)
+        elif name == calls.SEND_NOTIFICATIONS:
+            assert key is None and payload["notifications"], "a batch carries its pages' keys, not one of its own"
+            for n in payload["notifications"]:
+                assert n["key"] == calls.page_key(run, int(n["key"].rsplit(":n", 1)[1]))
         elif name == calls.OPEN_WAR_ROOM:
             assert key == calls.war_room_key(run)
         elif name == calls.RUN_ACTION:
@@ -66,7 +70,7 @@ def test_the_builder_makes_every_key_the_committed_histories_carry(path: Path) -
 
 def test_every_activity_name_the_histories_schedule_is_named_here() -> None:
     names = {n for p in HISTORIES for n, _ in _scheduled(p)[1]}
-    assert names <= {calls.SEND_NOTIFICATION, calls.RECORD_EVENTS, calls.ASSESS_INCIDENT, calls.OPEN_WAR_ROOM,
+    assert names <= {calls.SEND_NOTIFICATION, calls.SEND_NOTIFICATIONS, calls.RECORD_EVENTS, calls.ASSESS_INCIDENT, calls.OPEN_WAR_ROOM,
                      calls.RUN_ACTION, calls.RUN_CHECK}
 
 
