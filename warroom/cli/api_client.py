@@ -3,16 +3,29 @@
 Room: CLI (warroom/cli), the client side of the HTTP edge. It speaks only HTTP to the API: never Temporal, never the
 records database. Every failure becomes one ApiError with the HTTP status (0 when the API
 cannot be reached) and a message fit to print.
+
+A read (GET) the API answers 503 (Temporal or the records did not answer) or 429 (over a rate)
+is sent again after the answer's Retry-After, a few times within RETRY_BUDGET; an action
+(POST) never is: it may have taken effect, and the engineer decides whether to send it again.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 UNREACHABLE = 0
+
+# Sent again: reads only, on the answers that mean "not now" (the API sends Retry-After with both).
+RETRIED_METHODS = frozenset({"GET"})
+RETRIED_STATUSES = frozenset({429, 503})
+MAX_RETRIES = 4
+RETRY_BUDGET = 20.0  # seconds from the first request after which no retry starts
+MAX_WAIT = 5.0  # a longer Retry-After is cut to this: a person is waiting at the terminal
+DEFAULT_WAIT = 1.0  # no Retry-After, or one we do not read (an HTTP date)
 
 
 class ApiError(Exception):
@@ -45,6 +58,12 @@ def _detail(response: httpx.Response) -> str:
     return response.text.strip() or response.reason_phrase
 
 
+def _retry_after(response: httpx.Response) -> float:
+    """The answer's Retry-After in seconds, within [0, MAX_WAIT]; DEFAULT_WAIT unless it is whole seconds."""
+    value = response.headers.get("Retry-After", "").strip()
+    return min(float(value), MAX_WAIT) if value.isdigit() else DEFAULT_WAIT
+
+
 class WarroomClient:
     def __init__(self, url: str, key: str, *, http: httpx.Client | None = None, timeout: float = 30) -> None:
         self.url = url.rstrip("/")
@@ -67,7 +86,7 @@ class WarroomClient:
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         try:
-            response = self._http.request(method, self.url + path, headers=headers, **kw)
+            response = self._send(method, self.url + path, headers=headers, **kw)
         except httpx.TimeoutException as err:
             raise ApiError(UNREACHABLE, f"the warroom API at {self.url} did not answer in time "
                                         f"({type(err).__name__})") from None
@@ -85,6 +104,21 @@ class WarroomClient:
         if not isinstance(body, dict):
             raise ApiError(response.status_code, f"{method} {path}: expected a JSON object, got {type(body).__name__}")
         return body
+
+    def _send(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        """One request; a read answered 503 or 429 again after its Retry-After, while the budget lasts.
+        The last answer is returned as it came, so the error shown is the API's own."""
+        retries = MAX_RETRIES if method in RETRIED_METHODS else 0
+        deadline = time.monotonic() + RETRY_BUDGET
+        while True:
+            response = self._http.request(method, url, **kw)
+            if response.status_code not in RETRIED_STATUSES or retries == 0:
+                return response
+            wait = _retry_after(response)
+            if time.monotonic() + wait > deadline:
+                return response
+            retries -= 1
+            time.sleep(wait)
 
     def list_incidents(self, *, status: list[str] | str | None = None, priority: list[str] | str | None = None,
                        service: list[str] | str | None = None, phase: list[str] | str | None = None,
