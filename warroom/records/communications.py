@@ -90,14 +90,16 @@ def _claim_deliveries(conn: Connection, engine: Engine, *, communication_key: st
     if not claims:
         return []
     at = now_utc()
-    stmt = _insert(engine, DELIVERIES).values([
-        dict(key=c["key"], communication_key=communication_key, incident_id=incident_id, person=c["person"],
-             contact_kind=c["contact_kind"], contact=c["contact"], status="PENDING", attempts=1, error="",
-             created_at=at) for c in claims])
-    stmt = stmt.on_conflict_do_update(
+    stmt = _insert(engine, DELIVERIES).on_conflict_do_update(
         index_elements=["key"], set_={"attempts": DELIVERIES.c.attempts + 1},
         where=DELIVERIES.c.status != "SENT")
-    return list(conn.execute(stmt.returning(*DELIVERIES.c)))
+    # The rows as parameters, not as a multi-row VALUES literal: SQLAlchemy caches the compiled
+    # statement (a literal list has no cache key and was compiled on every page) and sends the
+    # list as multi-row INSERTs (insertmanyvalues) with their RETURNING rows.
+    return list(conn.execute(stmt.returning(*DELIVERIES.c), [
+        dict(key=c["key"], communication_key=communication_key, incident_id=incident_id, person=c["person"],
+             contact_kind=c["contact_kind"], contact=c["contact"], status="PENDING", attempts=1, error="",
+             created_at=at) for c in claims]))
 
 
 def claim_page(engine: Engine, *, key: str, incident_id: str, kind: str, target: str, subject: str, body: str,

@@ -64,15 +64,15 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
                 reason=str(e["details"].get("reason") or ""), actor=e["actor"], note=str(e["details"].get("note") or ""))
            for e in events if e["type"] == "escalated"]
     if esc:
-        session.execute(_insert(engine, EscalationRow).values(esc)
-                        .on_conflict_do_nothing(index_elements=["run_id", "seq"]))
+        session.execute(_insert(engine, EscalationRow).on_conflict_do_nothing(index_elements=["run_id", "seq"]),
+                        esc)
     changes = [dict(run_id=run_id, seq=e["seq"], incident_id=incident_id, at=e["at"],
                     from_priority=str(e["details"].get("from") or ""), to_priority=str(e["details"].get("to") or ""),
                     direction=str(e["details"].get("direction") or ""), reason=str(e["details"].get("reason") or ""),
                     actor=e["actor"]) for e in events if e["type"] == "priority.changed"]
     if changes:
-        session.execute(_insert(engine, PriorityChangeRow).values(changes)
-                        .on_conflict_do_nothing(index_elements=["run_id", "seq"]))
+        session.execute(_insert(engine, PriorityChangeRow).on_conflict_do_nothing(index_elements=["run_id", "seq"]),
+                        changes)
     # A page sent while the records were down has no communication row yet: write it from the
     # timeline (the normal path claimed it before sending, and this finds it there).
     comms = [dict(key=str(e["details"]["key"]), incident_id=incident_id, kind=str(e["details"].get("kind") or ""),
@@ -84,8 +84,8 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
                   sent_at=e["at"] if e["type"] == "notification.sent" else None)
              for e in events if e["type"] in ("notification.sent", "notification.failed") and e["details"].get("key")]
     if comms:
-        session.execute(_insert(engine, CommunicationRow).values(comms)
-                        .on_conflict_do_nothing(index_elements=["key"]))
+        # rows as parameters (a cached statement; a VALUES literal was compiled every batch)
+        session.execute(_insert(engine, CommunicationRow).on_conflict_do_nothing(index_elements=["key"]), comms)
     review = snapshot.get("review")
     if review and any(e["type"] == "review.submitted" for e in events):
         session.execute(_insert(engine, ReviewRow).values(
