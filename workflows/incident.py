@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import calls
     from workflows.core import IncidentCore
     from workflows.deadlines import secs
-    from workflows.patches import EARLY_WAR_ROOM, LOCAL_ASSESS, ONCALL_LEVEL_WAITS, RUNBOOK_V1
+    from workflows.patches import LOCAL_ASSESS, ONCALL_LEVEL_WAITS, RUNBOOK_V1
     from workflows.waits import WAKE_WAR_ROOM
 
 
@@ -87,8 +87,6 @@ class IncidentResponse(IncidentCore):
         self.s.steps = [StepState(id=a.id, kind=a.kind, title=a.title) for a in res.runbook.recover]
         self.s.steps += [StepState(id=c.id, kind=c.kind, title=c.title, stage="verify") for c in res.runbook.verify]
         self.b.initial_targets = self._initial_targets(res)
-        if EARLY_WAR_ROOM in self.patches and self._wants_war_room():
-            self.b.war_room_wanted = True  # opened beside the first pages (_war_room_keeper)
         self._enter("notify", category=res.category, runbook=res.runbook.name,
                     runbook_version=res.runbook.version, known_issues=len(res.known_issues),
                     route_to=res.route_to, impact=res.impact or None,
@@ -112,27 +110,19 @@ class IncidentResponse(IncidentCore):
         await self._sent(keys)
         self._enter("war_room", pages=len(keys))
 
-    def _wants_war_room(self) -> bool:
-        if self.runbook and self.runbook.war_room is not None:
-            return self.runbook.war_room
-        return self._pp().war_room or not self.s.known_issues or self.s.escalation_level >= 2
-
     async def _war_room(self) -> None:
-        if self._wants_war_room():
+        wanted = self.runbook.war_room if self.runbook and self.runbook.war_room is not None else (
+            self._pp().war_room or not self.s.known_issues or self.s.escalation_level >= 2)
+        if wanted:
             self.b.war_room_wanted = True
             await self.waits.wait(lambda: self.s.war_room is not None)
         self._enter("recover", war_room=bool(self.s.war_room))
 
     async def _war_room_keeper(self) -> None:
-        """Opens the war room once wanted (at its phase, or later on escalation/upgrade). With
-        the patch early-war-room a room wanted from assess on is opened beside the first pages,
-        in the same workflow task, and goes on the timeline (and into the state) once notify is
-        done, where it always did: the phases keep their order, the room is ready sooner."""
-        early = EARLY_WAR_ROOM in self.patches
-        not_yet = ("assess",) if early else ("assess", "notify")
+        """Opens the war room once wanted (at its phase, or later on escalation/upgrade)."""
         await self.waits.wait(
             lambda: self.b.war_room_wanted and self.s.war_room is None
-            and self.s.phase not in not_yet and not self._ending_now(), WAKE_WAR_ROOM)
+            and self.s.phase not in ("assess", "notify") and not self._ending_now(), WAKE_WAR_ROOM)
         key = calls.war_room_key(self.run_id)
         self._busy += 1
         try:
@@ -146,8 +136,6 @@ class IncidentResponse(IncidentCore):
         except ActivityError as err:
             room = {"channel": "", "bridge": "", "error": str(err.cause or err)}
         self._busy -= 1
-        if early and self.s.phase == "notify":
-            await self.waits.wait(lambda: self.s.phase != "notify", WAKE_WAR_ROOM)
         self.s.war_room = room
         self._event("war_room.opened", channel=room["channel"], bridge=room["bridge"] or None,
                     commander=self.s.commander or "first acknowledger", error=room.get("error"),

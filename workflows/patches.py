@@ -132,16 +132,7 @@ BATCHED_PAGES = Patch(
     histories=SETTLED_RECORDS.histories,
     deprecate="with generation-2026-12",
 )
-EARLY_WAR_ROOM = Patch(
-    "early-war-room",
-    why="a war room wanted from assess on (a P0, an unknown issue, a runbook that asks) is opened "
-        "beside the first pages, in the run's first workflow task, and goes on the timeline once "
-        "notify is done: the room is ready sooner and a P0 needs two workflow tasks fewer (issue 13)",
-    histories=SETTLED_RECORDS.histories,
-    deprecate="with generation-2026-12",
-    only=INCIDENT_WORKFLOW,
-)
-GENERATION_PATCHES: tuple[Patch, ...] = (SETTLED_RECORDS, BATCHED_PAGES, EARLY_WAR_ROOM)
+GENERATION_PATCHES: tuple[Patch, ...] = (SETTLED_RECORDS, BATCHED_PAGES)
 
 GENERATION = Patch(
     "generation-2026-12",

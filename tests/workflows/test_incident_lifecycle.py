@@ -410,34 +410,3 @@ async def test_long_incident_continues_as_new_without_losing_anything(env, engin
     # every page once: notification keys are unique across runs
     keys = [p.details["key"] for p in pages(final)]
     assert len(keys) == len(set(keys))
-
-
-# --------------------------------------------------------------------------- the first workflow task
-
-
-async def test_a_p0_opens_its_war_room_beside_its_first_pages_and_the_timeline_keeps_the_phase_order(
-        env, engine, task_queue):
-    """Patch generation generation-2026-12 (early-war-room, batched-pages): the run's first
-    workflow task schedules the war room and all first pages (one send_notifications); the
-    timeline still shows notify's pages, then the war room phase and the room opened."""
-    from temporalio.api.enums.v1 import EventType
-
-    async with running_worker(env.client, task_queue, engine):
-        h = await start(env.client, task_queue, priority="P0")
-        await advance_to(env, h, 2)
-        s = await get_state(h)
-        history = [e async for e in h.fetch_history_events()]
-    completed = [i for i, e in enumerate(history) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
-    first_task = history[completed[0]:completed[1]]
-    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in first_task
-                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
-    assert sorted(scheduled) == ["open_war_room", "record_events", "send_notifications"]
-    every = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history
-             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
-    assert every.count("send_notifications") == 1 and "send_notification" not in every
-    t = types(s)
-    assert _after(t, "phase.started", "notification.sent", "phase.completed", "phase.started", "war_room.opened")
-    last_page = max(i for i, x in enumerate(t) if x == "notification.sent")
-    assert t.index("war_room.opened") > last_page
-    assert len(pages(s)) >= 3 and s.war_room and s.war_room["channel"]
-    assert [e.details["phase"] for e in events(s, "phase.started")][:3] == ["assess", "notify", "war_room"]
