@@ -17,6 +17,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.notify import NotifyActivities
 from tests.activities.test_notify import person, write_config
+from tests.activities.test_notify_records import breaks_once
 from warroom import records
 from warroom.delivery import channels as chan
 from workflows import calls
@@ -97,17 +98,8 @@ def test_a_page_that_failed_is_retried_alone(engine, tmp_path, records_up):
     """bob's send raises on the first attempt: the batch is retried, and the retry sends bob's
     page only; ann's and cy's are not sent again, whether the records remember them (their
     claims) or are down (the attempt's heartbeat carries what it sent)."""
-    broken = {"bob"}
     sent: list[str] = []
-
-    def send(url: str, **kw: Any) -> chan.Outcome:
-        who = url.rsplit("/", 1)[1]
-        if who in broken:
-            broken.discard(who)
-            raise RuntimeError("worker lost its network mid-page")
-        sent.append(kw["idempotency_key"])
-        return chan.Outcome(ok=True)
-
+    send = breaks_once("bob", sent=sent)
     db = engine if records_up else records.make_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'records.db'}")
     attempts = Attempts(NotifyActivities(db, oncall=oncall(tmp_path), send=send,
                                          attempts_per_contact=1))

@@ -60,6 +60,24 @@ def team(tmp_path: Path, *people: dict[str, Any]) -> Any:
                                    "roles": {"technical_manager": [f"person:{p['id']}" for p in people]}})
 
 
+def breaks_once(*people: str, sent: list[str]) -> Any:
+    """A worker's send: the first send to each of `people` raises (the worker lost its network
+    mid-page); every send that goes out appends its idempotency key to `sent`."""
+    from warroom.delivery import channels as chan
+
+    broken = set(people)
+
+    def send(url: str, **kw: Any) -> chan.Outcome:
+        who = url.rsplit("/", 1)[1]
+        if who in broken:
+            broken.discard(who)
+            raise RuntimeError("worker lost its network mid-page")
+        sent.append(kw["idempotency_key"])
+        return chan.Outcome(ok=True)
+
+    return send
+
+
 def delivered(rx: Receiver) -> list[tuple[str, str]]:
     return sorted((r.path, r.header("Idempotency-Key") or "") for r in rx.delivered)
 
@@ -93,19 +111,8 @@ def test_a_page_to_three_people_is_recorded_person_by_person(engine, tmp_path):
 def test_a_page_retried_after_its_attempt_failed_midway_sends_nothing_twice(engine, tmp_path):
     """The first attempt sends to ann, then fails on bob (the worker's send raised): ann's
     SENT is recorded before the attempt gives up, so the retry pages bob and cy only."""
-    from warroom.delivery import channels as chan
-
     sent: list[str] = []
-    broken = {"bob"}
-
-    def send(url: str, **kw: Any) -> chan.Outcome:
-        who = url.rsplit("/", 1)[1]
-        if who in broken:
-            broken.discard(who)
-            raise RuntimeError("worker lost its network mid-page")
-        sent.append(kw["idempotency_key"])
-        return chan.Outcome(ok=True)
-
+    send = breaks_once("bob", sent=sent)
     config = team(tmp_path, *(person(p, f"json://127.0.0.1:9/{p}") for p in ("ann", "bob", "cy")))
     acts = NotifyActivities(engine, oncall=lambda: config, send=send, retry_delay=0.01)
     n = notification()
