@@ -49,7 +49,7 @@ from activities.common import ack_link, incident_link, invite_handle, recorded, 
 from warroom.delivery import channels as chan
 from warroom import acklink, records
 from warroom.delivery import messages
-from warroom.oncall import ContactPoint, OnCallConfig, Person
+from warroom.oncall import ContactPoint, OnCallConfig, Person, Resolution
 from warroom.delivery.war_rooms import LogWarRoom, Room, WarRoomError, WarRoomProvider
 from workflows.contracts import Notification, NotificationBatch, NotificationBatchResult, NotificationResult
 
@@ -122,8 +122,9 @@ class NotifyActivities:
             if isinstance(d, dict):
                 done.update({k: _result(v) for k, v in d.items() if isinstance(v, dict)})
         todo = [n for n in batch.notifications if n.key not in done]
+        shared = self._shared(batch.notifications)
         errors: dict[str, BaseException] = {}
-        for n, outcome in zip(todo, self._side_by_side(todo)):
+        for n, outcome in zip(todo, self._side_by_side(todo, shared)):
             if isinstance(outcome, NotificationResult):
                 done[n.key] = outcome
             else:
@@ -137,12 +138,39 @@ class NotifyActivities:
                 raise next(iter(retryable.values()))
             for k, e in errors.items():
                 done[k] = NotificationResult(key=k, channel="", status="FAILED", error=str(e)[:500])
-        return NotificationBatchResult(results=[done[n.key] for n in batch.notifications])
+        return NotificationBatchResult(results=[_with_shared(done[n.key], shared.get(n.key), done)
+                                                for n in batch.notifications])
 
-    def _side_by_side(self, todo: list[Notification]) -> list[NotificationResult | BaseException]:
+    def _shared(self, batch: list[Notification]) -> dict[str, _Shared]:
+        """One page per person per event: where several pages of the batch carry the same message
+        (kind, subject, body) and reach the same person (one person in two roles: the on-call L1
+        who is also the technical manager), only the first of them pages that person, and says
+        every role they are paged for. The others list the person among their recipients, with
+        that page's outcome (docs/channels.md)."""
+        config = self.oncall()
+        if not config.people or len(batch) < 2:
+            return {}
+        at = scheduled_at()
+        first: dict[tuple[str, str, str, str], dict[str, str]] = {}  # message -> person id -> page key
+        out: dict[str, _Shared] = {}
+        for n in batch:
+            if n.target == "war_room":
+                continue
+            res = config.resolve(n.target, service=n.service, priority=n.priority, at=at)
+            pages = first.setdefault((n.kind, n.template, n.subject, n.body), {})
+            covered = {p.id: pages[p.id] for p in res.people if p.id in pages}
+            for p in res.people:
+                pages.setdefault(p.id, n.key)
+            out[n.key] = _Shared(res, covered)
+            for pid, key in covered.items():
+                out[key].paged_as.setdefault(pid, [out[key].resolution.target]).append(n.target)
+        return out
+
+    def _side_by_side(self, todo: list[Notification],
+                      shared: Mapping[str, _Shared]) -> list[NotificationResult | BaseException]:
         def one(n: Notification) -> NotificationResult | BaseException:
             try:
-                return self.send_notification(n)
+                return self._page(n, shared.get(n.key))
             except Exception as err:  # noqa: BLE001 - the batch decides: retry or FAILED
                 return err
 
@@ -154,16 +182,25 @@ class NotifyActivities:
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
+        return self._page(n, None)
+
+    def _page(self, n: Notification, shared: _Shared | None) -> NotificationResult:
+        """One page; with `shared`, only to the people no earlier page of its batch reaches."""
         if n.target == "war_room":
             return self._claimed(n) or self._post_to_war_room(n)
         config = self.oncall()
         if not config.people:
             return self._claimed(n) or self._legacy(n)
-        res = config.resolve(n.target, service=n.service, priority=n.priority, at=scheduled_at())
-        page = [_Recipient(p, p.id, n.key) for p in res.people]
+        res = shared.resolution if shared is not None else config.resolve(
+            n.target, service=n.service, priority=n.priority, at=scheduled_at())
+        covered = shared.covered if shared is not None else {}
+        paged_as = shared.paged_as if shared is not None else {}
+        page = [_Recipient(p, p.id, n.key, paged_as.get(p.id, [n.target])) for p in res.people if p.id not in covered]
+        if not page and not res.chat and covered:  # everyone it reaches is paged by an earlier page
+            return NotificationResult(key=n.key, channel="", status="SENT", via=res.via)
         for i, url in enumerate(res.chat):  # a team's channel, reached through a team target
             team = Person(id=f"chat{i}", name="team channel", timezone="UTC", contacts=(ContactPoint("chat", url),))
-            page.append(_Recipient(team, f"chat:{chan.redact(url)}", n.key))
+            page.append(_Recipient(team, f"chat:{chan.redact(url)}", n.key, [n.target]))
 
         def choose(found: Mapping[str, Any]) -> list[dict[str, str]]:
             return [claim for r in page if (claim := r.plan(found)) is not None]
@@ -229,7 +266,7 @@ class NotifyActivities:
         i = r.next
         cp = r.person.contacts[i]
         key, shown = r.key(i), chan.redact(cp.url)
-        outcome = self._send(n, r.person, cp, key, via, until)
+        outcome = self._send(n, r.person, cp, key, via, until, r.paged_as)
         results.append({"key": key, "ok": outcome.ok, "error": outcome.error})
         r.tried.append({"person": r.person.id, "contact_kind": cp.kind, "contact": shown,
                         "status": "SENT" if outcome.ok else "FAILED", "error": outcome.error})
@@ -240,8 +277,9 @@ class NotifyActivities:
         r.next = i + 1 if i + 1 < len(r.person.contacts) else None
 
     def _send(self, n: Notification, person: Person, cp: ContactPoint, key: str, via: str,
-              until: float) -> chan.Outcome:
-        subject, body = messages.render(self._template(n), person.language, self._context(n, person, via))
+              until: float, paged_as: list[str]) -> chan.Outcome:
+        subject, body = messages.render(self._template(n), person.language,
+                                        self._context(n, person, via, paged_as))
         outcome = chan.Outcome(ok=False, error="not sent")
         for attempt in range(self.attempts_per_contact):
             left = until - time.monotonic()
@@ -267,7 +305,8 @@ class NotifyActivities:
     def _template(self, n: Notification) -> str:
         return n.template if n.template in messages.KINDS else messages.kind_for(n.kind, n.target)
 
-    def _context(self, n: Notification, person: Person, via: str) -> dict[str, Any]:
+    def _context(self, n: Notification, person: Person, via: str,
+                 paged_as: list[str] | None = None) -> dict[str, Any]:
         # Made per person and per send: each person's link acknowledges as that person.
         ack = (ack_link(self.public_url, self.ack_key, incident_id=n.incident_id, person=person.id,
                         ttl_seconds=self.ack_ttl_seconds)
@@ -275,7 +314,8 @@ class NotifyActivities:
         return {"ack_link": ack, "incident_id": n.incident_id, "title": n.title or n.subject, "priority": n.priority,
                 "service": n.service, "category": n.category, "status": n.status, "phase": n.phase,
                 "level": f"L{n.level}", "commander": n.commander or "", "subject": n.subject, "message": n.body,
-                "link": self.link(n.incident_id), "person_name": person.name, "via": via}
+                "link": self.link(n.incident_id), "person_name": person.name, "via": via,
+                "paged_as": messages.paged_as(paged_as or [n.target], person.language)}
 
     def _record(self, write: Callable[..., T], **kw: Any) -> T | None:
         """A records call that may fail: a page is never held back by the database."""
@@ -333,10 +373,11 @@ class NotifyActivities:
 class _Recipient:
     """One person (or a team's chat channel) of a page: which contact point is next, what was tried."""
 
-    def __init__(self, person: Person, shown: str, communication_key: str) -> None:
+    def __init__(self, person: Person, shown: str, communication_key: str, paged_as: list[str]) -> None:
         self.person = person
         self.shown = shown  # as the page's recipients list it
         self.communication_key = communication_key
+        self.paged_as = paged_as  # the targets this one message reaches them for (one page per event)
         self.next: int | None = None  # the contact point to try next; None: reached or nothing left
         self.reached = ""  # the contact kind that took the page
         self.tried: list[dict[str, Any]] = []
@@ -375,6 +416,35 @@ class _Recipient:
         cp = self.person.contacts[self.next]
         return {"key": self.key(self.next), "person": self.person.id, "contact_kind": cp.kind,
                 "contact": chan.redact(cp.url)}
+
+
+@dataclass
+class _Shared:
+    """A page of a batch as the batch shares it out: its people (resolved once), the people an
+    earlier page of the batch already reaches with the same message (person id -> that page's
+    key), and, for the people it pages itself, every target it reaches them for."""
+    resolution: Resolution
+    covered: dict[str, str]
+    paged_as: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+
+def _with_shared(own: NotificationResult, shared: _Shared | None,
+                 results: Mapping[str, NotificationResult]) -> NotificationResult:
+    """A page's result with the people an earlier page of its batch reached for it."""
+    if shared is None or not shared.covered:
+        return own
+    reached, missed = list(own.recipients), []
+    for pid, key in shared.covered.items():
+        first = results[key]
+        (reached if pid in first.recipients else missed).append(pid)
+    with_ = sorted({results[k].key for k in shared.covered.values()})
+    note = f"one page with {', '.join(with_)}"
+    errors = [e for e in (own.error, f"{', '.join(missed)}: not reached ({note})" if missed else "") if e]
+    return dataclasses.replace(
+        own, recipients=list(dict.fromkeys(reached)), status="SENT" if reached else "FAILED",
+        channel=own.channel or ",".join(dict.fromkeys(results[k].channel for k in shared.covered.values()
+                                                       if results[k].channel))[:64],
+        error="; ".join(errors)[:500], via=f"{own.via} ({note})" if own.via else note)
 
 
 def _result(d: dict[str, Any]) -> NotificationResult:

@@ -148,3 +148,105 @@ def test_a_batch_retry_policy_without_a_limit_never_gives_a_page_up(engine, tmp_
                                     retry_policy=RetryPolicy(maximum_attempts=0))
     with pytest.raises(RuntimeError, match="down"):
         aenv.run(acts.send_notifications, batch())
+
+
+# --- one page per person per event -------------------------------------------------------------
+
+def two_roles(tmp_path: Path, language: str = "en") -> Any:
+    """ann is the technical manager and the customer success manager; bob the management."""
+    people = [person("ann", "json://127.0.0.1:9/ann", language=language), person("bob", "json://127.0.0.1:9/bob")]
+    config = write_config(tmp_path, {"people": people, "roles": {
+        "technical_manager": ["person:ann"], "customer_success_manager": ["person:ann"],
+        "management": ["person:ann", "person:bob"]}})
+    return lambda: config
+
+
+def moment(*targets: str, kind: str = "INITIAL", subject: str = "[P0] Checkout is down — new incident") -> Any:
+    iid = f"incident-batch-{uuid.uuid4().hex[:10]}"
+    return NotificationBatch(notifications=[
+        Notification(key=f"{iid}-run:n{i}", incident_id=iid, kind=kind, target=t, subject=subject,
+                     body="checkout 500s", priority="P0", title="Checkout is down")
+        for i, t in enumerate(targets, start=1)])
+
+
+def test_a_person_in_three_roles_gets_one_page_naming_them_all(engine, tmp_path):
+    """ann is reached by all three pages of the moment and gets one message, saying every role;
+    bob (management only) gets his own. Each page still answers SENT with ann among its
+    recipients, and the ones that did not page her say with which page she was paged."""
+    sent: list[tuple[str, str]] = []
+
+    def send(url: str, **kw: Any) -> chan.Outcome:
+        sent.append((kw["idempotency_key"], kw["body"]))
+        return chan.Outcome(ok=True)
+
+    acts = NotifyActivities(engine, oncall=two_roles(tmp_path), send=send, attempts_per_contact=1)
+    b = moment("technical_manager", "customer_success_manager", "management")
+    first, second, third = (n.key for n in b.notifications)
+    res = Attempts(acts).run(b)
+    assert sorted(k for k, _ in sent) == [f"{first}:ann:0", f"{third}:bob:0"]
+    ann = dict(sent)[f"{first}:ann:0"]
+    assert "Ann, you are paged as technical manager, customer success manager and management for a P0" in ann
+    assert "Bob, you are paged as management for a P0" in dict(sent)[f"{third}:bob:0"]
+    assert [(r.status, r.recipients) for r in res.results] == [
+        ("SENT", ["ann"]), ("SENT", ["ann"]), ("SENT", ["bob", "ann"])]
+    assert f"one page with {first}" in res.results[1].via and f"one page with {first}" in res.results[2].via
+    assert res.results[1].deliveries == []  # nothing of its own went out
+    assert sorted(d.person for d in records.deliveries(engine, incident_id=b.notifications[0].incident_id)) \
+        == ["ann", "bob"]
+
+
+def test_the_shared_page_in_chinese_names_the_roles_in_chinese(engine, tmp_path):
+    sent: list[str] = []
+
+    def send(url: str, **kw: Any) -> chan.Outcome:
+        sent.append(kw["body"])
+        return chan.Outcome(ok=True)
+
+    acts = NotifyActivities(engine, oncall=two_roles(tmp_path, language="zh"), send=send, attempts_per_contact=1)
+    Attempts(acts).run(moment("oncall:L1", "technical_manager", "customer_success_manager"))
+    assert any("您作为技术经理和客户成功经理被呼叫" in body for body in sent), sent
+
+
+def test_different_messages_to_one_person_are_not_merged(engine, tmp_path):
+    """A status update and a new-incident page in the same moment are two messages: both go."""
+    sent: list[str] = []
+
+    def send(url: str, **kw: Any) -> chan.Outcome:
+        sent.append(kw["idempotency_key"])
+        return chan.Outcome(ok=True)
+
+    acts = NotifyActivities(engine, oncall=two_roles(tmp_path), send=send, attempts_per_contact=1)
+    a = moment("technical_manager")
+    b = moment("customer_success_manager", kind="UPDATE", subject="[P0] Checkout is down — status update")
+    Attempts(acts).run(NotificationBatch(notifications=a.notifications + b.notifications))
+    assert len(sent) == 2
+
+
+def test_when_the_shared_page_fails_every_page_it_stood_for_is_failed(engine, tmp_path):
+    """ann's only contact point refuses on every attempt: the first page is FAILED, and so are the
+    pages that counted on it for her (she was reached by nobody), each saying why."""
+    def send(url: str, **kw: Any) -> chan.Outcome:
+        return chan.Outcome(ok=url.endswith("/bob"), error="" if url.endswith("/bob") else "410 gone")
+
+    acts = NotifyActivities(engine, oncall=two_roles(tmp_path), send=send, attempts_per_contact=1)
+    b = moment("technical_manager", "customer_success_manager", "management")
+    res = Attempts(acts).run(b)
+    assert [(r.status, r.recipients) for r in res.results] == [
+        ("FAILED", []), ("FAILED", []), ("SENT", ["bob"])]
+    assert f"ann: not reached (one page with {b.notifications[0].key})" in res.results[1].error
+    assert "ann: not reached" in res.results[2].error
+
+
+def test_a_retry_sends_the_shared_page_once(engine, tmp_path):
+    """The shared page to ann raises mid-send on the first attempt: the retry pages her once, and
+    the page that counted on it is SENT to her then."""
+    sent: list[str] = []
+    send = breaks_once("ann", sent=sent)
+    attempts = Attempts(NotifyActivities(engine, oncall=two_roles(tmp_path), send=send, attempts_per_contact=1))
+    b = moment("technical_manager", "management")
+    with pytest.raises(RuntimeError, match="mid-page"):
+        attempts.run(b)
+    res = attempts.run(b)
+    first, second = (n.key for n in b.notifications)
+    assert sorted(sent) == [f"{first}:ann:0", f"{second}:bob:0"]
+    assert [(r.status, r.recipients) for r in res.results] == [("SENT", ["ann"]), ("SENT", ["bob", "ann"])]

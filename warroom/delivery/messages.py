@@ -13,7 +13,9 @@ incident_id, title, priority, service, category, status, phase, level ("L2"), co
 subject (the engine's English subject), message (the engine's English body), link (may be
 empty), person_name (who receives it, may be empty), via (how that person was reached: the
 on-call chain, a string or a list of steps), ack_link (the one-tap acknowledge link made for
-this person, warroom/acklink.py; empty unless the kind is in ASKS_TO_ACT and a public URL is set).
+this person, warroom/acklink.py; empty unless the kind is in ASKS_TO_ACT and a public URL is set),
+paged_as (what this person is paged as, in their language: "L1 on-call and technical manager",
+from every target one message reaches them for; empty for a person named directly; paged_as()).
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["ASKS_TO_ACT", "CONTEXT_KEYS", "KINDS", "LANGUAGES", "TEMPLATE_DIR", "kind_for", "language_for", "render"]
+__all__ = ["ASKS_TO_ACT", "CONTEXT_KEYS", "KINDS", "LANGUAGES", "TEMPLATE_DIR", "kind_for", "language_for",
+           "paged_as", "render"]
 
 KINDS = ("page", "update", "reminder", "escalation", "resolution", "review_request", "follow_up")
 # The kinds that ask the person to act now: they carry the acknowledge link.
 ASKS_TO_ACT = ("page", "escalation", "reminder")
 LANGUAGES = ("en", "zh")
 CONTEXT_KEYS = ("incident_id", "title", "priority", "service", "category", "status", "phase", "level",
-                "commander", "subject", "message", "link", "person_name", "via", "ack_link")
+                "commander", "subject", "message", "link", "person_name", "via", "ack_link", "paged_as")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 _ENGINE_KINDS = {
@@ -49,6 +52,42 @@ def kind_for(notification_kind: str, target: str) -> str:
     """The template kind for an engine Notification.kind. `target` is accepted for later
     refinement (e.g. a review owner's reminder as review_request) but not used yet."""
     return _ENGINE_KINDS.get((notification_kind or "").upper(), "follow_up")
+
+
+# Roles the engine and the SPEC name, as a person reads them; any other role is shown by its name.
+_ROLES = {
+    "en": {"technical_manager": "technical manager", "customer_success_manager": "customer success manager",
+           "customer_success": "customer success", "senior_engineer": "senior engineer",
+           "technical_lead": "technical lead", "management": "management", "incident_commander": "incident commander",
+           "vendor_support": "vendor support"},
+    "zh": {"technical_manager": "技术经理", "customer_success_manager": "客户成功经理", "customer_success": "客户成功",
+           "senior_engineer": "高级工程师", "technical_lead": "技术负责人", "management": "管理层",
+           "incident_commander": "事件指挥官", "vendor_support": "厂商支持"},
+}
+_ON_CALL = {"en": "{level} on-call", "zh": "{level} 值班"}
+_AND = {"en": (", ", " and "), "zh": ("、", "和")}
+
+
+def paged_as(targets: list[str] | tuple[str, ...], language: str | None) -> str:
+    """What a person is paged as, from the page targets that reach them: oncall:L1 -> "L1
+    on-call", technical_manager -> "technical manager", team:payments -> "team payments"; a
+    person named directly (person:<id>) adds nothing. Joined "a, b and c" ("a、b和c")."""
+    lang = language_for(language)
+    labels: list[str] = []
+    for t in targets:
+        kind, _, name = t.partition(":")
+        if not name:
+            label = _ROLES[lang].get(kind, kind.replace("_", " "))
+        elif kind == "oncall":
+            label = _ON_CALL[lang].format(level=name)
+        elif kind == "person":
+            continue
+        else:
+            label = f"{kind} {name}"
+        if label not in labels:
+            labels.append(label)
+    sep, last = _AND[lang]
+    return labels[0] if len(labels) == 1 else sep.join(labels[:-1]) + last + labels[-1] if labels else ""
 
 
 def language_for(language: str | None) -> str:

@@ -200,7 +200,7 @@ CONTEXT = dict(
     category="availability", status="OPEN", phase="mitigate", level="L2", commander="bob",
     subject="[P0] Checkout API 5xx — escalated to L2", message="Escalated (no acknowledgement).\nP0 Checkout API 5xx",
     link="http://localhost:8000/api/v1/incidents/INC-7", person_name="Alice", via=["L2", "payments-l2", "Alice"],
-    ack_link="http://localhost:8000/ack/eyJ2IjoxfQ.c2ln",
+    ack_link="http://localhost:8000/ack/eyJ2IjoxfQ.c2ln", paged_as="L2 on-call",
 )
 ZH_MARKERS = {
     "page": "【P0】新事件：", "update": "状态更新", "reminder": "提醒", "escalation": "已升级至 L2",
@@ -269,3 +269,18 @@ def test_templates_are_shipped_with_the_package() -> None:
     for lang in messages.LANGUAGES:
         for kind in messages.KINDS:
             assert (messages.TEMPLATE_DIR / lang / f"{kind}.j2").is_file()
+
+
+@pytest.mark.parametrize(("targets", "language", "said"), [
+    (["oncall:L1"], "en", "L1 on-call"),
+    (["oncall:L1", "technical_manager"], "en", "L1 on-call and technical manager"),
+    (["technical_manager", "customer_success_manager", "team:payments"], "en",
+     "technical manager, customer success manager and team payments"),
+    (["person:ann"], "en", ""),
+    (["release_captain"], "en", "release captain"),
+    (["oncall:L2", "management"], "zh", "L2 值班和管理层"),
+])
+def test_a_page_says_what_the_person_is_paged_as(targets, language, said):
+    assert messages.paged_as(targets, language) == said
+    _, body = messages.render("page", language, {**CONTEXT, "paged_as": said})
+    assert (said in body) if said else ("paged as" not in body and "作为" not in body)
