@@ -29,14 +29,16 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
 
 from warroom import secrets
 from warroom.settings import Settings
 from warroom.signatures import sign_warroom
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("warroom.war_rooms")
 
@@ -109,6 +111,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _transport_error(what: str, err: httpx.HTTPError) -> WarRoomError:
+    import httpx  # here, not at import: httpx loads rich and pygments (its CLI)
     kind = "timed out" if isinstance(err, httpx.TimeoutException) else f"failed ({type(err).__name__})"
     return WarRoomError(f"{what} {kind}", code="transport", retryable=True)
 
@@ -157,6 +160,8 @@ class SlackWarRoom:
         self.api_url = api_url.rstrip("/") + "/"
         self.workspace_url = workspace_url.rstrip("/")
         self.bridge_url = bridge_url
+        import httpx  # here, not at import: httpx loads rich and pygments (its CLI)
+
         self._http = http or httpx.Client(timeout=timeout, follow_redirects=False)
 
     def __repr__(self) -> str:  # never the token
@@ -299,6 +304,7 @@ class SlackWarRoom:
         return None
 
     def _call(self, method: str, args: Mapping[str, Any], *, read: bool = False) -> dict[str, Any]:
+        import httpx  # here, not at import: httpx loads rich and pygments (its CLI)
         headers = {"Authorization": f"Bearer {self._token}"}
         try:
             if read:
@@ -343,6 +349,8 @@ class WebhookWarRoom:
             raise WarRoomError("no war-room webhook URL (WARROOM_WAR_ROOM_WEBHOOK_URL)", code="config")
         self._url = url
         self._secret = secret
+        import httpx  # here, not at import: httpx loads rich and pygments (its CLI)
+
         self._http = http or httpx.Client(timeout=timeout, follow_redirects=False)
         # A webhook URL often holds a token in its path: only the host goes into messages.
         self._where = urlsplit(url).netloc or "the war-room webhook"
@@ -379,6 +387,7 @@ class WebhookWarRoom:
                     "responders": list(responders), "idempotency_key": key}, key)
 
     def _send(self, event: dict[str, Any], key: str) -> dict[str, Any]:
+        import httpx  # here, not at import: httpx loads rich and pygments (its CLI)
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": key}
         if self._secret:
