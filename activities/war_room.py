@@ -54,8 +54,10 @@ class WarRoomActivities:
         row = recorded(self.engine, records.claim_communication, key=req.key, incident_id=req.incident_id,
                        kind="INITIAL", target="war_room", subject=f"[{req.priority}] war room: {req.title}",
                        body=req.brief)
-        stored = recorded(self.engine, records.war_room, incident_id=req.incident_id)
-        if row is not None and row.status == "SENT" and stored is not None:
+        # Only a retry (the brief recorded SENT) looks the room up: the first attempt opens it.
+        stored = (recorded(self.engine, records.war_room, incident_id=req.incident_id)
+                  if row is not None and row.status == "SENT" else None)
+        if stored is not None:
             return WarRoomResult(channel=stored.channel, bridge=stored.bridge, url=stored.url,
                                  provider=stored.provider)
         responders = self.responders(req)
@@ -67,8 +69,7 @@ class WarRoomActivities:
             recorded(self.engine, records.finish_communication, key=req.key, status="FAILED",
                      channel=self.provider.name, recipients=[], error=str(err))
             raise war_room_error(err) from None
-        recorded(self.engine, records.save_war_room, incident_id=req.incident_id, provider=room.provider,
-                 channel=room.channel, url=room.url, bridge=room.bridge)
-        recorded(self.engine, records.finish_communication, key=req.key, status="SENT", channel=room.provider,
+        recorded(self.engine, records.war_room_opened, key=req.key, incident_id=req.incident_id,
+                 provider=room.provider, channel=room.channel, url=room.url, bridge=room.bridge,
                  recipients=[room.channel, *responders])
         return WarRoomResult(channel=room.channel, bridge=room.bridge, url=room.url, provider=room.provider)

@@ -29,7 +29,7 @@ from warroom.records.models import (
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "Claim", "claim_communication", "claim_page", "communications", "deliveries", "finish_communication",
-    "finish_page", "next_contacts", "save_war_room", "war_room",
+    "finish_page", "next_contacts", "save_war_room", "war_room", "war_room_opened",
 ]
 
 COMMUNICATIONS = CommunicationRow.__table__
@@ -168,6 +168,16 @@ def save_war_room(engine: Engine, *, incident_id: str, provider: str, channel: s
         session.execute(_insert(engine, WarRoomRow).values(
             incident_id=incident_id, provider=provider, channel=channel, url=url, bridge=bridge, created_at=now_utc(),
         ).on_conflict_do_nothing(index_elements=["incident_id"]))
+
+
+def war_room_opened(engine: Engine, *, key: str, incident_id: str, provider: str, channel: str, url: str,
+                    bridge: str, recipients: list[str]) -> None:
+    """The room opened (save_war_room) and its brief SENT (finish_communication), in one transaction."""
+    with engine.begin() as conn:
+        conn.execute(_insert(engine, WarRoomRow).values(
+            incident_id=incident_id, provider=provider, channel=channel, url=url, bridge=bridge, created_at=now_utc(),
+        ).on_conflict_do_nothing(index_elements=["incident_id"]))
+        _finish_communication(conn, key=key, status="SENT", channel=provider, recipients=recipients, error="")
 
 
 def war_room(engine: Engine, *, incident_id: str) -> WarRoomRow | None:

@@ -526,7 +526,7 @@ def test_the_worker_keeps_paging_with_the_last_valid_files_when_an_edit_breaks_t
 
     from warroom.oncall import OnCallSource
 
-    source = OnCallSource(oncall_dir)
+    source = OnCallSource(oncall_dir, check_every=0)  # every call looks at the files again
     before = who(source(), "team:sre", "2026-03-11T10:00:00+08:00")
     assert before
     broken = write(oncall_dir, "people.yaml", PEOPLE.replace("timezone: Asia/Shanghai", "timezone: Mars/Olympus", 1))
@@ -536,6 +536,26 @@ def test_the_worker_keeps_paging_with_the_last_valid_files_when_an_edit_breaks_t
     assert "paging with the last valid ones" in caplog.text and "Mars/Olympus" in caplog.text
     with pytest.raises(OnCallError):
         OnCallSource(oncall_dir)  # a worker starting now refuses to
+
+
+def test_the_worker_sees_an_edit_of_the_on_call_files_within_its_check_interval(oncall_dir: Path) -> None:
+    """Between two looks at the files the worker pages from what it read; the first call after
+    check_every seconds reads the edit."""
+    import os
+    import time
+
+    from warroom.oncall import OnCallSource
+
+    source = OnCallSource(oncall_dir, check_every=0.2)
+    before = source()
+    edited = write(oncall_dir, "people.yaml", PEOPLE.replace("timezone: Asia/Shanghai", "timezone: Asia/Tokyo", 1))
+    os.utime(edited, (edited.stat().st_atime + 5, edited.stat().st_mtime + 5))
+    assert source() is before  # within the interval: not looked at again
+    deadline = time.monotonic() + 10
+    while source() is before:
+        assert time.monotonic() < deadline, "the edit never reached the worker"
+        time.sleep(0.05)
+    assert source() is not before
 
 
 def test_the_shipped_example_reaches_someone_for_every_target_the_engine_and_runbooks_name() -> None:
