@@ -92,7 +92,7 @@ def read_secret(name: Any) -> str:
 
 def http_probe(params: dict[str, Any], timeout: float, key: str = "") -> tuple[bool, str]:
     """key: sent as the Idempotency-Key header, unless the step sets that header itself."""
-    import httpx  # here, not at import: httpx loads rich and pygments (its CLI)
+    import httpx  # here, not at module import: httpx loads rich and pygments (its CLI)
     url = params.get("url")
     if not url:
         raise bad_step("http: 'url' is required")
@@ -240,7 +240,7 @@ def run_python(registry: Mapping[str, Callable[..., Any]], incident_id: str,
 
 
 def prometheus_query(base_url: str, params: dict[str, Any], timeout: float) -> tuple[bool, str]:
-    import httpx  # here, not at import: httpx loads rich and pygments (its CLI)
+    import httpx
     if not base_url:
         raise bad_step("prometheus: no Prometheus configured on the worker (WARROOM_PROMETHEUS_URL)")
     query = params.get("query")

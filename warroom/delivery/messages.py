@@ -86,8 +86,10 @@ def paged_as(targets: list[str] | tuple[str, ...], language: str | None) -> str:
             label = f"{kind} {name}"
         if label not in labels:
             labels.append(label)
+    if len(labels) < 2:
+        return "".join(labels)
     sep, last = _AND[lang]
-    return labels[0] if len(labels) == 1 else sep.join(labels[:-1]) + last + labels[-1] if labels else ""
+    return sep.join(labels[:-1]) + last + labels[-1]
 
 
 def language_for(language: str | None) -> str:

@@ -29,7 +29,7 @@ from warroom.records.models import (
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "Claim", "claim_communication", "claim_page", "communications", "deliveries", "finish_communication",
-    "finish_page", "next_contacts", "save_war_room", "war_room", "war_room_opened",
+    "finish_page", "next_contacts", "war_room", "war_room_opened",
 ]
 
 COMMUNICATIONS = CommunicationRow.__table__
@@ -163,16 +163,9 @@ def deliveries(engine: Engine, *, incident_id: str) -> list[DeliveryRow]:
                                     .order_by(DeliveryRow.created_at, DeliveryRow.key)))
 
 
-def save_war_room(engine: Engine, *, incident_id: str, provider: str, channel: str, url: str, bridge: str) -> None:
-    with Session(engine) as session, session.begin():
-        session.execute(_insert(engine, WarRoomRow).values(
-            incident_id=incident_id, provider=provider, channel=channel, url=url, bridge=bridge, created_at=now_utc(),
-        ).on_conflict_do_nothing(index_elements=["incident_id"]))
-
-
 def war_room_opened(engine: Engine, *, key: str, incident_id: str, provider: str, channel: str, url: str,
                     bridge: str, recipients: list[str]) -> None:
-    """The room opened (save_war_room) and its brief SENT (finish_communication), in one transaction."""
+    """The room opened (its row; a retry keeps the first) and its brief SENT, in one transaction."""
     with engine.begin() as conn:
         conn.execute(_insert(engine, WarRoomRow).values(
             incident_id=incident_id, provider=provider, channel=channel, url=url, bridge=bridge, created_at=now_utc(),

@@ -538,12 +538,12 @@ def test_the_worker_keeps_paging_with_the_last_valid_files_when_an_edit_breaks_t
         OnCallSource(oncall_dir)  # a worker starting now refuses to
 
 
-def test_the_worker_sees_an_edit_of_the_on_call_files_within_its_check_interval(oncall_dir: Path) -> None:
+async def test_the_worker_sees_an_edit_of_the_on_call_files_within_its_check_interval(oncall_dir: Path) -> None:
     """Between two looks at the files the worker pages from what it read; the first call after
     check_every seconds reads the edit."""
     import os
-    import time
 
+    from tests.helpers import until
     from warroom.oncall import OnCallSource
 
     source = OnCallSource(oncall_dir, check_every=0.2)
@@ -551,11 +551,7 @@ def test_the_worker_sees_an_edit_of_the_on_call_files_within_its_check_interval(
     edited = write(oncall_dir, "people.yaml", PEOPLE.replace("timezone: Asia/Shanghai", "timezone: Asia/Tokyo", 1))
     os.utime(edited, (edited.stat().st_atime + 5, edited.stat().st_mtime + 5))
     assert source() is before  # within the interval: not looked at again
-    deadline = time.monotonic() + 10
-    while source() is before:
-        assert time.monotonic() < deadline, "the edit never reached the worker"
-        time.sleep(0.05)
-    assert source() is not before
+    await until(source, "the edit to reach the worker", ok=lambda config: config is not before, timeout=10)
 
 
 def test_the_shipped_example_reaches_someone_for_every_target_the_engine_and_runbooks_name() -> None:

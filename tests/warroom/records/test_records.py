@@ -219,7 +219,7 @@ async def test_a_records_outage_delays_the_record_but_never_holds_the_incident_b
         return call
 
     for name in ("record_events", "claim_communication", "finish_communication", "claim_page", "next_contacts",
-                 "finish_page", "war_room", "save_war_room"):
+                 "finish_page", "war_room", "war_room_opened"):
         monkeypatch.setattr(records, name, unreachable(getattr(records, name)))
     monkeypatch.setattr(activities.assess, "known_issues_for", unreachable(activities.assess.known_issues_for))
     async with running_worker(env.client, task_queue, engine):
