@@ -13,9 +13,8 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -35,6 +34,9 @@ from warroom.settings import Settings
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 WORKFLOWS = [IncidentResponse, Ticket]
 # The sandbox imports a workflow's module afresh for every run it starts or replays (with no
 # bytecode cache, PYTHONDONTWRITEBYTECODE, that is a compile of workflows/incident.py per new
@@ -45,7 +47,7 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows"))
 
 
-def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None,
+def activities_for(engine: Engine | None, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None,
                    recovery: RecoveryActivities | None = None,
                    approvers: dict[str, list[str]] | None = None, *,
                    oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
@@ -66,7 +68,7 @@ def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str,
     ]
 
 
-def build_worker(client: Client, settings: Settings, *, engine: Engine, runbooks: RunbookLibrary,
+def build_worker(client: Client, settings: Settings, *, engine: Engine | None, runbooks: RunbookLibrary,
                  channels: dict[str, Channel] | None = None, recovery: Any = None,
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                  retry_delay: float = 0.5, send: Send | None = None, **worker_options: Any) -> Worker:
@@ -77,8 +79,9 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine, runbooks
     on-call files are loaded here, so a broken one stops the worker at start (ActionModuleError /
     OnCallError naming the file). The keyword parts replace one piece: `recovery` answers
     run_action / run_check (the simulator's rehearsal), `send` replaces the channel delivery (a
-    rehearsal resolves who would be paged and sends nothing); `worker_options` go to
-    temporalio's Worker."""
+    rehearsal resolves who would be paged and sends nothing); `engine` None keeps no records (a
+    rehearsal: its timeline is the workflow's, and SQLAlchemy is never loaded); `worker_options`
+    go to temporalio's Worker."""
     actions.load_modules(settings.action_modules)
     # Re-read when a file changes (an edit, a PUT through the API); invalid at start: no worker.
     oncall = oncall or OnCallSource(settings.oncall_dir)
