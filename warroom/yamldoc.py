@@ -214,7 +214,9 @@ def load_schema(path: Path) -> dict[str, Any]:
 
 @cache
 def _validator(path: Path) -> Draft202012Validator:
-    Draft202012Validator.check_schema(load_schema(path))
+    # The schemas ship with the package and are checked against the meta-schema by the tests
+    # (tests/warroom/test_packaging.py), not at every start: that check cost each process
+    # (worker, API, every CLI command) ~60 ms.
     return Draft202012Validator(load_schema(path))
 
 
