@@ -31,6 +31,7 @@ from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_for
 from warroom.secrets import server_key
 from warroom.settings import Settings
+from workflows.converter import DATA_CONVERTER
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
 
@@ -105,7 +106,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     engine = records.make_engine(settings.db_url())
     records.create_schema(engine)
     runbooks = RunbookLibrary(settings.runbooks_dir)
-    client = await Client.connect(settings.temporal_address, namespace=settings.namespace)
+    client = await Client.connect(settings.temporal_address, namespace=settings.namespace,
+                                  data_converter=DATA_CONVERTER)
     worker = build_worker(client, settings, engine=engine, runbooks=runbooks)
     log = logging.getLogger("warroom")
     log.info("worker on %s, task queue %s, %d runbooks", settings.temporal_address,

@@ -45,6 +45,7 @@ from workflows.contracts import (
     ResponsePolicy,
     RunbookSpec,
 )
+from workflows.converter import DATA_CONVERTER
 from workflows.policy import default_policy
 
 SOURCE_EVENTS = ("alert_received", "alert_resolved")
@@ -333,7 +334,7 @@ class Simulator:
         # The server boots in its own process (on the other core) while this one imports the
         # worker.
         server = asyncio.ensure_future(WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=binaries.test_server(), runtime=_quiet_runtime(),
+            test_server_existing_path=binaries.test_server(), runtime=_quiet_runtime(), data_converter=DATA_CONVERTER,
             test_server_startup_timeout=binaries.STARTUP_TIMEOUT))
         try:
             await asyncio.sleep(0)  # the start is under way (temporalio's core spawns it)
