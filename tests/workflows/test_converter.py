@@ -84,3 +84,19 @@ def test_every_kind_of_field_is_written_as_temporal_writes_it() -> None:
     for odd in ({"set": {3}}, {"tuple": (1, "a"), "in": [state.latest_update]}):  # written, not read back alike
         assert OURS.to_payloads([odd])[0].data == DEFAULT.to_payloads([odd])[0].data
     assert OURS.to_payloads([None])[0].metadata["encoding"] == b"binary/null"
+
+
+def test_a_union_an_optional_and_a_wrong_value_are_read_as_temporal_reads_them() -> None:
+    review = c.SubmitReview(by="ann", root_cause="disk", action_items=[c.ActionItem(title="alerts"), "more disk"])
+    _same(review)
+    _same(c.IncidentState(incident_id="x", workflow="Ticket", title="t", service="s", priority="P3"))
+    for wrong in ({"by": 3, "root_cause": "x"}, {"by": "a", "root_cause": "x", "action_items": [7]},
+                  {"by": "a", "root_cause": "x", "action_items": "not a list of items"}, ["not", "a", "dict"]):
+        payload = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(wrong).encode())
+        errors = []
+        for conv in (OURS, DEFAULT):
+            try:
+                errors.append(conv.from_payloads([payload], [c.SubmitReview])[0])
+            except Exception as err:  # noqa: BLE001
+                errors.append(type(err))
+        assert errors[0] == errors[1], (wrong, errors)
