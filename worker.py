@@ -127,8 +127,24 @@ async def serve(settings: Settings) -> None:
     await run_worker(settings, stop)
 
 
+def limit_malloc_arenas(arenas: int) -> bool:
+    """Cap glibc's malloc arenas (settings.malloc_arenas) before any thread starts; what
+    MALLOC_ARENA_MAX does, set from the Settings. False where the C library is not glibc."""
+    if arenas <= 0:
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(-8, arenas))  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to cap
+        return False
+
+
 def main() -> None:
     settings = Settings()
+    limit_malloc_arenas(settings.malloc_arenas)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(settings))
