@@ -13,9 +13,8 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -32,8 +31,12 @@ from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_for
 from warroom.secrets import server_key
 from warroom.settings import Settings
+from workflows.converter import DATA_CONVERTER
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 WORKFLOWS = [IncidentResponse, Ticket]
 # The sandbox imports a workflow's module afresh for every run it starts or replays (with no
@@ -45,7 +48,20 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows"))
 
 
-def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None,
+def build_id() -> str:
+    """What the worker reports as its build (Temporal UI, worker identity): warroom's version.
+    Without it temporalio hashes the bytecode of every loaded module at every start (~780
+    modules read from disk: 40 ms of a rehearsal). No worker versioning is in use, so it
+    decides nothing about which worker runs what."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"warroom-{version('warroom')}"
+    except PackageNotFoundError:  # a checkout that was never installed
+        return "warroom-source"
+
+
+def activities_for(engine: Engine | None, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None,
                    recovery: RecoveryActivities | None = None,
                    approvers: dict[str, list[str]] | None = None, *,
                    oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
@@ -66,7 +82,7 @@ def activities_for(engine: Engine, runbooks: RunbookLibrary, channels: dict[str,
     ]
 
 
-def build_worker(client: Client, settings: Settings, *, engine: Engine, runbooks: RunbookLibrary,
+def build_worker(client: Client, settings: Settings, *, engine: Engine | None, runbooks: RunbookLibrary,
                  channels: dict[str, Channel] | None = None, recovery: Any = None,
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                  retry_delay: float = 0.5, send: Send | None = None, **worker_options: Any) -> Worker:
@@ -77,8 +93,9 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine, runbooks
     on-call files are loaded here, so a broken one stops the worker at start (ActionModuleError /
     OnCallError naming the file). The keyword parts replace one piece: `recovery` answers
     run_action / run_check (the simulator's rehearsal), `send` replaces the channel delivery (a
-    rehearsal resolves who would be paged and sends nothing); `worker_options` go to
-    temporalio's Worker."""
+    rehearsal resolves who would be paged and sends nothing); `engine` None keeps no records (a
+    rehearsal: its timeline is the workflow's, and SQLAlchemy is never loaded); `worker_options`
+    go to temporalio's Worker."""
     actions.load_modules(settings.action_modules)
     # Re-read when a file changes (an edit, a PUT through the API); invalid at start: no worker.
     oncall = oncall or OnCallSource(settings.oncall_dir)
@@ -93,7 +110,7 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine, runbooks
                                   delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
                                   send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours),
         activity_executor=ThreadPoolExecutor(max_workers=32),
-        **{"workflow_runner": WORKFLOW_RUNNER, **worker_options},
+        **{"workflow_runner": WORKFLOW_RUNNER, "build_id": build_id(), **worker_options},
     )
 
 
@@ -102,7 +119,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     engine = records.make_engine(settings.db_url())
     records.create_schema(engine)
     runbooks = RunbookLibrary(settings.runbooks_dir)
-    client = await Client.connect(settings.temporal_address, namespace=settings.namespace)
+    client = await Client.connect(settings.temporal_address, namespace=settings.namespace,
+                                  data_converter=DATA_CONVERTER)
     worker = build_worker(client, settings, engine=engine, runbooks=runbooks)
     log = logging.getLogger("warroom")
     log.info("worker on %s, task queue %s, %d runbooks", settings.temporal_address,
@@ -122,8 +140,24 @@ async def serve(settings: Settings) -> None:
     await run_worker(settings, stop)
 
 
+def limit_malloc_arenas(arenas: int) -> bool:
+    """Cap glibc's malloc arenas (settings.malloc_arenas) before any thread starts; what
+    MALLOC_ARENA_MAX does, set from the Settings. False where the C library is not glibc."""
+    if arenas <= 0:
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(-8, arenas))  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to cap
+        return False
+
+
 def main() -> None:
     settings = Settings()
+    limit_malloc_arenas(settings.malloc_arenas)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(settings))

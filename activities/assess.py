@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from warroom.classify import classify_category
-from warroom.records import known_issues_for
+from warroom import records
 from warroom.oncall import OnCallConfig
 from warroom.runbooks import RunbookError, RunbookLibrary
 from workflows.contracts import MAX_LEVEL, ActionSpec, AssessRequest, AssessResult, RunbookSpec
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 def with_approvers(runbook: RunbookSpec, roles: dict[str, list[str]]) -> RunbookSpec:
@@ -59,9 +61,11 @@ class AssessActivities:
         # database that does not answer makes the incident "unknown", never a failed assess.
         known: list[dict] = []
         if self.engine is not None:
+            from sqlalchemy.exc import SQLAlchemyError
+
             try:
-                known = known_issues_for(self.engine, category=category, service=a.service,
-                                         incident_id=req.incident_id)
+                known = records.known_issues_for(self.engine, category=category, service=a.service,
+                                                 incident_id=req.incident_id)
             except SQLAlchemyError as err:
                 activity.logger.warning("known issues unavailable for %s: %s", req.incident_id, err)
         impact = ", ".join(

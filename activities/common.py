@@ -9,44 +9,55 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from warroom import acklink
+from warroom import acklink, records
 from warroom.delivery.war_rooms import WarRoomError
 from warroom.oncall import Person
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 log = logging.getLogger("warroom.pages")
-T = TypeVar("T")
 
 
-def records_call(engine: Engine, write: Callable[..., T], **kw: Any) -> T:
-    """Call a records function; once more at once when the connection it got had been dropped
-    by the server (the engine checks no connection at checkout: warroom/records/models.py). The
-    records functions are idempotent, so a call repeated after a lost answer writes nothing twice."""
+def records_call(engine: Engine | None, write: str, **kw: Any) -> Any:
+    """Call the records function named `write` (warroom.records.<write>); once more at once
+    when the connection it got had been dropped by the server (the engine checks no connection
+    at checkout: warroom/records/models.py). The records functions are idempotent, so a call
+    repeated after a lost answer writes nothing twice.
+    Without an engine (a worker that keeps no records: a rehearsal) nothing is called: None.
+    The function is named, not passed, and SQLAlchemy imported here: a worker without records
+    never loads them (warroom/records/__init__.py)."""
+    if engine is None:
+        return None
+    from sqlalchemy.exc import DBAPIError
+
+    call = getattr(records, write)
     try:
-        return write(engine, **kw)
+        return call(engine, **kw)
     except DBAPIError as err:
         if not err.connection_invalidated:
             raise
-        log.info("records connection was dropped, calling %s again: %s", getattr(write, "__name__", write),
-                 str(err).splitlines()[0][:200])
-        return write(engine, **kw)
+        log.info("records connection was dropped, calling %s again: %s", write, str(err).splitlines()[0][:200])
+        return call(engine, **kw)
 
 
-def recorded(engine: Engine, write: Callable[..., T], **kw: Any) -> T | None:
-    """Call a records function; None (logged) when the database does not answer."""
+def recorded(engine: Engine | None, write: str, **kw: Any) -> Any:
+    """Call the records function named `write`; None (logged) when the database does not answer (or, without
+    an engine, when there are no records)."""
+    if engine is None:
+        return None
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return records_call(engine, write, **kw)
     except SQLAlchemyError as err:
-        log.warning("records unavailable, going on without them (%s): %s", write.__name__,
-                    str(err).splitlines()[0][:200])
+        log.warning("records unavailable, going on without them (%s): %s", write, str(err).splitlines()[0][:200])
         return None
 
 

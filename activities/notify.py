@@ -39,9 +39,8 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -52,6 +51,9 @@ from warroom.delivery import messages
 from warroom.oncall import ContactPoint, OnCallConfig, Person, Resolution
 from warroom.delivery.war_rooms import LogWarRoom, Room, WarRoomError, WarRoomProvider
 from workflows.contracts import Notification, NotificationBatch, NotificationBatchResult, NotificationResult
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger("warroom.pages")
 
@@ -90,7 +92,7 @@ def room_of(stored: records.WarRoomRow) -> Room:
 
 
 class NotifyActivities:
-    def __init__(self, engine: Engine, channels: dict[str, Channel] | None = None, default_channel: str = "log", *,
+    def __init__(self, engine: Engine | None, channels: dict[str, Channel] | None = None, default_channel: str = "log", *,
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                  public_url: str = "", attempts_per_contact: int = 3, retry_delay: float = 0.5,
                  send: Send | None = None, env: Mapping[str, str] | None = None, ack_key: bytes = b"",
@@ -205,7 +207,7 @@ class NotifyActivities:
         def choose(found: Mapping[str, Any]) -> list[dict[str, str]]:
             return [claim for r in page if (claim := r.plan(found)) is not None]
 
-        claim = self._record(records.claim_page, key=n.key, incident_id=n.incident_id, kind=n.kind, target=n.target,
+        claim = self._record("claim_page", key=n.key, incident_id=n.incident_id, kind=n.kind, target=n.target,
                              subject=n.subject, body=n.body, choose=choose)
         if claim is not None and claim.communication.status == "SENT":
             return _duplicate(n, claim.communication)
@@ -219,20 +221,20 @@ class NotifyActivities:
                 for j, r in enumerate(todo):
                     self._try(n, r, res.via, until, results)
                     if r.reached and j < len(todo) - 1 and \
-                            self._record(records.finish_page, key=n.key, results=results, status=None):
+                            self._record("finish_page", key=n.key, results=results, status=None):
                         # Who was reached is recorded before the next person is paged: a worker
                         # dying while paging them never pages this one again (one write per
                         # person reached; a page to one person is the claim and the finish).
                         results = []
                 todo = [r for r in todo if r.next is not None]
                 if todo:  # the next round's contact points are claimed before they are tried
-                    written = self._record(records.next_contacts, communication_key=n.key, incident_id=n.incident_id,
+                    written = self._record("next_contacts", communication_key=n.key, incident_id=n.incident_id,
                                            results=results, claims=[r.claim() for r in todo])
                     if written is not None:
                         results = []
         except BaseException:
             if results:  # what did go out is recorded, so the retry does not send it again
-                self._record(records.finish_page, key=n.key, results=results, status=None)
+                self._record("finish_page", key=n.key, results=results, status=None)
             raise
         tried = [d for r in page for d in r.tried]
         reached = [r for r in page if r.reached]
@@ -246,7 +248,7 @@ class NotifyActivities:
         channel = ",".join(dict.fromkeys(r.reached for r in reached))[:64]
         if n.kind == "ESCALATION":
             self._invite(n, [p for p in res.people if p.id in recipients])
-        self._record(records.finish_page, key=n.key, results=results, status=status, channel=channel,
+        self._record("finish_page", key=n.key, results=results, status=status, channel=channel,
                      recipients=recipients, error=error[:2000])
         return NotificationResult(key=n.key, channel=channel, recipients=recipients, status=status, error=error[:500],
                                   via=res.via, deliveries=tried)
@@ -254,7 +256,7 @@ class NotifyActivities:
     def _claimed(self, n: Notification) -> NotificationResult | None:
         """Claim a message sent as one (a war-room post, the log channel); its recorded result
         when an earlier attempt sent it already (a retry after a crash: never page twice)."""
-        row = self._record(records.claim_communication, key=n.key, incident_id=n.incident_id, kind=n.kind,
+        row = self._record("claim_communication", key=n.key, incident_id=n.incident_id, kind=n.kind,
                            target=n.target, subject=n.subject, body=n.body)
         return _duplicate(n, row) if row is not None and row.status == "SENT" else None
 
@@ -317,8 +319,8 @@ class NotifyActivities:
                 "link": self.link(n.incident_id), "person_name": person.name, "via": via,
                 "paged_as": messages.paged_as(paged_as or [n.target], person.language)}
 
-    def _record(self, write: Callable[..., T], **kw: Any) -> T | None:
-        """A records call that may fail: a page is never held back by the database."""
+    def _record(self, write: str, **kw: Any) -> Any:
+        """A records call (the function's name) that may fail: a page is never held back by the database."""
         return recorded(self.engine, write, **kw)
 
     def link(self, incident_id: str) -> str:
@@ -328,7 +330,7 @@ class NotifyActivities:
 
     def _invite(self, n: Notification, people: list[Person]) -> None:
         """Whoever an escalation reached joins the incident's war room, if it has one."""
-        stored = self._record(records.war_room, incident_id=n.incident_id)
+        stored = self._record("war_room", incident_id=n.incident_id)
         if stored is None or stored.provider != self.war_room.name or not people:
             return
         handles = [h for h in (invite_handle(p, stored.provider) for p in people) if h]
@@ -340,7 +342,7 @@ class NotifyActivities:
             log.warning("could not invite %s to the war room of %s: %s", ", ".join(handles), n.incident_id, err)
 
     def _post_to_war_room(self, n: Notification) -> NotificationResult:
-        stored = self._record(records.war_room, incident_id=n.incident_id)
+        stored = self._record("war_room", incident_id=n.incident_id)
         room = room_of(stored) if stored else None
         provider = self.war_room if room is None or room.provider == self.war_room.name else LogWarRoom()
         if room is None:
@@ -348,10 +350,10 @@ class NotifyActivities:
         try:
             provider.post(room, text=f"{n.subject}\n{n.body}", idempotency_key=n.key)
         except WarRoomError as err:
-            self._record(records.finish_communication, key=n.key, status="FAILED", channel=provider.name,
+            self._record("finish_communication", key=n.key, status="FAILED", channel=provider.name,
                          recipients=[], error=str(err))
             raise war_room_error(err) from None
-        self._record(records.finish_communication, key=n.key, status="SENT", channel=provider.name,
+        self._record("finish_communication", key=n.key, status="SENT", channel=provider.name,
                      recipients=[room.channel])
         return NotificationResult(key=n.key, channel=provider.name, recipients=[room.channel], status="SENT")
 
@@ -360,11 +362,11 @@ class NotifyActivities:
         try:
             d = channel.send(n)
         except Exception as err:  # a channel's failure is recorded, then retried by Temporal
-            self._record(records.finish_communication, key=n.key, status="FAILED", channel=channel.name,
+            self._record("finish_communication", key=n.key, status="FAILED", channel=channel.name,
                          recipients=[], error=str(err))
             raise
         status = "SENT" if d.ok else "FAILED"
-        self._record(records.finish_communication, key=n.key, status=status, channel=channel.name,
+        self._record("finish_communication", key=n.key, status=status, channel=channel.name,
                      recipients=d.recipients, error=d.error)
         return NotificationResult(key=n.key, channel=channel.name, recipients=d.recipients, status=status,
                                   error=d.error)
@@ -463,7 +465,6 @@ def _duplicate(n: Notification, row: Any) -> NotificationResult:
                               duplicate=True)
 
 
-T = TypeVar("T")
 SEND_TIMEOUT_SECONDS = 10.0  # one try of one contact point: connecting, and each wait for the peer
 MIN_TRY_SECONDS = 3.0  # no try starts with less of the attempt's time left than this
 

@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.common import incident_link, invite_handle, recorded, scheduled_at, war_room_error
-from warroom import records
 from warroom.oncall import OnCallConfig
 from warroom.delivery.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
 from workflows.contracts import WarRoomRequest, WarRoomResult
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger("warroom.war_room")
 
 
 class WarRoomActivities:
-    def __init__(self, engine: Engine, provider: WarRoomProvider | None = None, *,
+    def __init__(self, engine: Engine | None, provider: WarRoomProvider | None = None, *,
                  oncall: Callable[[], OnCallConfig] | None = None, public_url: str = "") -> None:
         self.engine = engine
         self.provider = provider or LogWarRoom()
@@ -51,11 +53,11 @@ class WarRoomActivities:
 
     @activity.defn(name="open_war_room")
     def open_war_room(self, req: WarRoomRequest) -> WarRoomResult:
-        row = recorded(self.engine, records.claim_communication, key=req.key, incident_id=req.incident_id,
+        row = recorded(self.engine, "claim_communication", key=req.key, incident_id=req.incident_id,
                        kind="INITIAL", target="war_room", subject=f"[{req.priority}] war room: {req.title}",
                        body=req.brief)
         # Only a retry (the brief recorded SENT) looks the room up: the first attempt opens it.
-        stored = (recorded(self.engine, records.war_room, incident_id=req.incident_id)
+        stored = (recorded(self.engine, "war_room", incident_id=req.incident_id)
                   if row is not None and row.status == "SENT" else None)
         if stored is not None:
             return WarRoomResult(channel=stored.channel, bridge=stored.bridge, url=stored.url,
@@ -66,10 +68,10 @@ class WarRoomActivities:
             room = self.provider.open(incident_id=req.incident_id, title=req.title, priority=req.priority,
                                       brief=req.brief, responders=responders, link=link, idempotency_key=req.key)
         except WarRoomError as err:
-            recorded(self.engine, records.finish_communication, key=req.key, status="FAILED",
+            recorded(self.engine, "finish_communication", key=req.key, status="FAILED",
                      channel=self.provider.name, recipients=[], error=str(err))
             raise war_room_error(err) from None
-        recorded(self.engine, records.war_room_opened, key=req.key, incident_id=req.incident_id,
+        recorded(self.engine, "war_room_opened", key=req.key, incident_id=req.incident_id,
                  provider=room.provider, channel=room.channel, url=room.url, bridge=room.bridge,
                  recipients=[room.channel, *responders])
         return WarRoomResult(channel=room.channel, bridge=room.bridge, url=room.url, provider=room.provider)

@@ -43,6 +43,7 @@ from api.routes import (
 from warroom import records
 from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
+from workflows.converter import DATA_CONVERTER
 
 MAX_BODY = 1024 * 1024
 
@@ -56,7 +57,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = records.make_engine(settings.db_url())
         records.create_schema(app.state.engine)
     if app.state.temporal is None:
-        app.state.temporal = await Client.connect(settings.temporal_address, namespace=settings.namespace)
+        app.state.temporal = await Client.connect(settings.temporal_address, namespace=settings.namespace,
+                                                  data_converter=DATA_CONVERTER)
     yield
     if own_records:
         app.state.engine.dispose()

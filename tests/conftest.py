@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from warroom import binaries, records
+from workflows.converter import DATA_CONVERTER
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,6 +36,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 @pytest_asyncio.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     e = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server(),
+                                                   data_converter=DATA_CONVERTER,
                                                    test_server_startup_timeout=binaries.STARTUP_TIMEOUT)
     async with e:
         yield e
@@ -45,7 +47,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (real time, real persistence semantics) on free ports,
     one per test module; for what the time-skipping server cannot show."""
     e = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binaries.temporal_cli(), dev_server_log_level="error",
+        dev_server_existing_path=binaries.temporal_cli(), dev_server_log_level="error", data_converter=DATA_CONVERTER,
         dev_server_startup_timeout=binaries.STARTUP_TIMEOUT,
     )
     async with e:

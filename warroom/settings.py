@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     runbooks_dir: Path = Field(default_factory=_default_runbooks_dir)
     log_level: str = "INFO"
+    # glibc malloc arenas of the worker process (docs/production.md): 0 = glibc's default (8 per
+    # core). Every thread that allocates (activity threads, page threads, temporalio's core) gets
+    # an arena of its own and keeps what it freed: 2 keeps a worker with 1,000 open incidents
+    # about 15 MB smaller, for no CPU cost measured (issue 13, figure e).
+    malloc_arenas: int = Field(2, ge=0)
     # Services whose `critical` alerts are P0 rather than P1 (SPEC 2: per service tier).
     tier1_services: list[str] = Field(default_factory=list)
     # Recovery actions (docs/runbooks.md). The `command` allow-list, name -> argv (JSON object in

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
+
+from jsonschema import Draft202012Validator
 
 from warroom import oncall, runbooks
 from warroom.delivery import messages
@@ -30,3 +33,10 @@ def test_schemas_and_templates_are_package_data() -> None:
 def test_the_published_schema_paths_are_the_packaged_files() -> None:
     assert (REPO / "runbooks" / "schema.json").resolve() == runbooks.SCHEMA_PATH.resolve()
     assert (REPO / "oncall" / "schema.json").resolve() == oncall.SCHEMA_PATH.resolve()
+
+
+def test_every_shipped_schema_is_a_valid_json_schema() -> None:
+    schemas = sorted((PACKAGE / "schemas").glob("*.json"))
+    assert schemas
+    for path in schemas:
+        Draft202012Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))

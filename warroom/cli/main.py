@@ -45,6 +45,9 @@ def dev() -> None:
 
     settings = Settings()
     _logging(settings)
+    from worker import limit_malloc_arenas
+
+    limit_malloc_arenas(settings.malloc_arenas)  # the worker runs in this process
     asyncio.run(run_dev(settings))
 
 

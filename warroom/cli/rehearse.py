@@ -68,7 +68,7 @@ def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
         except sim.ScenarioError as err:
             problems.append(str(err))
     keys: dict[str, str] = {}
-    for sc in scenarios:  # one run, one records file: two scenarios may not share an incident
+    for sc in scenarios:  # one run, one server: two scenarios may not share an incident
         for key in {sc.alert.dedup_key, *(e.payload["dedup_key"] for e in sc.events if e.payload.get("dedup_key"))}:
             if key in keys:
                 problems.append(f"{sc.path}: incident.dedup_key {key!r} is also used by {keys[key]}: "

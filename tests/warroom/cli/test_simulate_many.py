@@ -132,11 +132,11 @@ def test_help_loads_no_api_no_apprise_no_sqlalchemy():
     assert loaded == {"fastapi": False, "apprise": False, "sqlalchemy": False}
 
 
-def test_a_rehearsal_without_contact_points_loads_no_api_and_no_apprise(tmp_path):
+def test_a_rehearsal_without_contact_points_loads_no_api_no_apprise_no_sqlalchemy(tmp_path):
     path = write(tmp_path, "s.yaml", ACKED)
     loaded = _modules_after(f"from warroom.cli.main import app\ntry:\n    app(['simulate', {str(path)!r}, '--json'])\n"
                             "except SystemExit as e:\n    assert not e.code, e.code")
-    assert loaded == {"fastapi": False, "apprise": False, "sqlalchemy": True}  # records: a throw-away SQLite
+    assert loaded == {"fastapi": False, "apprise": False, "sqlalchemy": False}  # a rehearsal keeps no records
 
 
 def _children(pid: int) -> list[tuple[int, str]]:

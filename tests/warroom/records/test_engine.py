@@ -96,10 +96,10 @@ async def test_records_calls_go_on_after_postgresql_terminates_the_connections(c
         dropped = [r.message for r in caplog.records if "connection was dropped" in r.message]
         assert len(dropped) == 1 and "calling record_events again" in dropped[0]
         # and so is a page's claim, which would otherwise have gone out without its record
-        claim = recorded(victim, records.claim_page, key=f"{iid}-run:n1", incident_id=iid, kind="INITIAL",
+        claim = recorded(victim, "claim_page", key=f"{iid}-run:n1", incident_id=iid, kind="INITIAL",
                          target="oncall:L1", subject="s", body="b", choose=lambda found: [])
         assert claim is not None and claim.communication.status == "PENDING"
-        assert records_call(victim, records.timeline, incident_id=iid)
+        assert records_call(victim, "timeline", incident_id=iid)
         assert [r.seq for r in records.timeline(victim, incident_id=iid)] == [1, 2]
     finally:
         victim.dispose()

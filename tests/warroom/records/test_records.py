@@ -207,8 +207,6 @@ async def test_a_records_outage_delays_the_record_but_never_holds_the_incident_b
     included (written from the timeline)."""
     from sqlalchemy.exc import OperationalError
 
-    import activities.assess
-
     down = True
 
     def unreachable(real):
@@ -219,9 +217,8 @@ async def test_a_records_outage_delays_the_record_but_never_holds_the_incident_b
         return call
 
     for name in ("record_events", "claim_communication", "finish_communication", "claim_page", "next_contacts",
-                 "finish_page", "war_room", "war_room_opened"):
+                 "finish_page", "war_room", "war_room_opened", "known_issues_for"):
         monkeypatch.setattr(records, name, unreachable(getattr(records, name)))
-    monkeypatch.setattr(activities.assess, "known_issues_for", unreachable(activities.assess.known_issues_for))
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
         await advance_to(env, h, 20)
