@@ -28,6 +28,7 @@ from api.ratelimit import AlertRateLimit
 from api.routes import (
     ack,
     alerts,
+    calendars,
     console,
     console_incident,
     console_reports,
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.include_router(metrics.router, dependencies=[Depends(allow(*READ))])
     app.include_router(reports.router, dependencies=[Depends(allow(*READ))])
     app.include_router(oncall.router, dependencies=[Depends(allow(*ADMIN))])
+    app.include_router(calendars.router)  # feeds open with a feed token: their own checks
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
     app.add_exception_handler(RPCError, temporal_unavailable)  # type: ignore[arg-type]

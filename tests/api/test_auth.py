@@ -56,6 +56,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/oncall/now"): ADMIN,
     ("GET", "/api/v1/oncall/resolve"): ADMIN,
     ("PUT", "/api/v1/oncall/{name}"): ADMIN,
+    # calendar feeds: a feed token in the URL, or a reader's key (tests/warroom/oncall/test_calendar.py)
+    ("GET", "/api/v1/oncall/{team}.ics"): READ,
+    ("GET", "/api/v1/oncall/people/{person}.ics"): READ,
+    ("POST", "/api/v1/oncall/feeds"): READ,
+    ("GET", "/api/v1/oncall/feeds"): READ,
+    ("DELETE", "/api/v1/oncall/feeds/{token_id}"): READ,
 }
 CUSTOM_MAPPING = {"title": "{{ body.title }}", "dedup_key": {"pointer": "/alert_uid"},
                   "status": {"pointer": "/state", "map": {"alerting": "trigger", "ok": "resolve"}}}
@@ -68,7 +74,8 @@ def app_routes(app) -> set[tuple[str, str]]:
 
 def concrete(path: str, custom_name: str) -> str:
     return (path.replace("{source}", "alertmanager").replace("{integration}", custom_name)
-            .replace("{incident_id}", "incident-nope").replace("{step}", "s1").replace("{name}", "nope"))
+            .replace("{incident_id}", "incident-nope").replace("{step}", "s1").replace("{name}", "nope")
+            .replace("{team}", "nope").replace("{person}", "nope").replace("{token_id}", "nope"))
 
 
 async def test_every_endpoint_admits_exactly_its_roles(env, engine, task_queue):

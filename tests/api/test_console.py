@@ -194,6 +194,17 @@ async def test_sla_figures_and_on_call_now(env, engine, task_queue):
         assert any(name in page.text for name in names), names
         assert "mailtos://" not in page.text and "${" not in page.text
         assert re.search(r'data-due="20\d\d-', page.text), "a next hand-over is shown"
+        # ... and subscribes to a team's shifts in a calendar: the link is shown once and opens the feed
+        r = await http.post("/oncall/subscribe", data={"csrf": csrf_of(page.text), "team": "platform"})
+        assert r.status_code == 200, r.text
+        webcal = re.search(r'href="(webcal://[^"]+/api/v1/oncall/platform\.ics\?token=wf[^"]+)"', r.text).group(1)
+        feed = await http.get("/api/v1/oncall/platform.ics?" + webcal.split("?", 1)[1],
+                              headers={"Authorization": ""})
+        assert feed.status_code == 200 and b"BEGIN:VEVENT" in feed.content and before.encode() in feed.content
+        r = await http.post("/oncall/subscribe", data={"csrf": "forged", "team": "platform"})
+        assert r.status_code == 403
+        r = await http.post("/oncall/subscribe", data={"csrf": csrf_of(page.text)})  # a viewer with no shifts
+        assert r.status_code == 404 and "No calendar feed" in r.text
 
 
 def on_duty(config, schedule: str) -> str:

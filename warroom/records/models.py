@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "FIRST_REVISION", "ActionItemRow", "ApiKeyRow", "Base", "CommunicationRow", "DeliveryRow",
-    "EscalationRow", "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow",
+    "EscalationRow", "FeedTokenRow", "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow",
     "ReviewRow", "TimelineRow", "WarRoomRow", "_alembic", "create_schema", "make_engine", "now_utc",
     "schema_revision",
 ]
@@ -228,6 +228,20 @@ class ApiKeyRow(Base):
     # Kept as given: checking an HMAC needs the secret itself (docs/integrations.md).
     signing_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # custom integrations
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FeedTokenRow(Base):
+    """A calendar feed token: it opens one on-call feed (a team's or a person's) and nothing
+    else, so it can sit in a calendar app's subscription URL. Only its SHA-256 is stored."""
+
+    __tablename__ = "feed_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(300))  # team:<id> | person:<id>
+    person: Mapped[str] = mapped_column(String(200), index=True)  # who made it (the key's person)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
