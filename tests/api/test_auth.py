@@ -33,6 +33,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/alerts/custom/{integration}"): ALERTS,
     ("POST", "/v2/enqueue"): ALERTS,
     ("POST", "/api/v1/alerts/pagerduty"): ALERTS,
+    ("POST", "/v2/change/enqueue"): ALERTS,
+    ("GET", "/api/v1/changes"): READ,
     ("POST", "/api/v1/incidents"): {"integration", "responder", "admin"},
     ("GET", "/api/v1/incidents"): READ,
     ("GET", "/api/v1/incidents/{incident_id}"): READ,

@@ -38,7 +38,8 @@ def _logging(settings: Settings) -> None:
 
 
 @app.command()
-def dev() -> None:
+def dev(tls: Annotated[bool, typer.Option("--tls", help="serve the API over HTTPS with a certificate made on "
+                                                        "this machine (CA in <data dir>/tls/ca.pem)")] = False) -> None:
     """Start the embedded stack: Temporal dev server (SQLite), worker and API."""
     from warroom.cli.dev import run_dev
     from warroom.settings import Settings
@@ -48,7 +49,7 @@ def dev() -> None:
     from worker import limit_malloc_arenas
 
     limit_malloc_arenas(settings.malloc_arenas)  # the worker runs in this process
-    asyncio.run(run_dev(settings))
+    asyncio.run(run_dev(settings, tls=tls))
 
 
 @app.command()
