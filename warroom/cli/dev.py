@@ -128,7 +128,7 @@ async def run_dev(settings: Settings, *, tls: bool = False) -> None:
         https = tls_files(settings.data_dir) if tls else None
         api = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
                                             # Ctrl-C must not wait for a client that keeps its connection open
-                                            log_level="warning", timeout_graceful_shutdown=5,
+                                            log_level="warning", log_config=None, timeout_graceful_shutdown=5,
                                             ssl_certfile=https and str(https.cert),
                                             ssl_keyfile=https and str(https.key)))
         # We handle Ctrl-C (stop everything in order); uvicorn would capture it while it serves.

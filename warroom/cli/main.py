@@ -33,8 +33,9 @@ app.add_typer(oncall_app, name="oncall")
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from warroom import logs
+
+    logs.configure(settings.log_level, settings.log_format)
 
 
 @app.command()
@@ -70,7 +71,8 @@ def api() -> None:
 
     settings = Settings()
     _logging(settings)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    # log_config None: uvicorn's own lines go through the root handler, JSON when asked
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
 
 
 @db_app.command("upgrade")
