@@ -41,6 +41,7 @@ from api.routes import (
     oncall,
     reports,
     runbooks,
+    slack,
 )
 from warroom import records, tracing
 from warroom.logs import RequestContext
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     for outage in (OperationalError, PoolTimeout):
         app.add_exception_handler(outage, records_unavailable)
     # In this order: it decides which of two matching paths answers (generic before {source}).
-    for area in (health, alerts, changes, incidents, keys, integrations, ack):
+    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
     for pages in (console, console_incident, console_reports):

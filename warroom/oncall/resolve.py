@@ -109,6 +109,15 @@ class OnCallConfig:
         """The configuration as written (each item with the file it came from); a copy."""
         return copy.deepcopy(self.raw)
 
+    def person_by_chat(self, kind: str, *handles: str) -> Person | None:
+        """The person whose `chat_handles[kind]` is one of `handles` (a Slack user id, a
+        username with or without @, an email; compared without case)."""
+        wanted = {h.strip().lstrip("@").lower() for h in handles if h and h.strip()}
+        for person in self.people.values():
+            if person.handle(kind).strip().lstrip("@").lower() in wanted:
+                return person
+        return None
+
     # ------------------------------------------------------------ policies
 
     def policy_for(self, *, service: str, priority: str) -> EscalationPolicy | None:
