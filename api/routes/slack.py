@@ -96,14 +96,15 @@ def reply(response_url: str, text: str, *, public: bool) -> None:
              responses={400: {"model": Problem, "description": "not a Slack interaction"},
                         401: {"model": Problem, "description": "not signed with the Slack app's signing secret, "
                                                                "or older than five minutes"},
-                        503: {"model": Problem, "description": "WARROOM_SLACK_SIGNING_SECRET is not set"}})
+                        404: {"model": Problem, "description": "Slack interactivity is off: "
+                                                               "WARROOM_SLACK_SIGNING_SECRET is not set"}})
 async def interactions(request: Request, client: TemporalDep, db: RecordsDep, directory: OnCallDirDep,
                        settings: SettingsDep) -> Response:
     from slack_sdk.signature import SignatureVerifier
 
     secret = secrets.read(SIGNING_SECRET)
     if not secret:
-        raise HTTPException(503, f"Slack interactivity is not set up: {SIGNING_SECRET} (the Slack app's signing "
+        raise HTTPException(404, f"Slack interactivity is not set up: {SIGNING_SECRET} (the Slack app's signing "
                                  "secret) is not in the API's environment")
     body = await request.body()
     if not SignatureVerifier(secret).is_valid_request(body, dict(request.headers)):

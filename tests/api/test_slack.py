@@ -131,7 +131,7 @@ async def test_without_a_signing_secret_interactions_are_refused_not_guessed(eng
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom") as http:
         r = await http.post("/api/v1/slack/interactions", content=b"payload=%7B%7D",
                             headers={"content-type": "application/x-www-form-urlencoded"})
-    assert r.status_code == 503 and "WARROOM_SLACK_SIGNING_SECRET" in r.json()["detail"]
+    assert r.status_code == 404 and "WARROOM_SLACK_SIGNING_SECRET" in r.json()["detail"]
     monkeypatch.setenv("WARROOM_SLACK_SIGNING_SECRET", SECRET)
     from slack_sdk.signature import SignatureVerifier
     import time
