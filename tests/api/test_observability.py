@@ -26,6 +26,7 @@ from api.app import create_app
 from tests.helpers import get_state, new_key, running_worker, serving, start, until
 from warroom import logs
 from warroom.settings import Settings
+from workflows.converter import DATA_CONVERTER
 from worker import metrics_runtime
 
 
@@ -71,7 +72,8 @@ async def test_the_worker_exports_temporal_sdk_metrics_that_promtool_passes(env,
     address = f"127.0.0.1:{free_port()}"
     runtime = metrics_runtime(address)
     assert metrics_runtime("") is None  # off unless an address is set
-    client = await Client.connect(env.client.service_client.config.target_host, runtime=runtime)
+    client = await Client.connect(env.client.service_client.config.target_host, runtime=runtime,
+                                  data_converter=DATA_CONVERTER)
     async with running_worker(client, task_queue, engine):
         handle = await start(client, task_queue, priority="P1")
         await until(lambda: get_state(handle), "the incident to reach recover", ok=lambda s: s.phase == "recover")

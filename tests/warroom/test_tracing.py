@@ -19,6 +19,7 @@ from api.app import create_app
 from tests.helpers import get_state, new_key, running_worker, start, until
 from warroom import tracing
 from warroom.settings import Settings
+from workflows.converter import DATA_CONVERTER
 
 EXPORTER = InMemorySpanExporter()
 
@@ -58,7 +59,7 @@ async def test_api_requests_are_spans_named_by_their_route(engine) -> None:
 
 async def test_an_incident_is_one_trace_from_its_start_through_its_activities(env, engine, task_queue) -> None:
     EXPORTER.clear()
-    client = await Client.connect(env.client.service_client.config.target_host,
+    client = await Client.connect(env.client.service_client.config.target_host, data_converter=DATA_CONVERTER,
                                   interceptors=tracing.interceptors(True, "warroom-worker"))
     async with running_worker(client, task_queue, engine):
         handle = await start(client, task_queue, priority="P1")
