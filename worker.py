@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -24,7 +25,7 @@ from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
 from activities.war_room import WarRoomActivities
-from warroom import records
+from warroom import logs, records, tracing
 from warroom.runbooks import actions
 from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
 from warroom.runbooks import RunbookError, RunbookLibrary
@@ -114,17 +115,32 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
     )
 
 
+def metrics_runtime(address: str) -> Runtime | None:
+    """A Temporal runtime exporting the SDK's metrics (workflow and activity task latencies,
+    polls, slots, sticky cache) for Prometheus on `address` (Settings.worker_metrics_address),
+    named by Prometheus' conventions (`_total` counters, unit suffixes, seconds); None: no
+    endpoint. One per process: the runtime owns the HTTP listener."""
+    if not address:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
+        bind_address=address, counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True)))
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = records.make_engine(settings.db_url())
     records.create_schema(engine)
     runbooks = RunbookLibrary(settings.runbooks_dir)
     client = await Client.connect(settings.temporal_address, namespace=settings.namespace,
-                                  data_converter=DATA_CONVERTER)
+                                  data_converter=DATA_CONVERTER,
+                                  runtime=metrics_runtime(settings.worker_metrics_address),
+                                  interceptors=tracing.interceptors(settings.otel_tracing, "warroom-worker"))
     worker = build_worker(client, settings, engine=engine, runbooks=runbooks)
     log = logging.getLogger("warroom")
     log.info("worker on %s, task queue %s, %d runbooks", settings.temporal_address,
              settings.task_queue, len(runbooks.entries))
+    if settings.worker_metrics_address:
+        log.info("worker metrics for Prometheus at http://%s/metrics", settings.worker_metrics_address)
     log.info("recovery: commands %s, python actions %s, prometheus %s", sorted(settings.commands) or "none",
              sorted(actions.registered()) or "none", settings.prometheus_url or "not configured")
     async with worker:
@@ -158,10 +174,10 @@ def limit_malloc_arenas(arenas: int) -> bool:
 def main() -> None:
     settings = Settings()
     limit_malloc_arenas(settings.malloc_arenas)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(serve(settings))
-    except (RunbookError, actions.ActionModuleError, OnCallError, WarRoomError) as err:
+    except (RunbookError, actions.ActionModuleError, OnCallError, WarRoomError, tracing.TracingUnavailable) as err:
         # An invalid runbook, action module, on-call file or war-room setting: the worker does not start.
         print(f"worker refuses to start: {err}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -28,6 +28,8 @@ from api.ratelimit import AlertRateLimit
 from api.routes import (
     ack,
     alerts,
+    calendars,
+    changes,
     console,
     console_incident,
     console_reports,
@@ -39,8 +41,10 @@ from api.routes import (
     oncall,
     reports,
     runbooks,
+    slack,
 )
-from warroom import records
+from warroom import records, tracing
+from warroom.logs import RequestContext
 from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
 from workflows.converter import DATA_CONVERTER
@@ -58,7 +62,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         records.create_schema(app.state.engine)
     if app.state.temporal is None:
         app.state.temporal = await Client.connect(settings.temporal_address, namespace=settings.namespace,
-                                                  data_converter=DATA_CONVERTER)
+                                                  data_converter=DATA_CONVERTER,
+                                                  interceptors=tracing.interceptors(settings.otel_tracing,
+                                                                                    "warroom-api"))
     yield
     if own_records:
         app.state.engine.dispose()
@@ -85,8 +91,14 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     settings = settings or Settings()
     # /docs and /redoc from files shipped in the fastapi-offline package (no CDN: they render on
     # a machine without internet), its assets under /static-offline-docs.
+    # Traces: FastAPI's own OpenTelemetry spans (a server span per request, named by its route),
+    # only with WARROOM_OTEL_TRACING; metrics are Prometheus' (/metrics), logs warroom.logs'.
+    if settings.otel_tracing:
+        tracing.setup("warroom-api")
     app = FastAPIOffline(title="warroom", version="0.1.0", lifespan=lifespan,
-                         description="Incident response as durable workflows.")
+                         description="Incident response as durable workflows.",
+                         telemetry={"tracing": settings.otel_tracing, "operation_spans": False,
+                                    "metrics": False, "logs": False})
     # Built here rather than in the lifespan: tests drive the app through httpx's ASGI
     # transport, which never runs a lifespan. None of it does I/O except the runbooks, whose
     # files the worker loads too: an invalid one stops the API at start, naming it.
@@ -101,13 +113,18 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.include_router(metrics.router, dependencies=[Depends(allow(*READ))])
     app.include_router(reports.router, dependencies=[Depends(allow(*READ))])
     app.include_router(oncall.router, dependencies=[Depends(allow(*ADMIN))])
+    app.include_router(calendars.router)  # feeds open with a feed token: their own checks
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
+    # observability (docs/production.md#observability): log context, request metrics
+    app.add_middleware(RequestContext)
+    app.state.http_metrics = metrics.HttpMetrics()
+    app.add_middleware(metrics.RequestMetrics, metrics=app.state.http_metrics)
     app.add_exception_handler(RPCError, temporal_unavailable)  # type: ignore[arg-type]
     for outage in (OperationalError, PoolTimeout):
         app.add_exception_handler(outage, records_unavailable)
     # In this order: it decides which of two matching paths answers (generic before {source}).
-    for area in (health, alerts, incidents, keys, integrations, ack):
+    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
     for pages in (console, console_incident, console_reports):

@@ -194,6 +194,22 @@ class IntegrationCreate(BaseModel):
     mapping: dict[str, Any] | None = Field(None, description="custom format: how the body becomes an alert")
 
 
+class FeedCreate(BaseModel):
+    """A calendar feed to subscribe to: one team's shifts or one person's (exactly one of them)."""
+
+    team: str | None = Field(None, min_length=1, max_length=200)
+    person: str | None = Field(None, min_length=1, max_length=200,
+                               description="an on-call person id; default for neither: the key's person")
+
+
+class FeedCreated(BaseModel):
+    id: str
+    feed: str
+    person: str
+    url: str = Field(description="the feed's address with its token: give it to a calendar app (shown once)")
+    webcal: str = Field(description="the same as webcal://, which calendar apps open as a subscription")
+
+
 # ---------------------------------------------------------------- the error answers routes document
 
 Responses = dict[int | str, dict[str, Any]]
@@ -211,3 +227,4 @@ REFUSED: Responses = {**UNKNOWN,
                                                              "other than the key's person (and the key is not "
                                                              "an admin's)"},
                       409: {"model": Problem, "description": "the engine refused the action, with its reason"}}
+

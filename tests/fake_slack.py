@@ -11,12 +11,20 @@ alike (the war-room activity calls it from a worker thread either way):
         slack.calls                                  # [Call(method, args, headers, http_method)]
         slack.fail("chat.postMessage", times=2)      # the next 2 answer ok:false internal_error
         slack.rate_limit("chat.postMessage", retry_after=3)   # HTTP 429 + Retry-After
+        slack.dm(alice).messages                     # a page posted to a user id (a DM from the bot)
+        slack.click(url, secret, user=alice, message=m, action="warroom.acknowledge")
+                                                     # a button press, as Slack POSTs it to the app
+        slack.responses                              # what the app posted to the click's response_url
 
 Like Slack: the Bearer token (or a `token` argument) must match, else `not_authed` /
 `invalid_auth`; every error is HTTP 200 `{"ok": false, "error": ...}` except rate limits (429)
 and unknown methods (404). Write methods read JSON, form or query arguments; read methods
 (conversations.list, conversations.history, users.lookupByEmail, auth.test) read only the query
-string and form bodies, as Slack ignores JSON for them. Errors mirrored: `name_taken`,
+string and form bodies, as Slack ignores JSON for them. A message keeps its `blocks`; posting to
+a user id opens the bot's DM with them. Interactivity as Slack does it: `click` POSTs
+`payload=<block_actions JSON>` form-encoded, signed with the app's signing secret (v0 HMAC,
+X-Slack-Signature and X-Slack-Request-Timestamp), with a `response_url` on this fake that
+records what the app sends back. Errors mirrored: `name_taken`,
 `invalid_name_*`, `channel_not_found`, `not_in_channel`, `already_in_channel`,
 `cant_invite_self`, `user_not_found`, `users_not_found`, `message_not_found`,
 `already_pinned`, `no_text`, `is_archived`.
@@ -32,9 +40,9 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-READ_METHODS = {"conversations.list", "conversations.history", "users.lookupByEmail", "auth.test"}
+READ_METHODS = {"conversations.list", "conversations.history", "users.lookupByEmail", "users.info", "auth.test"}
 
 
 @dataclass
@@ -78,7 +86,9 @@ class FakeSlack:
         self.bot_user_id = bot_user_id
         self.channels: dict[str, FakeChannel] = {}  # by name
         self.users: dict[str, str] = {}  # email -> user id
+        self.usernames: dict[str, str] = {}  # user id -> username (the handle people @-mention)
         self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []  # bodies the app POSTed to a click's response_url
         self._failures: dict[str, list[tuple[str, int, dict[str, str]]]] = {}
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
@@ -133,11 +143,52 @@ class FakeSlack:
 
     # -- setup and inspection --------------------------------------------------------------
 
-    def add_user(self, email: str, user_id: str | None = None) -> str:
+    def add_user(self, email: str, user_id: str | None = None, username: str = "") -> str:
         with self._lock:
             uid = user_id or f"U{next(self._ids):08d}"
             self.users[email] = uid
+            self.usernames[uid] = username or email.split("@")[0]
             return uid
+
+    def dm(self, user_id: str) -> FakeChannel:
+        """The bot's direct-message conversation with a user (made on first use)."""
+        with self._lock:
+            return self._dm(user_id)
+
+    def _dm(self, user_id: str) -> FakeChannel:
+        name = f"dm-{user_id}"
+        if name not in self.channels:
+            self.channels[name] = FakeChannel(id=f"D{next(self._ids):08d}", name=name, creator=self.bot_user_id,
+                                              members=[self.bot_user_id, user_id])
+        return self.channels[name]
+
+    def click(self, app_url: str, signing_secret: str, *, user: str, message: dict[str, Any], action: str,
+              channel: str = "", timestamp: int | None = None, signature: str | None = None) -> Any:
+        """Press the button `action` of `message` as `user`: the block_actions request Slack
+        sends to the app's Request URL. Returns the app's httpx.Response."""
+        import httpx
+        from slack_sdk.signature import SignatureVerifier
+
+        button = next(e for b in message.get("blocks") or [] if b.get("type") == "actions"
+                      for e in b["elements"] if e.get("action_id") == action)
+        payload = {
+            "type": "block_actions", "team": {"id": self.team, "domain": "fake"},
+            "user": {"id": user, "username": self.usernames.get(user, ""), "name": self.usernames.get(user, ""),
+                     "team_id": self.team},
+            "api_app_id": "AFAKE", "token": "legacy-verification-token", "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel},
+            "channel": {"id": channel}, "message": message,
+            "response_url": f"{self.api_url.removesuffix('/api/')}/actions/{next(self._ids)}",
+            "actions": [{"type": "button", "action_id": action, "block_id": "warroom_actions",
+                         "value": button["value"], "text": button["text"],
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        sig = signature or SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
+        return httpx.post(app_url, content=body, timeout=30, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sig})
 
     def add_channel(self, name: str, *, member: bool = False, archived: bool = False) -> FakeChannel:
         """A channel someone made by hand (the bot is not in it unless `member`)."""
@@ -184,6 +235,14 @@ class FakeSlack:
             if isinstance(body, dict):
                 args.update(body)
         extra: dict[str, str] = {}
+        if url.path.startswith("/actions/"):  # a click's response_url: the app's answer to it
+            with self._lock:
+                self.responses.append(json.loads(raw or b"{}"))
+            req.send_response(200)
+            req.send_header("Content-Length", "2")
+            req.end_headers()
+            req.wfile.write(b"ok")
+            return
         with self._lock:
             self.calls.append(Call(method, args, headers, http_method))
             try:
@@ -219,6 +278,8 @@ class FakeSlack:
 
     def _channel(self, args: dict[str, Any]) -> FakeChannel:
         ref = str(args.get("channel") or "")
+        if ref in self.usernames:  # a user id: the bot's DM with them, as Slack opens it
+            return self._dm(ref)
         ch = self.channel_by_id(ref) or (self.channels.get(ref[1:]) if ref.startswith("#") else None)
         if ch is None:
             raise SlackError("channel_not_found")
@@ -308,6 +369,11 @@ class FakeSlack:
         message = {"type": "message", "user": self.bot_user_id, "text": text, "ts": ts}
         if metadata:
             message["metadata"] = metadata
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if blocks:
+            message["blocks"] = blocks
         ch.messages.append(message)
         return {"channel": ch.id, "ts": ts, "message": dict(message)}
 
@@ -326,3 +392,11 @@ class FakeSlack:
         if uid is None:
             raise SlackError("users_not_found")
         return {"user": {"id": uid, "team_id": self.team, "profile": {"email": args["email"]}}}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        uid = str(args.get("user") or "")
+        email = next((e for e, u in self.users.items() if u == uid), None)
+        if email is None:
+            raise SlackError("user_not_found")
+        return {"user": {"id": uid, "team_id": self.team, "name": self.usernames.get(uid, ""),
+                         "profile": {"email": email}}}

@@ -8,6 +8,7 @@ own settings. With warroom/secrets.py, the only module that reads the environmen
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,14 @@ class Settings(BaseSettings):
     # an arena of its own and keeps what it freed: 2 keeps a worker with 1,000 open incidents
     # about 15 MB smaller, for no CPU cost measured (issue 13, figure e).
     malloc_arenas: int = Field(2, ge=0)
+    # Observability (docs/production.md#observability): `json` writes one JSON object a line with
+    # the incident and workflow ids where known; the worker's Temporal SDK metrics in the
+    # Prometheus format on this address ("127.0.0.1:9464"; "" = none); OpenTelemetry traces of
+    # the API and of workflows and activities (needs the `otel` extra; OTLP exporter settings
+    # from the standard OTEL_* variables).
+    log_format: Literal["text", "json"] = "text"
+    worker_metrics_address: str = ""
+    otel_tracing: bool = False
     # Services whose `critical` alerts are P0 rather than P1 (SPEC 2: per service tier).
     tier1_services: list[str] = Field(default_factory=list)
     # Recovery actions (docs/runbooks.md). The `command` allow-list, name -> argv (JSON object in

@@ -3,6 +3,17 @@
 Room: shared library (warroom/), used by the file formats people write by hand (runbooks, on-call files): every
 problem is reported as `file:line: field.path: message`, the line coming from the YAML node
 the problem is about.
+
+Why not ruamel.yaml's line and column data (issue 16 asked; measured 2026-12-07): it does not
+make this simpler and it is slower. Its round-trip loader (the only one that keeps lines) read
+the shipped runbooks, the on-call example and the replay scenarios (15 files, 24 KB) in a median
+62 ms against 33 ms for the pure-Python walk below, and 135 ms against 5.4 ms once this module
+read through libyaml (7 interleaved rounds each, same process, 2 cores under load; ruamel's C
+loader keeps no lines); keys merged
+with `<<` carry no line there (`.lc.key` raises KeyError), so the walk below would stay; a
+duplicate key stops its parse with one exception instead of being one problem among all the
+others, naming both lines; and it reads YAML 1.2, where `yes`/`on` are text, so an on-call file
+saying `on_demand: yes` would change meaning. The PyYAML node walk stays.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from api.schemas import (
 )
 from warroom import client as temporal
 from warroom import records
+from warroom.records import changes as change_records
 from warroom.records import reports
 
 router = APIRouter(include_in_schema=False)
@@ -76,8 +77,9 @@ async def incident_view(client: Client, db: Any, incident_id: str) -> dict[str, 
         return None
     deadlines = state.get("deadlines") or {k: state.get(k) for k in ("ack_due", "next_update_due", "resolve_due",
                                                                       "review_due")}
-    comms, tries = await run_in_threadpool(lambda: (records.communications(db, incident_id=incident_id),
-                                                    records.deliveries(db, incident_id=incident_id)))
+    comms, tries, changes = await run_in_threadpool(lambda: (
+        records.communications(db, incident_id=incident_id), records.deliveries(db, incident_id=incident_id),
+        change_records.changes_for_incident(db, state)))
     by_message: dict[str, list[Any]] = {}
     for d in tries:
         by_message.setdefault(d.communication_key, []).append(d)
@@ -96,6 +98,7 @@ async def incident_view(client: Client, db: Any, incident_id: str) -> dict[str, 
         "waiting_steps": [s for s in state.get("steps") or [] if s.get("status") == "waiting"],
         "pages": [{"message": c, "deliveries": by_message.get(c.key, [])} for c in comms],
         "war_room": state.get("war_room") or {},
+        "changes": changes,
     }
 
 

@@ -4,7 +4,9 @@ SLA figures come from warroom.records.reports.sla_figures, the code behind /api/
 once per period; the charts are inline SVG drawn here (no script, no external host). On call
 now reads the same on-call files as /api/v1/oncall/now (warroom.oncall). Every signed-in
 role sees it (a manager watching an incident needs who is on call): it shows names, levels and
-hand-overs, never contact points, which stay with the admin-only API.
+hand-overs, never contact points, which stay with the admin-only API. Its Subscribe buttons make
+a calendar feed token (api/routes/calendars.py, the same rules as POST /api/v1/oncall/feeds) and
+show the feed's address once.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import OnCallDirDep, RecordsDep
-from api.routes.console import PRIORITIES, SignedIn, page
+from api.console import session as sessions
+from api.deps import OnCallDirDep, RecordsDep, SettingsDep
+from api.routes.calendars import feed_url, make_feed
+from api.routes.console import PRIORITIES, SignedIn, form_of, page
 from warroom.oncall import OnCallError, load_oncall
 from warroom.records import reports
 
@@ -99,27 +103,16 @@ async def sla_page(request: Request, db: RecordsDep, who: SignedIn,
 # ---------------------------------------------------------------------- on call now
 
 def next_handover(config: Any, now: datetime, *, horizon: timedelta = timedelta(days=14)) -> dict[str, datetime]:
-    """When each schedule's person next changes, within the horizon: hour steps, then the minute."""
-    def who(at: datetime) -> dict[tuple[str, str], str]:
-        return {(e.schedule, e.layer): e.person.id if e.person else "" for e in config.on_call(at)}
-
-    current, found = who(now), {}
-    at = now
-    while at < now + horizon and len(found) < len(current):
-        later = at + timedelta(hours=1)
-        seen = who(later)
-        for key, person in current.items():
-            if key[0] in found or seen.get(key, "") == person:
-                continue
-            lo, hi = at, later  # the change is in (lo, hi]
-            while hi - lo > timedelta(minutes=1):
-                mid = lo + (hi - lo) / 2
-                if who(mid).get(key, "") == person:
-                    lo = mid
-                else:
-                    hi = mid
-            found[key[0]] = hi.replace(second=0, microsecond=0)
-        at = later
+    """When each schedule's people next change, within the horizon (the calendar's expansion)."""
+    found = {}
+    for sid, schedule in config.schedules.items():
+        spans = schedule.spans(now, now + horizon)
+        current = spans[0].shifts if spans and spans[0].start <= now else ()
+        change = next((s.start for s in spans if s.start > now and s.shifts != current), None)
+        if change is None and spans and spans[-1].end < now + horizon:
+            change = spans[-1].end  # then nobody
+        if change is not None:
+            found[sid] = change
     return found
 
 
@@ -143,4 +136,27 @@ async def oncall_page(request: Request, directory: OnCallDirDep,
                       who: SignedIn) -> Response:
     now = datetime.now(UTC)
     view = await run_in_threadpool(oncall_view, directory, now)
-    return page(request, "console/oncall.html", who, view=view, at=now)
+    return page(request, "console/oncall.html", who, view=view, at=now, feed=None)
+
+
+@router.post("/oncall/subscribe", response_class=HTMLResponse)
+async def oncall_subscribe(request: Request, directory: OnCallDirDep, db: RecordsDep, settings: SettingsDep,
+                           who: SignedIn) -> Response:
+    """A feed token for a team's shifts (form field `team`) or the signed-in person's own, shown once."""
+    form = await form_of(request)
+    if not sessions.csrf_ok(request, who, form.get("csrf", "")):
+        raise HTTPException(403, "the form's CSRF token is missing or not this session's: reload the page")
+    now = datetime.now(UTC)
+    view = await run_in_threadpool(oncall_view, directory, now)
+    if view["error"]:
+        return page(request, "console/oncall.html", who, view=view, at=now, feed=None, status_code=503)
+    config = await run_in_threadpool(load_oncall, directory)
+    try:
+        made, token = await run_in_threadpool(lambda: make_feed(db, config, who.principal,
+                                                                team=form.get("team") or None, person=None))
+    except HTTPException as err:  # not an on-call person, an unknown team: said on the page
+        return page(request, "console/oncall.html", who, view=view, at=now, feed={"error": err.detail},
+                    status_code=err.status_code)
+    url, webcal = feed_url(request, settings.public_url, made.feed, token)
+    return page(request, "console/oncall.html", who, view=view, at=now,
+                feed={"feed": made.feed, "url": url, "webcal": webcal})

@@ -46,6 +46,7 @@ from api.schemas import (
 )
 from warroom import client as temporal
 from warroom import records
+from warroom.records import changes as change_records
 from warroom.records.keys import ApiKey
 
 router = APIRouter()
@@ -77,18 +78,20 @@ def list_incidents(db: RecordsDep, _: Reader,
                         incidents=[IncidentSummary.model_validate(r) for r in rows])
 
 
-@router.get("/api/v1/incidents/{incident_id}", summary="An incident's state and timeline", responses=UNKNOWN)
+@router.get("/api/v1/incidents/{incident_id}", summary="An incident's state and timeline, and its service's "
+            "recent changes", responses=UNKNOWN)
 async def get_incident(incident_id: str, client: TemporalDep, db: RecordsDep, _: Reader) -> dict[str, Any]:
     try:
-        return temporal.to_jsonable(await temporal.state(client, incident_id))
+        found = temporal.to_jsonable(await temporal.state(client, incident_id))
     except temporal.UnknownIncident:
-        pass
-    # Not live in Temporal: an earlier incident of a key that fired again, or one whose history
-    # retention dropped. Its record is the answer.
-    recorded = await run_in_threadpool(records.recorded_incident, db, incident_id)
-    if recorded is None:
+        # Not live in Temporal: an earlier incident of a key that fired again, or one whose history
+        # retention dropped. Its record is the answer.
+        found = await run_in_threadpool(records.recorded_incident, db, incident_id)
+    if found is None:
         raise HTTPException(status_code=404, detail=f"unknown incident {incident_id!r}")
-    return recorded
+    # the deploys and config pushes that may explain it (POST /v2/change/enqueue)
+    found["changes"] = await run_in_threadpool(change_records.changes_for_incident, db, found)
+    return found
 
 
 # ---------------------------------------------------------------------- engineers act

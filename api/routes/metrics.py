@@ -1,4 +1,5 @@
-"""Room: api (HTTP edge) — `GET /metrics`: the records database in the Prometheus text format.
+"""Room: api (HTTP edge) — `GET /metrics`: the records database and the API's own requests in the
+Prometheus text format.
 
 It reads the records database only (RecordsDep), never Temporal, so a scrape costs a few
 grouped queries and works while Temporal is down. Every scrape rebuilds the figures from the
@@ -22,17 +23,32 @@ Metrics (HELP texts as exposed):
   timelines, by reason (ack_timeout, no_progress, resolve_target, manual, ...)."
 
 The counters are totals over the records kept, so they only go down if records are deleted.
+
+The API process's own traffic, counted by the `RequestMetrics` middleware (per process, since
+it started; each API replica is its own target):
+
+- ``warroom_http_requests_total{method, route, status}`` counter — "HTTP requests the API
+  answered, by method, route template and status." `route` is the path template
+  (`/api/v1/incidents/{incident_id}`), never the path, so an incident id is no label value;
+  a path no route matches is `unmatched`.
+- ``warroom_http_request_duration_seconds{method, route}`` histogram — "Seconds from a
+  request's arrival to the end of its answer." Prometheus' default buckets (5 ms to 10 s).
+
+The worker's figures (Temporal's SDK metrics: workflow and activity task latencies, polls,
+slots) are the worker's own endpoint (WARROOM_WORKER_METRICS_ADDRESS, worker.py).
 No authentication here: whoever includes the router decides who may call it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -150,14 +166,62 @@ def _counter(name: str, doc: str, labels: list[str], items: Iterable[tuple[tuple
     return fam
 
 
-def exposition(db: Engine) -> bytes:
+# ---------------------------------------------------------------------- the API's own requests
+
+class HttpMetrics:
+    """The request figures of one app (create_app makes one: app.state.http_metrics)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("warroom_http_requests", "HTTP requests the API answered, by method, route "
+                                "template and status.", ["method", "route", "status"], registry=self.registry)
+        self.duration = Histogram("warroom_http_request_duration_seconds", "Seconds from a request's arrival "
+                                  "to the end of its answer, by method and route template.", ["method", "route"],
+                                  registry=self.registry)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
+
+
+class RequestMetrics:
+    """ASGI middleware counting every HTTP request by its route template and status."""
+
+    def __init__(self, app: Any, metrics: HttpMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            # the router leaves the matched route in the scope (a Mount for /static)
+            route = getattr(scope.get("route"), "path", "") or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.duration.labels(method, route).observe(time.perf_counter() - start)
+
+
+def exposition(db: Engine, http: HttpMetrics | None = None) -> bytes:
     registry = CollectorRegistry()
     registry.register(RecordsCollector(read_snapshot(db)))
+    if http is not None:
+        registry.register(http)
     return generate_latest(registry)
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(db: RecordsDep) -> Response:
+def metrics(db: RecordsDep, request: Request) -> Response:
     # A sync endpoint: FastAPI runs it in its threadpool, so the blocking queries never
     # hold the event loop.
-    return Response(content=exposition(db), media_type=CONTENT_TYPE_LATEST)
+    return Response(content=exposition(db, getattr(request.app.state, "http_metrics", None)),
+                    media_type=CONTENT_TYPE_LATEST)

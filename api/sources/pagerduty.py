@@ -7,7 +7,8 @@ Rules follow PagerDuty's own validation: routing_key and event_action are requir
 needs payload.summary, payload.source and payload.severity (critical|error|warning|info);
 acknowledge and resolve need the dedup_key of the alert they act on. A dedup_key of ""
 counts as absent. Events API v1 bodies (service_key/event_type) and change events (no
-event_action) are refused, naming the missing fields. routing_key length is not enforced
+event_action) are refused there, naming the missing fields; change events have their own
+endpoint (`POST /v2/change/enqueue`, parse_change below). routing_key length is not enforced
 (real clients and PagerDuty's own docs send short keys).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -85,7 +87,7 @@ def parse(body: Any) -> Parsed:
         if "event_type" in body:
             hint = " (event_type is Events API v1)"
         elif isinstance(body.get("payload"), dict):
-            hint = " (a change event has none; post it to a change-events endpoint)"
+            hint = " (a change event has none; post it to /v2/change/enqueue)"
         errors.append(f"event_action: required, one of {', '.join(ACTIONS)}{hint}")
     elif action not in ACTIONS:
         errors.append(f"event_action: must be one of {', '.join(ACTIONS)}, not {action!r}")
@@ -166,3 +168,61 @@ def parse(body: Any) -> Parsed:
         received_at=received_at, links=hrefs,
     )
     return Parsed(events=[SourceEvent(action="trigger", alert=alert)], notes=notes)
+
+
+# ---------------------------------------------------------------- change events (POST /v2/change/enqueue)
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A change (a deploy, a config push) of one service, from PagerDuty's Change Events API."""
+
+    service: str
+    summary: str
+    source: str
+    at: datetime | None  # payload.timestamp; None: the receive time
+    details: dict[str, Any]
+    links: list[dict[str, str]]
+
+
+def parse_change(body: Any) -> ChangeEvent:
+    """PagerDuty's change event: routing_key and payload.summary required; payload.timestamp,
+    source and custom_details and links optional. Its service (PagerDuty's is the routing key's;
+    warroom's keys serve every service) is custom_details.service, else the payload's component,
+    else its source: the same fields an alert's service comes from, so both sides meet."""
+    body = require_object(body)
+    errors: list[str] = []
+    if not _nonempty_str(body.get("routing_key")):
+        errors.append("routing_key: required, a non-empty string")
+    if body.get("event_action") is not None:
+        errors.append("event_action: a change event has none (send alerts to /v2/enqueue)")
+    payload = body.get("payload")
+    if not isinstance(payload, dict):
+        errors.append("payload: required, an object")
+        raise PagerDutyError(errors)
+    summary, source = payload.get("summary"), payload.get("source")
+    if not _nonempty_str(summary):
+        errors.append("payload.summary: required, a non-empty string")
+    elif len(summary) > MAX_SUMMARY:
+        errors.append(f"payload.summary: at most {MAX_SUMMARY} characters")
+    if source is not None and not isinstance(source, str):
+        errors.append("payload.source: must be a string")
+    details = payload.get("custom_details")
+    if details is not None and not isinstance(details, dict):
+        errors.append("payload.custom_details: must be an object")
+    at = None
+    if payload.get("timestamp") is not None:
+        at = parse_timestamp(payload.get("timestamp"))
+        if at is None:
+            errors.append(f"payload.timestamp: {payload.get('timestamp')!r} is not an ISO 8601 date-time")
+    links = body.get("links")
+    if links is not None and (not isinstance(links, list) or
+                              not all(isinstance(x, dict) and _nonempty_str(x.get("href")) for x in links)):
+        errors.append("links: must be an array of {href, text}")
+    if errors:
+        raise PagerDutyError(errors)
+    details = details or {}
+    service = next((str(v).strip() for v in (details.get("service"), payload.get("component"), source)
+                    if v not in (None, "") and str(v).strip()), "")
+    return ChangeEvent(service=service, summary=summary.strip(), source=(source or "").strip(), at=at,
+                       details=details, links=[{"href": x["href"], "text": str(x.get("text") or "")}
+                                               for x in links or []])

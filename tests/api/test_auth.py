@@ -23,6 +23,8 @@ from warroom.settings import Settings
 
 # Who may call each endpoint (method, path template) -> roles; admin may call everything.
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
+# No key: the caller signs the request instead (Slack's signing secret; tests/api/test_slack.py)
+SIGNED = {("POST", "/api/v1/slack/interactions")}
 ALERTS = {"integration", "admin"}
 READ = {"viewer", "responder", "admin"}
 ACT = {"responder", "admin"}
@@ -33,6 +35,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/alerts/custom/{integration}"): ALERTS,
     ("POST", "/v2/enqueue"): ALERTS,
     ("POST", "/api/v1/alerts/pagerduty"): ALERTS,
+    ("POST", "/v2/change/enqueue"): ALERTS,
+    ("GET", "/api/v1/changes"): READ,
     ("POST", "/api/v1/incidents"): {"integration", "responder", "admin"},
     ("GET", "/api/v1/incidents"): READ,
     ("GET", "/api/v1/incidents/{incident_id}"): READ,
@@ -56,6 +60,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/oncall/now"): ADMIN,
     ("GET", "/api/v1/oncall/resolve"): ADMIN,
     ("PUT", "/api/v1/oncall/{name}"): ADMIN,
+    # calendar feeds: a feed token in the URL, or a reader's key (tests/warroom/oncall/test_calendar.py)
+    ("GET", "/api/v1/oncall/{team}.ics"): READ,
+    ("GET", "/api/v1/oncall/people/{person}.ics"): READ,
+    ("POST", "/api/v1/oncall/feeds"): READ,
+    ("GET", "/api/v1/oncall/feeds"): READ,
+    ("DELETE", "/api/v1/oncall/feeds/{token_id}"): READ,
 }
 CUSTOM_MAPPING = {"title": "{{ body.title }}", "dedup_key": {"pointer": "/alert_uid"},
                   "status": {"pointer": "/state", "map": {"alerting": "trigger", "ok": "resolve"}}}
@@ -68,14 +78,15 @@ def app_routes(app) -> set[tuple[str, str]]:
 
 def concrete(path: str, custom_name: str) -> str:
     return (path.replace("{source}", "alertmanager").replace("{integration}", custom_name)
-            .replace("{incident_id}", "incident-nope").replace("{step}", "s1").replace("{name}", "nope"))
+            .replace("{incident_id}", "incident-nope").replace("{step}", "s1").replace("{name}", "nope")
+            .replace("{team}", "nope").replace("{person}", "nope").replace("{token_id}", "nope"))
 
 
 async def test_every_endpoint_admits_exactly_its_roles(env, engine, task_queue):
     app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
     routes = app_routes(app)
     # A new endpoint must say who may call it: the matrix covers the app exactly.
-    assert routes == set(MATRIX) | PUBLIC
+    assert routes == set(MATRIX) | PUBLIC | SIGNED
     custom = f"custom-{uuid.uuid4().hex[:6]}"
     keys = {role: new_key(engine, role) for role in ("integration", "responder", "viewer", "admin")}
     custom_key = new_key(engine, "integration", format="custom", mapping=CUSTOM_MAPPING)

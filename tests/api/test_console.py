@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from api.routes import console, console_incident
 from tests.helpers import new_key, running_worker, until
 from warroom import records
 from warroom.oncall import load_oncall
+from warroom.records import changes as change_records
 from warroom.records import keys as auth
 from warroom.settings import Settings
 
@@ -146,6 +147,15 @@ async def test_a_form_acts_as_the_keys_person_and_a_refusal_is_shown(env, engine
         key = new_key(engine, "responder")
         await sign_in(http, key)
         page = await http.get(f"/incidents/{iid}")
+        assert "No change events for this service" in page.text
+        # a deploy of the incident's service, posted as PagerDuty change events are, shows on its page
+        row = records.incident(engine, incident_id=iid)
+        change_records.record_change(engine, service=row.service, summary="Deploy v42", source="ci",
+                                     at=row.created_at - timedelta(minutes=4), details={},
+                                     links=[{"href": "javascript:alert(1)", "text": "bad"}], integration="ci")
+        page = await http.get(f"/incidents/{iid}")
+        assert re.search(r"<strong>Deploy v42</strong> · 4 min before the alert", page.text)
+        assert "javascript:" not in page.text  # only http(s) links become links
         r = await http.post(f"/incidents/{iid}/acknowledge", data={"csrf": csrf_of(page.text), "note": "on it"})
         assert r.status_code == 303, r.text
         page = await http.get(r.headers["location"])
@@ -194,6 +204,17 @@ async def test_sla_figures_and_on_call_now(env, engine, task_queue):
         assert any(name in page.text for name in names), names
         assert "mailtos://" not in page.text and "${" not in page.text
         assert re.search(r'data-due="20\d\d-', page.text), "a next hand-over is shown"
+        # ... and subscribes to a team's shifts in a calendar: the link is shown once and opens the feed
+        r = await http.post("/oncall/subscribe", data={"csrf": csrf_of(page.text), "team": "platform"})
+        assert r.status_code == 200, r.text
+        webcal = re.search(r'href="(webcal://[^"]+/api/v1/oncall/platform\.ics\?token=wf[^"]+)"', r.text).group(1)
+        feed = await http.get("/api/v1/oncall/platform.ics?" + webcal.split("?", 1)[1],
+                              headers={"Authorization": ""})
+        assert feed.status_code == 200 and b"BEGIN:VEVENT" in feed.content and before.encode() in feed.content
+        r = await http.post("/oncall/subscribe", data={"csrf": "forged", "team": "platform"})
+        assert r.status_code == 403
+        r = await http.post("/oncall/subscribe", data={"csrf": csrf_of(page.text)})  # a viewer with no shifts
+        assert r.status_code == 404 and "No calendar feed" in r.text
 
 
 def on_duty(config, schedule: str) -> str:

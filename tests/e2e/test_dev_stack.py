@@ -27,9 +27,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_dev(env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_dev(env: dict[str, str], log: Path, *options: str) -> subprocess.Popen:
     out = open(log, "ab")  # noqa: SIM115
-    return subprocess.Popen([sys.executable, "-m", "warroom.cli", "dev"], cwd=REPO, env=env, stdout=out,
+    return subprocess.Popen([sys.executable, "-m", "warroom.cli", "dev", *options], cwd=REPO, env=env, stdout=out,
                             stderr=subprocess.STDOUT)
 
 

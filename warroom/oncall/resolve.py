@@ -27,6 +27,7 @@ from warroom.oncall.files import (
 from warroom.oncall.model import (
     EscalationPolicy,
     OnCallEntry,
+    OnCallShift,
     Person,
     Resolution,
     Schedule,
@@ -108,6 +109,15 @@ class OnCallConfig:
         """The configuration as written (each item with the file it came from); a copy."""
         return copy.deepcopy(self.raw)
 
+    def person_by_chat(self, kind: str, *handles: str) -> Person | None:
+        """The person whose `chat_handles[kind]` is one of `handles` (a Slack user id, a
+        username with or without @, an email; compared without case)."""
+        wanted = {h.strip().lstrip("@").lower() for h in handles if h and h.strip()}
+        for person in self.people.values():
+            if person.handle(kind).strip().lstrip("@").lower() in wanted:
+                return person
+        return None
+
     # ------------------------------------------------------------ policies
 
     def policy_for(self, *, service: str, priority: str) -> EscalationPolicy | None:
@@ -150,6 +160,28 @@ class OnCallConfig:
                 entries.append(OnCallEntry(sid, schedule.team, s.layer, person, source, local, levels,
                                            s.swapped_from))
         return entries
+
+    def shifts_between(self, after: datetime, before: datetime, *, team: str | None = None,
+                       person: str | None = None) -> list[OnCallShift]:
+        """Every shift over [after, before) of `team`'s schedules (or all), only `person`'s
+        when given, in time order: what on_call() answers at each moment, as stretches."""
+        _aware(after), _aware(before)
+        if team is not None and team not in self.teams:
+            raise KeyError(f"no team {team!r}")
+        if person is not None and person not in self.people:
+            raise KeyError(f"no person {person!r}")
+        ids = list(self._team_schedules(self.teams[team])) if team else list(self.schedules)
+        out = []
+        for sid in ids:
+            schedule = self.schedules[sid]
+            levels = self._levels_paging(schedule)
+            for span in schedule.spans(after, before):
+                for s in span.shifts:
+                    if person is None or s.person == person:
+                        out.append(OnCallShift(sid, schedule.team, s.layer, self.people[s.person],
+                                               "swap" if s.swapped_from else s.source, span.start, span.end,
+                                               levels, s.swapped_from))
+        return sorted(out, key=lambda s: (s.start, s.schedule, s.person.id))
 
     # ------------------------------------------------------------ resolution
 

@@ -28,7 +28,7 @@ from warroom.records.models import (
 )
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
-    "Claim", "claim_communication", "claim_page", "communications", "deliveries", "finish_communication",
+    "Claim", "claim_communication", "claim_page", "communications", "deliveries", "delivery", "finish_communication",
     "finish_page", "next_contacts", "war_room", "war_room_opened",
 ]
 
@@ -161,6 +161,12 @@ def deliveries(engine: Engine, *, incident_id: str) -> list[DeliveryRow]:
     with Session(engine) as session:
         return list(session.scalars(select(DeliveryRow).where(DeliveryRow.incident_id == incident_id)
                                     .order_by(DeliveryRow.created_at, DeliveryRow.key)))
+
+
+def delivery(engine: Engine, *, key: str) -> DeliveryRow | None:
+    """One delivery by its key (the key a page carries: what a Slack button names)."""
+    with Session(engine) as session:
+        return session.get(DeliveryRow, key)
 
 
 def war_room_opened(engine: Engine, *, key: str, incident_id: str, provider: str, channel: str, url: str,

@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "FIRST_REVISION", "ActionItemRow", "ApiKeyRow", "Base", "CommunicationRow", "DeliveryRow",
-    "EscalationRow", "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow",
+    "ChangeEventRow", "EscalationRow", "FeedTokenRow", "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow",
     "ReviewRow", "TimelineRow", "WarRoomRow", "_alembic", "create_schema", "make_engine", "now_utc",
     "schema_revision",
 ]
@@ -230,6 +230,37 @@ class ApiKeyRow(Base):
     mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # custom integrations
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FeedTokenRow(Base):
+    """A calendar feed token: it opens one on-call feed (a team's or a person's) and nothing
+    else, so it can sit in a calendar app's subscription URL. Only its SHA-256 is stored."""
+
+    __tablename__ = "feed_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(300))  # team:<id> | person:<id>
+    person: Mapped[str] = mapped_column(String(200), index=True)  # who made it (the key's person)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ChangeEventRow(Base):
+    """A change of a service (a deploy, a config push) from PagerDuty's Change Events API, shown
+    beside that service's incidents. `fingerprint` makes a sender's retry one row."""
+
+    __tablename__ = "change_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    service: Mapped[str] = mapped_column(String(255), index=True)
+    summary: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(255), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # when the change happened
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    integration: Mapped[str] = mapped_column(String(200), default="")  # the sending key's name
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    links: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 
 
 # A pooled connection older than this is replaced at checkout (no round trip): servers,

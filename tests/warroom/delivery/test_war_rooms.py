@@ -53,9 +53,10 @@ def test_slack_open_creates_invites_posts_and_pins(slack: FakeSlack) -> None:
     assert channel.pinned_texts() == [brief]
     for call in slack.calls:
         assert call.headers["authorization"] == f"Bearer {slack.token}"
-    # Writes as JSON, reads as a query string (Slack ignores JSON bodies on read methods).
+    # Writes as JSON, reads form-encoded (slack-sdk's way: Slack ignores JSON bodies on read methods).
     lookup = slack.calls_of("users.lookupByEmail")[0]
-    assert lookup.http_method == "GET" and lookup.args["email"] == "bob@example.com"
+    assert lookup.headers["content-type"].startswith("application/x-www-form-urlencoded")
+    assert lookup.args["email"] == "bob@example.com"
     assert slack.calls_of("chat.postMessage")[0].headers["content-type"].startswith("application/json")
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from warroom import records
 
-HEAD = "0006"
+HEAD = "0008"
 
 
 @pytest.fixture
