@@ -52,6 +52,7 @@ def scenario_files(paths: list[Path]) -> list[Path]:
 
 def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     from warroom.cli import simulate as sim
+    from warroom.keywords import KeywordsError
     from warroom.oncall import OnCallError
     from warroom.runbooks import RunbookError
     from warroom.runbooks.actions import ActionModuleError
@@ -86,7 +87,7 @@ def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         typer.echo("interrupted: the test server and worker are stopped", err=True)
         return EXIT_INTERRUPTED
-    except (RunbookError, OnCallError, ActionModuleError) as err:  # what stops a worker at start
+    except (RunbookError, OnCallError, KeywordsError, ActionModuleError) as err:  # what stops a worker at start
         typer.echo(f"error: the rehearsal's worker cannot start: {err}", err=True)
         return EXIT_ERROR
     if as_json and not single:
