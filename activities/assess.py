@@ -81,7 +81,7 @@ class AssessActivities:
         )
         policy = self.oncall().policy_for(service=a.service, priority=req.priority)
         activity.logger.info("assessed %s: %s, runbook %s", req.incident_id, category, runbook.name)
-        return AssessResult(category=category, runbook=runbook, known_issues=known,
+        return AssessResult(category=category, classified_by=classified.reason, runbook=runbook, known_issues=known,
                             route_to="on_duty" if known and req.priority == "P1" else "senior", impact=impact,
                             escalation_policy=policy.id if policy else "",
                             level_wait_seconds=policy.wait_seconds(MAX_LEVEL) if policy else [])
