@@ -145,6 +145,8 @@ def test_category(title, expected):
     ("Certificate authority unreachable", "SYSTEM_UNAVAILABLE"),
     ("Memory leak in checkout workers", "PERFORMANCE_DEGRADATION"),  # not a breach: no quarantine
     ("Connection leak on payments DB pool", "PERFORMANCE_DEGRADATION"),
+    ("Checkout pods leaking memory", "PERFORMANCE_DEGRADATION"),
+    ("API key leaked on a public repository", "SECURITY_BREACH"),
     ("订单服务内存泄漏", "PERFORMANCE_DEGRADATION"),
     ("Newly configured replicas down", "SYSTEM_UNAVAILABLE"),  # "configured" says nothing is wrong
     ("Security group misconfigured", "CONFIGURATION_ERROR"),  # a firewall rule, not a breach
