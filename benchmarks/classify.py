@@ -54,7 +54,7 @@ def main() -> None:
         per_alert.append(timed(lambda: [classify_category(a, keywords) for a in alerts], 200) / len(alerts))
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"load average {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"lists: {args.file.name} ({keywords.label}), {len(keywords.terms)} word sequences")
+    print(f"lists: {args.file.name} ({keywords.version_label}), {len(keywords.terms)} word sequences")
     print("| what | runs | min | median | max |\n|---|---|---|---|---|")
     for name, values, unit, scale in (("load and validate the lists", load, "ms", 1e3),
                                       ("classify one alert (title, description, alertname)", per_alert, "µs", 1e6)):

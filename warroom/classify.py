@@ -1,7 +1,9 @@
 """Classification: pure functions from a normalised alert to priority, category and ids.
 
-Room: shared library (warroom/): classification, pure, no I/O. Used by the starter (priority picks the workflow type) and
-by the assess activity (category, runbook).
+Room: shared library (warroom/): classification, pure, no I/O. Used by the starter (priority
+picks the workflow type) and by the assess activity (category, which picks the runbook). The
+category comes from words and phrases of the keyword lists (Keywords, which warroom/keywords.py
+builds from the YAML file); the rules are docs/classification.md.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class Keywords:
         return found
 
     @property
-    def label(self) -> str:
+    def version_label(self) -> str:
         return f"keyword lists {self.version}" + (f" (sha256 {self.digest})" if self.digest else "")
 
 
@@ -110,7 +112,7 @@ class Classification:
     category: str
     field: str = ""  # title | description | alertname | label; "" when nothing matched
     terms: tuple[str, ...] = ()
-    lists: str = ""  # Keywords.label
+    lists: str = ""  # Keywords.version_label
 
     @property
     def reason(self) -> str:
@@ -119,6 +121,7 @@ class Classification:
         said = (f"{', '.join(map(repr, self.terms))} in the {self.field}" if self.field else
                 f"no keyword in the {', '.join(_FIELDS[:-1])} or {_FIELDS[-1]}: the fallback")
         return f"{said}; {self.lists}" if self.lists else said
+
 
 IMPACT_LEVELS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 
@@ -171,15 +174,15 @@ def classify_category(alert: AlertInfo, keywords: Keywords) -> Classification:
     alertname) that holds a keyword decides, by the lists' precedence; else the fallback."""
     explicit = (alert.labels.get("category") or "").strip().upper()
     if explicit in CATEGORIES:
-        return Classification(explicit, "label", lists=keywords.label)
+        return Classification(explicit, "label", lists=keywords.version_label)
     texts = (alert.title, alert.description, alert.labels.get("alertname", ""))
     for name, text in zip(_FIELDS, texts, strict=True):
         found = [(c, t) for c, t in keywords.find(text) if c]
         if found:
             best = min((c for c, _ in found), key=keywords.order.index)
             terms = tuple(dict.fromkeys(t for c, t in found if c == best))
-            return Classification(best, name, terms, keywords.label)
-    return Classification(FALLBACK_CATEGORY, lists=keywords.label)
+            return Classification(best, name, terms, keywords.version_label)
+    return Classification(FALLBACK_CATEGORY, lists=keywords.version_label)
 
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._:@=+-]{1,200}$")  # no "/": ids are URL path segments

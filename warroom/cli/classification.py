@@ -45,7 +45,7 @@ def validate(paths: Annotated[list[Path] | None, typer.Argument(
         keywords = load_keywords(target)
         terms = set(keywords.terms.values())
         typer.echo(f"{target}: valid, {len(keywords.order)} categories, {sum(bool(c) for c, _ in terms)} terms, "
-                   f"{sum(not c for c, _ in terms)} look-alikes, {keywords.label}")
+                   f"{sum(not c for c, _ in terms)} look-alikes, {keywords.version_label}")
 
 
 @classification_app.command("explain")
