@@ -178,8 +178,9 @@ def _print_text(o: ScenarioRun) -> None:
     assert o.result is not None
     inc = o.result["incident"]
     table = Table(title=f"{inc['priority']} {inc['title']}  ({inc['incident_id']})\n{o.path}", show_lines=False)
-    for col in ("offset", "event", "actor", "details"):
-        table.add_column(col, overflow="fold")
+    for col in ("offset", "event", "actor"):  # as `incidents show`: long details fold, never these
+        table.add_column(col, no_wrap=True)
+    table.add_column("details", overflow="fold")
     for row in o.result["timeline"]:
         table.add_row(format_offset(row["offset_seconds"]), row["type"], row["actor"], describe(row))
     console.print(table)
