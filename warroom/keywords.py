@@ -49,10 +49,11 @@ def _semantic(doc: Any) -> list[tuple[tuple[str | int, ...], int, str]]:
     seen_category: dict[str, int] = {}
     for i, entry in enumerate(doc.data.get("categories") or []):
         path = ("categories", i, "category")
-        first = seen_category.setdefault(entry["category"], doc.line(path))
-        if first != doc.line(path):
-            out.append((path, doc.line(path), f"{entry['category']} is already listed at line {first}; "
-                                              f"list each category once, in the order it wins"))
+        if entry["category"] in seen_category:
+            out.append((path, doc.line(path), f"{entry['category']} is already listed at line "
+                                              f"{seen_category[entry['category']]}; list each category once, "
+                                              f"in the order it wins"))
+        seen_category.setdefault(entry["category"], doc.line(path))
     seen: dict[tuple[str, ...], tuple[str, int, str]] = {}
     for path, category, term in _entries(doc.data):
         line = doc.line(path)
