@@ -26,6 +26,8 @@ from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
 from activities.war_room import WarRoomActivities
 from warroom import logs, records, tracing
+from warroom.classify import Keywords
+from warroom.keywords import KeywordsError, load_keywords
 from warroom.runbooks import actions
 from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
 from warroom.runbooks import RunbookError, RunbookLibrary
@@ -62,8 +64,8 @@ def build_id() -> str:
         return "warroom-source"
 
 
-def activities_for(engine: Engine | None, runbooks: RunbookLibrary, channels: dict[str, Channel] | None = None,
-                   recovery: RecoveryActivities | None = None,
+def activities_for(engine: Engine | None, runbooks: RunbookLibrary, keywords: Keywords,
+                   channels: dict[str, Channel] | None = None, recovery: RecoveryActivities | None = None,
                    approvers: dict[str, list[str]] | None = None, *,
                    oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                    public_url: str = "", delivery_attempts: int = 3, retry_delay: float = 0.5,
@@ -73,7 +75,7 @@ def activities_for(engine: Engine | None, runbooks: RunbookLibrary, channels: di
                               ack_key=ack_key, ack_ttl_seconds=ack_link_hours * 3600)
     recovery = recovery or RecoveryActivities()
     return [
-        AssessActivities(runbooks, approvers, engine, oncall).assess_incident,
+        AssessActivities(runbooks, keywords, approvers, engine, oncall).assess_incident,
         notify.send_notification,
         notify.send_notifications,
         WarRoomActivities(engine, war_room, oncall=oncall, public_url=public_url).open_war_room,
@@ -90,14 +92,15 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
     """The worker on settings.task_queue, every part built from `settings` (the only Settings:
     commands, Prometheus, action modules, approvers, on-call files, public URL, delivery tries,
     the war-room provider, the server key that signs the acknowledge links in pages: the API's
-    own, Settings.secret_key or the one kept in the data dir). The action modules and the
-    on-call files are loaded here, so a broken one stops the worker at start (ActionModuleError /
-    OnCallError naming the file). The keyword parts replace one piece: `recovery` answers
-    run_action / run_check (the simulator's rehearsal), `send` replaces the channel delivery (a
-    rehearsal resolves who would be paged and sends nothing); `engine` None keeps no records (a
-    rehearsal: its timeline is the workflow's, and SQLAlchemy is never loaded); `worker_options`
-    go to temporalio's Worker."""
+    own, Settings.secret_key or the one kept in the data dir). The action modules, the on-call
+    files and the classification's keyword lists are loaded here, so a broken one stops the
+    worker at start (ActionModuleError / OnCallError / KeywordsError naming the file). The
+    keyword arguments replace one piece: `recovery` answers run_action / run_check (the
+    simulator's rehearsal), `send` replaces the channel delivery (a rehearsal resolves who would
+    be paged and sends nothing); `engine` None keeps no records (a rehearsal: its timeline is the
+    workflow's, and SQLAlchemy is never loaded); `worker_options` go to temporalio's Worker."""
     actions.load_modules(settings.action_modules)
+    keywords = load_keywords(settings.classification_file)
     # Re-read when a file changes (an edit, a PUT through the API); invalid at start: no worker.
     oncall = oncall or OnCallSource(settings.oncall_dir)
     war_room = war_room or provider_for(settings)
@@ -106,7 +109,7 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
     ack_key = server_key(settings.secret_key, settings.data_dir) if settings.public_url else b""
     return Worker(
         client, task_queue=settings.task_queue, workflows=WORKFLOWS,
-        activities=activities_for(engine, runbooks, channels, recovery, settings.approvers, oncall=oncall,
+        activities=activities_for(engine, runbooks, keywords, channels, recovery, settings.approvers, oncall=oncall,
                                   war_room=war_room, public_url=settings.public_url,
                                   delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
                                   send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours),
@@ -177,8 +180,10 @@ def main() -> None:
     logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(serve(settings))
-    except (RunbookError, actions.ActionModuleError, OnCallError, WarRoomError, tracing.TracingUnavailable) as err:
-        # An invalid runbook, action module, on-call file or war-room setting: the worker does not start.
+    except (RunbookError, actions.ActionModuleError, OnCallError, KeywordsError, WarRoomError,
+            tracing.TracingUnavailable) as err:
+        # An invalid runbook, action module, on-call file, keyword list or war-room setting: the
+        # worker does not start.
         print(f"worker refuses to start: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -1,7 +1,9 @@
 """assess_incident: classify, pick the runbook, look up known issues.
 
 Room: activities (I/O allowed). Reads runbook files from the worker's runbooks directory;
-the chosen runbook returns into workflow history and stays with the incident.
+the chosen runbook returns into workflow history and stays with the incident. So does the
+category with why it was given (the terms, and the keyword lists' version and digest): a later
+edit of the lists never reinterprets an incident.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from warroom.classify import classify_category
+from warroom.classify import Keywords, classify_category
 from warroom import records
 from warroom.oncall import OnCallConfig
 from warroom.runbooks import RunbookError, RunbookLibrary
@@ -40,9 +42,10 @@ def with_approvers(runbook: RunbookSpec, roles: dict[str, list[str]]) -> Runbook
 
 
 class AssessActivities:
-    def __init__(self, runbooks: RunbookLibrary, approvers: dict[str, list[str]] | None = None,
+    def __init__(self, runbooks: RunbookLibrary, keywords: Keywords, approvers: dict[str, list[str]] | None = None,
                  engine: Engine | None = None, oncall: Callable[[], OnCallConfig] | None = None) -> None:
         self.runbooks = runbooks
+        self.keywords = keywords  # the lists the worker loaded at start (warroom/keywords.py)
         self.approvers = approvers or {}
         self.engine = engine  # the records: known issues (none without it)
         self.oncall = oncall or OnCallConfig.empty
@@ -50,7 +53,8 @@ class AssessActivities:
     @activity.defn(name="assess_incident")
     def assess_incident(self, req: AssessRequest) -> AssessResult:
         a = req.alert
-        category = classify_category(a)
+        classified = classify_category(a, self.keywords)
+        category = classified.category
         try:
             runbook = req.runbook or self.runbooks.select(category=category, service=a.service,
                                                           priority=req.priority, labels=a.labels)
@@ -77,7 +81,7 @@ class AssessActivities:
         )
         policy = self.oncall().policy_for(service=a.service, priority=req.priority)
         activity.logger.info("assessed %s: %s, runbook %s", req.incident_id, category, runbook.name)
-        return AssessResult(category=category, runbook=runbook, known_issues=known,
+        return AssessResult(category=category, classified_by=classified.reason, runbook=runbook, known_issues=known,
                             route_to="on_duty" if known and req.priority == "P1" else "senior", impact=impact,
                             escalation_policy=policy.id if policy else "",
                             level_wait_seconds=policy.wait_seconds(MAX_LEVEL) if policy else [])

@@ -1,13 +1,19 @@
 """Classification: pure functions from a normalised alert to priority, category and ids.
 
-Room: shared library (warroom/): classification, pure, no I/O. Used by the starter (priority picks the workflow type) and
-by the assess activity (category, runbook).
+Room: shared library (warroom/): classification, pure, no I/O. Used by the starter (priority
+picks the workflow type) and by the assess activity (category, which picks the runbook). The
+category comes from words and phrases of the keyword lists (Keywords, which warroom/keywords.py
+builds from the YAML file); the rules are docs/classification.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
 
 from workflows.contracts import PRIORITIES, AlertInfo
 
@@ -22,26 +28,100 @@ SEVERITY_ALIASES = {
     "notice": "info", "debug": "info", "p3": "info", "p4": "info", "p5": "info", "none": "info",
 }
 
-CATEGORY_KEYWORDS: list[tuple[str, tuple[str, ...]]] = [
-    # Order matters: the first category with a matching keyword wins. ASCII keywords match
-    # at the start of a word ("auth" matches "authentication"); CJK ones anywhere.
-    ("SECURITY_BREACH", ("security", "breach", "leak", "intrusion", "安全", "泄露")),
-    ("AUTHENTICATION_FAILURE", ("login", "log in", "auth", "sign-in", "signin", "sso", "登录", "认证")),
-    ("AUTHORIZATION_ERROR", ("permission", "access denied", "forbidden", "unauthorized", "权限")),
-    ("DATA_INTEGRITY_ISSUE", ("data", "integrity", "replication", "corrupt", "数据丢失", "数据")),
-    ("PERFORMANCE_DEGRADATION", ("slow", "latency", "performance", "timeout", "慢", "延迟", "性能")),
-    ("CONFIGURATION_ERROR", ("config", "setting", "misconfig", "配置")),
-    ("EXTERNAL_DEPENDENCY_FAILURE", ("external", "dependency", "third-party", "third party", "vendor", "第三方")),
-    ("SYSTEM_UNAVAILABLE", ("down", "unavailable", "outage", "unreachable", "宕机", "无法访问")),
-]
-# Words that must stand alone: "data" is not "database", "down" is not "download".
-_WHOLE_WORDS = {"data", "down", "leak", "slow"}
-_CATEGORY_PATTERNS = [
-    (category, [re.compile(r"\b" + re.escape(w) + (r"\b" if w in _WHOLE_WORDS else ""))
-                if w.isascii() else re.compile(re.escape(w)) for w in words])
-    for category, words in CATEGORY_KEYWORDS
-]
+# The SPEC's categories (section 2), in its order. Which words name each one, and which wins
+# when several are named, is configuration: warroom/classification.yaml (warroom/keywords.py).
+CATEGORIES = (
+    "AUTHENTICATION_FAILURE", "AUTHORIZATION_ERROR", "PERFORMANCE_DEGRADATION", "SYSTEM_UNAVAILABLE",
+    "DATA_INTEGRITY_ISSUE", "SECURITY_BREACH", "CONFIGURATION_ERROR", "EXTERNAL_DEPENDENCY_FAILURE",
+)
 FALLBACK_CATEGORY = "SYSTEM_UNAVAILABLE"
+
+# Words: a run of letters and digits, except CJK, which is one token per character (Chinese
+# has no spaces; its terms match as whole runs of characters). Links name places, not problems.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+# CamelCase alert names read as words: InstanceDown, PostgreSQLReplicationLag, HTTP503Errors.
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """The words of a text, lower case: English split on anything but letters and digits and at
+    CamelCase humps, CJK one character each; full-width forms read as their ASCII ones."""
+    out: list[str] = []
+    for m in _TOKEN.finditer(_URL.sub(" ", unicodedata.normalize("NFKC", text))):
+        word = m.group()
+        out.extend(part.lower() for part in (_CAMEL.findall(word) if word.isascii() else [word]))
+    return out
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """The keyword lists, ready to match: every term's words -> (its category, or "" for a
+    look-alike, and the term as written). Built by warroom/keywords.py from the YAML file."""
+
+    version: str
+    order: tuple[str, ...]  # categories, the first wins
+    terms: dict[tuple[str, ...], tuple[str, str]]
+    digest: str = ""  # of the file's bytes: an edit that forgot to bump `version` still shows
+
+    @cached_property
+    def longest(self) -> int:
+        return max((len(k) for k in self.terms), default=1)
+
+    @staticmethod
+    def keys(term: str) -> set[tuple[str, ...]]:
+        """The word sequences a term matches: as written and in lower case ("MySQL" is split
+        at its hump like the alert's text, and matches "mysql" too)."""
+        return {k for k in (tuple(tokenize(term)), tuple(tokenize(term.lower()))) if k}
+
+    @classmethod
+    def build(cls, version: str, categories: Iterable[tuple[str, Iterable[str]]], look_alikes: Iterable[str] = (),
+              digest: str = "") -> Keywords:
+        categories = list(categories)
+        terms: dict[tuple[str, ...], tuple[str, str]] = {}
+        for category, words in [("", list(look_alikes)), *categories]:
+            for term in words:
+                terms.update(dict.fromkeys(cls.keys(term), (category, term)))
+        return cls(version=str(version), order=tuple(c for c, _ in categories), terms=terms, digest=digest)
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        """(category or "", term) of every term in the text, left to right, the longest term at
+        each place first; the words of a term are not matched again by a shorter one."""
+        words, found, i = tokenize(text), [], 0
+        while i < len(words):
+            for n in range(min(self.longest, len(words) - i), 0, -1):
+                hit = self.terms.get(tuple(words[i:i + n]))
+                if hit:
+                    found.append(hit)
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+    @property
+    def version_label(self) -> str:
+        return f"keyword lists {self.version}" + (f" (sha256 {self.digest})" if self.digest else "")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """An alert's category and why: the field and terms that decided it, and the lists used."""
+
+    category: str
+    field: str = ""  # title | description | alertname | label; "" when nothing matched
+    terms: tuple[str, ...] = ()
+    lists: str = ""  # Keywords.version_label
+
+    @property
+    def reason(self) -> str:
+        if self.field == "label":
+            return "the alert's category label"
+        said = (f"{', '.join(map(repr, self.terms))} in the {self.field}" if self.field else
+                f"no keyword in the {', '.join(_FIELDS[:-1])} or {_FIELDS[-1]}: the fallback")
+        return f"{said}; {self.lists}" if self.lists else said
+
 
 IMPACT_LEVELS = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 
@@ -84,15 +164,25 @@ def _impact_priority(alert: AlertInfo) -> str:
     return ""
 
 
-def classify_category(alert: AlertInfo) -> str:
+# What an alert says is wrong, most telling first. The service and the other labels name where
+# (they pick the runbook with the category), never what: "security-scanner" is not a breach.
+_FIELDS = ("title", "description", "alertname")
+
+
+def classify_category(alert: AlertInfo, keywords: Keywords) -> Classification:
+    """SPEC 2: the alert's own `category` label; else the first field (title, description,
+    alertname) that holds a keyword decides, by the lists' precedence; else the fallback."""
     explicit = (alert.labels.get("category") or "").strip().upper()
-    if explicit in {c for c, _ in CATEGORY_KEYWORDS}:
-        return explicit
-    text = " ".join([alert.title, alert.description, alert.service, *alert.labels.values()]).lower()
-    for category, patterns in _CATEGORY_PATTERNS:
-        if any(p.search(text) for p in patterns):
-            return category
-    return FALLBACK_CATEGORY
+    if explicit in CATEGORIES:
+        return Classification(explicit, "label", lists=keywords.version_label)
+    texts = (alert.title, alert.description, alert.labels.get("alertname", ""))
+    for name, text in zip(_FIELDS, texts, strict=True):
+        found = [(c, t) for c, t in keywords.find(text) if c]
+        if found:
+            best = min((c for c, _ in found), key=keywords.order.index)
+            terms = tuple(dict.fromkeys(t for c, t in found if c == best))
+            return Classification(best, name, terms, keywords.version_label)
+    return Classification(FALLBACK_CATEGORY, lists=keywords.version_label)
 
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._:@=+-]{1,200}$")  # no "/": ids are URL path segments

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
     runbooks_dir: Path = Field(default_factory=_default_runbooks_dir)
+    # The keyword lists that classify alerts (docs/classification.md); default: the shipped ones
+    # (package data, in every install). Read by the worker at start, like the runbooks.
+    classification_file: Path = Path(__file__).resolve().parent / "classification.yaml"
     log_level: str = "INFO"
     # glibc malloc arenas of the worker process (docs/production.md): 0 = glibc's default (8 per
     # core). Every thread that allocates (activity threads, page threads, temporalio's core) gets

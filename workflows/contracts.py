@@ -424,6 +424,10 @@ class AssessResult:
     # each level's wait before the next; the engine's ack SLA is the ceiling of every wait.
     escalation_policy: str = ""
     level_wait_seconds: list[int] = field(default_factory=list)
+    # Why this category, in words: the alert's label, or the terms and the field they were in,
+    # with the keyword lists' version and digest (warroom.classify.Classification.reason). On the
+    # timeline, so a later edit of the lists never reinterprets the incident.
+    classified_by: str = ""
 
 
 @dataclass

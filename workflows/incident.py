@@ -87,7 +87,8 @@ class IncidentResponse(IncidentCore):
         self.s.steps = [StepState(id=a.id, kind=a.kind, title=a.title) for a in res.runbook.recover]
         self.s.steps += [StepState(id=c.id, kind=c.kind, title=c.title, stage="verify") for c in res.runbook.verify]
         self.b.initial_targets = self._initial_targets(res)
-        self._enter("notify", category=res.category, runbook=res.runbook.name,
+        self._enter("notify", category=res.category,
+                    **({"classified_by": res.classified_by} if res.classified_by else {}), runbook=res.runbook.name,
                     runbook_version=res.runbook.version, known_issues=len(res.known_issues),
                     route_to=res.route_to, impact=res.impact or None,
                     **({"escalation_policy": res.escalation_policy} if res.escalation_policy else {}))

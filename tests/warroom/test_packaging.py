@@ -9,8 +9,9 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from warroom import oncall, runbooks
+from warroom import keywords, oncall, runbooks
 from warroom.delivery import messages
+from warroom.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "warroom"
@@ -24,7 +25,9 @@ def shipped() -> set[Path]:
 
 def test_schemas_and_templates_are_package_data() -> None:
     files = shipped()
-    for path in (runbooks.SCHEMA_PATH, oncall.SCHEMA_PATH):
+    # the keyword lists are not examples: classification needs them in every install
+    for path in (runbooks.SCHEMA_PATH, oncall.SCHEMA_PATH, keywords.SCHEMA_PATH,
+                 Settings.model_fields["classification_file"].default):
         assert path.resolve().is_relative_to(PACKAGE) and path.resolve() in files, path
     templates = {p.resolve() for p in messages.TEMPLATE_DIR.glob("*/*.j2")}
     assert templates and templates <= files

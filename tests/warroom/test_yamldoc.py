@@ -11,7 +11,7 @@ import yaml
 from warroom import yamldoc
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = sorted(p for d in ("runbooks", "oncall", "tests/replay", "examples") for p in (REPO / d).rglob("*.yaml"))
+SHIPPED = sorted(p for d in ("runbooks", "oncall", "tests/replay", "examples", "warroom") for p in (REPO / d).rglob("*.yaml"))
 
 
 def _slow(text: str, loader: type) -> yamldoc.Doc:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from warroom.cli.classification import classification_app
 from warroom.cli.console import console_app
 from warroom.cli.incidents import incidents_app
 from warroom.cli.keys import integrations_app, keys_app
@@ -112,6 +113,7 @@ def simulate(
 app.add_typer(keys_app, name="keys")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(runbooks_app, name="runbooks")
+app.add_typer(classification_app, name="classification")
 app.command("report", help="An incident's post-incident report (Markdown, or --format html).")(report_command)
 app.command("stats", help="SLA figures per priority: MTTA, MTTR, attainments, rates.")(stats_command)
 

@@ -52,6 +52,7 @@ def scenario_files(paths: list[Path]) -> list[Path]:
 
 def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     from warroom.cli import simulate as sim
+    from warroom.keywords import KeywordsError
     from warroom.oncall import OnCallError
     from warroom.runbooks import RunbookError
     from warroom.runbooks.actions import ActionModuleError
@@ -86,7 +87,7 @@ def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         typer.echo("interrupted: the test server and worker are stopped", err=True)
         return EXIT_INTERRUPTED
-    except (RunbookError, OnCallError, ActionModuleError) as err:  # what stops a worker at start
+    except (RunbookError, OnCallError, KeywordsError, ActionModuleError) as err:  # what stops a worker at start
         typer.echo(f"error: the rehearsal's worker cannot start: {err}", err=True)
         return EXIT_ERROR
     if as_json and not single:
@@ -177,8 +178,9 @@ def _print_text(o: ScenarioRun) -> None:
     assert o.result is not None
     inc = o.result["incident"]
     table = Table(title=f"{inc['priority']} {inc['title']}  ({inc['incident_id']})\n{o.path}", show_lines=False)
-    for col in ("offset", "event", "actor", "details"):
-        table.add_column(col, overflow="fold")
+    for col in ("offset", "event", "actor"):  # as `incidents show`: long details fold, never these
+        table.add_column(col, no_wrap=True)
+    table.add_column("details", overflow="fold")
     for row in o.result["timeline"]:
         table.add_row(format_offset(row["offset_seconds"]), row["type"], row["actor"], describe(row))
     console.print(table)

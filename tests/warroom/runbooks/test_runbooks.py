@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from api.routes.runbooks import router
-from warroom.classify import CATEGORY_KEYWORDS
+from warroom.classify import CATEGORIES
 from warroom.cli.main import app as cli
 from warroom.runbooks import RunbookError, RunbookLibrary, load_runbook, schema, validate_text
 from workflows.contracts import ActionSpec, CheckSpec
@@ -89,7 +89,7 @@ MINIMAL = "name: x\nversion: '1'\n"
 
 def test_schema_categories_are_the_classifier_categories() -> None:
     enum = schema()["$defs"]["category"]["enum"]
-    assert sorted(enum) == sorted(c for c, _ in CATEGORY_KEYWORDS)
+    assert sorted(enum) == sorted(CATEGORIES)
 
 
 def test_unknown_top_level_field() -> None:
