@@ -143,8 +143,19 @@ GENERATION = Patch(
               "PATCHES and their old branches go together",
 )
 
+DEADLINES_FROM_DUE = Patch(
+    "deadlines-from-due",
+    why="a repeating deadline (the ack window after an escalation, review and manual-step reminders) "
+        "is next due one interval after it was due, not after it was handled, so a loaded worker "
+        "never drifts it late, and one that came due during an outage fires once on recovery; a "
+        "deadline that an action overtook (both in one activation: the worker or server was down or "
+        "busy when it fell due) is recorded as `deadline.missed` instead of vanishing (issue 14)",
+    histories=("p0-service-levels",),
+    deprecate="when no incident started before the commit that added it (2026-12) is open",
+)
+
 # Asked after GENERATION by every run, old or new, in this order. Append only.
-LATER: tuple[Patch, ...] = ()
+LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE,)
 
 ALL: tuple[Patch, ...] = (*PATCHES, *GENERATION_PATCHES, GENERATION, *LATER)
 

@@ -6,6 +6,7 @@ import pytest
 
 from tests.helpers import MINUTE, advance_to, at_minutes, get_state, minutes, pages, running_worker, start
 from warroom import client as temporal
+from workflows.policy import default_policy
 
 
 async def test_p0_without_ack_escalates_at_15_minutes_and_pages_next_level(env, engine, task_queue):
@@ -121,8 +122,11 @@ async def test_resolve_target_escalates_and_notifies_management(env, engine, tas
 
 
 async def test_no_progress_after_ack_climbs_the_ladder(env, engine, task_queue):
+    # the ladder alone: silence (two silent stakeholder updates) escalates too, tested apart
+    policy = default_policy()
+    policy.priorities["P1"].silence_intervals = 0
     async with running_worker(env.client, task_queue, engine):
-        h = await start(env.client, task_queue, priority="P1")
+        h = await start(env.client, task_queue, priority="P1", policy=policy)
         await advance_to(env, h, 1)
         await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 125)
