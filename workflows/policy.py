@@ -25,8 +25,8 @@ def default_policy() -> ResponsePolicy:
     shared = {"silence_intervals": SILENCE_INTERVALS, "nudge_percent": NUDGE_PERCENT}
     ladder = [30 * MIN, HOUR, 2 * HOUR]  # no progress: L2 after 30 min, L3 after 1 h, vendor after 2 h
 
-    def team() -> dict:  # fresh lists and dicts for each priority
-        return {"top_level": TEAM_TOP_LEVEL, "briefings": {}, "resolve_notify": [], **shared}
+    def team() -> dict:  # fresh lists and dicts for each priority; tickets send no stakeholder updates
+        return {"top_level": TEAM_TOP_LEVEL, "briefings": {}, "resolve_notify": [], "nudge_percent": NUDGE_PERCENT}
 
     p = {
         "P0": PriorityPolicy(
