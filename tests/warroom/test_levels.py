@@ -161,3 +161,16 @@ def test_warroom_levels_show_says_what_is_in_force(tmp_path: Path, monkeypatch: 
     path.write_text("version: 2\n")
     broken = runner.invoke(app, ["levels", "show"])
     assert broken.exit_code == 2 and "version: must be 1" in broken.output
+
+
+SOP_SCENARIOS = ["p0-silence-escalates", "p1-ack-nudge", "p4-question-stays-in-team"]
+
+
+def test_the_service_level_rules_rehearse_as_their_scenarios_expect() -> None:
+    """runbooks/scenarios/: silence escalates, the pre-breach nudge, a P4 stays in the team;
+    `warroom simulate` exits 1 when a scenario misses its `expect:` section."""
+    res = runner.invoke(app, ["simulate", "--json", *(str(REPO / "runbooks" / "scenarios" / f"{name}.yaml")
+                                                        for name in SOP_SCENARIOS)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [(Path(s["path"]).stem, s["verdict"]) for s in out["scenarios"]] == [(n, "passed") for n in SOP_SCENARIOS]
