@@ -103,6 +103,13 @@ class ResponsePolicy:
     def of(self, priority: str) -> PriorityPolicy:
         return self.priorities[priority]
 
+    def sla(self, priority: str) -> dict[str, int] | None:
+        """The priority's service levels as written on the events that set a priority (`sla` on
+        `triggered`, `priority.changed`): the reports judge each SLA against the numbers in force."""
+        pp = self.priorities.get(priority)
+        return None if pp is None else {"ack": pp.ack_seconds, "update": pp.update_seconds,
+                                        "resolve": pp.resolve_seconds, "review": pp.review_seconds}
+
 
 # --------------------------------------------------------------------------- runbooks
 

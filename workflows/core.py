@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -62,10 +60,9 @@ with workflow.unsafe.imports_passed_through():
         SubmitReview,
         TimelineEvent,
     )
-    from workflows.deadlines import Due, Facts, auto_level, numbers, pending, view
+    from workflows.deadlines import Facts, auto_level, numbers, overtaken, pending, view
     from workflows.patches import (
         BATCHED_PAGES,
-        DEADLINES_FROM_DUE,
         ONCALL_LEVEL_WAITS,
         ORDERED_WAKEUPS,
         QUIET_RUN_END,
@@ -79,9 +76,6 @@ with workflow.unsafe.imports_passed_through():
 
 # Events that change no deadline: recording them must not re-plan the timers.
 _NO_REPLAN = frozenset({"alert.received", "notification.sent", "notification.failed", "delivery.failed"})
-# The deadlines that escalate or page up when they pass: an action that makes one moot after it
-# fell due (both handled in one activation) leaves it on the timeline as `deadline.missed`.
-_MISSABLE = frozenset({"ack", "progress", "resolve", "review_overdue"})
 
 
 def refuse(reason: str) -> ApplicationError:
@@ -140,7 +134,7 @@ class IncidentCore:
             self._event("triggered", actor=a.source or "system", title=a.title, priority=self.s.priority,
                         priority_reason=inp.priority_reason or None, service=a.service or None,
                         dedup_key=a.dedup_key or None, description=a.description or None,
-                        sla=self._sla_of(self.s.priority))
+                        sla=self.policy.sla(self.s.priority))
 
     def _replan(self) -> None:
         self._plan += 1
@@ -165,15 +159,6 @@ class IncidentCore:
         self.s.phase = phase
         if phase != "closed":
             self._event("phase.started", phase=phase)
-
-    def _sla_of(self, priority: str) -> dict[str, int] | None:
-        """The priority's service levels as the run has them (its input), on the events that set a
-        priority: the reports judge each SLA against the numbers in force at that moment."""
-        pp = self.policy.priorities.get(priority)
-        if pp is None:
-            return None
-        return {"ack": pp.ack_seconds, "update": pp.update_seconds, "resolve": pp.resolve_seconds,
-                "review": pp.review_seconds}
 
     def _pp(self) -> PriorityPolicy:
         """The current priority's numbers in force (deadlines.numbers)."""
@@ -291,27 +276,6 @@ class IncidentCore:
 
     def _deadlines(self) -> Deadlines:
         return view(self._facts())
-
-    @contextmanager
-    def _acting(self, action: str, by: str) -> Iterator[None]:
-        """Around a handler that changes the state (patch deadlines-from-due): an escalating
-        deadline that was already due when the action was handled, and is no longer due after
-        it, was overtaken by the action in one activation (the worker or the server was down or
-        busy when it fell due). It is recorded as `deadline.missed`, and not paged: the action
-        made it moot, as an acknowledgement stops PagerDuty's and Grafana OnCall's escalations
-        (docs/engine.md, "A deadline and an action in one activation")."""
-        if DEADLINES_FROM_DUE not in self.patches:
-            yield
-            return
-        now = workflow.now()
-        passed: list[Due] = [d for d in pending(self._facts()) if d.at <= now and d.timer.name in _MISSABLE]
-        yield
-        if passed:
-            still = {d.name for d in pending(self._facts()) if d.at <= now}
-            for d in passed:
-                if d.name not in still:
-                    self._event("deadline.missed", deadline=d.name, due=d.at, overtaken_by=action, by=by,
-                                late_seconds=int((now - d.at).total_seconds()))
 
     async def _timer_loop(self) -> None:
         # Alarms are never cancelled (waits.Waits.alarm): one no longer needed rings, finds
@@ -453,7 +417,7 @@ class IncidentCore:
         if s.status == "resolved" and s.alert_count > 1:
             self._reopen(a.source or "source", "alert fired again after resolution")
             return
-        with self._acting("alert_received", a.source or "source"):
+        with overtaken(self, "alert_received", a.source or "source"):
             self._alert_impact(a, starting=s.alert_count <= 1)
 
     @workflow.signal(name="alerts_received")
@@ -486,7 +450,7 @@ class IncidentCore:
             last = sig.alerts[-1]
             self._reopen(last.source or "source", "alert fired again after resolution")
             return
-        with self._acting("alerts_received", sig.alerts[-1].source or "source"):
+        with overtaken(self, "alerts_received", sig.alerts[-1].source or "source"):
             for i, a in enumerate(sig.alerts):
                 self._alert_impact(a, starting=first and i == 0)
 
@@ -508,7 +472,7 @@ class IncidentCore:
     @workflow.signal(name="alert_resolved")
     def alert_resolved(self, sig: AlertResolved) -> None:
         source = sig.source or "source"
-        with self._acting("alert_resolved", source):
+        with overtaken(self, "alert_resolved", source):
             self._event("alert.resolved", actor=source, summary=sig.summary or None)
             if self.s.status in OPEN_STATUSES and not self.b.resolve_requested_by:
                 self.b.resolve_requested_by = source
@@ -520,7 +484,7 @@ class IncidentCore:
     def acknowledge(self, a: Acknowledge) -> IncidentState:
         s = self.s
         now = workflow.now()
-        with self._acting("acknowledge", a.by):
+        with overtaken(self, "acknowledge", a.by):
             s.status = "acknowledged"
             s.acknowledged_by, s.acknowledged_at = a.by, now
             self._event("acknowledged", actor=a.by, note=a.note or None,
@@ -560,7 +524,7 @@ class IncidentCore:
     @workflow.update(name="post_update")
     def post_update(self, u: PostUpdate) -> IncidentState:
         now = workflow.now()
-        with self._acting("post_update", u.by):
+        with overtaken(self, "post_update", u.by):
             self.s.latest_update = EngineerUpdate(by=u.by, message=u.message, at=now)
             self.b.updated_since_tick = True
             self._progress()
@@ -578,7 +542,7 @@ class IncidentCore:
 
     @workflow.update(name="escalate")
     def escalate(self, e: Escalate) -> IncidentState:
-        with self._acting("escalate", e.by):
+        with overtaken(self, "escalate", e.by):
             self._escalate_to(e.to_level or self.s.escalation_level + 1, "manual", e.by, note=e.reason)
         return self._view()
 
@@ -592,7 +556,7 @@ class IncidentCore:
 
     @workflow.update(name="change_priority")
     def change_priority(self, c: ChangePriority) -> IncidentState:
-        with self._acting("change_priority", c.by):
+        with overtaken(self, "change_priority", c.by):
             self._change_priority(c.by, c.priority, c.reason)
         return self._view()
 
@@ -614,7 +578,7 @@ class IncidentCore:
             b.ack_window_start = workflow.now()  # the new priority's page gives a fresh ack window
         self._event("priority.changed", actor=by, **{"from": old, "to": to, "reason": reason,
                                                       "direction": "upgrade" if to < old else "downgrade"},
-                    sla=self._sla_of(to))
+                    sla=self.policy.sla(to))
         if to < old:
             for t in self._stakeholders():
                 self._page("UPDATE", t, self._subject(f"upgraded from {old}"), f"Reason: {reason}\n{self._brief()}")
@@ -627,7 +591,7 @@ class IncidentCore:
 
     @workflow.update(name="complete_step")
     def complete_step(self, c: CompleteStep) -> IncidentState:
-        with self._acting("complete_step", c.by):
+        with overtaken(self, "complete_step", c.by):
             self.b.completed_steps[c.step] = c.result or "done"
             self.b.step_reminders.pop(c.step, None)
             self._progress()
@@ -669,7 +633,7 @@ class IncidentCore:
 
     @workflow.update(name="resolve")
     def resolve(self, r: Resolve) -> IncidentState:
-        with self._acting("resolve", r.by):
+        with overtaken(self, "resolve", r.by):
             self.b.resolve_requested_by = r.by
             self.b.resolve_details = {"resolution": r.resolution, "root_cause": r.root_cause}
             self._progress()
@@ -685,7 +649,7 @@ class IncidentCore:
 
     @workflow.update(name="submit_review")
     def submit_review(self, r: SubmitReview) -> IncidentState:
-        with self._acting("submit_review", r.by):
+        with overtaken(self, "submit_review", r.by):
             self.s.review = Review(by=r.by, root_cause=r.root_cause, contributing_factors=r.contributing_factors,
                                    lessons=r.lessons, action_items=r.action_items, submitted_at=workflow.now())
             items = [dataclasses.asdict(i) if isinstance(i, ActionItem) else i for i in r.action_items]
@@ -704,7 +668,7 @@ class IncidentCore:
 
     @workflow.update(name="reopen")
     def reopen(self, r: Reopen) -> IncidentState:
-        with self._acting("reopen", r.by):
+        with overtaken(self, "reopen", r.by):
             self._reopen(r.by, r.reason)
         return self._view()
 

@@ -19,7 +19,8 @@ interval fires once on recovery and starts again from then (`repeat_from`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -64,6 +65,7 @@ class IncidentCore(Protocol):
     def _stakeholders(self) -> list[str]: ...
     def _brief(self) -> str: ...
     def _escalate_to(self, level: int, reason: str, actor: str, note: str = "") -> None: ...
+    def _facts(self) -> Facts: ...
 
 
 def secs(n: float) -> timedelta:
@@ -410,3 +412,32 @@ def view(f: Facts) -> Deadlines:
         s.resolved_at and pp.review_seconds and s.review is None) else None
     return Deadlines(ack_due=d.get("ack"), next_update_due=d.get("update"),
                      resolve_due=d.get("resolve"), review_due=review_due)
+
+
+# --------------------------------------------------------------------------- overtaken by an action
+
+# The deadlines that escalate or page up when they pass: an action that makes one moot after it
+# fell due (both handled in one activation) leaves it on the timeline as `deadline.missed`.
+MISSABLE = frozenset({"ack", "progress", "resolve", "review_overdue"})
+
+
+@contextmanager
+def overtaken(wf: IncidentCore, action: str, by: str) -> Iterator[None]:
+    """Around a handler that changes the state (patch deadlines-from-due): an escalating
+    deadline that was already due when the action was handled, and is no longer due after it,
+    was overtaken by the action in one activation (the worker or the server was down or busy
+    when it fell due). It is recorded as `deadline.missed`, and not paged: the action made it
+    moot, as an acknowledgement stops PagerDuty's and Grafana OnCall's escalations
+    (docs/engine.md, "A deadline and an action in one activation")."""
+    if DEADLINES_FROM_DUE not in wf.patches:
+        yield
+        return
+    now = workflow.now()
+    passed = [d for d in pending(wf._facts()) if d.at <= now and d.timer.name in MISSABLE]
+    yield
+    if passed:
+        still = {d.name for d in pending(wf._facts()) if d.at <= now}
+        for d in passed:
+            if d.name not in still:
+                wf._event("deadline.missed", deadline=d.name, due=d.at, overtaken_by=action, by=by,
+                          late_seconds=int((now - d.at).total_seconds()))

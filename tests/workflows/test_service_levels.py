@@ -5,7 +5,6 @@ and deadlines that repeat from when they were due."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from tests.helpers import (
     MINUTE,
@@ -21,7 +20,6 @@ from tests.helpers import (
 from warroom import client as temporal
 from warroom.levels import check_text
 from workflows.contracts import ActionSpec, ResponsePolicy, RunbookSpec
-from workflows.policy import default_policy
 
 SECOND = timedelta(seconds=1)
 
