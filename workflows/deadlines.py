@@ -236,8 +236,7 @@ def _escalate_unacknowledged(wf: IncidentCore, d: Due, now: datetime) -> None:
 def _nudge(wf: IncidentCore, d: Due, now: datetime) -> None:
     s, b, pp = wf.s, wf.b, wf._pp()
     b.nudged_window = b.ack_window_start
-    assert b.ack_window_start is not None
-    due = b.ack_window_start + secs(pp.ack_seconds)
+    due = (b.ack_window_start or now) + secs(pp.ack_seconds)
     if now >= due:
         return  # handled after an outage: the ack deadline is past too, and escalates now
     target = f"oncall:L{s.escalation_level}"

@@ -174,3 +174,24 @@ def test_the_service_level_rules_rehearse_as_their_scenarios_expect() -> None:
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert [(Path(s["path"]).stem, s["verdict"]) for s in out["scenarios"]] == [(n, "passed") for n in SOP_SCENARIOS]
+
+
+def test_the_worker_and_the_api_refuse_to_start_on_an_invalid_file(tmp_path: Path) -> None:
+    """The file is read at start: a broken one stops both, naming the line and field."""
+    import os
+    import subprocess
+    import sys
+
+    from api.app import create_app
+    from warroom.settings import Settings
+
+    bad = tmp_path / "levels.yaml"
+    bad.write_text("version: 1\npriorities:\n  P1:\n    ack: half an hour\n")
+    env = {**os.environ, "WARROOM_SERVICE_LEVELS": str(bad), "WARROOM_DATA_DIR": str(tmp_path / "data"),
+           "WARROOM_DATABASE_URL": "", "WARROOM_TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    done = subprocess.run([sys.executable, "worker.py"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "worker refuses to start" in done.stderr and f"{bad}:4: priorities.P1.ack" in done.stderr
+    with pytest.raises(ServiceLevelsError, match="priorities.P1.ack"):
+        create_app(Settings(service_levels=bad, data_dir=tmp_path / "data"))
