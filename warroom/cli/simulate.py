@@ -356,8 +356,9 @@ class Simulator:
         self.rehearsal.play(sc.outcomes)
         settings, task_queue = self.settings, self.task_queue
         refused: list[dict[str, Any]] = []
+        policy = policy or self.levels.policy_for(sc.alert.service)
         t = await temporal.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
-                                   policy=policy or self.levels.policy_for(sc.alert.service), runbook=runbook,
+                                   policy=policy, runbook=runbook,
                                    tier1_services=settings.tier1_services)
         start = (await temporal.state(env.client, t.incident_id)).created_at
         assert start is not None
@@ -370,8 +371,7 @@ class Simulator:
         for ev in sc.events:
             await sleep_to(ev.at)
             try:
-                await _apply(env, t, sc, ev, task_queue, settings.tier1_services,
-                             self.levels.policy_for(sc.alert.service))
+                await _apply(env, t, sc, ev, task_queue, settings.tier1_services, policy)
             except (temporal.ActionRefused, temporal.UnknownIncident) as err:
                 refused.append({"offset_seconds": int(ev.at.total_seconds()), "line": ev.line,
                                 "event": ev.kind, "reason": str(err)})
