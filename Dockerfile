@@ -40,6 +40,8 @@ RUN groupadd --system --gid 10001 warroom \
 #    /app/runbooks, or point WARROOM_RUNBOOKS_DIR elsewhere.
 WORKDIR /app
 COPY runbooks/ ./runbooks/
+# The shipped service-levels files (the defaults, and every timer in seconds for rehearsals).
+COPY levels/ ./levels/
 
 # 5. On-call files (people, schedules, escalation policies): a directory the service user may
 #    write, since admins PUT them through the API. The schema and examples ship beside it.

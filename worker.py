@@ -28,6 +28,7 @@ from activities.war_room import WarRoomActivities
 from warroom import logs, records, tracing
 from warroom.classify import Keywords
 from warroom.keywords import KeywordsError, load_keywords
+from warroom.levels import ServiceLevelsError, load_levels
 from warroom.runbooks import actions
 from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
 from warroom.runbooks import RunbookError, RunbookLibrary
@@ -134,14 +135,17 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     engine = records.make_engine(settings.db_url())
     records.create_schema(engine)
     runbooks = RunbookLibrary(settings.runbooks_dir)
+    # The starters put the service levels into each incident's input; the worker checks the file
+    # it shares with them at start, so a broken one is found before any incident needs it.
+    levels = load_levels(settings.service_levels)
     client = await Client.connect(settings.temporal_address, namespace=settings.namespace,
                                   data_converter=DATA_CONVERTER,
                                   runtime=metrics_runtime(settings.worker_metrics_address),
                                   interceptors=tracing.interceptors(settings.otel_tracing, "warroom-worker"))
     worker = build_worker(client, settings, engine=engine, runbooks=runbooks)
     log = logging.getLogger("warroom")
-    log.info("worker on %s, task queue %s, %d runbooks", settings.temporal_address,
-             settings.task_queue, len(runbooks.entries))
+    log.info("worker on %s, task queue %s, %d runbooks, service levels: %s", settings.temporal_address,
+             settings.task_queue, len(runbooks.entries), levels.source)
     if settings.worker_metrics_address:
         log.info("worker metrics for Prometheus at http://%s/metrics", settings.worker_metrics_address)
     log.info("recovery: commands %s, python actions %s, prometheus %s", sorted(settings.commands) or "none",
@@ -180,10 +184,10 @@ def main() -> None:
     logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(serve(settings))
-    except (RunbookError, actions.ActionModuleError, OnCallError, KeywordsError, WarRoomError,
+    except (RunbookError, actions.ActionModuleError, OnCallError, KeywordsError, WarRoomError, ServiceLevelsError,
             tracing.TracingUnavailable) as err:
-        # An invalid runbook, action module, on-call file, keyword list or war-room setting: the
-        # worker does not start.
+        # An invalid runbook, action module, on-call file, keyword list, war-room setting, service-levels
+        # file or tracing setting: the worker does not start.
         print(f"worker refuses to start: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 

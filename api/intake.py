@@ -24,9 +24,9 @@ from api.sources import Parsed, SourceEvent
 from api.sources.custom import CustomMapping, compile_mapping
 from warroom import client as temporal
 from warroom.classify import fallback_dedup_key, incident_workflow_id
+from warroom.levels import load_levels
 from warroom.settings import Settings
 from workflows.contracts import AlertInfo
-from workflows.policy import default_policy
 
 # One signal-with-start carries at most this many alerts, and about this many bytes of their
 # text (Temporal warns on payloads over 512 KB and refuses them over 2 MB).
@@ -59,6 +59,9 @@ class Intake:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Every incident starts with its service's numbers, carried in its input (an invalid
+        # file stops the API at start: ServiceLevelsError names each problem).
+        self.levels = load_levels(settings.service_levels)
         self.mappings: dict[str, CustomMapping] = {}  # compiled once per integration key (by key id)
         # Alerts of one dedup key are coalesced: while a signal-with-start for the key is in
         # flight, the alerts that arrive queue here, and the next one carries them all. Each
@@ -172,7 +175,8 @@ class Intake:
                 try:
                     t = await temporal.trigger_many(
                         client, [w.alert for w in batch], task_queue=self.settings.task_queue,
-                        policy=default_policy(), tier1_services=self.settings.tier1_services,
+                        policy=self.levels.policy_for(batch[0].alert.service),
+                        tier1_services=self.settings.tier1_services,
                         known=self._known(incident_workflow_id(key)))
                 except Exception as err:  # noqa: BLE001 - handed to each sender (503 when Temporal is away)
                     for w in batch:

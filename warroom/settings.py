@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     approvers: dict[str, list[str]] = Field(default_factory=dict)
     # On-call configuration (docs/oncall.md): people, schedules, escalation policies, roles.
     oncall_dir: Path = Path("oncall")
+    # The service-levels file (docs/service-levels.md): every priority's SLAs and timers, per
+    # service tier; None = the built-in defaults (levels/service-levels.yaml says what they are).
+    # Read at start by the API and the worker; an invalid file stops them.
+    service_levels: Path | None = None
     # The address people reach the API at, for links in pages and war rooms ("" = no link).
     public_url: str = ""
     # The server's HMAC key for console sessions and the acknowledge links in pages (a secret

@@ -1,4 +1,6 @@
-"""The one timestamp parser: ISO 8601 as senders, people and databases write it, to aware UTC.
+"""The one timestamp parser: ISO 8601 as senders, people and databases write it, to aware UTC;
+and the one duration parser (`20m`, `1h30m`, `90s`) of the files people write (scenarios,
+service levels).
 
 Room: shared library (pure, no I/O). Used by the alert sources, the API's query parameters,
 the CLI's options, the on-call files and the records readers.
@@ -12,9 +14,10 @@ is refused, because guessing a zone at 3 a.m. pages the wrong person.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 
-__all__ = ["NaiveTimeError", "TimeFormatError", "parse_time", "utc"]
+__all__ = ["NaiveTimeError", "TimeFormatError", "parse_duration", "parse_time", "utc"]
 
 
 _DATE_THEN_SIGN = re.compile(r"^\d{4}-\d{2}-\d{2}[+-]")
@@ -62,3 +65,20 @@ def utc(value: str | datetime | None) -> datetime | None:
     if value is None or value == "":
         return None
     return parse_time(value)
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
+                       r"(?:(\d+(?:\.\d+)?)s)?\s*$")
+
+
+def parse_duration(raw: Any) -> timedelta:
+    """'20m', '1h30m', '26h', '2d', '90s' or a number of seconds; ValueError otherwise."""
+    if isinstance(raw, bool):
+        raise ValueError("not a duration")
+    if isinstance(raw, int | float):
+        return timedelta(seconds=raw)
+    m = _DURATION.match(str(raw))
+    if not m or not any(m.groups()):
+        raise ValueError(f"{raw!r} is not a duration like 20m, 1h30m, 26h or 90s")
+    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s)

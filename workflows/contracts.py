@@ -42,7 +42,12 @@ TICKET_WORKFLOW = "Ticket"
 
 @dataclass
 class PriorityPolicy:
-    """Service levels of one priority (SPEC section 2). Seconds, so tests can shrink them."""
+    """Service levels of one priority (SPEC section 2). Seconds, so tests can shrink them.
+
+    Built from the service-levels file (warroom/levels.py, docs/service-levels.md) by the
+    starter and carried in the input. The fields after `war_room` came with that file; their
+    defaults are what a run did before them, so the input of a run started earlier (which has
+    none of them) keeps it doing exactly that."""
 
     priority: str
     ack_seconds: int
@@ -51,6 +56,26 @@ class PriorityPolicy:
     review_seconds: int = 0  # 0: no post-incident review for this priority
     stakeholders: list[str] = field(default_factory=list)
     war_room: bool = False
+    # The highest level an automatic escalation reaches (ack SLA, no progress, resolve target,
+    # silence, failed verification); there it pages that level again. A person may go higher.
+    top_level: int = MAX_LEVEL
+    # Silence after acknowledgement that lifts the level (L2, L3, vendor); None: the escalation's.
+    no_progress_seconds: list[int] | None = None
+    # Who is briefed and when, after the trigger: {target: seconds}. None: management after
+    # escalation.management_notify_seconds, for P0 only (runs from before the file).
+    briefings: dict[str, int] | None = None
+    # Who is told (FOLLOW_UP) when the resolve target passes, besides the escalation.
+    resolve_notify: list[str] = field(default_factory=lambda: ["management"])
+    # Stakeholder-update intervals in a row without an engineer update, after acknowledgement,
+    # that escalate one level; 0: never.
+    silence_intervals: int = 0
+    # At this percentage of the ack SLA the level being waited on is nudged (one page); 0: never.
+    nudge_percent: int = 0
+
+    def ladder(self, escalation: EscalationTimers) -> list[int]:
+        """The no-progress waits in force: this priority's, else the escalation's."""
+        return list(self.no_progress_seconds) if self.no_progress_seconds is not None else \
+            list(escalation.no_progress_seconds)
 
 
 @dataclass
@@ -77,6 +102,13 @@ class ResponsePolicy:
 
     def of(self, priority: str) -> PriorityPolicy:
         return self.priorities[priority]
+
+    def sla(self, priority: str) -> dict[str, int] | None:
+        """The priority's service levels as written on the events that set a priority (`sla` on
+        `triggered`, `priority.changed`): the reports judge each SLA against the numbers in force."""
+        pp = self.priorities.get(priority)
+        return None if pp is None else {"ack": pp.ack_seconds, "update": pp.update_seconds,
+                                        "resolve": pp.resolve_seconds, "review": pp.review_seconds}
 
 
 # --------------------------------------------------------------------------- runbooks
@@ -305,6 +337,9 @@ class Bookkeeping:
     initial_targets: list[str] = field(default_factory=list)
     level_wait_seconds: list[int] = field(default_factory=list)  # the escalation policy's, per level
     fingerprints: list[str] = field(default_factory=list)  # of the distinct alerts counted so far
+    briefed: list[str] = field(default_factory=list)  # briefing targets told (PriorityPolicy.briefings)
+    silent_intervals: int = 0  # stakeholder intervals in a row without an engineer update, since acknowledged
+    nudged_window: datetime | None = None  # the ack window (its start) whose level was nudged
 
 
 @dataclass

@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitReview,
         TimelineEvent,
     )
-    from workflows.deadlines import Facts, numbers, pending, view
+    from workflows.deadlines import Facts, auto_level, numbers, overtaken, pending, view
     from workflows.patches import (
         BATCHED_PAGES,
         ONCALL_LEVEL_WAITS,
@@ -133,7 +133,8 @@ class IncidentCore:
             a = inp.alert
             self._event("triggered", actor=a.source or "system", title=a.title, priority=self.s.priority,
                         priority_reason=inp.priority_reason or None, service=a.service or None,
-                        dedup_key=a.dedup_key or None, description=a.description or None)
+                        dedup_key=a.dedup_key or None, description=a.description or None,
+                        sla=self.policy.sla(self.s.priority))
 
     def _replan(self) -> None:
         self._plan += 1
@@ -416,7 +417,8 @@ class IncidentCore:
         if s.status == "resolved" and s.alert_count > 1:
             self._reopen(a.source or "source", "alert fired again after resolution")
             return
-        self._alert_impact(a, starting=s.alert_count <= 1)
+        with overtaken(self, "alert_received", a.source or "source"):
+            self._alert_impact(a, starting=s.alert_count <= 1)
 
     @workflow.signal(name="alerts_received")
     def alerts_received(self, sig: AlertsReceived) -> None:
@@ -448,8 +450,9 @@ class IncidentCore:
             last = sig.alerts[-1]
             self._reopen(last.source or "source", "alert fired again after resolution")
             return
-        for i, a in enumerate(sig.alerts):
-            self._alert_impact(a, starting=first and i == 0)
+        with overtaken(self, "alerts_received", sig.alerts[-1].source or "source"):
+            for i, a in enumerate(sig.alerts):
+                self._alert_impact(a, starting=first and i == 0)
 
     def _alert_impact(self, a: AlertInfo, *, starting: bool) -> None:
         """What an alert's figures change: spreading impact escalates, a higher priority raises it."""
@@ -457,9 +460,10 @@ class IncidentCore:
         if a.affected_users is not None:
             if b.max_affected_users and a.affected_users > b.max_affected_users:
                 b.spreading_reports += 1
+                architect = auto_level(self, 3)  # the on-call architect, or the priority's top level
                 if (b.spreading_reports >= self.policy.escalation.spreading_reports
-                        and s.priority in FULL_RESPONSE_PRIORITIES and s.escalation_level < 3):
-                    self._escalate_to(3, "impact_spreading", a.source or "system",
+                        and s.priority in FULL_RESPONSE_PRIORITIES and s.escalation_level < architect):
+                    self._escalate_to(architect, "impact_spreading", a.source or "system",
                                       note=f"affected users now {a.affected_users}")
             b.max_affected_users = max(b.max_affected_users, a.affected_users)
         if not starting and a.priority in PRIORITIES and a.priority < s.priority:
@@ -468,10 +472,11 @@ class IncidentCore:
     @workflow.signal(name="alert_resolved")
     def alert_resolved(self, sig: AlertResolved) -> None:
         source = sig.source or "source"
-        self._event("alert.resolved", actor=source, summary=sig.summary or None)
-        if self.s.status in OPEN_STATUSES and not self.b.resolve_requested_by:
-            self.b.resolve_requested_by = source
-            self.b.resolve_details = {"resolution": sig.summary or "resolved by the alert source"}
+        with overtaken(self, "alert_resolved", source):
+            self._event("alert.resolved", actor=source, summary=sig.summary or None)
+            if self.s.status in OPEN_STATUSES and not self.b.resolve_requested_by:
+                self.b.resolve_requested_by = source
+                self.b.resolve_details = {"resolution": sig.summary or "resolved by the alert source"}
 
     # ------------------------------------------------------------------ updates (engineers)
 
@@ -479,14 +484,16 @@ class IncidentCore:
     def acknowledge(self, a: Acknowledge) -> IncidentState:
         s = self.s
         now = workflow.now()
-        s.status = "acknowledged"
-        s.acknowledged_by, s.acknowledged_at = a.by, now
-        self._event("acknowledged", actor=a.by, note=a.note or None,
-                    seconds_to_ack=int((now - s.created_at).total_seconds()) if s.created_at else None)
-        if s.commander is None:
-            s.commander = a.for_person or a.by
-            self._event("commander.assigned", actor="system", commander=s.commander, reason="first acknowledgement")
-        self._progress()
+        with overtaken(self, "acknowledge", a.by):
+            s.status = "acknowledged"
+            s.acknowledged_by, s.acknowledged_at = a.by, now
+            self._event("acknowledged", actor=a.by, note=a.note or None,
+                        seconds_to_ack=int((now - s.created_at).total_seconds()) if s.created_at else None)
+            if s.commander is None:
+                s.commander = a.for_person or a.by
+                self._event("commander.assigned", actor="system", commander=s.commander,
+                            reason="first acknowledgement")
+            self._progress()
         return self._view()
 
     @acknowledge.validator
@@ -517,10 +524,11 @@ class IncidentCore:
     @workflow.update(name="post_update")
     def post_update(self, u: PostUpdate) -> IncidentState:
         now = workflow.now()
-        self.s.latest_update = EngineerUpdate(by=u.by, message=u.message, at=now)
-        self.b.updated_since_tick = True
-        self._progress()
-        self._event("status_update.posted", actor=u.by, message=u.message)
+        with overtaken(self, "post_update", u.by):
+            self.s.latest_update = EngineerUpdate(by=u.by, message=u.message, at=now)
+            self.b.updated_since_tick = True
+            self._progress()
+            self._event("status_update.posted", actor=u.by, message=u.message)
         self._post_to_war_room(self._subject(f"update from {u.by}"), u.message)
         return self._view()
 
@@ -534,7 +542,8 @@ class IncidentCore:
 
     @workflow.update(name="escalate")
     def escalate(self, e: Escalate) -> IncidentState:
-        self._escalate_to(e.to_level or self.s.escalation_level + 1, "manual", e.by, note=e.reason)
+        with overtaken(self, "escalate", e.by):
+            self._escalate_to(e.to_level or self.s.escalation_level + 1, "manual", e.by, note=e.reason)
         return self._view()
 
     @escalate.validator
@@ -547,7 +556,8 @@ class IncidentCore:
 
     @workflow.update(name="change_priority")
     def change_priority(self, c: ChangePriority) -> IncidentState:
-        self._change_priority(c.by, c.priority, c.reason)
+        with overtaken(self, "change_priority", c.by):
+            self._change_priority(c.by, c.priority, c.reason)
         return self._view()
 
     @change_priority.validator
@@ -567,7 +577,8 @@ class IncidentCore:
         if s.status == "triggered":
             b.ack_window_start = workflow.now()  # the new priority's page gives a fresh ack window
         self._event("priority.changed", actor=by, **{"from": old, "to": to, "reason": reason,
-                                                      "direction": "upgrade" if to < old else "downgrade"})
+                                                      "direction": "upgrade" if to < old else "downgrade"},
+                    sla=self.policy.sla(to))
         if to < old:
             for t in self._stakeholders():
                 self._page("UPDATE", t, self._subject(f"upgraded from {old}"), f"Reason: {reason}\n{self._brief()}")
@@ -580,13 +591,14 @@ class IncidentCore:
 
     @workflow.update(name="complete_step")
     def complete_step(self, c: CompleteStep) -> IncidentState:
-        self.b.completed_steps[c.step] = c.result or "done"
-        self.b.step_reminders.pop(c.step, None)
-        self._progress()
-        for st in self.s.steps:
-            if st.id == c.step and st.status == "waiting":
-                st.status = "succeeded" if c.result not in ("failed", "rejected") else "failed"
-        self._event("step.completed", actor=c.by, step=c.step, result=c.result, note=c.note or None)
+        with overtaken(self, "complete_step", c.by):
+            self.b.completed_steps[c.step] = c.result or "done"
+            self.b.step_reminders.pop(c.step, None)
+            self._progress()
+            for st in self.s.steps:
+                if st.id == c.step and st.status == "waiting":
+                    st.status = "succeeded" if c.result not in ("failed", "rejected") else "failed"
+            self._event("step.completed", actor=c.by, step=c.step, result=c.result, note=c.note or None)
         return self._view()
 
     @complete_step.validator
@@ -621,11 +633,12 @@ class IncidentCore:
 
     @workflow.update(name="resolve")
     def resolve(self, r: Resolve) -> IncidentState:
-        self.b.resolve_requested_by = r.by
-        self.b.resolve_details = {"resolution": r.resolution, "root_cause": r.root_cause}
-        self._progress()
-        self._event("resolve.requested", actor=r.by, resolution=r.resolution or None,
-                    root_cause=r.root_cause or None)
+        with overtaken(self, "resolve", r.by):
+            self.b.resolve_requested_by = r.by
+            self.b.resolve_details = {"resolution": r.resolution, "root_cause": r.root_cause}
+            self._progress()
+            self._event("resolve.requested", actor=r.by, resolution=r.resolution or None,
+                        root_cause=r.root_cause or None)
         return self._view()
 
     @resolve.validator
@@ -636,10 +649,11 @@ class IncidentCore:
 
     @workflow.update(name="submit_review")
     def submit_review(self, r: SubmitReview) -> IncidentState:
-        self.s.review = Review(by=r.by, root_cause=r.root_cause, contributing_factors=r.contributing_factors,
-                               lessons=r.lessons, action_items=r.action_items, submitted_at=workflow.now())
-        items = [dataclasses.asdict(i) if isinstance(i, ActionItem) else i for i in r.action_items]
-        self._event("review.submitted", actor=r.by, root_cause=r.root_cause, action_items=items)
+        with overtaken(self, "submit_review", r.by):
+            self.s.review = Review(by=r.by, root_cause=r.root_cause, contributing_factors=r.contributing_factors,
+                                   lessons=r.lessons, action_items=r.action_items, submitted_at=workflow.now())
+            items = [dataclasses.asdict(i) if isinstance(i, ActionItem) else i for i in r.action_items]
+            self._event("review.submitted", actor=r.by, root_cause=r.root_cause, action_items=items)
         return self._view()
 
     @submit_review.validator
@@ -654,7 +668,8 @@ class IncidentCore:
 
     @workflow.update(name="reopen")
     def reopen(self, r: Reopen) -> IncidentState:
-        self._reopen(r.by, r.reason)
+        with overtaken(self, "reopen", r.by):
+            self._reopen(r.by, r.reason)
         return self._view()
 
     @reopen.validator

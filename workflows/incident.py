@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import calls
     from workflows.core import IncidentCore
-    from workflows.deadlines import secs
+    from workflows.deadlines import auto_level, secs
     from workflows.patches import LOCAL_ASSESS, ONCALL_LEVEL_WAITS, RUNBOOK_V1
     from workflows.waits import WAKE_WAR_ROOM
 
@@ -235,7 +235,7 @@ class IncidentResponse(IncidentCore):
             if RUNBOOK_V1 in self.patches:
                 await self._roll_back()
             if RUNBOOK_V1 not in self.patches or self.runbook is None or self.runbook.escalate_on_verify_failure:
-                self._escalate_to(self.s.escalation_level + 1, "verification_failed", "system",
+                self._escalate_to(auto_level(self, self.s.escalation_level + 1), "verification_failed", "system",
                                   note=f"verification failed: {', '.join(failed)}")
             self.b.resolve_requested_by = ""
             self.b.recover_round += 1

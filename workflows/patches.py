@@ -121,7 +121,7 @@ SETTLED_RECORDS = Patch(
     why="the timeline goes to the records once the run is settled (no page and no war room in flight), "
         "and once at the start: one records write for a page and its outcome instead of one for each, "
         "so a P0 costs 2 record_events up to the wait for its ack instead of 4 (issue 13)",
-    histories=("p0-generation-2026-12",),
+    histories=("p0-generation-2026-12", "p0-service-levels"),
     deprecate="with generation-2026-12",
 )
 BATCHED_PAGES = Patch(
@@ -143,8 +143,19 @@ GENERATION = Patch(
               "PATCHES and their old branches go together",
 )
 
+DEADLINES_FROM_DUE = Patch(
+    "deadlines-from-due",
+    why="a repeating deadline (the ack window after an escalation, review and manual-step reminders) "
+        "is next due one interval after it was due, not after it was handled, so a loaded worker "
+        "never drifts it late, and one that came due during an outage fires once on recovery; a "
+        "deadline that an action overtook (both in one activation: the worker or server was down or "
+        "busy when it fell due) is recorded as `deadline.missed` instead of vanishing (issue 14)",
+    histories=("p0-service-levels",),
+    deprecate="when no incident started before the commit that added it (2026-12) is open",
+)
+
 # Asked after GENERATION by every run, old or new, in this order. Append only.
-LATER: tuple[Patch, ...] = ()
+LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE,)
 
 ALL: tuple[Patch, ...] = (*PATCHES, *GENERATION_PATCHES, GENERATION, *LATER)
 

@@ -112,12 +112,14 @@ async def test_p0_pages_l1_escalates_to_the_l2_of_that_time_and_stops_after_the_
             h = await start(env.client, task_queue, priority="P0", title="Checkout is down")
             await advance_to(env, h, 14)
             before = await get_state(h)
-            # the first page: olga (override), in her language; the rotation's ivan is not woken
-            [first] = received(rx, "olga")
+            # the first page: olga (override), in her language; the rotation's ivan is not woken.
+            # Her second page is the nudge at 12 min (80 % of the ack SLA).
+            first, nudge = received(rx, "olga")
+            assert [p.details["kind"] for p in pages(before, target="oncall:L1")] == ["INITIAL", "REMINDER"]
             assert "新事件" in first.json["title"] and "Checkout is down" in first.json["title"]
             assert first.header("Idempotency-Key") == f"{pages(before, target='oncall:L1')[0].details['key']}:olga:0"
             assert received(rx, "ivan") == [] and received(rx, "carol") == []
-            [l1] = pages(before, target="oncall:L1")
+            [l1] = pages(before, target="oncall:L1", kind="INITIAL")
             assert l1.details["recipients"] == ["olga"] and "Olga (override)" in l1.details["via"]
 
             await advance_to(env, h, 16)  # ack SLA (15 min) passed: escalated to L2

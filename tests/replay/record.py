@@ -34,6 +34,8 @@ SCENARIOS = {
     "p0-alerts-batched": HERE / "scenarios/p0-alerts-batched.yaml",
     # the patch generation generation-2026-12: settled-records, batched-pages
     "p0-generation-2026-12": HERE / "scenarios/p0-generation-2026-12.yaml",
+    # service levels in the input (nudge, silence, briefings) and the patch deadlines-from-due
+    "p0-service-levels": HERE / "scenarios/p0-service-levels.yaml",
 }
 ONCALL = {"p0-oncall-waits": HERE / "oncall", "p0-generation-2026-12": HERE / "oncall"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta, timezone
 
-from workflows.contracts import Bookkeeping, IncidentState, Review, RunbookSpec
+from workflows.contracts import Bookkeeping, IncidentState, PriorityPolicy, ResponsePolicy, Review, RunbookSpec
 from workflows.deadlines import (
     TIMERS,
     Facts,
@@ -14,6 +14,8 @@ from workflows.deadlines import (
     no_progress_level,
     numbers,
     pending,
+    repeat_from,
+    span,
     view,
 )
 from workflows.policy import default_policy
@@ -24,28 +26,70 @@ MIN = timedelta(minutes=1)
 
 
 def facts(priority: str = "P0", *, level: int = 1, ladder: bool = True, runbook: RunbookSpec | None = None,
-          level_waits: list[int] | None = None, **state: object) -> Facts:
+          level_waits: list[int] | None = None, policy: ResponsePolicy = POLICY, **state: object) -> Facts:
     book = {k: state.pop(k) for k in list(state) if k in {f.name for f in dataclasses.fields(Bookkeeping)}}
     s = IncidentState(incident_id="incident-x", workflow="IncidentResponse", title="login down",
                       priority=priority, created_at=T0, escalation_level=level, **state)  # type: ignore[arg-type]
     b = Bookkeeping(**{"ack_window_start": T0, "last_update_tick": T0, "last_progress_at": T0, **book})  # type: ignore[arg-type]
-    pp = numbers(POLICY, priority, level, level_waits=level_waits, runbook=runbook)
-    return Facts(s, b, pp, POLICY.escalation, ladder=ladder)
+    pp = numbers(policy, priority, level, level_waits=level_waits, runbook=runbook)
+    return Facts(s, b, pp, policy.escalation, ladder=ladder)
+
+
+def before_the_file(policy: ResponsePolicy) -> ResponsePolicy:
+    """The policy as a run started before the service-levels file has it in its input: only the
+    fields of then, the others at their dataclass defaults."""
+    old = {f.name for f in dataclasses.fields(PriorityPolicy)
+           if f.name in ("priority", "ack_seconds", "update_seconds", "resolve_seconds", "review_seconds",
+                         "stakeholders", "war_room")}
+    return ResponsePolicy(priorities={p: PriorityPolicy(**{k: getattr(pp, k) for k in old})
+                                      for p, pp in policy.priorities.items()}, escalation=policy.escalation)
 
 
 def test_a_new_p0_is_due_ack_update_management_and_resolve() -> None:
     assert due_times(facts("P0")) == {
-        "ack": T0 + 15 * MIN, "update": T0 + 15 * MIN, "management": T0 + 30 * MIN, "resolve": T0 + 120 * MIN,
+        "nudge": T0 + 12 * MIN, "ack": T0 + 15 * MIN, "update": T0 + 15 * MIN, "brief:management": T0 + 30 * MIN,
+        "resolve": T0 + 120 * MIN,
     }
 
 
+def test_a_run_from_before_the_service_levels_file_keeps_its_timers() -> None:
+    """An input without the file's fields (a run started before it) has the timers it had."""
+    assert due_times(facts("P0", policy=before_the_file(POLICY))) == {
+        "ack": T0 + 15 * MIN, "update": T0 + 15 * MIN, "management": T0 + 30 * MIN, "resolve": T0 + 120 * MIN,
+    }
+    old_p4 = numbers(before_the_file(POLICY), "P4", 1)
+    assert (old_p4.top_level, old_p4.resolve_notify, old_p4.silence_intervals, old_p4.nudge_percent) == (
+        4, ["management"], 0, 0)
+
+
 def test_a_new_p1_has_no_management_briefing_and_its_own_numbers() -> None:
-    assert due_times(facts("P1")) == {"ack": T0 + 30 * MIN, "update": T0 + 30 * MIN, "resolve": T0 + 240 * MIN}
+    assert due_times(facts("P1")) == {"nudge": T0 + 24 * MIN, "ack": T0 + 30 * MIN, "update": T0 + 30 * MIN,
+                                      "resolve": T0 + 240 * MIN}
 
 
 def test_ties_fire_in_name_order_and_the_earliest_first() -> None:
     names = [d.name for d in pending(facts("P0"))]
-    assert names == ["ack", "update", "management", "resolve"]
+    assert names == ["nudge", "ack", "update", "brief:management", "resolve"]
+
+
+def test_the_nudge_is_once_per_ack_window_and_only_while_unacknowledged() -> None:
+    assert "nudge" not in due_times(facts("P0", nudged_window=T0))
+    # escalated at 15 min: the new level's window gets its own nudge, at 80 % of it
+    assert due_times(facts("P0", level=2, nudged_window=T0, ack_window_start=T0 + 15 * MIN))["nudge"] == \
+        T0 + 27 * MIN
+    assert "nudge" not in due_times(facts("P0", status="acknowledged"))
+    off = default_policy()
+    off.priorities["P0"].nudge_percent = 0
+    assert "nudge" not in due_times(facts("P0", policy=off))
+
+
+def test_briefings_are_the_priority_s_each_once() -> None:
+    policy = default_policy()
+    policy.priorities["P1"].briefings = {"management": 3600, "customer_success_manager": 600}
+    assert {k: v for k, v in due_times(facts("P1", policy=policy)).items() if k.startswith("brief")} == {
+        "brief:management": T0 + 60 * MIN, "brief:customer_success_manager": T0 + 10 * MIN}
+    assert "brief:management" not in due_times(facts("P1", policy=policy, briefed=["management"]))
+    assert not any(k.startswith("brief") for k in due_times(facts("P1", policy=policy, status="resolved")))
 
 
 def test_acknowledged_trades_the_ack_sla_for_the_no_progress_ladder() -> None:
@@ -68,7 +112,28 @@ def test_the_resolve_target_fires_once_per_priority() -> None:
 
 
 def test_management_is_briefed_once() -> None:
-    assert "management" not in due_times(facts("P0", management_notified=True))
+    assert "brief:management" not in due_times(facts("P0", briefed=["management"]))
+    assert "management" not in due_times(facts("P0", policy=before_the_file(POLICY), management_notified=True))
+
+
+def test_p2_to_p4_climb_no_higher_than_their_top_level() -> None:
+    policy = default_policy()
+    assert [policy.of(p).top_level for p in ("P0", "P1", "P2", "P3", "P4")] == [4, 4, 2, 2, 2]
+    assert [policy.of(p).resolve_notify for p in ("P2", "P3", "P4")] == [[], [], []]
+    assert [policy.of(p).briefings for p in ("P2", "P3", "P4")] == [{}, {}, {}]
+    # a P1 configured to stop at L3: its no-progress ladder has no rung above it
+    policy.priorities["P1"].top_level = 3
+    assert due_times(facts("P1", policy=policy, status="acknowledged", level=2))["progress"] == T0 + 60 * MIN
+    assert "progress" not in due_times(facts("P1", policy=policy, status="acknowledged", level=3))
+
+
+def test_a_priority_s_own_ladder_replaces_the_escalation_s() -> None:
+    policy = default_policy()
+    policy.priorities["P1"].no_progress_seconds = [20, 40]
+    assert due_times(facts("P1", policy=policy, status="acknowledged"))["progress"] == T0 + timedelta(seconds=20)
+    assert due_times(facts("P1", policy=policy, status="acknowledged", level=2))["progress"] == \
+        T0 + timedelta(seconds=40)
+    assert "progress" not in due_times(facts("P1", policy=policy, status="acknowledged", level=3))
 
 
 def test_the_update_cadence_follows_the_last_tick_and_the_priority() -> None:
@@ -138,8 +203,23 @@ def test_the_update_cadence_is_anchored_to_when_it_was_due() -> None:
     assert next_update_tick(T0, after_outage, interval, anchored=True) == after_outage
 
 
+def test_a_repeating_deadline_repeats_from_when_it_was_due() -> None:
+    every = 15 * MIN
+    due = T0 + 15 * MIN
+    assert repeat_from(due, due, every) == due
+    assert repeat_from(due, due + timedelta(seconds=40), every) == due  # handled late: no drift
+    assert repeat_from(due, due + every - timedelta(microseconds=1), every) == due
+    assert repeat_from(due, due + every, every) == due + every  # a whole interval late (an outage): from now
+    assert repeat_from(due, due + 3 * every, every) == due + 3 * every  # once, never a burst
+
+
+def test_spans_read_as_people_say_them() -> None:
+    assert [span(s) for s in (900, 7200, 5400, 5, 90, 0)] == ["15 min", "2 h", "1 h 30 min", "5 s", "1 min 30 s",
+                                                              "0 min"]
+
+
 def test_one_row_per_timer() -> None:
     names = [t.name for t in TIMERS]
-    assert names == ["ack", "progress", "resolve", "management", "update", "review_reminder", "review_overdue",
-                     "step"]
+    assert names == ["ack", "progress", "resolve", "management", "brief", "nudge", "update", "review_reminder",
+                     "review_overdue", "step"]
     assert len(set(names)) == len(names)

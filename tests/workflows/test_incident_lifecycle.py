@@ -103,9 +103,11 @@ async def test_p0_review_never_submitted_is_overdue_at_24h_and_escalated(env, en
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P0")
         await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
-        await advance_to(env, h, 30)
+        # Resolved at 20 min, between deadlines: at 30 min (the ack + 30 min of no progress, and
+        # the second silent stakeholder update) the resolve would race an escalation and its page.
+        await advance_to(env, h, 20)
         await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "restarted"})
-        await advance_to(env, h, 30 + 25 * 60)
+        await advance_to(env, h, 20 + 25 * 60)
         s = await get_state(h)
     assert s.status == "resolved" and s.phase == "review"
     overdue = events(s, "review.overdue")

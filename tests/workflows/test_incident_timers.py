@@ -6,6 +6,7 @@ import pytest
 
 from tests.helpers import MINUTE, advance_to, at_minutes, get_state, minutes, pages, running_worker, start
 from warroom import client as temporal
+from workflows.policy import default_policy
 
 
 async def test_p0_without_ack_escalates_at_15_minutes_and_pages_next_level(env, engine, task_queue):
@@ -58,7 +59,9 @@ async def test_stakeholder_updates_every_15_minutes_with_reminders_when_silent(e
         await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 20)
         await temporal.act(env.client, h.id, "post_update", {"by": "alice", "message": "rolling back release 42"})
-        await advance_to(env, h, 50)
+        # resolved at 48, between deadlines: at 50 the 30 min without progress since the update
+        # at 20 falls due, and a resolve at that very moment races it
+        await advance_to(env, h, 48)
         await temporal.act(env.client, h.id, "resolve", {"by": "alice", "resolution": "rolled back"})
         await advance_to(env, h, 80)
         s = await get_state(h)
@@ -74,7 +77,7 @@ async def test_stakeholder_updates_every_15_minutes_with_reminders_when_silent(e
     stakeholder = [p for p in pages(s, kind="UPDATE") if p.details["target"] != "war_room"]
     assert {p.details["target"] for p in stakeholder} == {"oncall:L1", "technical_manager", "customer_success_manager"}
     assert len(stakeholder) == 9
-    assert [(p.at - s.created_at) / MINUTE for p in pages(s, target="war_room")] == minutes(15, 20, 30, 45, 50)
+    assert [(p.at - s.created_at) / MINUTE for p in pages(s, target="war_room")] == minutes(15, 20, 30, 45, 48)
 
 
 async def test_p1_upgraded_to_p0_at_minute_40_makes_next_update_due_within_15_minutes(env, engine, task_queue):
@@ -121,8 +124,11 @@ async def test_resolve_target_escalates_and_notifies_management(env, engine, tas
 
 
 async def test_no_progress_after_ack_climbs_the_ladder(env, engine, task_queue):
+    # the ladder alone: silence (two silent stakeholder updates) escalates too, tested apart
+    policy = default_policy()
+    policy.priorities["P1"].silence_intervals = 0
     async with running_worker(env.client, task_queue, engine):
-        h = await start(env.client, task_queue, priority="P1")
+        h = await start(env.client, task_queue, priority="P1", policy=policy)
         await advance_to(env, h, 1)
         await temporal.act(env.client, h.id, "acknowledge", {"by": "alice"})
         await advance_to(env, h, 125)

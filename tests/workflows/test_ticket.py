@@ -20,7 +20,9 @@ from tests.helpers import (
     start,
     types,
 )
+from tests.helpers import HOUR
 from warroom import client as temporal
+from workflows.policy import default_policy
 from workflows.contracts import INCIDENT_WORKFLOW, TICKET_WORKFLOW
 
 
@@ -94,7 +96,7 @@ async def test_acknowledged_ticket_does_not_climb_the_incident_escalation_ladder
     assert s.escalation_level == 1
 
 
-async def test_p3_ticket_resolve_target_escalates_at_24h(env, engine, task_queue):
+async def test_p3_ticket_resolve_target_escalates_at_24h_within_the_team(env, engine, task_queue):
     async with running_worker(env.client, task_queue, engine):
         h = await start(env.client, task_queue, priority="P3")
         await advance_to(env, h, 10)
@@ -102,7 +104,36 @@ async def test_p3_ticket_resolve_target_escalates_at_24h(env, engine, task_queue
         await advance_to(env, h, 24 * 60 + 1)
         s = await get_state(h)
     assert at_minutes(s, "escalated", reason="resolve_target") == minutes(24 * 60)
-    assert [p.details["target"] for p in pages(s, kind="FOLLOW_UP")] == ["management"]
+    assert [p.details["target"] for p in pages(s, kind="ESCALATION")] == ["oncall:L2"]
+    # P2-P4 never page management unless the service levels say so
+    assert pages(s, kind="FOLLOW_UP") == []
+
+
+async def test_p3_ticket_tells_management_when_its_service_levels_say_so(env, engine, task_queue):
+    policy = default_policy()
+    policy.priorities["P3"].resolve_notify = ["management"]
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P3", policy=policy)
+        await advance_to(env, h, 24 * 60 + 1)
+        s = await get_state(h)
+    assert [(p.details["target"], round((p.at - s.created_at) / HOUR)) for p in pages(s, kind="FOLLOW_UP")] == [
+        ("management", 24)]
+
+
+async def test_an_unacknowledged_p4_question_stays_in_the_team(env, engine, task_queue):
+    """Three days unacknowledged: L2 (senior) at 8 h, then L2 paged again every 8 h; never
+    vendor support (L4) and never management."""
+    async with running_worker(env.client, task_queue, engine):
+        h = await start(env.client, task_queue, priority="P4", title="How do I rotate my API token?")
+        await advance_to(env, h, 72 * 60 + 1)
+        s = await get_state(h)
+    esc = events(s, "escalated")
+    assert [(e.details["reason"], e.details["level"]) for e in esc][:3] == [
+        ("ack_timeout", 2), ("ack_timeout", 2), ("ack_timeout", 2)]
+    assert {e.details["level"] for e in esc} == {2} and s.escalation_level == 2
+    assert {p.details["target"] for p in pages(s, kind="ESCALATION")} == {"oncall:L2"}
+    assert [p for p in pages(s) if p.details["target"] in ("management", "oncall:L3", "oncall:L4")] == []
+    assert at_minutes(s, "escalated", reason="resolve_target") == minutes(48 * 60)
 
 
 async def test_resolved_ticket_closes(env, engine, task_queue):

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,9 +29,11 @@ from temporalio.testing import WorkflowEnvironment
 from warroom import binaries, yamldoc
 from warroom import client as temporal
 from warroom.cli.expectations import Expect, parse_expect
+from warroom.levels import load_levels
 from warroom.delivery.channels import Outcome
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.settings import Settings
+from warroom.timeparse import parse_duration
 from workflows.contracts import (
     ActionRequest,
     ActionResult,
@@ -46,7 +47,6 @@ from workflows.contracts import (
     RunbookSpec,
 )
 from workflows.converter import DATA_CONVERTER
-from workflows.policy import default_policy
 
 SOURCE_EVENTS = ("alert_received", "alert_resolved")
 EVENT_KINDS = (*temporal.ACTIONS, *SOURCE_EVENTS)
@@ -116,23 +116,6 @@ class Rehearsal:
         # a check's retries within one verification repeat its answer; attempt 1 starts a verification
         ok = self._answer(req.incident_id, req.check.id, new_run=req.key.endswith(":1"))
         return CheckResult(ok=ok, detail=f"rehearsal: {req.check.kind} {'passed' if ok else 'failed'}")
-
-
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
-                       r"(?:(\d+(?:\.\d+)?)s)?\s*$")
-
-
-def parse_duration(raw: Any) -> timedelta:
-    """'20m', '1h30m', '26h', '2d', '90s' or a number of seconds."""
-    if isinstance(raw, bool):
-        raise ValueError("not a duration")
-    if isinstance(raw, int | float):
-        return timedelta(seconds=raw)
-    m = _DURATION.match(str(raw))
-    if not m or not any(m.groups()):
-        raise ValueError(f"{raw!r} is not a duration like 20m, 1h30m, 26h or 90s")
-    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 
 
 # ------------------------------------------------------------------ loading (warroom/yamldoc: lines of every field)
@@ -307,6 +290,7 @@ class Simulator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.library = RunbookLibrary(settings.runbooks_dir)
+        self.levels = load_levels(settings.service_levels)  # WARROOM_SERVICE_LEVELS, as the API's
         self.rehearsal = Rehearsal()
         self.task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
         self._stack = contextlib.AsyncExitStack()
@@ -372,8 +356,9 @@ class Simulator:
         self.rehearsal.play(sc.outcomes)
         settings, task_queue = self.settings, self.task_queue
         refused: list[dict[str, Any]] = []
+        policy = policy or self.levels.policy_for(sc.alert.service)
         t = await temporal.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
-                                   policy=policy or default_policy(), runbook=runbook,
+                                   policy=policy, runbook=runbook,
                                    tier1_services=settings.tier1_services)
         start = (await temporal.state(env.client, t.incident_id)).created_at
         assert start is not None
@@ -386,7 +371,7 @@ class Simulator:
         for ev in sc.events:
             await sleep_to(ev.at)
             try:
-                await _apply(env, t, sc, ev, task_queue, settings.tier1_services)
+                await _apply(env, t, sc, ev, task_queue, settings.tier1_services, policy)
             except (temporal.ActionRefused, temporal.UnknownIncident) as err:
                 refused.append({"offset_seconds": int(ev.at.total_seconds()), "line": ev.line,
                                 "event": ev.kind, "reason": str(err)})
@@ -408,11 +393,13 @@ class Simulator:
 
 
 async def _apply(env: WorkflowEnvironment, t: temporal.Triggered, sc: Scenario, ev: ScenarioEvent,
-                 task_queue: str, tier1_services: list[str] | None) -> temporal.Triggered | None:
+                 task_queue: str, tier1_services: list[str] | None, policy: ResponsePolicy
+                 ) -> temporal.Triggered | None:
     if ev.kind == "alert_received":
         alert = dataclasses.replace(sc.alert, **ev.payload)
         alert.priority = ev.payload.get("priority", "")
-        return await temporal.trigger(env.client, alert, task_queue=task_queue, tier1_services=tier1_services)
+        return await temporal.trigger(env.client, alert, task_queue=task_queue, policy=policy,
+                                      tier1_services=tier1_services)
     elif ev.kind == "alert_resolved":
         await temporal.source_resolved(env.client, t.incident_id, source=ev.payload.get("source") or "simulation",
                                   summary=ev.payload.get("summary", ""))

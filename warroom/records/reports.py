@@ -5,27 +5,11 @@ workflows/. `report_from` is pure: it takes the incident's recorded fields and i
 (rows from the database, or a simulated incident's state and timeline) and builds a Report;
 `incident_report` and `sla_figures` read the database and call the same pure functions.
 
-Definitions (the policy numbers come from workflows/policy.py default_policy() unless a
-ResponsePolicy is passed; the priority is the incident's recorded, i.e. latest, priority):
+Definitions: warroom/records/sla.py (each SLA judged against the priority in force at that
+moment). The figures count each incident under its recorded (latest) priority.
 
-- time to acknowledge (TTA) = acknowledged_at - created_at; MTTA is over acknowledged
-  incidents only.
-- time to resolve (TTR) = resolved_at - created_at (the last resolution, for a reopened
-  incident); MTTR is over resolved incidents only.
 - mean, p50 and p90 are in seconds; percentiles use the nearest-rank method: the value at
   rank ceil(p/100 * n) of the n values sorted ascending (always one of the observed values).
-- response-SLA attainment: acknowledged incidents with TTA <= the priority's ack SLA, over
-  the incidents whose outcome is decided: every acknowledged incident, plus each
-  unacknowledged one that stayed open without an acknowledgement past its ack SLA (counted
-  as missed). An unacknowledged incident resolved within the SLA, or still inside it, is left out.
-- resolve-target attainment: resolved incidents with TTR <= the priority's resolve target,
-  over every resolved incident plus each unresolved one already open past its target (missed).
-- update-cadence attainment: stakeholder updates are due every `update_seconds` from
-  created_at while the incident is open: due times d_k = created_at + k * interval for
-  k >= 1 with d_k < resolved_at (or < the as-of time while open). Slot k is on time when an
-  engineer posted a status update (`status_update.posted`) in (d_(k-1), d_k], d_0 = created_at,
-  i.e. the scheduled stakeholder update carried fresh news. Attainment = on-time slots over
-  due slots, summed over the incidents (slot-weighted).
 - escalation rate: incidents with at least one `escalated` event, over the count.
 - reopen rate: incidents with at least one `reopened` event, over the count.
 - `start`/`end` select incidents by created_at (start <= created_at < end); the as-of time
@@ -48,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from warroom import records
+from warroom.records.sla import Event, SlaResult, events_of, judge
 from warroom.timeparse import utc
 from workflows.contracts import ResponsePolicy
 from workflows.policy import default_policy
@@ -62,10 +47,6 @@ def _dt(value: Any) -> datetime | None:
     return utc(value)
 
 
-def _secs(a: datetime | None, b: datetime | None) -> float | None:
-    return None if a is None or b is None else (b - a).total_seconds()
-
-
 def _minutes(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -74,29 +55,6 @@ def _minutes(seconds: float | None) -> str:
 
 
 # ------------------------------------------------------------------ data
-
-
-@dataclass
-class Event:
-    seq: int
-    at: datetime
-    type: str
-    actor: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SlaResult:
-    ack_sla_seconds: int
-    ack_seconds: float | None  # None: not acknowledged
-    ack_on_time: bool | None  # None: not decided yet (unacknowledged, inside the SLA)
-    update_interval_seconds: int
-    updates_due: int
-    updates_on_time: int
-    stakeholder_updates_sent: int
-    resolve_target_seconds: int
-    resolve_seconds: float | None
-    resolve_met: bool | None
 
 
 @dataclass
@@ -144,67 +102,6 @@ class Report:
         return conv(asdict(self))
 
 
-# ------------------------------------------------------------------ SLA rules (shared by report and figures)
-
-
-def _events(raw: Iterable[Mapping[str, Any] | Any]) -> list[Event]:
-    out = []
-    for i, e in enumerate(raw):
-        get = e.get if isinstance(e, Mapping) else (lambda k, d=None, _e=e: getattr(_e, k, d))
-        at = _dt(get("at"))
-        assert at is not None
-        out.append(Event(seq=int(get("seq") or i + 1), at=at, type=str(get("type")),
-                         actor=str(get("actor") or "system"), details=dict(get("details") or {})))
-    out.sort(key=lambda e: e.at)  # stable: same-moment events keep their recorded order
-    return out
-
-
-def _update_slots(created: datetime, until: datetime, interval: int, events: list[Event]) -> tuple[int, int]:
-    """(due, on time) per the module docstring."""
-    if interval <= 0 or until <= created:
-        return 0, 0
-    posts = [e.at for e in events if e.type == "status_update.posted"]
-    due = on_time = 0
-    k = 1
-    while True:
-        d_k = created.timestamp() + k * interval
-        if d_k >= until.timestamp():
-            break
-        d_prev = created.timestamp() + (k - 1) * interval
-        due += 1
-        if any(d_prev < p.timestamp() <= d_k for p in posts):
-            on_time += 1
-        k += 1
-    return due, on_time
-
-
-def _sla(priority: str, created: datetime | None, acked: datetime | None, resolved: datetime | None,
-         events: list[Event], policy: ResponsePolicy, now: datetime) -> SlaResult:
-    pp = policy.priorities.get(priority) or policy.priorities["P3"]
-    tta, ttr = _secs(created, acked), _secs(created, resolved)
-    ack_ok: bool | None
-    if tta is not None:
-        ack_ok = tta <= pp.ack_seconds
-    else:
-        open_until = _secs(created, resolved or now)
-        ack_ok = False if open_until is not None and open_until > pp.ack_seconds else None
-    res_ok: bool | None
-    if ttr is not None:
-        res_ok = ttr <= pp.resolve_seconds
-    else:
-        age = _secs(created, now)
-        res_ok = False if age is not None and age > pp.resolve_seconds else None
-    due = on_time = 0
-    if created is not None:
-        due, on_time = _update_slots(created, resolved or now, pp.update_seconds, events)
-    return SlaResult(
-        ack_sla_seconds=pp.ack_seconds, ack_seconds=tta, ack_on_time=ack_ok,
-        update_interval_seconds=pp.update_seconds, updates_due=due, updates_on_time=on_time,
-        stakeholder_updates_sent=sum(1 for e in events if e.type == "stakeholder_update.sent"),
-        resolve_target_seconds=pp.resolve_seconds, resolve_seconds=ttr, resolve_met=res_ok,
-    )
-
-
 # ------------------------------------------------------------------ report
 
 
@@ -231,7 +128,7 @@ def report_from(incident: Mapping[str, Any], events: Iterable[Mapping[str, Any] 
     body, delivery status); without them the list comes from the timeline's notification events."""
     policy = policy or default_policy()
     now = now or datetime.now(UTC)
-    evs = _events(events)
+    evs = events_of(events)
     g = incident.get
     created, acked, resolved, closed = (_dt(g(k)) for k in ("created_at", "acknowledged_at", "resolved_at",
                                                              "closed_at"))
@@ -307,7 +204,7 @@ def report_from(incident: Mapping[str, Any], events: Iterable[Mapping[str, Any] 
             items = [_action_item(i) for i in e.details.get("action_items") or []]
     review = g("review") or {}  # a simulated incident's state carries the whole review
 
-    sla = _sla(priority, created, acked, resolved, evs, policy, now)
+    sla = judge(priority, created, acked, resolved, evs, policy, now)
     trig = next((e for e in evs if e.type == "triggered"), None)
     title, service = str(g("title") or ""), str(g("service") or "")
     summary = (f"{priority} incident '{title}' on {service or 'an unnamed service'}"
@@ -368,11 +265,13 @@ def _sla_lines(r: Report) -> list[tuple[str, str]]:
     s = r.sla
     return [
         ("Acknowledged on time", f"{_yes(s.ack_on_time)} — {_minutes(s.ack_seconds)} "
-                                 f"(SLA {_minutes(s.ack_sla_seconds)})"),
+                                 f"(SLA {_minutes(s.ack_sla_seconds)}"
+                                 + (f" as {s.ack_priority}" if s.ack_priority != r.priority else "") + ")"),
         ("Updates on time", f"{s.updates_on_time} of {s.updates_due} due (every {_minutes(s.update_interval_seconds)}); "
                             f"{s.stakeholder_updates_sent} stakeholder updates sent"),
         ("Resolve target met", f"{_yes(s.resolve_met)} — {_minutes(s.resolve_seconds)} "
-                               f"(target {_minutes(s.resolve_target_seconds)})"),
+                               f"(target {_minutes(s.resolve_target_seconds)}"
+                               + (f" as {s.resolve_priority}" if s.resolve_priority != r.priority else "") + ")"),
     ]
 
 
@@ -569,8 +468,8 @@ def sla_figures(engine: Engine, *, start: datetime | None = None, end: datetime 
     for row in rows:
         a = acc.setdefault(row.priority, {"count": 0, "tta": [], "ttr": [], "ack": [0, 0], "res": [0, 0],
                                           "upd": [0, 0], "esc": 0, "reopen": 0})
-        evs = _events(events[row.run_id])
-        s = _sla(row.priority, row.created_at, row.acknowledged_at, row.resolved_at, evs, policy, now)
+        evs = events_of(events[row.run_id])
+        s = judge(row.priority, row.created_at, row.acknowledged_at, row.resolved_at, evs, policy, now)
         a["count"] += 1
         if s.ack_seconds is not None:
             a["tta"].append(s.ack_seconds)

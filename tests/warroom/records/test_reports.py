@@ -298,3 +298,93 @@ def test_cli(engine: Engine, seeded: tuple[str, list[str]], tmp_path: Path, monk
     res = runner.invoke(app, ["stats", "--service", service])
     assert res.exit_code == 0, res.output
     assert "SLA figures" in res.output and "P0" in res.output and "P2" in res.output
+
+
+# ------------------------------------------------------------------ the priority in force (issue 15)
+
+
+def timeline(*evs: tuple[float, str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events at minutes after T0."""
+    return [{"seq": i, "at": T0 + timedelta(minutes=m), "type": t, "actor": "tester", "details": d}
+            for i, (m, t, d) in enumerate(evs, 1)]
+
+
+def incident(priority: str, *, acked: float | None = None, resolved: float | None = None) -> dict[str, Any]:
+    return {"incident_id": "x", "title": "checkout down", "priority": priority, "status": "resolved",
+            "created_at": T0, "acknowledged_at": T0 + timedelta(minutes=acked) if acked is not None else None,
+            "resolved_at": T0 + timedelta(minutes=resolved) if resolved is not None else None}
+
+
+def downgrade(at: float) -> tuple[float, str, dict[str, Any]]:
+    return (at, "priority.changed", {"from": "P0", "to": "P1", "reason": "workaround", "direction": "downgrade"})
+
+
+@pytest.mark.parametrize(("ack", "on_time"), [(10, True), (20, False)])
+def test_an_ack_made_as_p0_is_judged_against_p0_after_a_downgrade(ack: float, on_time: bool) -> None:
+    evs = timeline((0, "triggered", {"priority": "P0"}), (ack, "acknowledged", {}), downgrade(25),
+                   (90, "resolved", {}))
+    r = reports.report_from(incident("P1", acked=ack, resolved=90), evs, now=NOW)
+    assert (r.sla.ack_sla_seconds, r.sla.ack_priority, r.sla.ack_on_time) == (15 * M, "P0", on_time)
+    assert r.sla.ack_due == T0 + timedelta(minutes=15)
+    # resolved as P1: its 4 h target
+    assert (r.sla.resolve_target_seconds, r.sla.resolve_priority, r.sla.resolve_met) == (4 * 3600, "P1", True)
+    md = reports.render_markdown(r)
+    assert f"**Acknowledged on time**: {'yes' if on_time else 'NO'} — {ack} min (SLA 15 min as P0)" in md
+
+
+def test_an_upgrade_gives_an_unacknowledged_incident_a_fresh_window() -> None:
+    upgrade = (60, "priority.changed", {"from": "P2", "to": "P0", "reason": "all users", "direction": "upgrade"})
+    on_time = reports.report_from(incident("P0", acked=70, resolved=100),
+                                  timeline((0, "triggered", {"priority": "P2"}), upgrade, (70, "acknowledged", {})))
+    late = reports.report_from(incident("P0", acked=80, resolved=100),
+                               timeline((0, "triggered", {"priority": "P2"}), upgrade, (80, "acknowledged", {})))
+    assert on_time.sla.ack_due == late.sla.ack_due == T0 + timedelta(minutes=75)
+    assert (on_time.sla.ack_on_time, late.sla.ack_on_time) == (True, False)
+
+
+def test_the_numbers_the_incident_ran_with_are_the_ones_judged() -> None:
+    """A service-levels file loosened P1's ack to 45 min: the engine wrote it on the trigger."""
+    sla = {"ack": 45 * M, "update": 60 * M, "resolve": 6 * 3600, "review": 0}
+    r = reports.report_from(incident("P1", acked=40, resolved=300),
+                            timeline((0, "triggered", {"priority": "P1", "sla": sla}), (40, "acknowledged", {})))
+    assert (r.sla.ack_sla_seconds, r.sla.ack_on_time) == (45 * M, True)
+    assert (r.sla.resolve_target_seconds, r.sla.resolve_met) == (6 * 3600, True)
+    assert (r.sla.update_interval_seconds, r.sla.updates_due) == (3600, 4)
+
+
+def test_an_ack_that_overtook_its_deadline_in_an_outage_is_a_breach() -> None:
+    """Handled together with the overdue ack deadline (docs/engine.md): recorded as missed,
+    and counted as a breach even at the very second of the deadline."""
+    evs = timeline((0, "triggered", {"priority": "P0"}), (15, "acknowledged", {}),
+                   (15, "deadline.missed", {"deadline": "ack", "due": (T0 + timedelta(minutes=15)).isoformat(),
+                                            "overtaken_by": "acknowledge"}))
+    r = reports.report_from(incident("P0", acked=15, resolved=60), evs)
+    assert r.sla.ack_seconds == 15 * M and r.sla.ack_on_time is False
+
+
+def test_update_slots_follow_the_cadence_in_force() -> None:
+    """P1 (every 30 min) raised to P0 (every 15) at minute 40: updates due at 30, then at the
+    change (30 + 15 is already past), then every 15 min: 30, 40, 55 before the resolve at 70."""
+    upgrade = (40, "priority.changed", {"from": "P1", "to": "P0", "reason": "data loss", "direction": "upgrade"})
+    r = reports.report_from(incident("P0", acked=5, resolved=70),
+                            timeline((0, "triggered", {"priority": "P1"}), (5, "acknowledged", {}),
+                                     (20, "status_update.posted", {}), upgrade, (50, "status_update.posted", {})))
+    assert (r.sla.updates_due, r.sla.updates_on_time) == (3, 2)
+    assert r.sla.update_interval_seconds == 15 * M
+
+
+def test_figures_judge_against_the_priority_in_force(engine: Engine) -> None:
+    service = f"svc-{uuid.uuid4().hex[:10]}"
+    with Session(engine) as session, session.begin():
+        for i, ack in enumerate((10, 20)):  # P0 acked at 10 / 20 min, downgraded to P1 at 25
+            run_id = uuid.uuid4().hex
+            session.add(records.IncidentRow(
+                run_id=run_id, incident_id=f"{service}-{i}", workflow="IncidentResponse", title="t", service=service,
+                category="x", priority="P1", status="resolved", phase="review", escalation_level=1, alert_count=1,
+                created_at=T0, acknowledged_at=T0 + timedelta(minutes=ack), resolved_at=T0 + timedelta(minutes=60)))
+            for e in timeline((0, "triggered", {"priority": "P0"}), (ack, "acknowledged", {}), downgrade(25),
+                              (60, "resolved", {})):
+                session.add(records.TimelineRow(run_id=run_id, incident_id=f"{service}-{i}", **e))
+    got = reports.sla_figures(engine, service=service, now=NOW)["by_priority"]
+    assert got["P1"]["count"] == 2
+    assert got["P1"]["response_sla"] == {"met": 1, "total": 2, "rate": 0.5}  # judged as P0: 15 min
