@@ -54,8 +54,14 @@ async def test_records_calls_go_on_after_postgresql_terminates_the_connections(c
     from activities.store import StoreActivities
     from workflows.contracts import IncidentState, RecordEvents, TimelineEvent
 
-    # SQLite has no server to drop a connection: this is PostgreSQL's, whichever the suite uses
-    engine = records.make_engine(POSTGRES_URL)
+    # SQLite has no server to drop a connection: this is PostgreSQL's, whichever the suite uses,
+    # in a database of its own made afresh (the server is shared: another run's schema, at a
+    # revision this checkout does not know, must not decide this test)
+    server = records.make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
+    dbname = f"warroom_drop_{uuid.uuid4().hex[:8]}"
+    with server.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{dbname}"')
+    engine = records.make_engine(server.url.set(database=dbname).render_as_string(hide_password=False))
     records.create_schema(engine)
     name = f"warroom-drop-{uuid.uuid4().hex[:8]}"  # only this engine's connections are terminated
     url = engine.url.update_query_dict({"application_name": name}).render_as_string(hide_password=False)
@@ -104,6 +110,9 @@ async def test_records_calls_go_on_after_postgresql_terminates_the_connections(c
     finally:
         victim.dispose()
         engine.dispose()
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        server.engine.dispose()
 
 
 def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path):
