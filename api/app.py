@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.console import STATIC_DIR
-from api.deps import ADMIN, READ, SenderKeys, allow
+from api.deps import ADMIN, READ, KeyCache, allow
 from api.intake import Intake
 from api.limits import BodySizeLimit
 from api.ratelimit import AlertRateLimit
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # files the worker loads too: an invalid one stops the API at start, naming it.
     app.state.settings, app.state.temporal, app.state.engine = settings, client, engine
     app.state.intake = Intake(settings)
-    app.state.sender_keys = SenderKeys()  # alert keys looked up lately (api/deps.py)
+    app.state.keys = KeyCache()  # API keys verified lately (api/deps.py)
     app.state.rate_limit = AlertRateLimit.from_settings(settings)  # per key, in this process
     app.state.runbooks = RunbookLibrary(settings.runbooks_dir)
     app.state.oncall_dir = settings.oncall_dir  # the on-call files the worker pages from

@@ -8,7 +8,7 @@
     TemporalDep   app.state.temporal   the Temporal client: the only way routes reach Temporal
     IntakeDep     app.state.intake     what alert intake keeps between requests (api/intake.py)
     RateLimitDep  app.state.rate_limit every key's alert rate (api/ratelimit.py)
-                  app.state.sender_keys the keys that posted alerts lately (SenderKeys)
+                  app.state.keys       the API keys verified lately (KeyCache)
     RunbooksDep   app.state.runbooks   the runbooks the worker loads
     OnCallDirDep  app.state.oncall_dir the on-call files the worker pages from (settings.oncall_dir)
 
@@ -18,6 +18,8 @@ and CustomSender (the key posting alerts). Who may call what: docs/integrations.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -113,51 +115,95 @@ def identify(db: Engine, credentials: HTTPAuthorizationCredentials | None) -> au
     return principal
 
 
-class SenderKeys:
-    """The keys that posted alerts lately, so a storm does not look its key up in the records
-    for every alert. A lookup is reused for `ttl` seconds; revoking a key through the API forgets
-    them all at once (a key revoked with the CLI, in another process, stops sending within
-    `ttl`). While the records database does not answer, a key that sent alerts before keeps
-    sending: alerts must not be lost because the records are down (docs/records.md)."""
+class KeyCache:
+    """Every API key verified lately, so that neither a storm nor the console looks its key up in
+    the records for every request, and the records are never on an alert's critical path
+    (docs/records.md, "When the records do not answer").
+
+    - A verified key is reused for `ttl` seconds (5); then the next request looks it up again.
+      That is the bound on how stale an answer may be: a key revoked in another process (the
+      CLI, another API) stops within `ttl`; revoking through this API forgets every key at once.
+    - While the records do not answer (refused, dropped, frozen, locked), a key verified before
+      keeps its last answer: a request waits at most `stale_wait` (0.5 s) on the lookup, then the
+      cached answer holds. A revocation cannot be made while the records are down, so what is
+      served is at most `ttl` older than the last answer the records gave.
+    - A key not verified before waits at most `wait` (2 s); if the records cannot say, the answer
+      is 503 with Retry-After: never accepted on trust, never a 500, never a hung request.
+    - One lookup per key at a time: requests for the same key share it, so a frozen database
+      holds at most one thread per key, not one per request."""
 
     TTL = 5.0  # seconds
+    WAIT = 2.0
+    STALE_WAIT = 0.5
+    RETRY_AFTER = "2"
 
-    def __init__(self, ttl: float = TTL) -> None:
-        self.ttl = ttl
-        self.known: dict[str, tuple[auth.ApiKey, float]] = {}  # key hash -> (key, when looked up)
+    def __init__(self, ttl: float = TTL, wait: float = WAIT, stale_wait: float = STALE_WAIT) -> None:
+        self.ttl, self.wait, self.stale_wait = ttl, wait, stale_wait
+        self.known: dict[str, tuple[auth.ApiKey, float]] = {}  # key hash -> (key, when verified)
+        self.lookups: dict[str, asyncio.Future[auth.ApiKey | None]] = {}  # key hash -> lookup in flight
+        self.generation = 0  # forget() ends it: a lookup started before a revocation is not kept
 
     def forget(self) -> None:
         self.known.clear()
+        self.lookups.clear()
+        self.generation += 1
 
     async def identify(self, db: Engine, key: str) -> auth.ApiKey | None:
-        """The active key this is, or None (unknown or revoked)."""
+        """The active key this is, or None (unknown or revoked); HTTPException 503 when the
+        records cannot say and the key was never verified."""
         if not key:
             return None
         digest = auth.hash_key(key)
         entry = self.known.get(digest)
-        now = time.monotonic()
-        if entry is not None and now - entry[1] < self.ttl:
+        if entry is not None and time.monotonic() - entry[1] < self.ttl:
             return entry[0]
+        lookup = self.lookups.get(digest)
+        if lookup is None:
+            lookup = asyncio.ensure_future(run_in_threadpool(auth.authenticate, db, key))
+            self.lookups[digest] = lookup
+            lookup.add_done_callback(functools.partial(self._settle, digest, self.generation))
         try:
-            principal = await run_in_threadpool(auth.authenticate, db, key)
-        except SQLAlchemyError:
+            return await asyncio.wait_for(asyncio.shield(lookup), self.stale_wait if entry else self.wait)
+        except (SQLAlchemyError, TimeoutError):
             if entry is not None:
                 return entry[0]
-            raise
+            raise HTTPException(503, "cannot verify the API key now: the records database did not answer; "
+                                     "send again shortly", headers={"Retry-After": self.RETRY_AFTER}) from None
+
+    def _settle(self, digest: str, generation: int, lookup: asyncio.Future[auth.ApiKey | None]) -> None:
+        if self.lookups.get(digest) is lookup:
+            del self.lookups[digest]
+        if lookup.cancelled() or lookup.exception() is not None or generation != self.generation:
+            return
+        principal, now = lookup.result(), time.monotonic()
         if principal is None:
             self.known.pop(digest, None)
-        else:
-            if len(self.known) > 10_000:
-                self.known = {d: e for d, e in self.known.items() if now - e[1] < self.ttl}
-            self.known[digest] = (principal, now)
-        return principal
+            return
+        if len(self.known) > 10_000:
+            self.known = {d: e for d, e in self.known.items() if now - e[1] < self.ttl}
+        self.known[digest] = (principal, now)
 
 
-async def identify_sender(request: Request, db: Engine,
-                          credentials: HTTPAuthorizationCredentials | None) -> auth.ApiKey:
+RECORDS_WAIT = 1.0  # seconds an answer that does not need the records waits on them for extras
+
+
+async def records_or(default: Any, call: Any, *args: Any, wait: float = RECORDS_WAIT, **kwargs: Any) -> Any:
+    """A records read for an answer that stands without it (an incident's recent changes beside
+    its state from Temporal): its result, or `default` when the records fail or take longer
+    than `wait`. The read goes on in its thread; the request does not wait for it."""
+    lookup = asyncio.ensure_future(run_in_threadpool(call, *args, **kwargs))
+    lookup.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "exception was never retrieved"
+    try:
+        return await asyncio.wait_for(asyncio.shield(lookup), wait)
+    except (SQLAlchemyError, TimeoutError):
+        return default
+
+
+async def identify_key(request: Request, db: Engine,
+                       credentials: HTTPAuthorizationCredentials | None) -> auth.ApiKey:
     if credentials is None:
         raise unauthorized("missing API key: send Authorization: Bearer <key>")
-    principal = await request.app.state.sender_keys.identify(db, credentials.credentials)
+    principal = await request.app.state.keys.identify(db, credentials.credentials)
     if principal is None:
         raise unauthorized("unknown or revoked API key")
     return principal
@@ -196,10 +242,10 @@ def actor_of(principal: auth.ApiKey, *, acting_for: str | None = None) -> str:
 
 
 def allow(*roles: str) -> Any:
-    """A dependency admitting keys of these roles (sync: FastAPI runs the lookup in its threadpool)."""
+    """A dependency admitting keys of these roles (verified through the app's KeyCache)."""
 
-    def dependency(credentials: BearerDep, db: RecordsDep) -> auth.ApiKey:
-        principal = identify(db, credentials)
+    async def dependency(request: Request, credentials: BearerDep, db: RecordsDep) -> auth.ApiKey:
+        principal = await identify_key(request, db, credentials)
         check_role(principal, roles)
         return principal
 
@@ -233,7 +279,7 @@ async def check_sender(request: Request, principal: auth.ApiKey, fmt: str) -> No
 
 async def alert_sender(request: Request, credentials: BearerDep, db: RecordsDep) -> auth.ApiKey:
     """The key posting to /api/v1/alerts/{source} (the format is the path's source)."""
-    principal = await identify_sender(request, db, credentials)
+    principal = await identify_key(request, db, credentials)
     check_role(principal, ALERTS)
     source = request.path_params.get("source", "generic")
     if source in PARSERS or source == "generic":
@@ -244,7 +290,7 @@ async def alert_sender(request: Request, credentials: BearerDep, db: RecordsDep)
 async def custom_sender(integration: str, request: Request, credentials: BearerDep,
                         db: RecordsDep) -> auth.ApiKey:
     """The key posting to /api/v1/alerts/custom/{integration}: that integration's own key, or an admin."""
-    principal = await identify_sender(request, db, credentials)
+    principal = await identify_key(request, db, credentials)
     check_role(principal, ALERTS)
     if principal.role == "integration" and principal.name != integration:
         raise HTTPException(403, f"this key belongs to integration {principal.name!r}, not {integration!r}")

@@ -85,7 +85,7 @@ async def pagerduty_sender(request: Request, body: Any, db: Engine) -> auth.ApiK
         key = body["routing_key"]
     else:
         return unauthorized("routing_key: missing; it is the integration key (warroom integrations create)")
-    principal = await request.app.state.sender_keys.identify(db, key)
+    principal = await request.app.state.keys.identify(db, key)
     if principal is None:
         return unauthorized("routing_key: unknown or revoked integration key" if not header
                             else "unknown or revoked API key")

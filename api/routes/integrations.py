@@ -47,7 +47,7 @@ def show_integration(name: str, db: RecordsDep, _: Admin) -> KeyView:
 def delete_integration(name: str, request: Request, db: RecordsDep, _: Admin) -> KeyView:
     try:
         revoked = auth.revoke(db, name, role="integration")
-        request.app.state.sender_keys.forget()  # its key stops sending at once
+        request.app.state.keys.forget()  # its key stops sending at once
         return KeyView(**revoked.public())
     except auth.KeyProblem as err:
         raise HTTPException(404, str(err)) from None

@@ -47,7 +47,7 @@ def create_key(body: KeyCreate, db: RecordsDep, _: Admin) -> KeyCreated:
 def revoke_key(name: str, request: Request, db: RecordsDep, _: Admin) -> KeyView:
     try:
         revoked = auth.revoke(db, name)
-        request.app.state.sender_keys.forget()  # no alert key lookup outlives a revocation
+        request.app.state.keys.forget()  # no alert key lookup outlives a revocation
         return KeyView(**revoked.public())
     except auth.KeyProblem as err:
         raise HTTPException(404, str(err)) from None

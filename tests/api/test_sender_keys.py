@@ -1,4 +1,4 @@
-"""Alert keys looked up lately (api/deps.py SenderKeys): a storm does not look its key up in
+"""API keys verified lately (api/deps.py KeyCache): a storm does not look its key up in
 the records for every alert, a revocation through the API stops the key at once, and while the
 records database does not answer a key that sent before keeps sending (alerts are not lost
 because the records are down)."""
@@ -47,7 +47,7 @@ async def test_a_key_that_sent_before_keeps_sending_while_the_records_do_not_ans
         app = http._transport.app  # the app under test: its lookups expire now
         r = await http.post("/api/v1/alerts/generic", json=_alert("before"), headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 202
-        app.state.sender_keys.ttl = 0.0
+        app.state.keys.ttl = 0.0
 
         def down(db, k):
             raise OperationalError("SELECT", {}, Exception("connection refused"))

@@ -269,6 +269,9 @@ POOL_RECYCLE_SECONDS = 1800
 SQLITE_BUSY_TIMEOUT_SECONDS = 30  # a writer waits this long for another's lock (sqlite3's timeout)
 
 
+PG_CONNECT_TIMEOUT_SECONDS = 5  # libpq connect_timeout, unless the URL says otherwise
+
+
 def make_engine(url: str) -> Engine:
     """The records engine. No connection check on checkout (pool_pre_ping would cost a round
     trip, and on PostgreSQL a transaction, per checkout): connections are recycled after
@@ -280,6 +283,8 @@ def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"pool_recycle": POOL_RECYCLE_SECONDS}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    elif "connect_timeout=" not in url:  # a server that does not answer fails the call, never hangs it
+        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         from sqlalchemy import event
