@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.common import recorded
 from warroom.classify import Keywords, classify_category
-from warroom import records
 from warroom.oncall import OnCallConfig
 from warroom.runbooks import RunbookError, RunbookLibrary
 from workflows.contracts import MAX_LEVEL, ActionSpec, AssessRequest, AssessResult, RunbookSpec
@@ -62,16 +62,10 @@ class AssessActivities:
             raise ApplicationError(str(err), type="RunbookError", non_retryable=True) from err
         runbook = with_approvers(runbook, self.approvers)
         # Known issues: what reviewed incidents of this category and service taught. A records
-        # database that does not answer makes the incident "unknown", never a failed assess.
-        known: list[dict] = []
-        if self.engine is not None:
-            from sqlalchemy.exc import SQLAlchemyError
-
-            try:
-                known = records.known_issues_for(self.engine, category=category, service=a.service,
-                                                 incident_id=req.incident_id)
-            except SQLAlchemyError as err:
-                activity.logger.warning("known issues unavailable for %s: %s", req.incident_id, err)
+        # database that does not answer (an error, or nothing within a few seconds) makes the
+        # incident "unknown", never a failed or a held-back assess.
+        known: list[dict] = recorded(self.engine, "known_issues_for", category=category, service=a.service,
+                                     incident_id=req.incident_id) or []
         impact = ", ".join(
             part for part in (
                 f"{a.affected_users} users affected" if a.affected_users is not None else "",

@@ -8,7 +8,11 @@ Room: activities (the I/O side of the engine).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -47,15 +51,75 @@ def records_call(engine: Engine | None, write: str, **kw: Any) -> Any:
         return call(engine, **kw)
 
 
-def recorded(engine: Engine | None, write: str, **kw: Any) -> Any:
-    """Call the records function named `write`; None (logged) when the database does not answer (or, without
-    an engine, when there are no records)."""
+RECORDS_WAIT_SECONDS = 5.0  # the longest a page (or war room) waits on one records call
+RECORDS_REST_SECONDS = 15.0  # after a call that got no answer, none is asked for this long
+
+# Records calls on the page path run here, so a page can stop waiting for one: a database that
+# accepts connections and answers nothing (frozen, locked, a dead network path) would otherwise
+# hold the page until the activity's timeout, and Temporal would send it again.
+_RECORDS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="records")
+
+
+class _Silence:
+    """Of one records engine: its calls past their wait that have not returned yet, and until
+    when it is not asked (time.monotonic())."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.hung: set[Future[Any]] = set()
+        self.rest_until = 0.0
+
+    def resting(self) -> bool:
+        with self.lock:
+            return bool(self.hung) or time.monotonic() < self.rest_until
+
+    def no_answer(self, call: Future[Any]) -> None:
+        with self.lock:
+            self.hung.add(call)
+            self.rest_until = time.monotonic() + RECORDS_REST_SECONDS
+        call.add_done_callback(self.returned)
+
+    def returned(self, call: Future[Any]) -> None:
+        with self.lock:
+            self.hung.discard(call)
+
+
+_silences: weakref.WeakKeyDictionary[Engine, _Silence] = weakref.WeakKeyDictionary()
+_silences_lock = threading.Lock()
+
+
+def _silence(engine: Engine) -> _Silence:
+    with _silences_lock:
+        found = _silences.get(engine)
+        if found is None:
+            found = _silences[engine] = _Silence()
+        return found
+
+
+def recorded(engine: Engine | None, write: str, *, wait: float = RECORDS_WAIT_SECONDS, **kw: Any) -> Any:
+    """Call the records function named `write`; None (logged) when the database does not answer
+    (an error, or no answer within `wait` seconds), or without an engine (no records).
+
+    After a call got no answer within `wait`, that database is taken as not answering: nothing
+    is asked of it while that call is still hung, and for RECORDS_REST_SECONDS after it (each
+    page would otherwise wait `wait` seconds again). What a page did while the records were away
+    reaches them from the timeline (`notification.sent`: warroom/records/incidents.py), which
+    wins over a claim left PENDING."""
     if engine is None:
         return None
     from sqlalchemy.exc import SQLAlchemyError
 
+    silence = _silence(engine)
+    if silence.resting():
+        log.warning("records not answering, going on without them (%s)", write)
+        return None
+    call = _RECORDS.submit(records_call, engine, write, **kw)
     try:
-        return records_call(engine, write, **kw)
+        return call.result(timeout=wait)
+    except FuturesTimeout:
+        silence.no_answer(call)
+        log.warning("records did not answer within %.0f s, going on without them (%s)", wait, write)
+        return None
     except SQLAlchemyError as err:
         log.warning("records unavailable, going on without them (%s): %s", write, str(err).splitlines()[0][:200])
         return None

@@ -7,6 +7,7 @@ stopped. On PostgreSQL whichever database the suite uses: it is the one that fre
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
@@ -15,9 +16,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from api.app import create_app
-from tests.helpers import new_key, running_worker, until
+from tests.helpers import alert, events, new_key, pages, running_worker, until
 from tests.proxy import FreezableProxy
 from tests.warroom.records.test_engine import POSTGRES_URL
+from warroom import client as temporal
 from warroom import records
 from warroom.settings import Settings
 
@@ -92,6 +94,35 @@ async def test_alerts_accepted_and_incidents_shown_while_the_records_are_frozen(
                                      "the incident from the freeze in the records",
                                      ok=lambda r: iid in {i["id"] for i in r.json()["incidents"]}, timeout=30)
                 assert listed.status_code == 200
+        finally:
+            proxy.thaw()
+            proxied.dispose()
+
+
+async def test_pages_go_out_while_the_records_are_frozen_and_the_records_reconcile(env, task_queue, pg_database):
+    """The worker's records freeze before a P0 arrives: assess, the first pages and the war room
+    go on without them (each records call waits at most RECORDS_WAIT_SECONDS, then none is asked
+    while one is still hung); after the thaw the records hold every page the timeline says was
+    sent, as SENT, and the incident itself."""
+    direct = pg_database
+    url = direct.url
+    async with FreezableProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = records.make_engine(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+        try:
+            async with running_worker(env.client, task_queue, proxied):
+                proxy.freeze()
+                t = await temporal.trigger(env.client, alert(priority="P0", title="Payments are down",
+                                                             service="payments"), task_queue=task_queue)
+                st = await until(lambda: temporal.state(env.client, t.incident_id), "the first pages without the records",
+                                 ok=lambda s: s.phase == "recover", timeout=60)
+                sent = {p.details["key"] for p in pages(st, kind="INITIAL")}
+                assert len(sent) >= 3 and not events(st, "notification.failed")
+                proxy.thaw()
+                # the records reconcile with the timeline: every page sent is SENT there
+                await until(lambda: asyncio.to_thread(records.communications, direct, incident_id=t.incident_id),
+                            "the records to hold every page as SENT",
+                            ok=lambda rows: sent <= {r.key for r in rows if r.status == "SENT"}, timeout=90)
+                assert records.recorded_incident(direct, t.incident_id) is not None
         finally:
             proxy.thaw()
             proxied.dispose()

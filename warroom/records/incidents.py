@@ -84,8 +84,17 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
                   sent_at=e["at"] if e["type"] == "notification.sent" else None)
              for e in events if e["type"] in ("notification.sent", "notification.failed") and e["details"].get("key")]
     if comms:
-        # rows as parameters (a cached statement; a VALUES literal was compiled every batch)
-        session.execute(_insert(engine, CommunicationRow).on_conflict_do_nothing(index_elements=["key"]), comms)
+        # rows as parameters (a cached statement; a VALUES literal was compiled every batch). The
+        # timeline says what happened: it wins over a claim left PENDING (the records stopped
+        # answering between the claim and the send) and over a FAILED attempt that a retry
+        # delivered; a row already SENT is kept as written.
+        ins = _insert(engine, CommunicationRow)
+        session.execute(ins.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"status": ins.excluded.status, "sent_at": ins.excluded.sent_at, "channel": ins.excluded.channel,
+                  "recipients": ins.excluded.recipients, "error": ins.excluded.error},
+            where=(CommunicationRow.status == "PENDING")
+            | ((CommunicationRow.status == "FAILED") & (ins.excluded.status == "SENT"))), comms)
     review = snapshot.get("review")
     if review and any(e["type"] == "review.submitted" for e in events):
         session.execute(_insert(engine, ReviewRow).values(
