@@ -100,6 +100,10 @@ async def test_the_readme_tour_runs_without_a_failing_step(tmp_path: Path) -> No
         listed = await until(lambda: shell([setup, first[2]]), f"{INCIDENT} in `warroom incidents list`",
                              ok=lambda done: INCIDENT in done.stdout)
         assert re.search(rf"{INCIDENT}.*P1.*triggered", listed.stdout.replace("\n", " ")), listed.stdout
+        # "its pages are in the log of `warroom dev`"
+        await until(lambda: [line for line in log.read_text().splitlines() if "PAGE " in line and
+                             "-> oncall:L1 [INITIAL] [P1] Checkout returns HTTP 500 for 30% of requests" in line],
+                    "the first page in the log of warroom dev")
         login = shell([setup, first[3]])
         link = re.search(rf"^({re.escape(api)}/login/link\?t=\S+)$", login.stdout, re.MULTILINE)
         assert link, login.stdout
@@ -137,3 +141,16 @@ async def test_the_readme_tour_runs_without_a_failing_step(tmp_path: Path) -> No
     finally:
         code = stop(dev)
     assert code == 0, log.read_text()
+
+
+def test_every_path_the_readme_and_docs_name_exists() -> None:
+    """A newcomer follows the paths the README and docs/ name (examples/mappings/zabbix.yaml was
+    named before it existed): each one is in the repository (globs match something)."""
+    pattern = re.compile(r"(?<![\w/.-])((?:examples|runbooks|oncall|docs|levels|scripts|warroom|api|tests|activities|"
+                         r"workflows|benchmarks|deploy)/[A-Za-z0-9_./*-]*[A-Za-z0-9_*])")
+    missing = []
+    for doc in [README, *sorted((REPO / "docs").glob("*.md"))]:
+        for path in pattern.findall(doc.read_text()):
+            if not any(any(base.glob(path)) if "*" in path else (base / path).exists() for base in (REPO, doc.parent)):
+                missing.append(f"{doc.relative_to(REPO)}: {path}")
+    assert missing == []
