@@ -17,7 +17,7 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-__all__ = ["NaiveTimeError", "TimeFormatError", "parse_duration", "parse_time", "utc"]
+__all__ = ["NaiveTimeError", "TimeFormatError", "parse_duration", "parse_time", "relative", "span", "utc"]
 
 
 _DATE_THEN_SIGN = re.compile(r"^\d{4}-\d{2}-\d{2}[+-]")
@@ -82,3 +82,22 @@ def parse_duration(raw: Any) -> timedelta:
         raise ValueError(f"{raw!r} is not a duration like 20m, 1h30m, 26h or 90s")
     d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
     return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+
+
+def span(seconds: float) -> str:
+    """A duration as people read a countdown or an age, exact to the minute (to the second under
+    an hour): `45s`, `14m 30s`, `1h 59m`, `2d 4h 05m`. Never rounded to a whole larger unit
+    ("in 1h" for 1 h 59 min was wrong by an hour). The console's script (console.js) says the same."""
+    s = int(abs(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s" if s % 60 else f"{s // 60}m"
+    d, rest = divmod(s, 86400)
+    h, m = rest // 3600, rest % 3600 // 60
+    return f"{d}d {h}h {m:02d}m" if d else f"{h}h {m:02d}m"
+
+
+def relative(seconds: float) -> str:
+    """`in 1h 59m` for a time ahead, `1h 59m ago` for one past (seconds = then - now)."""
+    return f"in {span(seconds)}" if seconds >= 0 else f"{span(seconds)} ago"

@@ -22,6 +22,7 @@ from api.console import templates
 from api.deps import ACT, READ, RecordsDep
 from warroom import records
 from warroom.records import keys as auth
+from warroom.timeparse import span
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,18 +83,6 @@ def page(request: Request, name: str, who: sessions.Session | None, status_code:
 
 
 # ---------------------------------------------------------------------- times shown
-
-def span(seconds: float) -> str:
-    """A duration as a person reads it at a glance: 45s, 12m, 3h 05m, 2d 4h."""
-    s = int(abs(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
-
 
 def countdown(due: datetime | None, now: datetime) -> str:
     if due is None:

@@ -1,7 +1,8 @@
 """Room: api (HTTP edge) — the console's SLA figures and On call now pages.
 
 SLA figures come from warroom.records.reports.sla_figures, the code behind /api/v1/metrics/sla,
-once per period; the charts are inline SVG drawn here (no script, no external host). On call
+once per period; the table per category and priority over the last 30 days from
+warroom.records.statistics, the code behind /api/v1/statistics; the charts are inline SVG drawn here (no script, no external host). On call
 now reads the same on-call files as /api/v1/oncall/now (warroom.oncall). Every signed-in
 role sees it (a manager watching an incident needs who is on call): it shows names, levels and
 hand-overs, never contact points, which stay with the admin-only API. Its Subscribe buttons make
@@ -24,6 +25,7 @@ from api.routes.calendars import feed_url, make_feed
 from api.routes.console import PRIORITIES, SignedIn, form_of, page
 from warroom.oncall import OnCallError, load_oncall
 from warroom.records import reports
+from warroom.records import statistics as stats
 
 router = APIRouter(include_in_schema=False)
 
@@ -91,13 +93,19 @@ def charts(data: dict[str, Any], priority: str, kind: str) -> dict[str, str]:
 
 
 @router.get("/sla", response_class=HTMLResponse)
-async def sla_page(request: Request, db: RecordsDep, who: SignedIn,
+async def sla_page(request: Request, db: RecordsDep, who: SignedIn, settings: SettingsDep,
                    period: str = "week", priority: str = "", service: str = "") -> Response:
     period = period if period in PERIODS else "week"
     priority = priority if priority in PRIORITIES else ""
-    data = await run_in_threadpool(figures, db, period, priority, service, datetime.now(UTC))
+    now = datetime.now(UTC)
+    data = await run_in_threadpool(figures, db, period, priority, service, now)
+    by_category = await run_in_threadpool(lambda: stats.incident_statistics(
+        db, now=now, service=service or None, keywords=stats.configured_keywords(settings.classification_file)))
+    if priority:
+        by_category["rows"] = [r for r in by_category["rows"] if r["priority"] == priority]
     return page(request, "console/sla.html", who, data=data, charts=charts(data, priority, period), period=period,
-                periods=list(PERIODS), priority=priority, service=service, priorities=PRIORITIES)
+                periods=list(PERIODS), priority=priority, service=service, priorities=PRIORITIES,
+                by_category=by_category)
 
 
 # ---------------------------------------------------------------------- on call now

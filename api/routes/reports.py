@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import RecordsDep
+from api.deps import RecordsDep, SettingsDep
 from warroom import records
 from warroom.records import reports
+from warroom.records import statistics as stats
 from warroom.timeparse import parse_time
 
 router = APIRouter(tags=["reports"])
@@ -60,3 +61,14 @@ def sla_metrics(db: RecordsDep,
     start, end = (parse_time(d, keep_offset=True) if d else None for d in (from_, to))
     return reports.sla_figures(db, start=start, end=end,
                                priority=priority, service=service)
+
+
+@router.get("/api/v1/statistics")
+def incident_statistics(db: RecordsDep, settings: SettingsDep,
+                        days: Annotated[int, Query(ge=1, le=stats.MAX_DAYS,
+                                                   description="the window: this many days before now")] = 30,
+                        service: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+    """Per category and priority over the last `days` days (default 30): count, still open,
+    mean and median time to acknowledge and to resolve (definitions in warroom/records/statistics.py)."""
+    return stats.incident_statistics(db, days=days, service=service or None,
+                                     keywords=stats.configured_keywords(settings.classification_file))

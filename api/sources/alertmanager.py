@@ -38,7 +38,7 @@ per-alert nor top-level), a status other than firing/resolved.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urljoin
 
 from api.sources import Parsed, PayloadError, SourceEvent, require_object
@@ -86,8 +86,13 @@ def label_key(labels: dict[str, str]) -> str:
 
 
 def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "alertmanager",
-                 default_description: str = "") -> Parsed:
-    """The shared `alerts[]` part of Alertmanager and Grafana unified alerting bodies."""
+                 default_description: str = "",
+                 alertname_fallback: Callable[[dict[str, Any], dict[str, str]], tuple[str, str]] | None = None,
+                 ) -> Parsed:
+    """The shared `alerts[]` part of Alertmanager and Grafana unified alerting bodies.
+
+    `alertname_fallback(body, annotations)` -> (alertname, where it came from) names an alert
+    whose own labels lack `alertname` (Grafana); without it such an alert is refused."""
     if "alerts" not in body:
         raise PayloadError("alerts: required (a list of alerts)")
     alerts = body["alerts"]
@@ -121,7 +126,10 @@ def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "ale
         if status not in STATUSES:
             raise PayloadError(f"alerts[{i}].status: must be 'firing' or 'resolved', not {status!r}")
         if not labels.get("alertname", "").strip():
-            raise PayloadError(f"alerts[{i}].labels.alertname: required")
+            if alertname_fallback is None:
+                raise PayloadError(f"alerts[{i}].labels.alertname: required")
+            labels["alertname"], where = alertname_fallback(body, annotations)
+            notes.append(f"alerts[{i}].labels.alertname: missing, taken from {where}")
         fp = _str(a.get("fingerprint")).strip()
         rows.append((status, labels, annotations, fp, _str(a.get("generatorURL")).strip()))
 

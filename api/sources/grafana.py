@@ -8,7 +8,11 @@ Pure, no I/O. The format is detected from the body:
   prefixed `grafana:` instead of `am:` (group incident on receiver + groupKey when there is a
   groupKey, else `grafana:<fingerprint>` / label hash). Zero-time `startsAt`, `values: null`
   and relative generatorURLs (joined to externalURL) are accepted. When an alert has no
-  description, the top-level `message` is used.
+  description, the top-level `message` is used. An alert whose own labels lack `alertname`
+  (Grafana sometimes sends it only in commonLabels/groupLabels) is not refused: its name is
+  taken from commonLabels.alertname, else groupLabels.alertname, else the rule's title
+  (annotations summary/title, else the notification `title` without its "[FIRING:n]"
+  prefix), else "Grafana alert"; a note says where it came from.
 * Legacy alerting: no `alerts`, but ruleId / ruleName / state / evalMatches. One event per
   body. state `alerting` -> trigger; `ok` -> resolve; `no_data` -> trigger (the rule was set to
   notify on missing data, which is a problem worth an incident; the title says "[no data]");
@@ -22,6 +26,7 @@ Pure, no I/O. The format is detected from the body:
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from api.sources import Parsed, PayloadError, SourceEvent, require_object
@@ -36,12 +41,31 @@ def is_legacy(body: dict[str, Any]) -> bool:
     return "alerts" not in body and any(k in body for k in LEGACY_FIELDS)
 
 
+_STATE_PREFIX = re.compile(r"^\s*\[(FIRING|RESOLVED)(:\d+)?\]\s*", re.IGNORECASE)
+
+
+def alertname_fallback(body: dict[str, Any], annotations: dict[str, str]) -> tuple[str, str]:
+    """The name of an alert whose labels lack `alertname`, and where it was found."""
+    for field in ("commonLabels", "groupLabels"):
+        labels = body.get(field)
+        if isinstance(labels, dict) and _str(labels.get("alertname")).strip():
+            return _str(labels["alertname"]).strip(), f"{field}.alertname"
+    for key in ("summary", "title"):
+        if annotations.get(key, "").strip():
+            return annotations[key].strip(), f"annotations.{key}"
+    title = _STATE_PREFIX.sub("", _str(body.get("title"))).strip()
+    if title:
+        return title, "title"
+    return "Grafana alert", "a default (no commonLabels, groupLabels or title)"
+
+
 def parse(body: Any) -> Parsed:
     body = require_object(body)
     if is_legacy(body):
         return parse_legacy(body)
     return parse_alerts(body, prefix="grafana", source="grafana",
-                        default_description=_str(body.get("message")).strip())
+                        default_description=_str(body.get("message")).strip(),
+                        alertname_fallback=alertname_fallback)
 
 
 def parse_legacy(body: dict[str, Any]) -> Parsed:

@@ -46,6 +46,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/incidents/{incident_id}/report"): READ,
     ("GET", "/api/v1/incidents/{incident_id}/communications"): READ,
     ("GET", "/api/v1/metrics/sla"): READ,
+    ("GET", "/api/v1/statistics"): READ,
     ("GET", "/api/v1/runbooks"): READ,
     ("GET", "/api/v1/runbooks/{name}"): READ,
     ("POST", "/api/v1/runbooks/validate"): READ,

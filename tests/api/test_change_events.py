@@ -81,3 +81,4 @@ def test_an_incident_is_shown_the_changes_of_its_service_around_its_alert(engine
     assert [(c["summary"], c["relative"]) for c in shown] == [
         ("Rollback pay v7", "12 min after the alert"), ("Deploy pay v7", "4 min before the alert")]
     assert change_records.relative(alert - timedelta(minutes=65), alert) == "1 h 05 min before the alert"
+    assert change_records.relative(alert + timedelta(days=1, minutes=119), alert) == "1 d 1 h 59 min after the alert"

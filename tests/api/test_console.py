@@ -231,3 +231,26 @@ def test_no_console_page_or_asset_names_an_external_host():
         # an absolute URL, a protocol-relative one, or a CSS import of a font host
         found = re.findall(r"(?:https?:)?//[A-Za-z0-9.-]+\.[A-Za-z]{2,}|@import\s+url\(", text)
         assert not found, (path, found)
+
+
+def renders_between(due: datetime, before: datetime, after: datetime) -> set[str]:
+    """Every countdown text a page made between `before` and `after` can show for `due`."""
+    steps = int((after - before).total_seconds()) + 2
+    return {console.countdown(due, before + timedelta(seconds=s)) for s in range(steps)}
+
+
+async def test_countdowns_are_exact_to_the_minute(env, engine, task_queue):
+    """A deadline 1 h 59 min away reads "in 1h 59m", never "in 1h" (issue 15)."""
+    async with app_client(env, engine, task_queue) as http:
+        iid = await open_incident(http, engine, "P3")  # a ticket: its deadlines are hours away
+        await sign_in(http, new_key(engine, "viewer"))
+        before = datetime.now(UTC)
+        page = await http.get(f"/incidents/{iid}")
+        after = datetime.now(UTC)
+        [(due, text)] = re.findall(r'<span class="countdown" data-due="([^"]+)">([^<]+)</span>', page.text)
+        due = datetime.fromisoformat(due)
+        assert due - after > timedelta(hours=1), due
+        assert re.fullmatch(r"in (\d+d )?\d+h \d\dm", text), text
+        assert text in renders_between(due, before, after)
+    assert console.countdown(after + timedelta(hours=1, minutes=59, seconds=30), after) == "in 1h 59m"
+    assert console.countdown(after - timedelta(minutes=14, seconds=5), after) == "overdue 14m 05s"

@@ -43,3 +43,21 @@ def test_every_shipped_schema_is_a_valid_json_schema() -> None:
     assert schemas
     for path in schemas:
         Draft202012Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_an_editable_install_prints_no_setuptools_warning(tmp_path: Path) -> None:
+    """`scripts/setup` installs the project editable: setuptools' own build (isolated, the
+    version pyproject.toml asks for) must not print its layout or data warnings."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(tmp_path / "venv" / "bin" / "python"), "install",
+         "--no-deps", "--no-input", "--quiet", "-e", str(REPO)],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    output = (done.stdout + done.stderr).splitlines()
+    # pip's own notes about the machine's index configuration are not the project's
+    noise = [line for line in output if "Warning" in line or "!!" in line or "setuptools" in line.lower()]
+    assert noise == [], "\n".join(output)

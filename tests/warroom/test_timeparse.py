@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from warroom.timeparse import NaiveTimeError, TimeFormatError, parse_time, utc
+from warroom.timeparse import NaiveTimeError, TimeFormatError, parse_time, relative, span, utc
 
 NINE_UTC = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -82,3 +82,18 @@ def test_a_date_with_an_offset_but_no_time_is_refused() -> None:
 def test_a_moment_outside_utc_range_is_a_format_error_not_a_crash() -> None:
     with pytest.raises(TimeFormatError):
         parse_time("0001-01-01T00:00:00+01:00")
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0s"), (45, "45s"), (60, "1m"), (90, "1m 30s"), (14 * 60 + 5, "14m 05s"), (3600, "1h 00m"),
+    (3600 + 59 * 60, "1h 59m"), (3600 + 59 * 60 + 59, "1h 59m"), (23 * 3600 + 59 * 60, "23h 59m"),
+    (86400, "1d 0h 00m"), (2 * 86400 + 4 * 3600 + 5 * 60, "2d 4h 05m"), (-(3600 + 59 * 60), "1h 59m"),
+])
+def test_a_span_is_exact_never_rounded_to_a_whole_hour(seconds: int, text: str) -> None:
+    assert span(seconds) == text
+
+
+def test_relative_says_which_way() -> None:
+    assert relative(3600 + 59 * 60) == "in 1h 59m"
+    assert relative(-(3600 + 59 * 60)) == "1h 59m ago"
+    assert relative(0) == "in 0s"

@@ -38,7 +38,9 @@ def login(name: Annotated[str, typer.Option("--name", help="the key's name (warr
     if principal.role not in ("viewer", "responder", "admin"):
         typer.echo(f"the key {name!r} is an integration key: the console is for people's keys", err=True)
         raise typer.Exit(1)
-    base = (settings.public_url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
+    from warroom.cli.incidents import default_url
+
+    base = (settings.public_url or default_url()).rstrip("/")  # a wildcard listen address: loopback
     token = link_token(server_key(settings.secret_key, settings.data_dir), principal.id, minutes=minutes)
     typer.echo(f"sign-in link for {principal.name} ({principal.role}), valid {minutes} min:")
     typer.echo(f"{base}/login/link?t={token}")

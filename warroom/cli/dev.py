@@ -82,6 +82,14 @@ def ensure_dev_admin(settings: Settings) -> str:
     return "  admin key:   make one with `warroom keys create --role admin --name <you>`"
 
 
+def _oncall_line(settings: Settings) -> str:
+    """Whose pages: the on-call directory in use, or what to do when it holds no file."""
+    from warroom.cli.oncall import empty_notice
+
+    notice = empty_notice(settings.oncall_dir)
+    return f"  on call:     {notice or settings.oncall_dir}"
+
+
 @dataclass(frozen=True)
 class TlsFiles:
     ca: Path  # the CA certificate clients trust (PEM)
@@ -144,6 +152,7 @@ async def run_dev(settings: Settings, *, tls: bool = False) -> None:
               f"task queue {settings.task_queue}\n"
               f"  records:     {settings.db_url()}\n"
               f"{admin_line}\n"
+              f"{_oncall_line(settings)}\n"
               f"Ctrl-C stops everything.", flush=True)
         done, _ = await asyncio.wait([worker_task, api_task, asyncio.create_task(stop.wait())],
                                      return_when=asyncio.FIRST_COMPLETED)

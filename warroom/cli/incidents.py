@@ -23,12 +23,11 @@ from rich.console import Console
 from rich.table import Table
 
 from warroom.cli.timeline import describe
-from warroom.timeparse import utc
+from warroom.timeparse import relative, utc
 
 if TYPE_CHECKING:  # httpx loads when a command calls the API, not for `warroom --help`
     from warroom.cli.api_client import WarroomClient
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 EXIT_REFUSED, EXIT_UNREACHABLE = 1, 3
 
 incidents_app = typer.Typer(help="List, show and act on incidents through the warroom API "
@@ -44,7 +43,9 @@ class Priority(str, Enum):
 
 
 # Options every command takes (after the command name: `warroom incidents list --url ...`).
-UrlOpt = Annotated[str, typer.Option("--url", envvar="WARROOM_URL", help="the warroom API")]
+UrlOpt = Annotated[str | None, typer.Option(
+    "--url", envvar="WARROOM_URL", show_default=False,
+    help="the warroom API; default: http://WARROOM_API_HOST:WARROOM_API_PORT (127.0.0.1:8000)")]
 KeyOpt = Annotated[str | None, typer.Option(
     "--key", envvar="WARROOM_API_KEY", show_default=False,
     help="API key; default: the dev admin key `warroom dev` wrote to <data dir>/admin.key")]
@@ -69,6 +70,22 @@ def _dev_key() -> str:
         return ""
 
 
+def default_url() -> str:
+    """Where `warroom dev` / `warroom api` listen on this machine: WARROOM_API_HOST and
+    WARROOM_API_PORT (a wildcard host is reached on loopback)."""
+    from warroom.settings import Settings
+
+    try:
+        settings = Settings()
+        host, port = settings.api_host, settings.api_port
+    except Exception:  # a bad WARROOM_* setting: the documented default
+        host, port = "127.0.0.1", 8000
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _by(by: str | None) -> dict[str, str]:
     """The body's `by`: only when given. The server records the key's person (api.deps.actor_of)."""
     return {"by": by} if by else {}
@@ -80,12 +97,12 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 @contextmanager
-def _api(url: str, key: str | None) -> Iterator[WarroomClient]:
+def _api(url: str | None, key: str | None) -> Iterator[WarroomClient]:
     """A client for the command; an ApiError becomes `error: ...` on stderr and exit 1 or 3."""
     from warroom.cli.api_client import UNREACHABLE, ApiError, WarroomClient
 
     try:
-        with WarroomClient(url, key or _dev_key()) as client:
+        with WarroomClient(url or default_url(), key or _dev_key()) as client:
             yield client
     except ApiError as err:
         if err.status == UNREACHABLE:
@@ -117,21 +134,12 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def _span(seconds: float) -> str:
-    s = int(abs(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            return f"{s // size}{unit}"
-    return f"{s}s"
-
-
 def _relative(value: str | None, now: datetime) -> str:
-    """'5m ago' or 'in 5m' (or '-')."""
+    """'1h 59m ago' or 'in 14m 30s' (or '-'): exact, never rounded to a whole hour."""
     t = _parse_time(value)
     if t is None:
         return "-"
-    delta = (now - t).total_seconds()
-    return f"{_span(delta)} ago" if delta >= 0 else f"in {_span(delta)}"
+    return relative((t - now).total_seconds())
 
 
 def _clock(value: str | None) -> str:
@@ -168,7 +176,7 @@ def list_(
     limit: Annotated[int, typer.Option("--limit", min=1, help="at most this many")] = 50,
     offset: Annotated[int, typer.Option("--offset", min=0, help="skip this many (newest first)")] = 0,
     as_json: JsonOpt = False,
-    url: UrlOpt = DEFAULT_URL,
+    url: UrlOpt = None,
     key: KeyOpt = None,
 ) -> None:
     """Incidents as recorded, newest first (a change shows here a moment after it happens)."""
@@ -204,7 +212,7 @@ def list_(
 
 
 @incidents_app.command()
-def show(incident_id: IdArg, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+def show(incident_id: IdArg, as_json: JsonOpt = False, url: UrlOpt = None, key: KeyOpt = None) -> None:
     """One incident: its state, deadlines and timeline."""
     with _api(url, key) as api:
         state = api.get_incident(incident_id)
@@ -261,7 +269,7 @@ def show(incident_id: IdArg, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL
 @incidents_app.command()
 def ack(incident_id: IdArg, by: ByOpt = None,
         note: Annotated[str, typer.Option("--note", help="a note for the timeline")] = "",
-        as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+        as_json: JsonOpt = False, url: UrlOpt = None, key: KeyOpt = None) -> None:
     """Acknowledge: you take the incident (and become its commander if it has none)."""
     _act(url, key, as_json, incident_id, "acknowledge", {**_by(by), "note": note},
          lambda s: _summary("acknowledged", s))
@@ -269,7 +277,7 @@ def ack(incident_id: IdArg, by: ByOpt = None,
 
 @incidents_app.command()
 def update(incident_id: IdArg, message: Annotated[str, typer.Argument(help="the status update")],
-           by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+           by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = None, key: KeyOpt = None) -> None:
     """Post a status update (it resets the update reminder)."""
     _act(url, key, as_json, incident_id, "updates", {**_by(by), "message": message},
          lambda s: _summary("update posted to", s))
@@ -280,7 +288,7 @@ def escalate(incident_id: IdArg,
              reason: Annotated[str, typer.Option("--reason", help="why, for the timeline and the page")] = "",
              to_level: Annotated[int | None, typer.Option("--to-level", min=2, max=4,
                                                           help="jump to this level (default: the next)")] = None,
-             by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+             by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = None, key: KeyOpt = None) -> None:
     """Escalate now, to the next level or to --to-level."""
     body: dict[str, Any] = {**_by(by), "reason": reason}
     if to_level is not None:
@@ -293,7 +301,7 @@ def priority(incident_id: IdArg,
              new_priority: Annotated[Priority, typer.Argument(metavar="P0..P4", case_sensitive=False,
                                                               help="the new priority")],
              reason: Annotated[str, typer.Option("--reason", help="why (required)")],
-             by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+             by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = None, key: KeyOpt = None) -> None:
     """Change the priority (deadlines follow the new one)."""
     _act(url, key, as_json, incident_id, "priority",
          {**_by(by), "priority": new_priority.value, "reason": reason},
@@ -304,7 +312,7 @@ def priority(incident_id: IdArg,
 def resolve(incident_id: IdArg,
             resolution: Annotated[str, typer.Option("--resolution", help="what fixed it")] = "",
             root_cause: Annotated[str, typer.Option("--root-cause", help="the cause, if known")] = "",
-            by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+            by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = None, key: KeyOpt = None) -> None:
     """Resolve (the runbook's verification runs first; `show` tells when it is resolved)."""
     _act(url, key, as_json, incident_id, "resolve",
          {**_by(by), "resolution": resolution, "root_cause": root_cause},
@@ -319,7 +327,7 @@ def review(incident_id: IdArg,
            lesson: Annotated[list[str] | None, typer.Option("--lesson", help="a lesson (repeatable)")] = None,
            action_item: Annotated[list[str] | None, typer.Option("--action-item", help="a follow-up action "
                                                                                        "(repeatable)")] = None,
-           by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None) -> None:
+           by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = None, key: KeyOpt = None) -> None:
     """Submit the post-incident review of a resolved incident (it closes the incident)."""
     _act(url, key, as_json, incident_id, "review",
          {**_by(by), "root_cause": root_cause, "contributing_factors": factor or [],

@@ -36,6 +36,23 @@ def _directory() -> Path:
     return Settings().oncall_dir
 
 
+def empty_notice(directory: Path) -> str | None:
+    """What to say when the on-call directory holds no on-call file (None when it holds some):
+    nobody is on call, every page goes to the worker's log, and where the example is. The same
+    words for `oncall now`, `who`, `validate` and the `warroom dev` banner."""
+    from warroom.oncall import oncall_files
+
+    if oncall_files(directory):
+        return None
+    examples = directory / "examples"
+    sample = next(iter(oncall_files(examples)), None)
+    start = (f"to start, copy {sample} into {directory}/ and edit it; to look at the example first, "
+             f"set WARROOM_ONCALL_DIR={examples}" if sample else
+             "to start, add a people/teams/schedules file (docs/oncall.md)")
+    return (f"no on-call files in {directory}/ (WARROOM_ONCALL_DIR): nobody is on call and every page goes "
+            f"to the worker's log; {start}")
+
+
 def _config() -> OnCallConfig:
     from warroom.oncall import OnCallError, load_oncall
 
@@ -65,11 +82,16 @@ def now(team: Annotated[str | None, typer.Option("--team", help="only this team'
         at: AtOpt = None, as_json: JsonOpt = False) -> None:
     """Who is on call: per schedule, the person, their time zone and local time, and why."""
     config, moment = _config(), _at(at)
+    notice = empty_notice(_directory())
     try:
         entries = config.on_call(moment, team=team)
     except KeyError:
-        typer.echo(f"error: no team {team!r} (teams: {', '.join(sorted(config.teams)) or 'none'})", err=True)
+        typer.echo(f"error: no team {team!r} " + (f"({notice})" if notice else
+                                                  f"(teams: {', '.join(sorted(config.teams)) or 'none'})"), err=True)
         raise typer.Exit(1) from None
+    if notice and not as_json:
+        typer.echo(notice, err=True)
+        return
     if as_json:
         typer.echo(json.dumps({"at": moment.isoformat(), "entries": [e.as_dict() for e in entries]},
                               indent=2, ensure_ascii=False))
@@ -104,6 +126,8 @@ def who(target: Annotated[str, typer.Argument(help="oncall:L<n>, person:<id>, te
     """Who a page to TARGET reaches: the chain from the target to the people, in page order."""
     config, moment = _config(), _at(at)
     r = config.resolve(target, service=service, priority=priority.upper(), at=moment)
+    if (notice := empty_notice(_directory())) and not as_json:
+        typer.echo(notice, err=True)
     if as_json:
         typer.echo(json.dumps(_resolution_dict(r, moment), indent=2, ensure_ascii=False))
         return
@@ -131,6 +155,10 @@ def validate(paths: Annotated[list[Path] | None, typer.Argument(
     from warroom.oncall import oncall_files, validate_paths
 
     targets = list(paths or [_directory()])
+    if not paths and (notice := empty_notice(targets[0])):
+        # nothing is wrong, and nothing is configured: say so, as `oncall now` does
+        typer.echo(f"nothing to validate: {notice}")
+        return
     problems = validate_paths(targets)
     for problem in problems:
         typer.echo(str(problem))

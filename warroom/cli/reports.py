@@ -66,15 +66,61 @@ def _pct(r: dict[str, Any]) -> str:
     return "-" if r["rate"] is None else f"{r['rate'] * 100:.1f}% ({r['met']}/{r['total']})"
 
 
+def _span(v: float | None) -> str:
+    from warroom.timeparse import span
+
+    return "-" if v is None else span(v)
+
+
+def category_stats(days: int, service: str | None, as_json: bool) -> None:
+    """The per-category table (warroom.records.statistics): `warroom stats --by-category`."""
+    from warroom.records import statistics
+    from warroom.settings import Settings
+
+    keywords = statistics.configured_keywords(Settings().classification_file)
+    engine = records_engine()
+    try:
+        figures = statistics.incident_statistics(engine, days=days, service=service, keywords=keywords)
+    except ValueError as err:
+        raise fail(f"--{err}") from None
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2))
+        return
+    title = f"Incidents per category and priority, last {days} days" + (f" — {service}" if service else "")
+    table = Table(title=title, caption=f"{figures['from'][:16]} – {figures['to'][:16]} UTC")
+    for col in ("category", "priority", "count", "open", "ack mean", "ack median", "resolve mean", "resolve median"):
+        table.add_column(col)
+    for row in [*figures["rows"], {"category": "all", "priority": "", **figures["total"]}]:
+        a, r = row["time_to_ack_seconds"], row["time_to_resolve_seconds"]
+        table.add_row(row["category"], row["priority"], str(row["count"]), str(row["open"]), _span(a["mean"]),
+                      _span(a["median"]), _span(r["mean"]), _span(r["median"]))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    if not figures["rows"]:
+        typer.echo(f"no incidents in the last {days} days")
+
+
 def stats_command(
     from_: Annotated[str | None, typer.Option("--from", help="incidents created at or after (ISO)")] = None,
     to: Annotated[str | None, typer.Option("--to", help="incidents created before (ISO)")] = None,
     priority: Annotated[str | None, typer.Option("--priority", help="P0..P4")] = None,
     service: Annotated[str | None, typer.Option("--service")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    by_category: Annotated[bool, typer.Option(
+        "--by-category", help="per category and priority over the last --days: count, open, mean and median "
+                              "time to ack and to resolve")] = False,
+    days: Annotated[int, typer.Option("--days", help="with --by-category: the window, in days before now")] = 30,
 ) -> None:
-    """SLA figures per priority: MTTA, MTTR, SLA attainment, escalation and reopen rates."""
+    """SLA figures per priority: MTTA, MTTR, SLA attainment, escalation and reopen rates; with
+    --by-category, incidents per category and priority over the last 30 days."""
     from warroom.records import reports
+
+    if by_category:
+        if from_ or to or priority:
+            raise fail("--by-category takes --days and --service (not --from, --to or --priority)")
+        category_stats(days, service, as_json)
+        return
 
     start, end = _when(from_, "--from"), _when(to, "--to")
     engine = records_engine()

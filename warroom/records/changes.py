@@ -51,7 +51,8 @@ def relative(at: datetime, alert_at: datetime) -> str:
     if minutes == 0:
         return "at the alert"
     n = abs(minutes)
-    span = f"{n} min" if n < 60 else f"{n // 60} h {n % 60:02d} min" if n < 1440 else f"{n // 1440} d {n % 1440 // 60} h"
+    span = (f"{n} min" if n < 60 else f"{n // 60} h {n % 60:02d} min" if n < 1440
+            else f"{n // 1440} d {n % 1440 // 60} h {n % 60:02d} min")  # exact: never a whole day or hour
     return f"{span} {'before' if minutes > 0 else 'after'} the alert"
 
 

@@ -5,12 +5,15 @@
   "use strict";
   var REFRESH_MS = 3000;
 
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  // The same as warroom.timeparse.span: exact to the minute (to the second under an hour).
   function span(seconds) {
     var s = Math.floor(Math.abs(seconds));
     if (s < 60) return s + "s";
-    if (s < 3600) return Math.floor(s / 60) + "m";
-    if (s < 86400) return Math.floor(s / 3600) + "h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + "m";
-    return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
+    if (s < 3600) return Math.floor(s / 60) + "m" + (s % 60 ? " " + pad(s % 60) + "s" : "");
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    return (d ? d + "d " : "") + h + "h " + pad(m) + "m";
   }
 
   function tick() {

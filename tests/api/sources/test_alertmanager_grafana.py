@@ -278,6 +278,46 @@ def test_grafana_unified_without_group_key_uses_the_fingerprint(payloads_dir):
     assert grafana.parse(body).events[0].alert.dedup_key == "grafana:c4edaaf9f9f839b0"
 
 
+def _without_alertname(body: dict[str, Any]) -> dict[str, Any]:
+    for a in body["alerts"]:
+        a["labels"].pop("alertname")
+    return body
+
+
+def test_grafana_alert_without_its_own_alertname_takes_it_from_the_group(payloads_dir):
+    """A real Grafana delivery whose alert labels lack `alertname` (it is only in
+    commonLabels/groupLabels) is not dropped: the name comes from commonLabels, else
+    groupLabels, else the rule title, and a note says where."""
+    name = "grafana/gf-keep-grafana12-test-alert-relative-generatorurl.json"
+    original = grafana.parse(load(payloads_dir, name)).events[0].alert
+    body = _without_alertname(load(payloads_dir, name))
+    p = grafana.parse(body)
+    a = p.events[0].alert
+    assert (a.labels["alertname"], a.title, a.dedup_key) == ("TestAlert", "TEST", original.dedup_key)
+    assert a.fingerprint == original.fingerprint
+    assert p.notes == ["alerts[0].labels.alertname: missing, taken from commonLabels.alertname"]
+
+    body.pop("commonLabels")
+    p = grafana.parse(body)
+    assert p.events[0].alert.labels["alertname"] == "TestAlert"
+    assert p.notes == ["alerts[0].labels.alertname: missing, taken from groupLabels.alertname"]
+
+    # The default template's groupLabels carry an empty alertname: the rule title is next.
+    zero = _without_alertname(load(payloads_dir, "grafana/gf-alerting-default-payload-zero-startsat.json"))
+    zero.pop("commonLabels")
+    zero["title"] = "[FIRING:1] Disk almost full (val1)"
+    p = grafana.parse(zero)
+    assert p.events[0].alert.labels["alertname"] == "Disk almost full (val1)"
+    assert p.events[0].alert.title == "Disk almost full (val1)"
+    assert p.notes == ["alerts[0].labels.alertname: missing, taken from title"]
+    zero.pop("title")
+    assert grafana.parse(zero).events[0].alert.labels["alertname"] == "Grafana alert"
+
+    # Alertmanager itself always sends alertname: still refused there.
+    with pytest.raises(PayloadError, match=r"^alerts\[0\]\.labels\.alertname: required"):
+        alertmanager.parse(_without_alertname(load(payloads_dir, name)))
+
+
 @pytest.mark.parametrize("name", sorted(GFL_EXPECTED))
 def test_grafana_legacy(payloads_dir, name):
     action, title, severity, key = GFL_EXPECTED[name]
@@ -408,6 +448,19 @@ async def test_api_grafana_legacy_and_unified(env, engine, task_queue, payloads_
         assert [(x["id"], x["deduplicated"]) for x in r.json()["incidents"]] == [(iid, True)]
         state = await _wait_for(http, iid, "alert.resolved")
         assert "alert.resolved" in [e["type"] for e in state["timeline"]]
+
+
+async def test_api_grafana_alert_named_only_in_common_labels_opens_an_incident(
+        env, engine, task_queue, payloads_dir):
+    body = _without_alertname(load(payloads_dir, "grafana/gf-keep-grafana12-test-alert-relative-generatorurl.json"))
+    async with api(env, engine, task_queue) as http:
+        r = await _post(http, "grafana", body)
+        assert r.status_code == 202, r.text
+        assert "taken from commonLabels.alertname" in r.json()["message"]
+        [ref] = r.json()["incidents"]
+        assert ref["deduplicated"] is False and ref["priority"] == "P3"
+        state = (await http.get(f"/api/v1/incidents/{ref['id']}")).json()
+        assert state["title"] == "TEST" and state["alert_count"] == 1
 
 
 BAD = [

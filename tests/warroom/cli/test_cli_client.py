@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ import httpx
 from api.app import create_app
 from tests.helpers import new_key, running_worker, serving, until
 from warroom.settings import Settings
+from warroom.timeparse import utc
 
 REPO = Path(__file__).resolve().parents[3]
 WARROOM = [sys.executable, "-c", "from warroom.cli.main import app; app(prog_name='warroom')"]
@@ -304,3 +307,49 @@ async def test_usage_errors_exit_2_before_any_request():
     for r in runs:
         assert r.exit_code == 2, r.output
         assert "Usage: warroom incidents" in r.stderr and "Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------------- newcomer defaults (issue 15)
+
+
+async def test_the_default_url_follows_warroom_api_port_and_host(env, engine, task_queue, tmp_path):
+    """No --url and no WARROOM_URL: the CLI calls the API where `warroom dev` put it."""
+    async with served(env, engine, task_queue, tmp_path) as api:
+        iid = await api.declare(title="Queue backlog", priority="P3")
+        port = api.url.rsplit(":", 1)[1]
+        for host in ("127.0.0.1", "0.0.0.0"):  # a wildcard listen address is reached on loopback
+            r = await warroom("incidents", "show", iid, "--json", WARROOM_API_HOST=host, WARROOM_API_PORT=port,
+                              WARROOM_API_KEY=api.responder, WARROOM_DATA_DIR=str(api.data_dir))
+            assert r.exit_code == 0, r.output
+            assert json.loads(r.stdout)["incident_id"] == iid
+    closed = str(closed_port())
+    r = await warroom("incidents", "list", WARROOM_API_PORT=closed, WARROOM_API_KEY="wrx")
+    assert r.exit_code == 3 and f"cannot reach the warroom API at http://127.0.0.1:{closed}" in r.stderr, r.output
+
+
+def _seconds(text: str) -> int:
+    """'in 3h 59m' / 'in 14m 05s' / '2d 4h 05m ago' back to seconds (the sign dropped)."""
+    parts = re.findall(r"(\d+)([dhms])", text)
+    assert parts, text
+    return sum(int(n) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+async def test_show_gives_exact_relative_times(env, engine, task_queue, tmp_path):
+    """Deadlines hours away read "in 3h 59m", not "in 3h" (the old display was up to an hour off)."""
+    async with served(env, engine, task_queue, tmp_path) as api:
+        iid = await api.declare(title="Slow reports page", priority="P3")
+        state = await api.state(iid)
+        before = datetime.now(UTC)
+        shown = await api.run("show", iid)
+        after = datetime.now(UTC)
+    assert shown.exit_code == 0, shown.output
+    deadlines = {k.replace("_", " "): utc(v) for k, v in state["deadlines"].items() if v}
+    far = {k: v for k, v in deadlines.items() if v - after > timedelta(hours=1)}
+    assert far, state["deadlines"]
+    for name, due in far.items():
+        line = next(line for line in shown.stdout.splitlines() if line.strip().startswith(name))
+        text = re.search(r"\((in [^)]+)\)", line).group(1)
+        assert re.fullmatch(r"in (\d+d )?\d+h \d\dm", text), line
+        # exact to the minute (the display truncates to whole minutes): within the run's window
+        lo, hi = (due - after).total_seconds() - 60, (due - before).total_seconds()
+        assert lo <= _seconds(text) <= hi, (line, lo, hi)

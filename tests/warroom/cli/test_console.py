@@ -66,3 +66,15 @@ def test_no_link_for_an_integration_or_an_unknown_key(engine, tmp_path):
     assert out.exit_code == 1 and "integration key" in out.output
     out = run_cli(engine, tmp_path, "console", "login", "--name", "nobody-here")
     assert out.exit_code == 1 and "no active key" in out.output
+
+
+def test_without_a_public_url_the_link_is_where_the_api_listens(engine, tmp_path):
+    """No WARROOM_PUBLIC_URL (a laptop's `warroom dev`): the link points at WARROOM_API_HOST and
+    WARROOM_API_PORT, and a wildcard listen address at loopback, where a browser reaches it."""
+    name = auth.authenticate(engine, new_key(engine, "viewer")).name
+    base = {"WARROOM_DATABASE_URL": engine.url.render_as_string(hide_password=False), "WARROOM_SECRET_KEY": SECRET,
+            "WARROOM_DATA_DIR": str(tmp_path), "WARROOM_API_PORT": "18123"}
+    for host, shown in (("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("::", "[::1]")):
+        out = CliRunner().invoke(cli, ["console", "login", "--name", name], env={**base, "WARROOM_API_HOST": host})
+        assert out.exit_code == 0, out.output
+        assert out.output.strip().splitlines()[-1].startswith(f"http://{shown}:18123/login/link?t="), out.output

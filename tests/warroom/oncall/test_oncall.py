@@ -6,6 +6,7 @@ page reaches, validation problems naming file and line, and the same answers fro
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +20,7 @@ from api.app import create_app
 from api.routes.oncall import router
 from tests.helpers import new_key
 from warroom.cli.main import app as cli
-from warroom.oncall import OnCallConfig, OnCallError, load_oncall, validate_paths
+from warroom.oncall import OnCallConfig, OnCallError, load_oncall, oncall_files, validate_paths
 from warroom.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -569,3 +570,29 @@ def test_the_shipped_example_reaches_someone_for_every_target_the_engine_and_run
             unreached = [t for t in sorted(targets)
                          if not config.resolve(t, service=service, priority=priority, at=when).people]
             assert unreached == [], (priority, service, unreached)
+
+
+def test_cli_without_on_call_files_names_the_example_everywhere(tmp_path: Path) -> None:
+    """A fresh checkout's oncall/ holds only schema.json and examples/: `now`, `who` and
+    `validate` agree that nothing is configured, and each names the example to start from;
+    the example itself answers `now --team payments` (issue 15)."""
+    shipped = Path(__file__).resolve().parents[3] / "oncall"
+    fresh = tmp_path / "oncall"
+    shutil.copytree(shipped, fresh)
+    assert oncall_files(fresh) == []  # the repository ships no configuration of its own
+    hint = f"copy {fresh}/examples/seeds.yaml into {fresh}/"
+    result = run(fresh, "now", "--team", "payments")
+    assert result.exit_code == 1 and "error: no team 'payments'" in result.stderr
+    assert hint in result.stderr and f"WARROOM_ONCALL_DIR={fresh}/examples" in result.stderr
+    result = run(fresh, "now")
+    assert result.exit_code == 0 and hint in result.stderr and "nobody is on call" in result.stderr
+    result = run(fresh, "who", "oncall:L1")
+    assert result.exit_code == 0 and "nobody would be paged" in result.stdout and hint in result.stderr
+    result = run(fresh, "validate")
+    assert result.exit_code == 0 and "valid" not in result.stdout.replace("validate", "")
+    assert result.stdout.startswith("nothing to validate: no on-call files") and hint in result.stdout
+    # the example the hint names works as it says
+    result = run(fresh / "examples", "now", "--team", "payments", "--json")
+    assert result.exit_code == 0, result.output
+    assert {e["schedule"] for e in json.loads(result.stdout)["entries"]} == {"payments-l1", "payments-l2"}
+    assert run(fresh / "examples", "validate").stdout.strip() == "1 on-call file(s) valid"
