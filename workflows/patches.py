@@ -121,7 +121,7 @@ SETTLED_RECORDS = Patch(
     why="the timeline goes to the records once the run is settled (no page and no war room in flight), "
         "and once at the start: one records write for a page and its outcome instead of one for each, "
         "so a P0 costs 2 record_events up to the wait for its ack instead of 4 (issue 13)",
-    histories=("p0-generation-2026-12", "p0-service-levels"),
+    histories=("p0-generation-2026-12", "p0-service-levels", "p1-maintenance-window"),
     deprecate="with generation-2026-12",
 )
 BATCHED_PAGES = Patch(
