@@ -37,6 +37,7 @@ from api.routes import (
     incidents,
     integrations,
     keys,
+    maintenance,
     metrics,
     oncall,
     reports,
@@ -44,6 +45,7 @@ from api.routes import (
     slack,
 )
 from warroom import records, tracing
+from warroom.windows import Holds
 from warroom.logs import RequestContext
 from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # files the worker loads too: an invalid one stops the API at start, naming it.
     app.state.settings, app.state.temporal, app.state.engine = settings, client, engine
     app.state.intake = Intake(settings)
+    app.state.intake.holds = Holds(lambda: app.state.engine)  # maintenance windows (api/routes/maintenance.py)
     app.state.sender_keys = SenderKeys()  # alert keys looked up lately (api/deps.py)
     app.state.rate_limit = AlertRateLimit.from_settings(settings)  # per key, in this process
     app.state.runbooks = RunbookLibrary(settings.runbooks_dir)
@@ -124,7 +127,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     for outage in (OperationalError, PoolTimeout):
         app.add_exception_handler(outage, records_unavailable)
     # In this order: it decides which of two matching paths answers (generic before {source}).
-    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack):
+    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack, maintenance):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
     for pages in (console, console_incident, console_reports):
