@@ -32,6 +32,7 @@ from api.routes import (
     changes,
     console,
     console_incident,
+    console_maintenance,
     console_reports,
     health,
     incidents,
@@ -130,6 +131,6 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     for area in (health, alerts, changes, incidents, keys, integrations, ack, slack, maintenance):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
-    for pages in (console, console_incident, console_reports):
+    for pages in (console, console_incident, console_reports, console_maintenance):
         app.include_router(pages.router)
     return app
