@@ -8,6 +8,7 @@ the API's routes and intake (api/maintenance.py) and by tests; the CLI reaches i
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 # alert storm costs no query per alert. A window made or ended through this process is seen at
 # once (the cache is dropped); one made through another API process within this many seconds.
 CACHE_SECONDS = 2.0
+log = logging.getLogger("warroom.maintenance")
 
 
 def spec_of(w: Window) -> WindowSpec:
@@ -96,6 +98,21 @@ class Holds:
     def forget(self) -> None:
         self._read_at = None
 
+    async def _read(self, engine: Engine) -> None:
+        """The current windows; the records not answering keeps the last ones read (none at
+        first): an alert is never held up or refused because the records are down, and it pages
+        unless a window known to this process holds it."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from warroom.records import maintenance as stored
+
+        try:
+            self._windows = await asyncio.to_thread(stored.current_windows, engine, datetime.now(UTC))
+        except SQLAlchemyError as err:
+            log.warning("maintenance windows unreadable, using the last ones read (%d): %s", len(self._windows),
+                        str(err).splitlines()[0][:200])
+        self._read_at = time.monotonic()
+
     async def __call__(self, alert: AlertInfo) -> MaintenanceHold | None:
         engine = self._engine()
         if engine is None:
@@ -103,10 +120,7 @@ class Holds:
         if self._read_at is None or time.monotonic() - self._read_at > CACHE_SECONDS:
             async with self._lock:
                 if self._read_at is None or time.monotonic() - self._read_at > CACHE_SECONDS:
-                    from warroom.records import maintenance as stored
-
-                    self._windows = await asyncio.to_thread(stored.current_windows, engine, datetime.now(UTC))
-                    self._read_at = time.monotonic()
+                    await self._read(engine)
         w = holding(self._windows, alert, datetime.now(UTC))
         return hold_of(w) if w is not None else None
 
