@@ -118,16 +118,20 @@ async def test_incident_open_before_the_window_keeps_paging(env, engine, task_qu
         h = await start(env.client, task_queue, service=svc, priority="P1", labels={"team": "db", "env": "prod"})
         await until(lambda: records.incident(engine, incident_id=h.id), "the incident in the records")
         await advance_to(env, h, 5)
-        w = await make_window(env, engine, task_queue, duration="1h", matchers=["team=~d.*", "env!=staging"])
+        # made at 5 min, scheduled from 10 to 70: its workflow waits for the start on a timer
+        w = await make_window(env, engine, task_queue, starts_in=5, duration="1h",
+                              matchers=["team=~d.*", "env!=staging"])
+        assert (await window_state(env.client, w.id)).status == "scheduled"
+        await advance_to(env, h, 11)
         await until(lambda: get_state(h), "the window's start on the timeline",
                     ok=lambda s: events(s, "maintenance.started"))
-        await advance_to(env, h, 66)
+        await advance_to(env, h, 71)
         s = await until(lambda: get_state(h), "the window's end on the timeline",
                         ok=lambda s: events(s, "maintenance.ended"))
-    assert at_minutes(s, "maintenance.started") == minutes(5)
+    assert at_minutes(s, "maintenance.started") == minutes(10)
     started = events(s, "maintenance.started")[0].details
     assert started["window"] == w.id and started["held"] is False and "keeps paging" in started["paging"]
-    assert at_minutes(s, "maintenance.ended") == minutes(65)
+    assert at_minutes(s, "maintenance.ended") == minutes(70)
     # it paged as any incident: first pages at once, the ack SLA's escalation at 30 min, in the window
     assert {p.details["target"] for p in pages(s, kind="INITIAL")} == P1_INITIAL
     assert at_minutes(s, "escalated", reason="ack_timeout") == minutes(30, 60)
