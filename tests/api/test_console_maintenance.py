@@ -50,7 +50,6 @@ async def test_a_window_made_in_the_form_holds_an_incident_and_is_ended_there(en
         key = new_key(engine, "responder", person="carol")
         await sign_in(http, key)
         page = await http.get("/maintenance")
-        assert "No window is scheduled or active." in page.text
         # refused: the field named, the form kept as filled in
         r = await http.post("/maintenance", data={"csrf": csrf_of(page.text), "service": service,
                                                   "matchers": "team=~(", "duration": "2h", "reason": "pay upgrade"})

@@ -115,12 +115,13 @@ async def test_alert_resolved_inside_the_window_never_pages(env, engine, task_qu
 async def test_incident_open_before_the_window_keeps_paging(env, engine, task_queue):
     svc = service()
     async with running_worker(env.client, task_queue, engine):
-        h = await start(env.client, task_queue, service=svc, priority="P1", labels={"team": "db", "env": "prod"})
+        team = f"d{uuid.uuid4().hex[:6]}"  # its own: the records (and so the windows) are the session's
+        h = await start(env.client, task_queue, service=svc, priority="P1", labels={"team": team, "env": "prod"})
         await until(lambda: records.incident(engine, incident_id=h.id), "the incident in the records")
         await advance_to(env, h, 5)
         # made at 5 min, scheduled from 10 to 70: its workflow waits for the start on a timer
         w = await make_window(env, engine, task_queue, starts_in=5, duration="1h",
-                              matchers=["team=~d.*", "env!=staging"])
+                              matchers=[f"team=~{team[:4]}.*", "env!=staging"])
         assert (await window_state(env.client, w.id)).status == "scheduled"
         await advance_to(env, h, 11)
         await until(lambda: get_state(h), "the window's start on the timeline",
