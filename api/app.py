@@ -107,11 +107,11 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # files the worker loads too: an invalid one stops the API at start, naming it.
     app.state.settings, app.state.temporal, app.state.engine = settings, client, engine
     app.state.intake = Intake(settings)
-    app.state.intake.holds = Holds(lambda: app.state.engine)  # maintenance windows (api/routes/maintenance.py)
     app.state.sender_keys = SenderKeys()  # alert keys looked up lately (api/deps.py)
     app.state.rate_limit = AlertRateLimit.from_settings(settings)  # per key, in this process
     app.state.runbooks = RunbookLibrary(settings.runbooks_dir)
     app.state.oncall_dir = settings.oncall_dir  # the on-call files the worker pages from
+    app.state.intake.holds = Holds(lambda: app.state.engine)  # maintenance windows (api/routes/maintenance.py)
     app.include_router(runbooks.router, dependencies=[Depends(allow(*READ))])
     # Prometheus scrapes with a viewer key (`authorization: {credentials: <key>}` in its config).
     app.include_router(metrics.router, dependencies=[Depends(allow(*READ))])

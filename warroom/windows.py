@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # alert storm costs no query per alert. A window made or ended through this process is seen at
 # once (the cache is dropped); one made through another API process within this many seconds.
 CACHE_SECONDS = 2.0
+READ_WITHIN = 0.5  # seconds an alert may wait for the records to say which windows there are
 log = logging.getLogger("warroom.maintenance")
 
 
@@ -94,23 +95,28 @@ class Holds:
         self._windows: list[Window] = []
         self._read_at: float | None = None
         self._lock = asyncio.Lock()
+        self._reading: asyncio.Future[list[Window]] | None = None
 
     def forget(self) -> None:
         self._read_at = None
 
     async def _read(self, engine: Engine) -> None:
-        """The current windows; the records not answering keeps the last ones read (none at
-        first): an alert is never held up or refused because the records are down, and it pages
-        unless a window known to this process holds it."""
+        """The current windows, waiting READ_WITHIN at most. The records not answering (down, or
+        frozen: a query that never returns) keeps the last ones read (none at first): an alert is
+        never held up or refused because of the records, and it pages unless a window known to
+        this process holds it. One read at a time: a hung one is not joined by more."""
         from sqlalchemy.exc import SQLAlchemyError
 
         from warroom.records import maintenance as stored
 
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(asyncio.to_thread(stored.current_windows, engine, datetime.now(UTC)))
+            self._reading.add_done_callback(lambda t: t.cancelled() or t.exception())  # a late error: read, not raised
         try:
-            self._windows = await asyncio.to_thread(stored.current_windows, engine, datetime.now(UTC))
-        except SQLAlchemyError as err:
+            self._windows = await asyncio.wait_for(asyncio.shield(self._reading), READ_WITHIN)
+        except (TimeoutError, SQLAlchemyError) as err:
             log.warning("maintenance windows unreadable, using the last ones read (%d): %s", len(self._windows),
-                        str(err).splitlines()[0][:200])
+                        str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
         self._read_at = time.monotonic()
 
     async def __call__(self, alert: AlertInfo) -> MaintenanceHold | None:

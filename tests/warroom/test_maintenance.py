@@ -98,3 +98,37 @@ def test_the_active_window_ending_last_holds_an_alert():
     other = window(id="mw-other", service="billing", ends_at=NOW + timedelta(hours=9))
     assert holding([short, long, later, other], a, NOW).id == "mw-long"
     assert holding([later, other], a, NOW) is None
+
+
+async def test_intake_never_waits_on_records_that_do_not_answer(tmp_path):
+    """Holds (what intake asks) with records that refuse connections: no window, no error, fast;
+    with windows read before, it keeps them."""
+    import socket
+    import time as clock
+
+    from warroom import records
+    from warroom.records import maintenance as stored
+    from warroom.windows import READ_WITHIN, Holds
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    down = records.make_engine(f"postgresql://postgres@127.0.0.1:{port}/nothing")
+    good = records.make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    records.create_schema(good)
+    now = datetime.now(UTC)
+    stored.create_window(good, starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1),
+                         reason="upgrade", created_by="alice", service="orders")
+    a = AlertInfo(title="x", service="orders")
+    engine = {"now": good}
+    holds = Holds(lambda: engine["now"])
+    assert (await holds(a)).reason == "upgrade"
+    engine["now"] = down
+    holds.forget()
+    started = clock.monotonic()
+    assert (await holds(a)).reason == "upgrade"  # the last windows read
+    assert clock.monotonic() - started < READ_WITHIN + 2
+    fresh = Holds(lambda: down)
+    assert await fresh(a) is None  # none read yet: the alert pages
+    down.dispose()
+    good.dispose()
