@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
@@ -40,19 +40,24 @@ def spec_of(w: Window) -> WindowSpec:
 
 
 async def open_window(client: Client, engine: Engine, *, task_queue: str, created_by: str,
-                      **fields: object) -> Window:
-    """Keep the window (records) and start its workflow (`maintenance-<id>`), which ends it on
-    time. `fields`: warroom.maintenance.plan's. Temporal refusing: the row goes, the error is raised."""
+                      **fields: Any) -> Window:
+    """Start the window's workflow (`maintenance-<id>`, which ends it on time), then keep the
+    window in the records. In this order, so that a window intake can see always has its
+    workflow (an incident it holds signals it). The records refusing: the workflow is ended
+    (it records nothing of a window the records never had) and the error raised.
+    `fields`: warroom.maintenance.plan's."""
     from warroom.records import maintenance as stored
 
-    w = await asyncio.to_thread(lambda: stored.create_window(engine, created_by=created_by, **fields))  # type: ignore[arg-type]
+    window_id = stored.new_window_id()
+    spec = spec_of(Window(id=window_id, created_by=created_by, **fields))
+    await client.start_workflow(MAINTENANCE_WORKFLOW, spec, id=window_workflow_id(window_id), task_queue=task_queue,
+                                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
     try:
-        await client.start_workflow(MAINTENANCE_WORKFLOW, spec_of(w), id=window_workflow_id(w.id), task_queue=task_queue,
-                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        return await asyncio.to_thread(
+            lambda: stored.create_window(engine, created_by=created_by, window_id=window_id, **fields))
     except BaseException:
-        await asyncio.to_thread(stored.delete_window, engine, w.id)
+        await window_handle(client, window_id).signal("end", EndWindow(by="system", note="not recorded"))
         raise
-    return w
 
 
 async def end_window(client: Client, engine: Engine, w: Window, *, by: str, note: str = "") -> Window:

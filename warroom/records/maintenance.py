@@ -45,14 +45,6 @@ def create_window(engine: Engine, *, starts_at: datetime, ends_at: datetime, rea
         return _view(row)
 
 
-def delete_window(engine: Engine, window_id: str) -> None:
-    """Forget a window that never got its workflow (Temporal refused to start it)."""
-    with Session(engine) as session, session.begin():
-        row = session.get(MaintenanceWindowRow, window_id)
-        if row is not None:
-            session.delete(row)
-
-
 def window(engine: Engine, window_id: str) -> Window | None:
     with Session(engine) as session:
         row = session.get(MaintenanceWindowRow, window_id)
