@@ -67,11 +67,11 @@ class MaintenanceHolds:
     async def _while_held(self) -> bool:
         """Before the first page: wait while the incident is held. True when it was resolved
         inside the window (the caller closes it without a page); False when paging may start."""
-        m = self.inp.maintenance
-        if not self._held() or m is None:
+        m, state = self.inp.maintenance, self.s.maintenance
+        if not self._held() or m is None or state is None:
             return False
-        if not self.s.maintenance.get("registered"):  # type: ignore[union-attr]
-            self.s.maintenance["registered"] = True  # type: ignore[index]
+        if not state.get("registered"):
+            state["registered"] = True
             try:  # so that ending the window early releases this incident too
                 await workflow.get_external_workflow_handle(m.workflow_id).signal(
                     INCIDENT_HELD_SIGNAL, HeldIncident(workflow_id=workflow.info().workflow_id,
@@ -83,8 +83,7 @@ class MaintenanceHolds:
         if seconds > 0:
             await self.waits.wait_until(lambda: not self._held() or bool(self.b.resolve_requested_by), seconds)
         if self._held() and self.b.resolve_requested_by:
-            self.s.maintenance["held"] = False  # type: ignore[index]
-            self.s.maintenance["resolved_in_window"] = True  # type: ignore[index]
+            state.update(held=False, resolved_in_window=True)
             self._event("maintenance.resolved", window=m.window_id, reason=m.reason,
                         paged="nobody: resolved inside the maintenance window")
             return True
