@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.assess import AssessActivities
+from activities.maintenance import MaintenanceActivities
 from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
@@ -37,12 +38,13 @@ from warroom.secrets import server_key
 from warroom.settings import Settings
 from workflows.converter import DATA_CONVERTER
 from workflows.incident import IncidentResponse
+from workflows.maintenance import MaintenanceWindow
 from workflows.ticket import Ticket
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-WORKFLOWS = [IncidentResponse, Ticket]
+WORKFLOWS = [IncidentResponse, Ticket, MaintenanceWindow]
 # The sandbox imports a workflow's module afresh for every run it starts or replays (with no
 # bytecode cache, PYTHONDONTWRITEBYTECODE, that is a compile of workflows/incident.py per new
 # incident). workflows/ is deterministic by construction (STYLE.md; the replay tests hold it)
@@ -83,7 +85,13 @@ def activities_for(engine: Engine | None, runbooks: RunbookLibrary, keywords: Ke
         recovery.run_action,
         recovery.run_check,
         StoreActivities(engine).record_events,
+        *_maintenance(engine),
     ]
+
+
+def _maintenance(engine: Engine | None) -> list[Any]:
+    m = MaintenanceActivities(engine)
+    return [m.maintenance_started, m.maintenance_ended]
 
 
 def build_worker(client: Client, settings: Settings, *, engine: Engine | None, runbooks: RunbookLibrary,

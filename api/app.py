@@ -32,11 +32,13 @@ from api.routes import (
     changes,
     console,
     console_incident,
+    console_maintenance,
     console_reports,
     health,
     incidents,
     integrations,
     keys,
+    maintenance,
     metrics,
     oncall,
     reports,
@@ -44,6 +46,7 @@ from api.routes import (
     slack,
 )
 from warroom import records, tracing
+from warroom.windows import Holds
 from warroom.logs import RequestContext
 from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.state.rate_limit = AlertRateLimit.from_settings(settings)  # per key, in this process
     app.state.runbooks = RunbookLibrary(settings.runbooks_dir)
     app.state.oncall_dir = settings.oncall_dir  # the on-call files the worker pages from
+    app.state.intake.holds = Holds(lambda: app.state.engine)  # maintenance windows (api/routes/maintenance.py)
     app.include_router(runbooks.router, dependencies=[Depends(allow(*READ))])
     # Prometheus scrapes with a viewer key (`authorization: {credentials: <key>}` in its config).
     app.include_router(metrics.router, dependencies=[Depends(allow(*READ))])
@@ -124,9 +128,9 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     for outage in (OperationalError, PoolTimeout):
         app.add_exception_handler(outage, records_unavailable)
     # In this order: it decides which of two matching paths answers (generic before {source}).
-    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack):
+    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack, maintenance):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
-    for pages in (console, console_incident, console_reports):
+    for pages in (console, console_incident, console_reports, console_maintenance):
         app.include_router(pages.router)
     return app

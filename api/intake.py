@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from warroom import client as temporal
 from warroom.classify import fallback_dedup_key, incident_workflow_id
 from warroom.levels import load_levels
 from warroom.settings import Settings
-from workflows.contracts import AlertInfo
+from workflows.contracts import AlertInfo, MaintenanceHold
 
 # One signal-with-start carries at most this many alerts, and about this many bytes of their
 # text (Temporal warns on payloads over 512 KB and refuses them over 2 MB).
@@ -71,6 +72,8 @@ class Intake:
         self.senders: set[asyncio.Task[None]] = set()
         self.known: dict[str, tuple[temporal.KnownRun, float]] = {}  # workflow id -> (run, when learned)
         self.last_sent: dict[str, float] = {}  # dedup key -> when its last call left (monotonic)
+        # The maintenance window that holds a new incident (warroom.windows.Holds, set by create_app).
+        self.holds: Callable[[AlertInfo], Awaitable[MaintenanceHold | None]] | None = None
 
     def mapping(self, key_id: str, spec: dict[str, Any]) -> CustomMapping:
         """An integration's mapping, compiled on its first alert (it was checked when the
@@ -109,6 +112,8 @@ class Intake:
         refs: list[IncidentRef] = []
         for ev in parsed.events:
             ev.alert.source = ev.alert.source if ev.alert.source not in ("", "generic") else source
+            if actor.startswith("integration:"):  # api.deps.INTEGRATION_ACTOR: a window can match it
+                ev.alert.integration = actor.removeprefix("integration:")
         if all(ev.action == "trigger" for ev in parsed.events):
             # A body of several alerts (an Alertmanager group) goes out together: its alerts of
             # one key share one signal, and different keys are signalled side by side.
@@ -173,11 +178,12 @@ class Intake:
                     size += _size(queue[0].alert)
                     batch.append(queue.pop(0))
                 try:
+                    hold = await self.holds(batch[0].alert) if self.holds is not None else None
                     t = await temporal.trigger_many(
                         client, [w.alert for w in batch], task_queue=self.settings.task_queue,
                         policy=self.levels.policy_for(batch[0].alert.service),
                         tier1_services=self.settings.tier1_services,
-                        known=self._known(incident_workflow_id(key)))
+                        known=self._known(incident_workflow_id(key)), maintenance=hold)
                 except Exception as err:  # noqa: BLE001 - handed to each sender (503 when Temporal is away)
                     for w in batch:
                         if not w.done.done():

@@ -47,6 +47,7 @@ from workflows.contracts import (
     Escalate,
     IncidentInput,
     IncidentState,
+    MaintenanceHold,
     PostUpdate,
     Reopen,
     Resolve,
@@ -121,7 +122,8 @@ async def trigger(client: Client, alert: AlertInfo, *, task_queue: str, policy: 
 
 async def trigger_many(client: Client, alerts: list[AlertInfo], *, task_queue: str,
                        policy: ResponsePolicy | None = None, runbook: RunbookSpec | None = None,
-                       tier1_services: list[str] | None = None, known: KnownRun | None = None) -> Triggered:
+                       tier1_services: list[str] | None = None, known: KnownRun | None = None,
+                       maintenance: MaintenanceHold | None = None) -> Triggered:
     """Start the incident of these alerts' dedup key (all share it) or join the open one, with
     one signal-with-start carrying them all. Whether it joined comes from the call's outcome
     (a run was started, or the run signalled is the one `known` names); a describe is needed
@@ -136,7 +138,7 @@ async def trigger_many(client: Client, alerts: list[AlertInfo], *, task_queue: s
 
     async def signal_with_start(incident_id: str, reuse: WorkflowIDReusePolicy) -> WorkflowHandle:
         inp = IncidentInput(incident_id=incident_id, alert=alert, priority=priority, priority_reason=reason,
-                            policy=policy or default_policy(), runbook=runbook)
+                            policy=policy or default_policy(), runbook=runbook, maintenance=maintenance)
         return await client.start_workflow(
             kind, inp, id=wf_id, task_queue=task_queue, result_type=IncidentState, id_reuse_policy=reuse,
             start_signal="alerts_received", start_signal_args=[signalled],

@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contracts import (
+        AffectedIncidents,
         ActionRequest,
         ActionResult,
         ActionSpec,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         RecordEvents,
         WarRoomRequest,
         WarRoomResult,
+        WindowEvent,
     )
 
 # Activity names (never derived from Python names, STYLE.md 1).
@@ -42,6 +44,8 @@ ASSESS_INCIDENT = "assess_incident"  # activities/assess.py
 OPEN_WAR_ROOM = "open_war_room"  # activities/war_room.py
 RUN_ACTION = "run_action"  # activities/recovery.py
 RUN_CHECK = "run_check"  # activities/recovery.py
+MAINTENANCE_STARTED = "maintenance_started"  # activities/maintenance.py
+MAINTENANCE_ENDED = "maintenance_ended"  # activities/maintenance.py
 
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 NOTIFY_RETRY = RetryPolicy(
@@ -183,4 +187,19 @@ async def run_check(req: CheckRequest) -> CheckResult:
     return await workflow.execute_activity(
         RUN_CHECK, req, result_type=CheckResult,
         start_to_close_timeout=check_timeout(req.check.interval_seconds), retry_policy=CHECK_RETRY,
+    )
+
+
+async def maintenance_started(ev: WindowEvent) -> AffectedIncidents:
+    """The open incidents a window matches, from the records (read only: a retry is harmless)."""
+    return await workflow.execute_activity(
+        MAINTENANCE_STARTED, ev, result_type=AffectedIncidents,
+        start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+    )
+
+
+async def maintenance_ended(ev: WindowEvent) -> None:
+    """The window's end in the records (idempotent: an end already recorded stays as it was)."""
+    await workflow.execute_activity(
+        MAINTENANCE_ENDED, ev, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
     )

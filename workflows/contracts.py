@@ -182,6 +182,22 @@ class AlertInfo:
     # warroom.classify.alert_fingerprint): a second alert with the same one is a re-send, not
     # a new alert. "" (alerts signalled before fingerprints existed): every one counts.
     fingerprint: str = ""
+    # The integration (API key of role integration) that sent it, "" for people and other keys:
+    # a maintenance window can match it (docs/maintenance.md).
+    integration: str = ""
+
+
+@dataclass
+class MaintenanceHold:
+    """The maintenance window an incident started in (docs/maintenance.md): the incident is
+    recorded but pages nobody until the window ends (its own timer at `ends_at`, or the window's
+    `maintenance` signal when it is ended early). Set by the API's intake on a new incident."""
+
+    window_id: str
+    reason: str
+    ends_at: datetime
+    created_by: str = ""
+    workflow_id: str = ""  # the window's workflow (maintenance-<window id>)
 
 
 @dataclass
@@ -194,6 +210,8 @@ class IncidentInput:
     runbook: RunbookSpec | None = None  # None: assess picks one
     # Set only by continue-as-new (long incidents, ticket -> full response hand-over).
     resume: Resume | None = None
+    # The maintenance window the incident started in (patch maintenance-windows), None: none.
+    maintenance: MaintenanceHold | None = None
 
 
 # --------------------------------------------------------------------------- state
@@ -285,6 +303,9 @@ class IncidentState:
     reopen_count: int = 0
     known_issues: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[TimelineEvent] = field(default_factory=list)
+    # The maintenance window that holds (held: true) or held this incident, or that started
+    # while it was open (held: false, it kept paging): window, reason, until, held, ...
+    maintenance: dict[str, Any] | None = None
 
 
 @dataclass
@@ -340,6 +361,9 @@ class Bookkeeping:
     briefed: list[str] = field(default_factory=list)  # briefing targets told (PriorityPolicy.briefings)
     silent_intervals: int = 0  # stakeholder intervals in a row without an engineer update, since acknowledged
     nudged_window: datetime | None = None  # the ack window (its start) whose level was nudged
+    # When a maintenance window released the incident: its response clocks (trigger-relative
+    # deadlines: resolve target, briefings) count from here instead of from the trigger.
+    released_at: datetime | None = None
 
 
 @dataclass
@@ -435,6 +459,81 @@ class AlertResolved:
     source: str = ""
     dedup_key: str = ""
     summary: str = ""
+
+
+@dataclass
+class MaintenanceNotice:
+    """The `maintenance` signal a window's workflow sends an incident it affects."""
+
+    window_id: str
+    event: str  # started | ended
+    reason: str = ""
+    by: str = ""  # who ended it early ("" when it ended on time)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+# --------------------------------------------------------------------------- maintenance windows
+
+MAINTENANCE_WORKFLOW = "MaintenanceWindow"
+
+
+@dataclass
+class WindowSpec:
+    """A maintenance window (warroom/maintenance.py, records maintenance_windows): what it
+    matches, from when to when, why, who made it. The window workflow's input."""
+
+    window_id: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_by: str = ""
+    service: str = ""
+    matchers: list[str] = field(default_factory=list)  # Alertmanager-style: name=value, name=~regex...
+    integration: str = ""
+
+
+@dataclass
+class EndWindow:
+    """Signal `end`: end the window now (early), by whom."""
+
+    by: str
+    note: str = ""
+
+
+@dataclass
+class HeldIncident:
+    """Signal `incident_held`: an incident that started inside the window (its workflow id)."""
+
+    workflow_id: str
+    incident_id: str = ""
+
+
+@dataclass
+class WindowEvent:
+    """Activities maintenance_started / maintenance_ended: the window and what happened."""
+
+    window: WindowSpec
+    event: str  # started | ended
+    by: str = ""
+
+
+@dataclass
+class AffectedIncidents:
+    """Open incidents a window affects (their workflow ids), from the records."""
+
+    workflow_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WindowState:
+    """Query `get_window`: where the window's workflow is."""
+
+    window_id: str
+    status: str  # scheduled | active | ended
+    ended_by: str = ""
+    ended_at: datetime | None = None
+    incidents: list[str] = field(default_factory=list)  # workflow ids told of it
 
 
 # --------------------------------------------------------------------------- activities

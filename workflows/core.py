@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitReview,
         TimelineEvent,
     )
+    from workflows.held import MaintenanceHolds
     from workflows.deadlines import Facts, auto_level, numbers, overtaken, pending, view
     from workflows.patches import (
         BATCHED_PAGES,
@@ -83,7 +84,7 @@ def refuse(reason: str) -> ApplicationError:
     return ApplicationError(reason, type="ActionRefused", non_retryable=True)
 
 
-class IncidentCore:
+class IncidentCore(MaintenanceHolds):
     KIND = ""
     STAKEHOLDER_UPDATES = True
     # The no-progress ladder (L2 after 30 min, L3 after 1 h, ...) is part of the P0/P1
@@ -134,7 +135,8 @@ class IncidentCore:
             self._event("triggered", actor=a.source or "system", title=a.title, priority=self.s.priority,
                         priority_reason=inp.priority_reason or None, service=a.service or None,
                         dedup_key=a.dedup_key or None, description=a.description or None,
-                        sla=self.policy.sla(self.s.priority))
+                        sla=self.policy.sla(self.s.priority), **self._trigger_details(a))
+            self._hold_at_start()
 
     def _replan(self) -> None:
         self._plan += 1
@@ -170,6 +172,10 @@ class IncidentCore:
 
     def _page(self, kind: str, target: str, subject: str, body: str, template: str = "") -> str:
         s = self.s
+        if self._held():  # inside a maintenance window: recorded, nobody paged (held.py)
+            self._event("notification.held", kind=kind, target=target, subject=subject,
+                        window=s.maintenance["window"] if s.maintenance else None)
+            return ""
         self.b.notification_seq += 1
         key = calls.page_key(self.run_id, self.b.notification_seq)
         self.b.outbox.append(
@@ -275,12 +281,15 @@ class IncidentCore:
         return Facts(self.s, self.b, self._pp(), self.policy.escalation, ladder=self._ladder)
 
     def _deadlines(self) -> Deadlines:
-        return view(self._facts())
+        return Deadlines() if self._held() else view(self._facts())
 
     async def _timer_loop(self) -> None:
         # Alarms are never cancelled (waits.Waits.alarm): one no longer needed rings, finds
         # nothing due and the loop plans again.
         while True:
+            if self._held():  # no deadline runs inside a maintenance window; they start at its end
+                await self.waits.wait(lambda: not self._held(), WAKE_TIMERS)
+                continue
             due = pending(self._facts())
             seen = self._plan
             if due:

@@ -139,10 +139,17 @@ def _progress_due(f: Facts) -> datetime | None:
     return None
 
 
+def _origin(f: Facts) -> datetime:
+    """What the trigger-relative deadlines count from: the trigger, or the end of the
+    maintenance window that held the incident (nobody was paged before it; held.py)."""
+    assert f.s.created_at is not None
+    return f.b.released_at or f.s.created_at
+
+
 def _resolve_due(f: Facts) -> datetime | None:
     s = f.s
     if _open(f) and s.created_at and f.b.resolve_target_fired_for != s.priority:
-        return s.created_at + secs(f.pp.resolve_seconds)
+        return _origin(f) + secs(f.pp.resolve_seconds)
     return None
 
 
@@ -150,7 +157,7 @@ def _management_due(f: Facts) -> datetime | None:
     s = f.s
     if (_open(f) and f.pp.briefings is None and s.priority == "P0" and not f.b.management_notified
             and s.created_at):
-        return s.created_at + secs(f.escalation.management_notify_seconds)
+        return _origin(f) + secs(f.escalation.management_notify_seconds)
     return None
 
 
@@ -158,7 +165,7 @@ def _briefings_due(f: Facts) -> Mapping[str, datetime]:
     s = f.s
     if not _open(f) or f.pp.briefings is None or not s.created_at:
         return {}
-    return {target: s.created_at + secs(after) for target, after in f.pp.briefings.items()
+    return {target: _origin(f) + secs(after) for target, after in f.pp.briefings.items()
             if target not in f.b.briefed}
 
 
@@ -428,7 +435,7 @@ def overtaken(wf: IncidentCore, action: str, by: str) -> Iterator[None]:
     when it fell due). It is recorded as `deadline.missed`, and not paged: the action made it
     moot, as an acknowledgement stops PagerDuty's and Grafana OnCall's escalations
     (docs/engine.md, "A deadline and an action in one activation")."""
-    if DEADLINES_FROM_DUE not in wf.patches:
+    if DEADLINES_FROM_DUE not in wf.patches or wf._held():  # held: no deadline runs (held.py)
         yield
         return
     now = workflow.now()

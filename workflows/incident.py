@@ -103,6 +103,10 @@ class IncidentResponse(IncidentCore):
         return targets
 
     async def _notify(self) -> None:
+        if await self._while_held():  # resolved inside a maintenance window: closed, nobody paged
+            self._record_resolved()
+            self._close()
+            return
         keys = [
             self._page("INITIAL", t, self._subject("new incident"), self._brief())
             for t in self.b.initial_targets

@@ -121,7 +121,7 @@ SETTLED_RECORDS = Patch(
     why="the timeline goes to the records once the run is settled (no page and no war room in flight), "
         "and once at the start: one records write for a page and its outcome instead of one for each, "
         "so a P0 costs 2 record_events up to the wait for its ack instead of 4 (issue 13)",
-    histories=("p0-generation-2026-12", "p0-service-levels"),
+    histories=("p0-generation-2026-12", "p0-service-levels", "p1-maintenance-window"),
     deprecate="with generation-2026-12",
 )
 BATCHED_PAGES = Patch(
@@ -150,12 +150,22 @@ DEADLINES_FROM_DUE = Patch(
         "never drifts it late, and one that came due during an outage fires once on recovery; a "
         "deadline that an action overtook (both in one activation: the worker or server was down or "
         "busy when it fell due) is recorded as `deadline.missed` instead of vanishing (issue 14)",
-    histories=("p0-service-levels",),
+    histories=("p0-service-levels", "p1-maintenance-window"),
+    deprecate="when no incident started before the commit that added it (2026-12) is open",
+)
+
+MAINTENANCE_WINDOWS = Patch(
+    "maintenance-windows",
+    why="maintenance windows (issue 16): an incident that starts inside one is recorded but pages nobody "
+        "until the window ends (its clocks start then); the window's start and end go on the timelines "
+        "of the incidents it affects (signal `maintenance`); the trigger records the alert's labels and "
+        "integration, which a window matches",
+    histories=("p1-maintenance-window",),
     deprecate="when no incident started before the commit that added it (2026-12) is open",
 )
 
 # Asked after GENERATION by every run, old or new, in this order. Append only.
-LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE,)
+LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE, MAINTENANCE_WINDOWS)
 
 ALL: tuple[Patch, ...] = (*PATCHES, *GENERATION_PATCHES, GENERATION, *LATER)
 

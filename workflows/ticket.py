@@ -36,9 +36,11 @@ class Ticket(IncidentCore):
         if inp.resume is None:
             self.s.phase = ""
             self._enter("open")
-            key = self._page("INITIAL", f"oncall:L{self.s.escalation_level}", self._subject("new ticket"),
-                             self._brief())
-            await self._sent([key])
+            # inside a maintenance window: nobody paged until it ends (resolved in it: never)
+            if not await self._while_held():
+                key = self._page("INITIAL", f"oncall:L{self.s.escalation_level}", self._subject("new ticket"),
+                                 self._brief())
+                await self._sent([key])
         while True:
             await self.waits.wait(
                 lambda: bool(self.b.resolve_requested_by) or self._handover_to is not None or self._can_due())

@@ -67,6 +67,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/oncall/feeds"): READ,
     ("GET", "/api/v1/oncall/feeds"): READ,
     ("DELETE", "/api/v1/oncall/feeds/{token_id}"): READ,
+    # maintenance windows: responders make and end them, viewers read them
+    ("POST", "/api/v1/maintenance"): ACT,
+    ("GET", "/api/v1/maintenance"): READ,
+    ("GET", "/api/v1/maintenance/{window_id}"): READ,
+    ("DELETE", "/api/v1/maintenance/{window_id}"): ACT,
 }
 CUSTOM_MAPPING = {"title": "{{ body.title }}", "dedup_key": {"pointer": "/alert_uid"},
                   "status": {"pointer": "/state", "map": {"alerting": "trigger", "ok": "resolve"}}}
@@ -80,7 +85,8 @@ def app_routes(app) -> set[tuple[str, str]]:
 def concrete(path: str, custom_name: str) -> str:
     return (path.replace("{source}", "alertmanager").replace("{integration}", custom_name)
             .replace("{incident_id}", "incident-nope").replace("{step}", "s1").replace("{name}", "nope")
-            .replace("{team}", "nope").replace("{person}", "nope").replace("{token_id}", "nope"))
+            .replace("{team}", "nope").replace("{person}", "nope").replace("{token_id}", "nope")
+            .replace("{window_id}", "mw-nope"))
 
 
 async def test_every_endpoint_admits_exactly_its_roles(env, engine, task_queue):

@@ -38,6 +38,8 @@ SCENARIOS = {
     "p0-service-levels": HERE / "scenarios/p0-service-levels.yaml",
 }
 ONCALL = {"p0-oncall-waits": HERE / "oncall", "p0-generation-2026-12": HERE / "oncall"}
+# Histories that a scenario file cannot describe, recorded by a function of their own.
+RECORDERS = {"p1-maintenance-window": "record_maintenance"}
 
 
 async def record(name: str, path: Path) -> None:
@@ -61,9 +63,69 @@ async def record(name: str, path: Path) -> None:
     await run_scenario(load_scenario(path), settings, on_finish=save)
 
 
+async def record_maintenance(name: str) -> None:
+    """A P1 held by a maintenance window (patch maintenance-windows): recorded and silent for the
+    window's hour (a re-sent alert meanwhile), released at its end with the problem still firing,
+    paged, acknowledged, resolved, reviewed. Also writes the window's own workflow history
+    (maintenance-window.json)."""
+    import tempfile
+    import uuid
+    from datetime import timedelta
+
+    from temporalio.testing import WorkflowEnvironment
+
+    from warroom import binaries, records
+    from warroom.maintenance import plan
+    from warroom.runbooks import RunbookLibrary
+    from warroom.windows import hold_of, open_window, window_handle
+    from worker import build_worker
+    from workflows.contracts import AlertInfo, IncidentState
+    from workflows.converter import DATA_CONVERTER
+    from workflows.policy import default_policy
+
+    out = HERE / "histories"
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = records.make_engine(f"sqlite:///{tmp}/records.db")
+        records.create_schema(engine)
+        tq = f"record-{uuid.uuid4().hex[:8]}"
+        settings = Settings(task_queue=tq, runbooks_dir=REPO_ROOT / "runbooks", secret_key="record")
+        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server(),
+                                                            data_converter=DATA_CONVERTER)
+        async with env, build_worker(env.client, settings, engine=engine, runbooks=RunbookLibrary(REPO_ROOT / "runbooks"),
+                                     max_cached_workflows=0):
+            now = await env.get_current_time()
+            w = await open_window(env.client, engine, task_queue=tq, created_by="alice",
+                                  **plan(now=now, starts_at=None, ends_at=None, duration="1h",
+                                         reason="orders database upgrade", service="orders"))
+            a = AlertInfo(title="Orders API 5xx above 50%", service="orders", severity="critical", priority="P1",
+                          labels={"team": "db"}, dedup_key="orders-5xx", source="alertmanager", fingerprint="f1")
+            t = await temporal.trigger_many(env.client, [a], task_queue=tq, policy=default_policy(),
+                                            maintenance=hold_of(w))
+            await env.sleep(timedelta(minutes=10))
+            await temporal.trigger_many(env.client, [a], task_queue=tq, policy=default_policy())  # re-sent
+            await env.sleep(timedelta(minutes=55))
+            await temporal.act(env.client, t.incident_id, "acknowledge", {"by": "alice"})
+            await temporal.act(env.client, t.incident_id, "resolve", {"by": "alice", "resolution": "upgrade finished"})
+            await env.sleep(timedelta(minutes=5))
+            await temporal.act(env.client, t.incident_id, "submit_review", {"by": "alice", "root_cause": "upgrade"})
+            final = await env.client.get_workflow_handle(t.workflow_id, result_type=IncidentState).result()
+            assert final.status == "closed", final.status
+            await window_handle(env.client, w.id).result()
+            for stem, handle in ((name, env.client.get_workflow_handle(t.workflow_id)),
+                                 ("maintenance-window", window_handle(env.client, w.id))):
+                h = await handle.fetch_history()
+                target = out / f"{stem}.json"
+                target.write_text(json.dumps(json.loads(h.to_json()), indent=1) + "\n")
+                print(f"wrote {target.relative_to(REPO_ROOT)} ({len(h.events)} events)")
+        engine.dispose()
+
+
 async def main(names: list[str]) -> None:
     for name in names or SCENARIOS:
-        await record(name, SCENARIOS[name])
+        if name in RECORDERS:
+            await globals()[RECORDERS[name]](name)
+        else:
+            await record(name, SCENARIOS[name])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from workflows.incident import IncidentResponse
+from workflows.maintenance import MaintenanceWindow
 from workflows.ticket import Ticket
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -28,5 +29,5 @@ def test_there_are_representative_histories():
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays_on_current_code(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    result = await Replayer(workflows=[IncidentResponse, Ticket]).replay_workflow(history, raise_on_replay_failure=False)
+    result = await Replayer(workflows=[IncidentResponse, Ticket, MaintenanceWindow]).replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

@@ -30,6 +30,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "FIRST_REVISION", "ActionItemRow", "ApiKeyRow", "Base", "CommunicationRow", "DeliveryRow",
     "ChangeEventRow", "EscalationRow", "FeedTokenRow", "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow",
+    "MaintenanceWindowRow",
     "ReviewRow", "TimelineRow", "WarRoomRow", "_alembic", "create_schema", "make_engine", "now_utc",
     "schema_revision",
 ]
@@ -326,6 +327,23 @@ class KnownIssueUseRow(Base):
     issue_id: Mapped[int] = mapped_column(Integer, index=True)
     incident_id: Mapped[str] = mapped_column(String(255), index=True)
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MaintenanceWindowRow(Base):
+    """A maintenance window (warroom/records/maintenance.py): alerts it matches page nobody."""
+
+    __tablename__ = "maintenance_windows"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    service: Mapped[str] = mapped_column(String(255), default="")
+    matchers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    integration: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # ended (early or on time)
+    ended_by: Mapped[str] = mapped_column(String(255), default="")  # "" on time
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
