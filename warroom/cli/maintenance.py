@@ -16,7 +16,6 @@ import typer
 from rich.table import Table
 
 from warroom.cli.incidents import (
-    DEFAULT_URL,
     ByOpt,
     JsonOpt,
     KeyOpt,
@@ -59,7 +58,7 @@ def create(
     end: Annotated[str | None, typer.Option("--end", help="when it ends (ISO 8601 with a zone)")] = None,
     duration: Annotated[str | None, typer.Option("--duration", "-d", help="how long instead of --end: "
                                                                           "30m, 2h, 1h30m, 1d")] = None,
-    by: ByOpt = None, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None, as_json: JsonOpt = False,
+    by: ByOpt = None, url: UrlOpt = None, key: KeyOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Make a maintenance window (service, label matchers and/or integration; an end or a duration)."""
     body: dict[str, Any] = {"reason": reason, "service": service, "matchers": list(match or []),
@@ -75,7 +74,7 @@ def create(
 @maintenance_app.command("list")
 def list_windows(
     ended: Annotated[bool, typer.Option("--ended", help="include the windows that have ended")] = False,
-    url: UrlOpt = DEFAULT_URL, key: KeyOpt = None, as_json: JsonOpt = False,
+    url: UrlOpt = None, key: KeyOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """The maintenance windows, latest start first (scheduled and active; --ended for all)."""
     with _api(url, key) as client:
@@ -97,7 +96,7 @@ def list_windows(
 
 
 @maintenance_app.command("show")
-def show(window_id: IdArg, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None, as_json: JsonOpt = False) -> None:
+def show(window_id: IdArg, url: UrlOpt = None, key: KeyOpt = None, as_json: JsonOpt = False) -> None:
     """One maintenance window."""
     with _api(url, key) as client:
         w = client._request("GET", f"{PATH}/{quote(window_id, safe='')}")
@@ -108,7 +107,7 @@ def show(window_id: IdArg, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None, as_jso
 def end(
     window_id: IdArg,
     note: Annotated[str, typer.Option("--note", help="why it ends early")] = "",
-    by: ByOpt = None, url: UrlOpt = DEFAULT_URL, key: KeyOpt = None, as_json: JsonOpt = False,
+    by: ByOpt = None, url: UrlOpt = None, key: KeyOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """End a window now: the incidents it holds start paging if their problem still fires."""
     with _api(url, key) as client:
