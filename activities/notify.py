@@ -77,8 +77,9 @@ class LogChannel:
     name = "log"
 
     def send(self, n: Notification) -> Delivery:
+        details = [n.description, *(f"{label}: {url}" for label, url in messages.link_labels(n.links, n.link_texts, "en"))]
         log.warning("PAGE %s -> %s [%s] %s | %s", n.key, n.target, n.kind, n.subject,
-                    n.body.replace("\n", " / "))
+                    " | ".join([n.body, *filter(None, details)]).replace("\n", " / "))
         return Delivery(recipients=[n.target])
 
 
@@ -309,15 +310,18 @@ class NotifyActivities:
 
     def _context(self, n: Notification, person: Person, via: str,
                  paged_as: list[str] | None = None) -> dict[str, Any]:
-        # Made per person and per send: each person's link acknowledges as that person.
+        # Made per person and per send: each person's link acknowledges as that person; only while
+        # the incident waits for an acknowledgement (a link to an acknowledged one only says so).
         ack = (ack_link(self.public_url, self.ack_key, incident_id=n.incident_id, person=person.id,
                         ttl_seconds=self.ack_ttl_seconds)
-               if self._template(n) in messages.ASKS_TO_ACT else "")
+               if self._template(n) in messages.ASKS_TO_ACT and n.status in ("", "triggered") else "")
         return {"ack_link": ack, "incident_id": n.incident_id, "title": n.title or n.subject, "priority": n.priority,
                 "service": n.service, "category": n.category, "status": n.status, "phase": n.phase,
                 "level": f"L{n.level}", "commander": n.commander or "", "subject": n.subject, "message": n.body,
                 "link": self.link(n.incident_id), "person_name": person.name, "via": via,
-                "paged_as": messages.paged_as(paged_as or [n.target], person.language)}
+                "paged_as": messages.paged_as(paged_as or [n.target], person.language),
+                "target_level": n.target.removeprefix("oncall:") if n.target.startswith("oncall:") else "",
+                "description": n.description, "links": messages.link_labels(n.links, n.link_texts, person.language)}
 
     def _record(self, write: str, **kw: Any) -> Any:
         """A records call (the function's name) that may fail: a page is never held back by the database."""

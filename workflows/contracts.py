@@ -178,6 +178,9 @@ class AlertInfo:
     source: str = "generic"
     received_at: datetime | None = None
     links: list[str] = field(default_factory=list)
+    # What each of `links` is, as the source says it ("runbook", "dashboard", "source", a
+    # PagerDuty link's text), by URL; a link without an entry is shown as "link".
+    link_texts: dict[str, str] = field(default_factory=dict)
     # This alert's own identity within its incident (the source's fingerprint or alert id, or
     # warroom.classify.alert_fingerprint): a second alert with the same one is a re-send, not
     # a new alert. "" (alerts signalled before fingerprints existed): every one counts.
@@ -307,6 +310,11 @@ class Notification:
     level: int = 1
     commander: str | None = None
     template: str = ""  # a message template kind (warroom/delivery/messages.py); "" = chosen from `kind`
+    # The alert's own words and links, on the pages that bring a person to the incident (patch
+    # page-details: INITIAL and ESCALATION pages; "" / [] on the others and before the patch).
+    description: str = ""
+    links: list[str] = field(default_factory=list)
+    link_texts: dict[str, str] = field(default_factory=dict)  # url -> what it is (AlertInfo.link_texts)
 
 
 @dataclass
