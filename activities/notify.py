@@ -97,8 +97,11 @@ class NotifyActivities:
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                  public_url: str = "", attempts_per_contact: int = 3, retry_delay: float = 0.5,
                  send: Send | None = None, env: Mapping[str, str] | None = None, ack_key: bytes = b"",
-                 ack_ttl_seconds: float = acklink.DEFAULT_TTL_SECONDS) -> None:
+                 ack_ttl_seconds: float = acklink.DEFAULT_TTL_SECONDS, rehearsal: bool = False) -> None:
         self.engine = engine
+        # A rehearsal (warroom simulate): pages are resolved and rendered but go nowhere, and every
+        # one that would have been sent says REHEARSAL instead of SENT (timeline and output).
+        self.rehearsal = rehearsal
         self.channels = channels or {"log": LogChannel()}
         self.default_channel = default_channel
         self.oncall = oncall or OnCallConfig.empty
@@ -141,8 +144,16 @@ class NotifyActivities:
                 raise next(iter(retryable.values()))
             for k, e in errors.items():
                 done[k] = NotificationResult(key=k, channel="", status="FAILED", error=str(e)[:500])
-        return NotificationBatchResult(results=[_with_shared(done[n.key], shared.get(n.key), done)
+        return NotificationBatchResult(results=[self._as_run(_with_shared(done[n.key], shared.get(n.key), done))
                                                 for n in batch.notifications])
+
+    def _as_run(self, r: NotificationResult) -> NotificationResult:
+        """In a rehearsal, what would have been sent says so: REHEARSAL, never SENT."""
+        if not self.rehearsal:
+            return r
+        return dataclasses.replace(
+            r, status=REHEARSAL if r.status == "SENT" else r.status,
+            deliveries=[{**d, "status": REHEARSAL} if d.get("status") == "SENT" else d for d in r.deliveries])
 
     def _shared(self, batch: list[Notification]) -> dict[str, _Shared]:
         """One page per person per event: where several pages of the batch carry the same message
@@ -185,7 +196,7 @@ class NotifyActivities:
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
-        return self._page(n, None)
+        return self._as_run(self._page(n, None))
 
     def _page(self, n: Notification, shared: _Shared | None) -> NotificationResult:
         """One page; with `shared`, only to the people no earlier page of its batch reaches."""
@@ -469,6 +480,7 @@ def _duplicate(n: Notification, row: Any) -> NotificationResult:
                               duplicate=True)
 
 
+REHEARSAL = "REHEARSAL"  # a rehearsal's page: resolved, rendered, not sent
 SEND_TIMEOUT_SECONDS = 10.0  # one try of one contact point: connecting, and each wait for the peer
 MIN_TRY_SECONDS = 3.0  # no try starts with less of the attempt's time left than this
 

@@ -478,7 +478,7 @@ class NotificationResult:
     key: str
     channel: str
     recipients: list[str] = field(default_factory=list)
-    status: str = "SENT"  # SENT | FAILED | PENDING
+    status: str = "SENT"  # SENT | FAILED | PENDING; REHEARSAL in a rehearsal (warroom simulate: nothing sent)
     duplicate: bool = False
     error: str = ""
     via: str = ""  # how the target resolved to people (on-call policy, schedule, override...)

@@ -26,6 +26,7 @@ from pathlib import Path
 import uvicorn
 
 from warroom import binaries
+from warroom.reaper import die_with_parent
 from warroom.settings import Settings
 
 log = logging.getLogger("warroom.dev")
@@ -117,7 +118,9 @@ async def run_dev(settings: Settings, *, tls: bool = False) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.temporal_address = f"127.0.0.1:{settings.temporal_port}"
     server_log = open(settings.data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(dev_server_command(settings), stdout=server_log, stderr=subprocess.STDOUT)
+    # The dev server dies with this process, even one killed with SIGKILL (warroom/reaper.py).
+    proc = subprocess.Popen(dev_server_command(settings), stdout=server_log, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent)  # noqa: PLW1509 - spawned before any thread
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
