@@ -127,6 +127,8 @@ class ActionSpec:
     max_attempts: int = 3
     backoff_seconds: int = 5
     rollback: ActionSpec | None = None  # run when verification fails after this action ran
+    # Not "": the action is rehearsed, never run (its runbook is an example, `live: false`); says why.
+    rehearse: str = ""
 
 
 @dataclass
@@ -139,6 +141,7 @@ class CheckSpec:
     params: dict[str, Any] = field(default_factory=dict)
     timeout_seconds: int = 300
     interval_seconds: int = 30
+    rehearse: str = ""  # as ActionSpec.rehearse: the check is answered as passed, never probed
 
 
 @dataclass
@@ -156,6 +159,9 @@ class RunbookSpec:
     match: dict[str, Any] = field(default_factory=dict)  # how it was selected (for people reading)
     update_minutes: int | None = None  # stakeholder update cadence, only shorter than the priority's
     ack_minutes: int | None = None  # ack SLA, only shorter than the priority's
+    # False: an example (the shipped runbooks): its automatic steps are rehearsed, never run,
+    # until an SRE sets `live: true` (docs/runbooks.md).
+    live: bool = True
 
 
 # --------------------------------------------------------------------------- input

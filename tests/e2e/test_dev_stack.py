@@ -104,3 +104,29 @@ async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
         assert httpx.get(f"{api}/api/v1/keys", headers=admin).json()[0]["name"] == "dev-admin"
     finally:
         assert stop(proc) == 0
+
+
+async def test_dev_killed_with_sigkill_leaves_no_temporal_server(tmp_path):
+    """No cleanup runs in a process killed with SIGKILL: the dev server gets SIGTERM from the
+    kernel when its parent dies (PR_SET_PDEATHSIG, warroom/reaper.py) and stops."""
+    from tests.warroom.cli.test_simulate_many import _alive, _children
+
+    tport, uport, aport = free_port(), free_port(), free_port()
+    env = {**os.environ, "WARROOM_DATA_DIR": str(tmp_path / "data"), "WARROOM_TEMPORAL_PORT": str(tport),
+           "WARROOM_TEMPORAL_UI_PORT": str(uport), "WARROOM_API_PORT": str(aport),
+           "WARROOM_TASK_QUEUE": "dev-kill", "WARROOM_DATABASE_URL": ""}
+    log = tmp_path / "dev.log"
+    proc = start_dev(env, log)
+    try:
+        await wait_ready(f"http://127.0.0.1:{aport}", proc, log)
+        servers = [p for p, cmd in _children(proc.pid) if "start-dev" in cmd]
+        assert len(servers) == 1, _children(proc.pid)
+        proc.kill()
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+        await until(lambda: not _alive(servers[0]), "the dev server to stop after its parent died", timeout=30)
+        with socket.socket() as s:  # and its port is free again
+            assert s.connect_ex(("127.0.0.1", tport)) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
