@@ -278,8 +278,11 @@ def test_an_escalation_to_a_role_names_the_role_not_a_level() -> None:
                            "[P0] Checkout API 5xx — post-incident review overdue")
     level = messages.render("escalation", "en", {**CONTEXT, "status": "triggered"})
     assert level[0] == "[P0] Escalated to L2: Checkout API 5xx"
-    assert level[1].startswith("Alice, this P0 incident has been escalated to L2 and needs you now "
-                               "(you are paged as L2 on-call). Please acknowledge.")
+    assert level[1].splitlines()[:2] == [
+        "Alice, this P0 incident has been escalated to L2 and needs you now (you are paged as L2 on-call). "
+        "Please acknowledge.", f"Acknowledge: {CONTEXT['ack_link']}"]
+    zh = messages.render("escalation", "zh", {**CONTEXT, "status": "triggered"})[1].splitlines()
+    assert zh[0].endswith("请确认。") and zh[1] == f"一键确认：{CONTEXT['ack_link']}"
     assert "作为技术经理" in messages.render("escalation", "zh", {**ctx, "paged_as": "技术经理"})[1].splitlines()[0]
 
 
