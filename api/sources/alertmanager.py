@@ -112,7 +112,7 @@ def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "ale
         if isinstance(body.get("commonAnnotations"), dict) else {}
 
     # First pass: validate and normalise every alert, so a bad one refuses the whole body.
-    rows: list[tuple[str, dict[str, str], dict[str, str], str, str]] = []
+    rows: list[tuple[str, dict[str, str], dict[str, str], str, dict[str, str]]] = []
     for i, raw in enumerate(alerts):
         a = _obj(raw, f"alerts[{i}]", optional=False)
         if "labels" not in a:
