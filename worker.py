@@ -72,10 +72,11 @@ def activities_for(engine: Engine | None, runbooks: RunbookLibrary, keywords: Ke
                    approvers: dict[str, list[str]] | None = None, *,
                    oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                    public_url: str = "", delivery_attempts: int = 3, retry_delay: float = 0.5,
-                   send: Send | None = None, ack_key: bytes = b"", ack_link_hours: float = 24.0) -> list[Any]:
+                   send: Send | None = None, ack_key: bytes = b"", ack_link_hours: float = 24.0,
+                   rehearsal: bool = False) -> list[Any]:
     notify = NotifyActivities(engine, channels, oncall=oncall, war_room=war_room, public_url=public_url,
                               attempts_per_contact=delivery_attempts, retry_delay=retry_delay, send=send,
-                              ack_key=ack_key, ack_ttl_seconds=ack_link_hours * 3600)
+                              ack_key=ack_key, ack_ttl_seconds=ack_link_hours * 3600, rehearsal=rehearsal)
     recovery = recovery or RecoveryActivities()
     return [
         AssessActivities(runbooks, keywords, approvers, engine, oncall).assess_incident,
@@ -97,7 +98,8 @@ def _maintenance(engine: Engine | None) -> list[Any]:
 def build_worker(client: Client, settings: Settings, *, engine: Engine | None, runbooks: RunbookLibrary,
                  channels: dict[str, Channel] | None = None, recovery: Any = None,
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
-                 retry_delay: float = 0.5, send: Send | None = None, **worker_options: Any) -> Worker:
+                 retry_delay: float = 0.5, send: Send | None = None, rehearsal: bool = False,
+                 **worker_options: Any) -> Worker:
     """The worker on settings.task_queue, every part built from `settings` (the only Settings:
     commands, Prometheus, action modules, approvers, on-call files, public URL, delivery tries,
     the war-room provider, the server key that signs the acknowledge links in pages: the API's
@@ -106,7 +108,7 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
     worker at start (ActionModuleError / OnCallError / KeywordsError naming the file). The
     keyword arguments replace one piece: `recovery` answers run_action / run_check (the
     simulator's rehearsal), `send` replaces the channel delivery (a rehearsal resolves who would
-    be paged and sends nothing); `engine` None keeps no records (a rehearsal: its timeline is the
+    be paged and sends nothing; `rehearsal` marks its pages REHEARSAL, not SENT); `engine` None keeps no records (a rehearsal: its timeline is the
     workflow's, and SQLAlchemy is never loaded); `worker_options` go to temporalio's Worker."""
     actions.load_modules(settings.action_modules)
     keywords = load_keywords(settings.classification_file)
@@ -121,7 +123,8 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
         activities=activities_for(engine, runbooks, keywords, channels, recovery, settings.approvers, oncall=oncall,
                                   war_room=war_room, public_url=settings.public_url,
                                   delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
-                                  send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours),
+                                  send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours,
+                                  rehearsal=rehearsal),
         activity_executor=ThreadPoolExecutor(max_workers=32),
         **{"workflow_runner": WORKFLOW_RUNNER, "build_id": build_id(), **worker_options},
     )

@@ -77,8 +77,9 @@ class LogChannel:
     name = "log"
 
     def send(self, n: Notification) -> Delivery:
+        details = [n.description, *(f"{label}: {url}" for label, url in messages.link_labels(n.links, n.link_texts, "en"))]
         log.warning("PAGE %s -> %s [%s] %s | %s", n.key, n.target, n.kind, n.subject,
-                    n.body.replace("\n", " / "))
+                    " | ".join([n.body, *filter(None, details)]).replace("\n", " / "))
         return Delivery(recipients=[n.target])
 
 
@@ -96,8 +97,11 @@ class NotifyActivities:
                  oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                  public_url: str = "", attempts_per_contact: int = 3, retry_delay: float = 0.5,
                  send: Send | None = None, env: Mapping[str, str] | None = None, ack_key: bytes = b"",
-                 ack_ttl_seconds: float = acklink.DEFAULT_TTL_SECONDS) -> None:
+                 ack_ttl_seconds: float = acklink.DEFAULT_TTL_SECONDS, rehearsal: bool = False) -> None:
         self.engine = engine
+        # A rehearsal (warroom simulate): pages are resolved and rendered but go nowhere, and every
+        # one that would have been sent says REHEARSAL instead of SENT (timeline and output).
+        self.rehearsal = rehearsal
         self.channels = channels or {"log": LogChannel()}
         self.default_channel = default_channel
         self.oncall = oncall or OnCallConfig.empty
@@ -140,8 +144,16 @@ class NotifyActivities:
                 raise next(iter(retryable.values()))
             for k, e in errors.items():
                 done[k] = NotificationResult(key=k, channel="", status="FAILED", error=str(e)[:500])
-        return NotificationBatchResult(results=[_with_shared(done[n.key], shared.get(n.key), done)
+        return NotificationBatchResult(results=[self._as_run(_with_shared(done[n.key], shared.get(n.key), done))
                                                 for n in batch.notifications])
+
+    def _as_run(self, r: NotificationResult) -> NotificationResult:
+        """In a rehearsal, what would have been sent says so: REHEARSAL, never SENT."""
+        if not self.rehearsal:
+            return r
+        return dataclasses.replace(
+            r, status=REHEARSAL if r.status == "SENT" else r.status,
+            deliveries=[{**d, "status": REHEARSAL} if d.get("status") == "SENT" else d for d in r.deliveries])
 
     def _shared(self, batch: list[Notification]) -> dict[str, _Shared]:
         """One page per person per event: where several pages of the batch carry the same message
@@ -184,7 +196,7 @@ class NotifyActivities:
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
-        return self._page(n, None)
+        return self._as_run(self._page(n, None))
 
     def _page(self, n: Notification, shared: _Shared | None) -> NotificationResult:
         """One page; with `shared`, only to the people no earlier page of its batch reaches."""
@@ -309,15 +321,18 @@ class NotifyActivities:
 
     def _context(self, n: Notification, person: Person, via: str,
                  paged_as: list[str] | None = None) -> dict[str, Any]:
-        # Made per person and per send: each person's link acknowledges as that person.
+        # Made per person and per send: each person's link acknowledges as that person; only while
+        # the incident waits for an acknowledgement (a link to an acknowledged one only says so).
         ack = (ack_link(self.public_url, self.ack_key, incident_id=n.incident_id, person=person.id,
                         ttl_seconds=self.ack_ttl_seconds)
-               if self._template(n) in messages.ASKS_TO_ACT else "")
+               if self._template(n) in messages.ASKS_TO_ACT and n.status in ("", "triggered") else "")
         return {"ack_link": ack, "incident_id": n.incident_id, "title": n.title or n.subject, "priority": n.priority,
                 "service": n.service, "category": n.category, "status": n.status, "phase": n.phase,
                 "level": f"L{n.level}", "commander": n.commander or "", "subject": n.subject, "message": n.body,
                 "link": self.link(n.incident_id), "person_name": person.name, "via": via,
-                "paged_as": messages.paged_as(paged_as or [n.target], person.language)}
+                "paged_as": messages.paged_as(paged_as or [n.target], person.language),
+                "target_level": n.target.removeprefix("oncall:") if n.target.startswith("oncall:") else "",
+                "description": n.description, "links": messages.link_labels(n.links, n.link_texts, person.language)}
 
     def _record(self, write: str, **kw: Any) -> Any:
         """A records call (the function's name) that may fail: a page is never held back by the database."""
@@ -465,6 +480,7 @@ def _duplicate(n: Notification, row: Any) -> NotificationResult:
                               duplicate=True)
 
 
+REHEARSAL = "REHEARSAL"  # a rehearsal's page: resolved, rendered, not sent
 SEND_TIMEOUT_SECONDS = 10.0  # one try of one contact point: connecting, and each wait for the peer
 MIN_TRY_SECONDS = 3.0  # no try starts with less of the attempt's time left than this
 

@@ -316,6 +316,8 @@ class RecoveryActivities:
     def run_action(self, req: ActionRequest) -> ActionResult:
         a = req.action
         timeout = float(a.timeout_seconds)
+        if a.rehearse:  # an example runbook: say what would have run, run nothing
+            return ActionResult(ok=True, detail=rehearsed(a.kind, a.params, a.rehearse))
         if a.kind == "http":
             ok, detail = heartbeating(lambda: http_probe(a.params, timeout, req.key), timeout)
         elif a.kind == "command":
@@ -333,6 +335,8 @@ class RecoveryActivities:
     def run_check(self, req: CheckRequest) -> CheckResult:
         c = req.check
         timeout = float(min(c.interval_seconds, 30))
+        if c.rehearse:
+            return CheckResult(ok=True, detail=rehearsed(c.kind, c.params, c.rehearse))
         if c.kind == "http":
             ok, detail = http_probe(c.params, timeout, req.key)
         elif c.kind == "prometheus":
@@ -340,3 +344,19 @@ class RecoveryActivities:
         else:
             raise bad_step(f"unknown check kind {c.kind!r}")
         return CheckResult(ok=ok, detail=detail)
+
+
+def rehearsed(kind: str, params: Mapping[str, Any], why: str) -> str:
+    """What a rehearsed step would have done, for the timeline (never a secret: secret_headers
+    name variables, and they are not shown)."""
+    if kind == "http":
+        what = f"{str(params.get('method') or 'GET').upper()} {params.get('url', '')}"
+    elif kind == "command":
+        what = f"command {params.get('command', '')}"
+    elif kind == "python":
+        what = f"python action {params.get('function', '')}"
+    elif kind == "prometheus":
+        what = f"prometheus query {params.get('query', '')}"
+    else:
+        what = kind
+    return f"REHEARSAL, not run: {what.strip()} ({why}; set live: true in the runbook to run it)"

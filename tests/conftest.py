@@ -5,7 +5,10 @@ worker per test on its own task queue."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +22,89 @@ from warroom import binaries, records
 from workflows.converter import DATA_CONVERTER
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- no network beyond loopback
+
+# Tests never reach outside this machine: a name that is not loopback is not looked up, and a
+# connection to an address that is not loopback is refused, in this process (the worker, the
+# API, the activities' threads). The call fails as an unreachable network would (OSError), and
+# the test fails at its end naming where it tried to go, even if the code under test swallowed
+# the error. Subprocesses (warroom dev, the Temporal servers, Chromium) are not covered.
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "0.0.0.0", "::", ""}
+_attempts: list[str] = []
+_attempts_lock = threading.Lock()
+
+
+def _loopback(host: object) -> bool:
+    if host is None:
+        return True  # a wildcard bind, no name to resolve
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    name = name.strip("[]").lower()
+    if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        addr = ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        return False
+    return addr.is_loopback or addr.is_unspecified
+
+
+def _refuse(what: str) -> OSError:
+    with _attempts_lock:
+        _attempts.append(what)
+    return OSError(101, f"tests/conftest.py: no network beyond loopback in tests ({what})")
+
+
+_real_connect, _real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded(address: object, family: int) -> None:
+    if family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) and not _loopback(address[0]):
+        raise _refuse(f"connect to {address[0]}:{address[1]}")
+
+
+def _connect(self: socket.socket, address: object) -> None:
+    _guarded(address, self.family)
+    return _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: object) -> int:
+    _guarded(address, self.family)
+    return _real_connect_ex(self, address)
+
+
+def _ip_literal(host: object) -> bool:
+    try:
+        ipaddress.ip_address((host.decode() if isinstance(host, bytes) else str(host)).strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _getaddrinfo(host: object, *args: object, **kw: object) -> list:
+    # an address needs no lookup (its connection is checked); a name beyond loopback is not looked up
+    if not _loopback(host) and not _ip_literal(host):
+        raise socket.gaierror(socket.EAI_NONAME, str(_refuse(f"name lookup of {host}")))
+    return _real_getaddrinfo(host, *args, **kw)  # type: ignore[arg-type]
+
+
+socket.socket.connect = _connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+socket.getaddrinfo = _getaddrinfo  # type: ignore[assignment]
+
+
+@pytest.fixture(autouse=True)
+def no_network_beyond_loopback() -> Iterator[None]:
+    with _attempts_lock:
+        _attempts.clear()
+    yield
+    with _attempts_lock:
+        tried = list(dict.fromkeys(_attempts))
+        _attempts.clear()
+    if tried:
+        pytest.fail(f"the test tried to reach beyond loopback: {', '.join(tried)}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

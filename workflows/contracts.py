@@ -127,6 +127,8 @@ class ActionSpec:
     max_attempts: int = 3
     backoff_seconds: int = 5
     rollback: ActionSpec | None = None  # run when verification fails after this action ran
+    # Not "": the action is rehearsed, never run (its runbook is an example, `live: false`); says why.
+    rehearse: str = ""
 
 
 @dataclass
@@ -139,6 +141,7 @@ class CheckSpec:
     params: dict[str, Any] = field(default_factory=dict)
     timeout_seconds: int = 300
     interval_seconds: int = 30
+    rehearse: str = ""  # as ActionSpec.rehearse: the check is answered as passed, never probed
 
 
 @dataclass
@@ -156,6 +159,9 @@ class RunbookSpec:
     match: dict[str, Any] = field(default_factory=dict)  # how it was selected (for people reading)
     update_minutes: int | None = None  # stakeholder update cadence, only shorter than the priority's
     ack_minutes: int | None = None  # ack SLA, only shorter than the priority's
+    # False: an example (the shipped runbooks): its automatic steps are rehearsed, never run,
+    # until an SRE sets `live: true` (docs/runbooks.md).
+    live: bool = True
 
 
 # --------------------------------------------------------------------------- input
@@ -178,6 +184,9 @@ class AlertInfo:
     source: str = "generic"
     received_at: datetime | None = None
     links: list[str] = field(default_factory=list)
+    # What each of `links` is, as the source says it ("runbook", "dashboard", "source", a
+    # PagerDuty link's text), by URL; a link without an entry is shown as "link".
+    link_texts: dict[str, str] = field(default_factory=dict)
     # This alert's own identity within its incident (the source's fingerprint or alert id, or
     # warroom.classify.alert_fingerprint): a second alert with the same one is a re-send, not
     # a new alert. "" (alerts signalled before fingerprints existed): every one counts.
@@ -328,6 +337,11 @@ class Notification:
     level: int = 1
     commander: str | None = None
     template: str = ""  # a message template kind (warroom/delivery/messages.py); "" = chosen from `kind`
+    # The alert's own words and links, on the pages that bring a person to the incident (patch
+    # page-details: INITIAL and ESCALATION pages; "" / [] on the others and before the patch).
+    description: str = ""
+    links: list[str] = field(default_factory=list)
+    link_texts: dict[str, str] = field(default_factory=dict)  # url -> what it is (AlertInfo.link_texts)
 
 
 @dataclass
@@ -569,7 +583,7 @@ class NotificationResult:
     key: str
     channel: str
     recipients: list[str] = field(default_factory=list)
-    status: str = "SENT"  # SENT | FAILED | PENDING
+    status: str = "SENT"  # SENT | FAILED | PENDING; REHEARSAL in a rehearsal (warroom simulate: nothing sent)
     duplicate: bool = False
     error: str = ""
     via: str = ""  # how the target resolved to people (on-call policy, schedule, override...)

@@ -66,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         BATCHED_PAGES,
         ONCALL_LEVEL_WAITS,
         ORDERED_WAKEUPS,
+        PAGE_DETAILS,
         QUIET_RUN_END,
         RUNBOOK_V1,
         SETTLED_RECORDS,
@@ -74,6 +75,12 @@ with workflow.unsafe.imports_passed_through():
         InForce,
     )
     from workflows.waits import WAKE_PAGER, WAKE_RECORDS, WAKE_TIMERS, Waits
+
+# The pages that bring a person to the incident carry the alert's description and links (patch
+# page-details), cut to these sizes.
+DETAILED_KINDS = frozenset({"INITIAL", "ESCALATION"})
+PAGE_DESCRIPTION_CHARS = 1000
+PAGE_LINKS = 6
 
 # Events that change no deadline: recording them must not re-plan the timers.
 _NO_REPLAN = frozenset({"alert.received", "notification.sent", "notification.failed", "delivery.failed"})
@@ -178,12 +185,18 @@ class IncidentCore(MaintenanceHolds):
             return ""
         self.b.notification_seq += 1
         key = calls.page_key(self.run_id, self.b.notification_seq)
-        self.b.outbox.append(
-            Notification(key=key, incident_id=s.incident_id, kind=kind, target=target,
+        n = Notification(key=key, incident_id=s.incident_id, kind=kind, target=target,
                          subject=subject, body=body, priority=s.priority, title=s.title, service=s.service,
                          category=s.category, status=s.status, phase=s.phase, level=s.escalation_level,
                          commander=s.commander, template=template)
-        )
+        if kind in DETAILED_KINDS and target != "war_room" and PAGE_DETAILS in self.patches:
+            # What the alert said and where its source points (runbook, dashboard...): the page
+            # is where the person decides what to do. Cut to keep every page's input small.
+            a = self.inp.alert
+            n.description = a.description[:PAGE_DESCRIPTION_CHARS]
+            n.links = a.links[:PAGE_LINKS]
+            n.link_texts = {u: t for u, t in a.link_texts.items() if u in n.links}
+        self.b.outbox.append(n)
         return key
 
     def _post_to_war_room(self, subject: str, body: str) -> None:

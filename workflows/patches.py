@@ -121,7 +121,7 @@ SETTLED_RECORDS = Patch(
     why="the timeline goes to the records once the run is settled (no page and no war room in flight), "
         "and once at the start: one records write for a page and its outcome instead of one for each, "
         "so a P0 costs 2 record_events up to the wait for its ack instead of 4 (issue 13)",
-    histories=("p0-generation-2026-12", "p0-service-levels", "p1-maintenance-window"),
+    histories=("p0-generation-2026-12", "p0-service-levels", "p1-maintenance-window", "p0-page-details"),
     deprecate="with generation-2026-12",
 )
 BATCHED_PAGES = Patch(
@@ -150,7 +150,7 @@ DEADLINES_FROM_DUE = Patch(
         "never drifts it late, and one that came due during an outage fires once on recovery; a "
         "deadline that an action overtook (both in one activation: the worker or server was down or "
         "busy when it fell due) is recorded as `deadline.missed` instead of vanishing (issue 14)",
-    histories=("p0-service-levels", "p1-maintenance-window"),
+    histories=("p0-service-levels", "p1-maintenance-window", "p0-page-details"),
     deprecate="when no incident started before the commit that added it (2026-12) is open",
 )
 
@@ -164,8 +164,17 @@ MAINTENANCE_WINDOWS = Patch(
     deprecate="when no incident started before the commit that added it (2026-12) is open",
 )
 
+PAGE_DETAILS = Patch(
+    "page-details",
+    why="the pages that bring a person to the incident (INITIAL, ESCALATION) carry the alert's "
+        "description and the source's links (runbook, dashboard, generator URL...), so the person "
+        "can act from the page (issue 15)",
+    histories=("p0-page-details",),
+    deprecate="when no incident started before the commit that added it (2026-12) is open",
+)
+
 # Asked after GENERATION by every run, old or new, in this order. Append only.
-LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE, MAINTENANCE_WINDOWS)
+LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE, MAINTENANCE_WINDOWS, PAGE_DETAILS)
 
 ALL: tuple[Patch, ...] = (*PATCHES, *GENERATION_PATCHES, GENERATION, *LATER)
 

@@ -26,8 +26,10 @@ description from annotations.description / annotations.message; service from lab
 service / job / app / namespace; severity from labels.severity or labels.level (as sent:
 warroom.classify maps known words, unknown ones such as "2" fall to the default rules);
 labels are all labels as strings; fingerprint (the alert's identity within its incident: a
-re-delivered alert is counted as a re-send) from `fingerprint`, else the label hash; links from generatorURL (a relative one is joined to
-externalURL). Unknown fields are ignored. Priority is *not* decided here (classify does it).
+re-delivered alert is counted as a re-send) from `fingerprint`, else the label hash; links, each
+with what it is (`link_texts`), from annotations.runbook_url / runbook, Grafana's dashboardURL,
+panelURL, generatorURL and silenceURL (a relative one is joined to externalURL; one that is not
+http(s) is left out). Unknown fields are ignored. Priority is *not* decided here (classify does it).
 
 Refused (PayloadError naming the field, answered 422): a body that is not an object (e.g. the
 Prometheus->Alertmanager alert array), `alerts` missing or not a list, an alert or its
@@ -111,9 +113,11 @@ def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "ale
     gk = group_key(body)
     receiver = _str(body.get("receiver"))
     external = _str(body.get("externalURL"))
+    common = {str(k): _str(v) for k, v in body["commonAnnotations"].items()} \
+        if isinstance(body.get("commonAnnotations"), dict) else {}
 
     # First pass: validate and normalise every alert, so a bad one refuses the whole body.
-    rows: list[tuple[str, dict[str, str], dict[str, str], str, str]] = []
+    rows: list[tuple[str, dict[str, str], dict[str, str], str, dict[str, str]]] = []
     for i, raw in enumerate(alerts):
         a = _obj(raw, f"alerts[{i}]", optional=False)
         if "labels" not in a:
@@ -131,7 +135,8 @@ def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "ale
             labels["alertname"], where = alertname_fallback(body, annotations)
             notes.append(f"alerts[{i}].labels.alertname: missing, taken from {where}")
         fp = _str(a.get("fingerprint")).strip()
-        rows.append((status, labels, annotations, fp, _str(a.get("generatorURL")).strip()))
+        # the group's common annotations name the runbook when the alert's own do not
+        rows.append((status, labels, annotations, fp, _links(a, {**common, **annotations}, external)))
 
     fp_counts: dict[str, int] = {}
     for _, _, _, fp, _ in rows:
@@ -143,7 +148,7 @@ def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "ale
     events: list[SourceEvent] = []
     held = 0
     resolved_keys: set[str] = set()
-    for status, labels, annotations, fp, gen_url in rows:
+    for status, labels, annotations, fp, links in rows:
         if group_dedup:
             key = group_dedup
         elif fp and fp_counts[fp] == 1:
@@ -158,10 +163,6 @@ def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "ale
             if key in resolved_keys:
                 continue  # one resolve per incident
             resolved_keys.add(key)
-        link = gen_url
-        if link and not link.startswith(("http://", "https://")) and link.startswith(("?", "/")) \
-                and external.startswith(("http://", "https://")):
-            link = urljoin(external, link)
         info = AlertInfo(
             title=_first(annotations, "summary", "title") or labels["alertname"].strip(),
             description=_first(annotations, "description", "message") or default_description,
@@ -170,7 +171,7 @@ def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "ale
             labels=labels,
             dedup_key=key,
             source=source,
-            links=[link] if link else [],
+            links=list(links), link_texts=links,
             # the alert's own identity: a later delivery of it is a re-send, not a new alert
             fingerprint=fp[:64] or label_key(labels),
         )
@@ -178,6 +179,29 @@ def parse_alerts(body: dict[str, Any], *, prefix: str = "am", source: str = "ale
     if held:
         notes.append(f"{held} resolved alert(s) in a group that is still firing: the group incident stays open")
     return Parsed(events=events, notes=notes)
+
+
+# Where an alert points, in the order a page lists them: the runbook first (the annotation
+# Prometheus rules and Grafana's alert rules use), then Grafana's dashboard and panel, the rule
+# that fired (generatorURL) and Grafana's silence link.
+LINK_FIELDS = (("annotations", "runbook_url", "runbook"), ("annotations", "runbook", "runbook"),
+               ("alert", "dashboardURL", "dashboard"), ("alert", "panelURL", "panel"),
+               ("alert", "generatorURL", "source"), ("alert", "silenceURL", "silence"))
+
+
+def _links(alert: dict[str, Any], annotations: dict[str, str], external: str) -> dict[str, str]:
+    """url -> what it is, in LINK_FIELDS order. A relative URL (Grafana's `?orgId=1`) is joined
+    to externalURL; one that is neither http(s) nor joinable is left out."""
+    out: dict[str, str] = {}
+    for where, name, text in LINK_FIELDS:
+        url = (annotations.get(name) if where == "annotations" else _str(alert.get(name))) or ""
+        url = url.strip()
+        if url and not url.startswith(("http://", "https://")) and url.startswith(("?", "/")) \
+                and external.startswith(("http://", "https://")):
+            url = urljoin(external, url)
+        if url.startswith(("http://", "https://")):
+            out.setdefault(url, text)
+    return out
 
 
 def parse(body: Any) -> Parsed:

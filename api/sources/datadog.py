@@ -114,5 +114,6 @@ def parse(body: Any) -> Parsed:
         labels=labels, dedup_key=f"datadog:{monitor_id}:{scopes}", source="datadog",
         received_at=_epoch_ms(body.get("date")),
         links=[url] if isinstance(url, str) and url.strip() else [],
+        link_texts={url: "monitor"} if isinstance(url, str) and url.strip() else {},
     )
     return Parsed(events=[SourceEvent(action=action, alert=alert)])

@@ -104,8 +104,8 @@ def parse_legacy(body: dict[str, Any]) -> Parsed:
     title = rule_name or _str(body.get("title")).strip() or "Grafana alert"
     if state == "no_data":
         title = f"[no data] {title}"
-    links = [u for u in (rule_url, _str(body.get("imageUrl")).strip()) if u]
+    texts = {u: t for u, t in ((_str(body.get("imageUrl")).strip(), "image"), (rule_url, "rule"))[::-1] if u}
     info = AlertInfo(title=title, description=description, service=tags.get("service", "").strip(),
                      severity=tags.get("severity", "").strip(), labels=tags, dedup_key=key,
-                     source="grafana", links=links)
+                     source="grafana", links=list(texts), link_texts=texts)
     return Parsed(events=[SourceEvent(action=action, alert=info)])

@@ -153,9 +153,14 @@ def parse(body: Any) -> Parsed:
         description = details
     else:
         description = json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True)
-    hrefs = [link["href"] for link in links or [] if isinstance(link, dict) and _nonempty_str(link.get("href"))]
+    texts: dict[str, str] = {}  # url -> the link's text (PagerDuty shows it as the link)
+    for link in links or []:
+        if isinstance(link, dict) and _nonempty_str(link.get("href")):
+            texts.setdefault(link["href"], str(link.get("text") or "link").strip()[:80])
     if _nonempty_str(body.get("client_url")):
-        hrefs.append(body["client_url"])
+        client = body.get("client")
+        texts.setdefault(body["client_url"], str(client).strip()[:80] if _nonempty_str(client) else "source")
+    hrefs = list(texts)
 
     if not dedup_key:
         dedup_key = uuid.uuid4().hex
@@ -165,7 +170,7 @@ def parse(body: Any) -> Parsed:
         title=summary.strip(), description=description,
         service=str(component) if component not in (None, "") else source.strip(),
         severity=severity, labels=labels, dedup_key=dedup_key, source="pagerduty",
-        received_at=received_at, links=hrefs,
+        received_at=received_at, links=hrefs, link_texts=texts,
     )
     return Parsed(events=[SourceEvent(action="trigger", alert=alert)], notes=notes)
 

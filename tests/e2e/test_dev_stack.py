@@ -59,6 +59,15 @@ def stop(proc: subprocess.Popen) -> int:
             proc.kill()
 
 
+def test_the_dev_server_checks_no_version_and_fetches_no_news():
+    from warroom.cli.dev import dev_server_command
+    from warroom.settings import Settings
+
+    cmd = dev_server_command(Settings())
+    assert "--ui-disable-news-fetch" in cmd and "frontend.enableServerVersionCheck=false" in cmd
+    assert cmd[cmd.index("--ip") + 1] == "127.0.0.1"
+
+
 async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
     tport, uport, aport = free_port(), free_port(), free_port()
     env = {**os.environ, "WARROOM_DATA_DIR": str(tmp_path / "data"), "WARROOM_TEMPORAL_PORT": str(tport),
@@ -104,3 +113,42 @@ async def test_dev_runs_everything_stops_cleanly_and_keeps_incidents(tmp_path):
         assert httpx.get(f"{api}/api/v1/keys", headers=admin).json()[0]["name"] == "dev-admin"
     finally:
         assert stop(proc) == 0
+
+
+async def test_dev_rehearses_example_runbooks_and_its_server_dies_with_it(tmp_path):
+    """The issue's first try of the product: "Login down" sent to `warroom dev` picks the shipped
+    auth-outage runbook, whose steps name example hosts; they are rehearsed on the timeline and
+    nothing is sent to auth-admin.internal. Then `warroom dev` is killed with SIGKILL (no cleanup
+    runs in it): the dev server gets SIGTERM from the kernel when its parent dies
+    (PR_SET_PDEATHSIG, warroom/reaper.py) and stops."""
+    from tests.warroom.cli.test_simulate_many import _alive, _children
+
+    tport, uport, aport = free_port(), free_port(), free_port()
+    env = {**os.environ, "WARROOM_DATA_DIR": str(tmp_path / "data"), "WARROOM_TEMPORAL_PORT": str(tport),
+           "WARROOM_TEMPORAL_UI_PORT": str(uport), "WARROOM_API_PORT": str(aport),
+           "WARROOM_TASK_QUEUE": "dev-kill", "WARROOM_DATABASE_URL": ""}
+    log = tmp_path / "dev.log"
+    proc = start_dev(env, log)
+    try:
+        await wait_ready(f"http://127.0.0.1:{aport}", proc, log)
+        client = await Client.connect(f"127.0.0.1:{tport}")
+        t = await temporal.trigger(client, alert(priority="P1", title="Login down", service="auth"),
+                                   task_queue="dev-kill")
+        await temporal.act(client, t.incident_id, "acknowledge", {"by": "erin"})
+        st = await until(lambda: temporal.state(client, t.incident_id), "the runbook's first step",
+                         ok=lambda st: any(e.type == "action.succeeded" for e in st.timeline), interval=0.2)
+        assert st.runbook == "auth-outage"
+        first = next(e for e in st.timeline if e.type == "action.succeeded")
+        assert first.details["detail"].startswith(
+            "REHEARSAL, not run: POST http://auth-admin.internal:8080/admin/rolling-restart")
+        servers = [p for p, cmd in _children(proc.pid) if "start-dev" in cmd]
+        assert len(servers) == 1, _children(proc.pid)
+        proc.kill()
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+        await until(lambda: not _alive(servers[0]), "the dev server to stop after its parent died", timeout=30)
+        with socket.socket() as s:  # and its port is free again
+            assert s.connect_ex(("127.0.0.1", tport)) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -36,8 +36,11 @@ SCENARIOS = {
     "p0-generation-2026-12": HERE / "scenarios/p0-generation-2026-12.yaml",
     # service levels in the input (nudge, silence, briefings) and the patch deadlines-from-due
     "p0-service-levels": HERE / "scenarios/p0-service-levels.yaml",
+    # pages with the alert's description and links (page-details)
+    "p0-page-details": HERE / "scenarios/p0-page-details.yaml",
 }
-ONCALL = {"p0-oncall-waits": HERE / "oncall", "p0-generation-2026-12": HERE / "oncall"}
+ONCALL = {"p0-oncall-waits": HERE / "oncall", "p0-generation-2026-12": HERE / "oncall",
+          "p0-page-details": HERE / "oncall"}
 # Histories that a scenario file cannot describe, recorded by a function of their own.
 RECORDERS = {"p1-maintenance-window": "record_maintenance"}
 

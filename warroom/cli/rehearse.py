@@ -50,8 +50,18 @@ def scenario_files(paths: list[Path]) -> list[Path]:
     return out
 
 
-def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
+def run_files(paths: list[Path], *, as_json: bool, timeout: float, horizon: str = "7d") -> int:
     from warroom.cli import simulate as sim
+    from warroom.timeparse import parse_duration
+
+    try:
+        until_at = parse_duration(horizon)
+    except ValueError as err:
+        typer.echo(f"error: --horizon: {err}", err=True)
+        return EXIT_ERROR
+    if until_at.total_seconds() <= 0:
+        typer.echo("error: --horizon: must be more than 0", err=True)
+        return EXIT_ERROR
     from warroom.keywords import KeywordsError
     from warroom.oncall import OnCallError
     from warroom.runbooks import RunbookError
@@ -83,7 +93,7 @@ def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     single = len(files) == 1 and not paths[0].is_dir()
     show = _print_json if as_json and single else (lambda o: None) if as_json else _print_text
     try:
-        outcomes = asyncio.run(_run_all(sim, scenarios, settings, timeout, show))
+        outcomes = asyncio.run(_run_all(sim, scenarios, settings, timeout, show, until_at))
     except (KeyboardInterrupt, asyncio.CancelledError):
         typer.echo("interrupted: the test server and worker are stopped", err=True)
         return EXIT_INTERRUPTED
@@ -99,7 +109,8 @@ def run_files(paths: list[Path], *, as_json: bool, timeout: float) -> int:
     return EXIT_FAILED if any(o.failures for o in outcomes) else 0
 
 
-async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float, show: Any) -> list[ScenarioRun]:
+async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float, show: Any,
+                   horizon: timedelta) -> list[ScenarioRun]:
     from warroom.cli.expectations import failures
 
     # SIGTERM (`timeout`, a CI runner) cancels like Ctrl-C does, so the `async with` below stops the server.
@@ -131,8 +142,10 @@ async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float
                 out = ScenarioRun(sc.path)
                 try:
                     async with asyncio.timeout(timeout):
-                        out.result = await simulator.run(sc)
+                        out.result = await simulator.run(sc, horizon=horizon)
                     out.failures = failures(sc.path, sc.expect, out.result)
+                    if out.result.get("stopped"):
+                        out.failures.insert(0, stopped_line(sc.path, out.result["stopped"]))
                 except sim.ScenarioError as err:
                     out.error = str(err)
                 except TimeoutError:
@@ -147,6 +160,21 @@ async def _run_all(sim: Any, scenarios: list[Any], settings: Any, timeout: float
             loop.remove_signal_handler(signal.SIGTERM)
     order = {sc.path: i for i, sc in enumerate(scenarios)}
     return sorted(outcomes, key=lambda o: order[o.path])  # the summary in the order given
+
+
+def stopped_line(path: str, stopped: dict[str, Any]) -> str:
+    """`until: closed` met the horizon: where it stopped and what the incident waited on."""
+    return (f"{path}: stopped at the horizon: until: closed, but the incident was still open at "
+            f"{_span(stopped['at_seconds'])} of virtual time (--horizon {_span(stopped['horizon_seconds'])}); "
+            f"waiting on: {'; '.join(stopped['waiting_on'])}")
+
+
+def _span(seconds: int) -> str:
+    """7d, 36h, 90m, or +hh:mm:ss for what does not divide."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return format_offset(seconds)
 
 
 def _print_json(o: ScenarioRun) -> None:
@@ -189,8 +217,8 @@ def _print_text(o: ScenarioRun) -> None:
     for r in o.result["refused"]:
         console.print(f"[yellow]refused at {format_offset(r['offset_seconds'])} (line {r['line']}, "
                       f"{r['event']}): {r['reason']}[/yellow]")
-    for f in o.failures:
-        typer.secho(f"expectation not met: {f}", fg="red")  # one line, whatever the width: file:line first
+    for f in o.failures:  # one line each, whatever the width: file:line first
+        typer.secho(f if o.result.get("stopped") and f == o.failures[0] else f"expectation not met: {f}", fg="red")
 
 
 def _print_summary(outcomes: list[ScenarioRun]) -> None:

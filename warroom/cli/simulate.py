@@ -25,8 +25,10 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner
 
 from warroom import binaries, yamldoc
+from warroom.reaper import Watchdog
 from warroom import client as temporal
 from warroom.cli.expectations import Expect, parse_expect
 from warroom.levels import load_levels
@@ -50,7 +52,9 @@ from workflows.converter import DATA_CONVERTER
 
 SOURCE_EVENTS = ("alert_received", "alert_resolved")
 EVENT_KINDS = (*temporal.ACTIONS, *SOURCE_EVENTS)
-MAX_HORIZON = timedelta(days=14)  # `until: closed` gives up past this much virtual time
+# `until: closed` stops here (virtual time after the trigger) when the incident is still open,
+# and says what it was waiting on; `warroom simulate --horizon` changes it.
+DEFAULT_HORIZON = timedelta(days=7)
 
 
 class ScenarioError(ValueError):
@@ -260,13 +264,39 @@ def _quiet_runtime() -> Runtime:
 
 
 async def run_scenario(sc: Scenario, settings: Settings, *, policy: ResponsePolicy | None = None,
-                       on_finish: Callable[[Client, temporal.Triggered], Awaitable[None]] | None = None
-                       ) -> dict[str, Any]:
+                       on_finish: Callable[[Client, temporal.Triggered], Awaitable[None]] | None = None,
+                       horizon: timedelta = DEFAULT_HORIZON) -> dict[str, Any]:
     """Run one scenario on a Simulator of its own; see Simulator.run."""
     sim = Simulator(settings)
     sim.check(sc)  # a bad runbook or outcome is reported before any server starts
     async with sim:
-        return await sim.run(sc, policy=policy, on_finish=on_finish)
+        return await sim.run(sc, policy=policy, on_finish=on_finish, horizon=horizon)
+
+
+def waiting_on(state: IncidentState, runbook: RunbookSpec | None = None) -> list[str]:
+    """What an open incident waits on, as a person would say it: an acknowledgement, a step
+    (an approval names its approvers, from the runbook), the resolve, the review."""
+    out: list[str] = []
+    if state.status == "triggered":
+        out.append(f"an acknowledgement (paged: L{state.escalation_level})")
+    specs = {a.id: a for a in [*(runbook.recover if runbook else []), *(runbook.on_verify_failure if runbook else [])]}
+    for st in state.steps:
+        if st.status != "waiting":
+            continue
+        spec = specs.get(st.id)
+        if st.kind == "approval":
+            who = spec.params.get("approvers") or spec.params.get("role") if spec else None
+            who = ", ".join(who) if isinstance(who, list) else who
+            out.append(f"approval of step {st.id!r}" + (f" by {who}" if who else ""))
+        else:
+            out.append(f"{'confirmation of check' if st.stage == 'verify' else 'completion of step'} {st.id!r}"
+                       + (f" ({st.title})" if st.title else ""))
+    if state.phase == "review" and state.review is None:
+        out.append(f"the post-incident review from {state.review_owner or 'its owner'}")
+    elif state.status == "acknowledged" and not any(st.status == "waiting" for st in state.steps) \
+            and state.phase in ("recover", "war_room", "notify"):
+        out.append("an engineer to resolve it (no runbook step is waiting)")
+    return out or [f"phase {state.phase} (status {state.status})"]
 
 
 class Simulator:
@@ -279,7 +309,8 @@ class Simulator:
     workflow task is done, so it can neither sit on a task queue nobody polls nor be terminated
     (a terminated run leaves the test server's clock locked; temporalio/sdk-java#1138, #3088).
     Leaving the `async with` (normally, on an error, on Ctrl-C or a cancelled task) stops the
-    worker and the server.
+    worker and the server; a process that ends without leaving it (SIGKILL) has the server
+    stopped by a watchdog (warroom/reaper.py). The worker runs the workflows unsandboxed.
 
     The worker keeps no records (build_worker's engine=None): nothing reads them back (the
     output is the workflow's timeline), a rehearsal must not find "known issues" left by an
@@ -315,6 +346,9 @@ class Simulator:
 
     async def __aenter__(self) -> Simulator:
         stack = self._stack
+        # The test server dies with this process, even one killed with SIGKILL (warroom/reaper.py):
+        # the watchdog starts before it and is let go after its shutdown (the stack unwinds in reverse).
+        stack.callback(Watchdog(binaries.test_server()).close)
         # The server boots in its own process (on the other core) while this one imports the
         # worker.
         server = asyncio.ensure_future(WorkflowEnvironment.start_time_skipping(
@@ -327,9 +361,12 @@ class Simulator:
 
             self.env = await stack.enter_async_context(await server)
             # Pages are resolved with the on-call files (who would be paged) but never sent.
+            # Unsandboxed: a rehearsal runs only warroom's own workflow code, which the replay tests
+            # hold deterministic; the sandbox's per-run module checks cost ~0.1 s of CPU a rehearsal.
             worker = build_worker(self.env.client, self.settings.model_copy(update={"task_queue": self.task_queue}),
                                   engine=None, runbooks=self.library, recovery=self.rehearsal,
-                                  send=rehearsal_send, war_room=LogWarRoom())
+                                  send=rehearsal_send, war_room=LogWarRoom(), rehearsal=True,
+                                  workflow_runner=UnsandboxedWorkflowRunner())
             await stack.enter_async_context(worker)
         except BaseException:
             if self.env is None:  # an import failed: the server may be up already
@@ -343,10 +380,12 @@ class Simulator:
         await self._stack.aclose()
 
     async def run(self, sc: Scenario, *, policy: ResponsePolicy | None = None,
-                  on_finish: Callable[[Client, temporal.Triggered], Awaitable[None]] | None = None
-                  ) -> dict[str, Any]:
+                  on_finish: Callable[[Client, temporal.Triggered], Awaitable[None]] | None = None,
+                  horizon: timedelta = DEFAULT_HORIZON) -> dict[str, Any]:
         """Run the scenario with the worker `settings` describe (runbooks, on-call files, tier-1
-        services...); returns {"incident": final state, "timeline": [...], "refused": [...]}.
+        services...); returns {"incident": final state, "timeline": [...], "refused": [...]}, and
+        "stopped" when `until: closed` met the horizon first (virtual time after the trigger):
+        {"at_seconds", "horizon_seconds", "waiting_on": [...]}, the incident left open.
 
         on_finish runs while the incident is still open (the replay recorder fetches histories there).
         """
@@ -375,21 +414,32 @@ class Simulator:
             except (temporal.ActionRefused, temporal.UnknownIncident) as err:
                 refused.append({"offset_seconds": int(ev.at.total_seconds()), "line": ev.line,
                                 "event": ev.kind, "reason": str(err)})
+        stopped: dict[str, Any] | None = None
         if isinstance(sc.until, timedelta):
             await sleep_to(sc.until)
         else:
             offset = max((e.at for e in sc.events), default=timedelta())
             while (await temporal.state(env.client, t.incident_id)).status != "closed":
-                if offset > MAX_HORIZON:
-                    raise ScenarioError(f"{sc.path}: until: closed, but the incident was still open "
-                                        f"after {MAX_HORIZON.days} days of virtual time")
-                offset += timedelta(hours=1)
+                if offset >= horizon:  # an incident that waits on what no event gives (an approval...)
+                    stopped = {"at_seconds": int(offset.total_seconds()),
+                               "horizon_seconds": int(horizon.total_seconds())}
+                    break
+                offset = min(offset + timedelta(hours=1), horizon)
                 await sleep_to(offset)
         state = await temporal.state(env.client, t.incident_id)
+        if stopped is not None:
+            try:
+                book = self.library.get(state.runbook) if state.runbook else runbook
+            except RunbookError:
+                book = runbook
+            stopped["waiting_on"] = waiting_on(state, runbook or book)
         if on_finish is not None:
             await on_finish(env.client, t)
-        return {"incident": temporal.to_jsonable(dataclasses.replace(state, timeline=[])),
-                "timeline": timeline_rows(state), "refused": refused}
+        out = {"incident": temporal.to_jsonable(dataclasses.replace(state, timeline=[])),
+               "timeline": timeline_rows(state), "refused": refused}
+        if stopped is not None:
+            out["stopped"] = stopped
+        return out
 
 
 async def _apply(env: WorkflowEnvironment, t: temporal.Triggered, sc: Scenario, ev: ScenarioEvent,

@@ -15,7 +15,11 @@ empty), person_name (who receives it, may be empty), via (how that person was re
 on-call chain, a string or a list of steps), ack_link (the one-tap acknowledge link made for
 this person, warroom/acklink.py; empty unless the kind is in ASKS_TO_ACT and a public URL is set),
 paged_as (what this person is paged as, in their language: "L1 on-call and technical manager",
-from every target one message reaches them for; empty for a person named directly; paged_as()).
+from every target one message reaches them for; empty for a person named directly; paged_as()),
+target_level ("L2" when the message's target is that on-call level, else empty: a manager paged
+as a role is never told the incident needs them as a level), description (what the alert said,
+may be empty) and links ((label, url) pairs in the person's language: link_labels()). The last
+two are filled on the pages that bring a person to the incident (page, escalation; `_details.j2`).
 """
 
 from __future__ import annotations
@@ -28,14 +32,15 @@ from typing import Any
 import jinja2
 
 __all__ = ["ASKS_TO_ACT", "CONTEXT_KEYS", "KINDS", "LANGUAGES", "TEMPLATE_DIR", "kind_for", "language_for",
-           "paged_as", "render"]
+           "link_labels", "paged_as", "render"]
 
 KINDS = ("page", "update", "reminder", "escalation", "resolution", "review_request", "follow_up")
 # The kinds that ask the person to act now: they carry the acknowledge link.
 ASKS_TO_ACT = ("page", "escalation", "reminder")
 LANGUAGES = ("en", "zh")
 CONTEXT_KEYS = ("incident_id", "title", "priority", "service", "category", "status", "phase", "level",
-                "commander", "subject", "message", "link", "person_name", "via", "ack_link", "paged_as")
+                "commander", "subject", "message", "link", "person_name", "via", "ack_link", "paged_as",
+                "target_level", "description", "links")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 _ENGINE_KINDS = {
@@ -90,6 +95,26 @@ def paged_as(targets: list[str] | tuple[str, ...], language: str | None) -> str:
         return "".join(labels)
     sep, last = _AND[lang]
     return sep.join(labels[:-1]) + last + labels[-1]
+
+
+# What a source's link is (AlertInfo.link_texts: api/sources), as a page labels it.
+_LINK_LABELS = {
+    "en": {"runbook": "Runbook", "dashboard": "Dashboard", "panel": "Panel", "source": "Source",
+           "silence": "Silence", "rule": "Alert rule", "image": "Image", "monitor": "Monitor", "link": "Link"},
+    "zh": {"runbook": "运行手册", "dashboard": "仪表盘", "panel": "面板", "source": "告警来源",
+           "silence": "静默", "rule": "告警规则", "image": "图片", "monitor": "监控", "link": "链接"},
+}
+
+
+def link_labels(links: list[str], texts: Mapping[str, str], language: str | None) -> list[tuple[str, str]]:
+    """(label, url) for each link, in order: the source's word for it in the person's language
+    ("runbook" -> "Runbook" / "运行手册"), a source's own text (a PagerDuty link's) as given."""
+    labels = _LINK_LABELS[language_for(language)]
+    out = []
+    for url in links:
+        text = (texts.get(url) or "link").strip()
+        out.append((labels.get(text.lower(), text), url))
+    return out
 
 
 def language_for(language: str | None) -> str:

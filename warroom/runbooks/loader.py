@@ -142,19 +142,28 @@ def _semantic(doc: Doc, policy: ResponsePolicy) -> list[tuple[Path_, int, str]]:
 
 # ---------------------------------------------------------------- conversion
 
-def _action(raw: dict[str, Any]) -> ActionSpec:
+# The steps that reach outside warroom: a runbook that is not live rehearses them.
+AUTOMATIC_KINDS = ("http", "command", "python", "prometheus")
+
+
+def _action(raw: dict[str, Any], rehearse: str = "") -> ActionSpec:
     rb = raw.get("rollback")
     return ActionSpec(id=raw["id"], kind=raw["kind"], title=raw.get("title", ""), params=dict(raw.get("params") or {}),
                       timeout_seconds=raw.get("timeout_seconds", 60), max_attempts=raw.get("max_attempts", 3),
-                      backoff_seconds=raw.get("backoff_seconds", 5), rollback=_action(rb) if rb else None)
+                      backoff_seconds=raw.get("backoff_seconds", 5), rollback=_action(rb, rehearse) if rb else None,
+                      rehearse=rehearse if raw["kind"] in AUTOMATIC_KINDS else "")
 
 
-def _check(raw: dict[str, Any]) -> CheckSpec:
+def _check(raw: dict[str, Any], rehearse: str = "") -> CheckSpec:
     return CheckSpec(id=raw["id"], kind=raw["kind"], title=raw.get("title", ""), params=dict(raw.get("params") or {}),
-                     timeout_seconds=raw.get("timeout_seconds", 300), interval_seconds=raw.get("interval_seconds", 30))
+                     timeout_seconds=raw.get("timeout_seconds", 300), interval_seconds=raw.get("interval_seconds", 30),
+                     rehearse=rehearse if raw["kind"] in AUTOMATIC_KINDS else "")
 
 
 def _to_spec(data: dict[str, Any], source: str) -> RunbookSpec:
+    live = bool(data.get("live", True))
+    # An example runbook's automatic steps are rehearsed: recorded on the timeline, never run.
+    rehearse = "" if live else f"runbook {data['name']} is an example (live: false)"
     notify = data.get("notify")
     notify = {"targets": notify} if isinstance(notify, list) else (notify or {})
     ovf = data.get("on_verify_failure")
@@ -162,12 +171,12 @@ def _to_spec(data: dict[str, Any], source: str) -> RunbookSpec:
     return RunbookSpec(
         name=data["name"], version=str(data["version"]), description=str(data.get("description") or "").strip(),
         source=source, war_room=data.get("war_room"), notify=list(notify.get("targets") or []),
-        recover=[_action(a) for a in data.get("recover") or []],
-        verify=[_check(c) for c in data.get("verify") or []],
-        on_verify_failure=[_action(a) for a in ovf.get("actions") or []],
+        recover=[_action(a, rehearse) for a in data.get("recover") or []],
+        verify=[_check(c, rehearse) for c in data.get("verify") or []],
+        on_verify_failure=[_action(a, rehearse) for a in ovf.get("actions") or []],
         escalate_on_verify_failure=bool(ovf.get("escalate", True)),
         match=dict(data.get("match") or {}),
-        update_minutes=notify.get("update_minutes"), ack_minutes=notify.get("ack_minutes"),
+        update_minutes=notify.get("update_minutes"), ack_minutes=notify.get("ack_minutes"), live=live,
     )
 
 

@@ -103,6 +103,19 @@ def test_legacy_demo_unknown_field_ignored(payloads_dir):
     assert "amixr_demo" not in p.events[0].alert.labels
 
 
+def test_links_say_what_they_are_runbook_first(payloads_dir):
+    """A page lists the alert's links by what they are (issue 15: pages a person can act on)."""
+    demo = am(payloads_dir, "am-oncall-legacy-demo-extra-field.json").events[0].alert
+    assert demo.link_texts == {"https://grafana.com/": "runbook"}  # annotations.runbook_url
+    # only the group's commonAnnotations name the runbook here; the alert has no generatorURL
+    teams = am(payloads_dir, "am-msteams-no-alert-status-no-fingerprint.json").events[0].alert
+    assert teams.link_texts == {"https://github.com/bzon/prometheus-msteams": "runbook"}
+    thing = am(payloads_dir, "am-alerta-v4-firing-thing-dead.json").events[0].alert
+    assert list(thing.link_texts.values()) == ["source"] and thing.links[0].startswith("http://somehost:9090/graph")
+    # "my.prometheusserver.url" is not a link anyone can open: left out
+    assert am(payloads_dir, "am-prom2teams-resolved-single.json").events[0].alert.links == []
+
+
 def test_v3_numeric_group_key_is_accepted_as_its_exact_string(payloads_dir):
     body = load(payloads_dir, "alertmanager/am-alerta-v3-numeric-groupkey.json")
     assert isinstance(body["groupKey"], int) and body["groupKey"] > 2**53
@@ -269,7 +282,13 @@ def test_grafana_unified_details(payloads_dir):
     assert zero.title == "alert1" and zero.description.startswith("**Firing**")  # top-level message
     keep = grafana.parse(load(payloads_dir, "grafana/gf-keep-grafana12-test-alert-relative-generatorurl.json"))
     assert keep.events[0].alert.title == "TEST" and keep.events[0].alert.description == "Test Description"
-    assert keep.events[0].alert.links == ["https://grafana.example.com/?orgId=1"]
+    # every link the alert carries, each with what it is, in the order a page lists them
+    assert keep.events[0].alert.link_texts == {
+        "https://grafana.example.com/d/dashboard_uid": "dashboard",
+        "https://grafana.example.com/d/dashboard_uid?viewPanel=1": "panel",
+        "https://grafana.example.com/?orgId=1": "source",  # relative generatorURL joined to externalURL
+        "https://grafana.example.com/alerting/silence/new": "silence"}
+    assert keep.events[0].alert.links == list(keep.events[0].alert.link_texts)
 
 
 def test_grafana_unified_without_group_key_uses_the_fingerprint(payloads_dir):

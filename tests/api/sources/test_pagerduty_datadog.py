@@ -49,7 +49,11 @@ PD_EXPECTED: dict[str, Any] = {
     "pd-promgen-trigger-links-no-timestamp.json": ("trigger", "Promgen/0bb9bd7951ad3ef749586f77f98177427df4af00",
                                                    "error", {"received_at": None,
                                                              "links": ["http://promgen.example.com/alert/1",
-                                                                       "http://promgen.example.com/"]}),
+                                                                       "http://promgen.example.com/"],
+                                                             "link_texts": {
+                                                                 "http://promgen.example.com/alert/1":
+                                                                     "View alert in Promgen",
+                                                                 "http://promgen.example.com/": "Promgen"}}),
     "pd-elastalert2-trigger-custom-details.json": ("trigger", None, "error", {"title": "Test PD Rule"}),
     "pd-elastalert2-trigger-no-timestamp.json": ("trigger", None, "error", {"received_at": None}),
     "pd-elastalert2-trigger-empty-custom-details.json": ("trigger", None, "error", {"description": ""}),

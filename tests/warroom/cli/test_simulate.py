@@ -138,3 +138,54 @@ roles: {{technical_manager: ["person:ben"], customer_success_manager: ["person:b
     assert [d["recipients"] for d in sent if d["target"] == "oncall:L1" and d["kind"] == "INITIAL"] == [["ann"]]
     assert [d["recipients"] for d in sent if d["kind"] == "ESCALATION"][0] == ["ben"]
     assert rx.requests == []  # nothing left the machine
+
+
+# --- rehearsals stop at a horizon and say what they sent nothing (issue 15) -------------------
+
+WAITS_ON_APPROVAL = """\
+incident: {title: Orders table has inconsistent rows, service: orders, priority: P1}
+runbook: data-integrity
+events:
+  - {at: 5m, acknowledge: {by: alice}}
+until: closed
+"""
+
+
+def test_until_closed_stops_at_the_horizon_and_says_what_the_incident_waits_on(tmp_path):
+    """The data-integrity runbook waits for the DBA lead's approval, which no event gives: the
+    rehearsal stops at --horizon (here 6 h of virtual time) instead of running without end,
+    exits 1, and names the approval and its approvers."""
+    path = tmp_path / "approval.yaml"
+    path.write_text(WAITS_ON_APPROVAL)
+    res = runner.invoke(app, ["simulate", str(path), "--json", "--horizon", "6h"])
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.stdout)
+    assert out["stopped"] == {"at_seconds": 6 * 3600, "horizon_seconds": 6 * 3600,
+                              "waiting_on": ["approval of step 'approve-restore' by dba-lead, cto"]}
+    assert out["incident"]["status"] == "acknowledged" and out["incident"]["phase"] == "recover"
+    assert max(r["offset_seconds"] for r in out["timeline"]) <= 6 * 3600
+    assert out["expectations"]["failures"][0].startswith(f"{path}: stopped at the horizon")
+
+    text = runner.invoke(app, ["simulate", str(path), "--horizon", "6h"])
+    assert text.exit_code == 1
+    assert (f"{path}: stopped at the horizon: until: closed, but the incident was still open at 6h of virtual "
+            f"time (--horizon 6h); waiting on: approval of step 'approve-restore' by dba-lead, cto") in text.stdout
+    assert "expectation not met" not in text.stdout
+
+
+def test_an_unacknowledged_incident_waits_on_an_acknowledgement_and_a_bad_horizon_exits_2(tmp_path):
+    path = tmp_path / "nobody.yaml"
+    path.write_text("incident: {title: Search down, service: search, priority: P1}\nuntil: closed\n")
+    out = json.loads(runner.invoke(app, ["simulate", str(path), "--json", "--horizon", "45m"]).stdout)
+    assert out["stopped"]["waiting_on"] == ["an acknowledgement (paged: L2)"]  # escalated at 30 min
+    bad = runner.invoke(app, ["simulate", str(path), "--horizon", "soon"])
+    assert bad.exit_code == 2 and "--horizon" in bad.stderr
+
+
+def test_a_rehearsals_deliveries_say_rehearsal_not_sent():
+    """Nothing is sent in a rehearsal, and its timeline and table say so."""
+    out = simulate_json(REPO / "runbooks/scenarios/p0-login-outage.yaml")
+    pages = [r["details"] for r in out["timeline"] if r["type"] == "notification.sent"]
+    assert pages and {d["status"] for d in pages} == {"REHEARSAL"}
+    res = runner.invoke(app, ["simulate", str(REPO / "runbooks/scenarios/p0-login-outage.yaml")])
+    assert "INITIAL -> oncall:L1 via log [REHEARSAL]" in res.stdout and "[SENT]" not in res.stdout

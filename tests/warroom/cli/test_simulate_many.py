@@ -151,6 +151,13 @@ def _children(pid: int) -> list[tuple[int, str]]:
     return out
 
 
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -165,13 +172,22 @@ async def _interrupt_leaves_no_server(tmp_path: Path, sig: signal.Signals) -> No
     proc = subprocess.Popen([warroom, "simulate", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, cwd=tmp_path)
     try:
-        servers = await until(lambda: [p for p, cmd in _children(proc.pid) if "test-server" in cmd],
-                              "the simulator's time-skipping server to start", timeout=60)
+        def server() -> list[tuple[int, str]]:  # (its watchdog names it among its arguments)
+            return [(p, cmd) for p, cmd in _children(proc.pid) if cmd.split("\0")[0].endswith("test-server")]
+
+        servers = [p for p, _ in await until(server, "the simulator's time-skipping server to start", timeout=60)]
+        # it listens on the port its command line ends with: started, and the rehearsal under way
+        port = int(server()[0][1].split("\0")[1])
+        await until(lambda: _listening(port), "the test server to listen", timeout=60)
         proc.send_signal(sig)
         code = await until(lambda: proc.poll(), "the simulator to stop", ok=lambda c: c is not None, timeout=60)
-        assert code == 130, proc.stderr.read() if proc.stderr else ""
+        if sig == signal.SIGKILL:  # no cleanup runs in the process: its watchdog stops the server
+            assert code == -signal.SIGKILL
+        else:
+            assert code == 130, proc.stderr.read() if proc.stderr else ""
         await until(lambda: not any(_alive(p) for p in servers), "the test server to be stopped", timeout=30)
-        assert "interrupted" in (proc.stderr.read() if proc.stderr else "")
+        if sig != signal.SIGKILL:
+            assert "interrupted" in (proc.stderr.read() if proc.stderr else "")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -184,6 +200,11 @@ def test_ctrl_c_stops_the_test_server(tmp_path):
 
 def test_sigterm_stops_the_test_server(tmp_path):
     asyncio.run(_interrupt_leaves_no_server(tmp_path, signal.SIGTERM))
+
+
+def test_sigkill_of_the_rehearsal_leaves_no_test_server(tmp_path):
+    """The issue's case: a rehearsal killed by a timeout left its server running for hours."""
+    asyncio.run(_interrupt_leaves_no_server(tmp_path, signal.SIGKILL))
 
 
 def test_each_scenario_answers_its_own_outcomes_on_the_shared_worker(tmp_path):

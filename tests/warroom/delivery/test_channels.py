@@ -200,7 +200,8 @@ CONTEXT = dict(
     category="availability", status="OPEN", phase="mitigate", level="L2", commander="bob",
     subject="[P0] Checkout API 5xx — escalated to L2", message="Escalated (no acknowledgement).\nP0 Checkout API 5xx",
     link="http://localhost:8000/api/v1/incidents/INC-7", person_name="Alice", via=["L2", "payments-l2", "Alice"],
-    ack_link="http://localhost:8000/ack/eyJ2IjoxfQ.c2ln", paged_as="L2 on-call",
+    ack_link="http://localhost:8000/ack/eyJ2IjoxfQ.c2ln", paged_as="L2 on-call", target_level="L2",
+    description="", links=[],
 )
 ZH_MARKERS = {
     "page": "【P0】新事件：", "update": "状态更新", "reminder": "提醒", "escalation": "已升级至 L2",
@@ -247,11 +248,42 @@ def test_what_asks_to_act_carries_the_acknowledge_link(kind: str) -> None:
 
 def test_missing_context_key_is_an_error() -> None:
     ctx = dict(CONTEXT)
-    del ctx["level"]
+    del ctx["target_level"]
     with pytest.raises(jinja2.UndefinedError):
         messages.render("escalation", "zh", ctx)
     with pytest.raises(ValueError):
         messages.render("no_such_kind", "en", CONTEXT)
+
+
+def test_pages_that_bring_a_person_in_carry_the_alert_and_its_links() -> None:
+    ctx = {**CONTEXT, "description": "5xx on /pay above 50 % for 5 minutes",
+           "links": messages.link_labels(["https://rb.example.com/pay", "https://pd.example.com/x"],
+                                         {"https://rb.example.com/pay": "runbook",
+                                          "https://pd.example.com/x": "View in Promgen"}, "en")}
+    for kind in ("page", "escalation"):
+        body = messages.render(kind, "en", ctx)[1]
+        assert "\n5xx on /pay above 50 % for 5 minutes\n" in body
+        assert "Runbook: https://rb.example.com/pay\nView in Promgen: https://pd.example.com/x" in body
+    zh = {**ctx, "links": messages.link_labels(["https://rb.example.com/pay"], {"https://rb.example.com/pay": "runbook"}, "zh")}
+    assert "运行手册：https://rb.example.com/pay" in messages.render("page", "zh", zh)[1]
+    assert "Runbook" not in messages.render("update", "en", ctx)[1]  # an update informs; no links
+
+
+def test_an_escalation_to_a_role_names_the_role_not_a_level() -> None:
+    ctx = {**CONTEXT, "target_level": "", "paged_as": "technical manager", "status": "resolved",
+           "subject": "[P0] Checkout API 5xx — post-incident review overdue"}
+    subject, body = messages.render("escalation", "en", ctx)
+    assert subject == ctx["subject"] and "L2" not in subject
+    assert body.startswith("Alice, you are paged as technical manager about this P0 incident: "
+                           "[P0] Checkout API 5xx — post-incident review overdue")
+    level = messages.render("escalation", "en", {**CONTEXT, "status": "triggered"})
+    assert level[0] == "[P0] Escalated to L2: Checkout API 5xx"
+    assert level[1].splitlines()[:2] == [
+        "Alice, this P0 incident has been escalated to L2 and needs you now (you are paged as L2 on-call). "
+        "Please acknowledge.", f"Acknowledge: {CONTEXT['ack_link']}"]
+    zh = messages.render("escalation", "zh", {**CONTEXT, "status": "triggered"})[1].splitlines()
+    assert zh[0].endswith("请确认。") and zh[1] == f"一键确认：{CONTEXT['ack_link']}"
+    assert "作为技术经理" in messages.render("escalation", "zh", {**ctx, "paged_as": "技术经理"})[1].splitlines()[0]
 
 
 def test_engine_kinds_map_to_templates() -> None:
