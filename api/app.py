@@ -34,6 +34,7 @@ from api.routes import (
     console_incident,
     console_reports,
     health,
+    heartbeats,
     incidents,
     integrations,
     keys,
@@ -124,7 +125,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     for outage in (OperationalError, PoolTimeout):
         app.add_exception_handler(outage, records_unavailable)
     # In this order: it decides which of two matching paths answers (generic before {source}).
-    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack):
+    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack, heartbeats):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
     for pages in (console, console_incident, console_reports):
