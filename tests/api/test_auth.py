@@ -66,6 +66,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/oncall/feeds"): READ,
     ("GET", "/api/v1/oncall/feeds"): READ,
     ("DELETE", "/api/v1/oncall/feeds/{token_id}"): READ,
+    ("GET", "/api/v1/heartbeats"): READ,
+    ("POST", "/api/v1/heartbeats"): ADMIN,
+    ("GET", "/api/v1/heartbeats/{name}"): READ,
+    ("POST", "/api/v1/heartbeats/{name}"): ALERTS,
+    ("DELETE", "/api/v1/heartbeats/{name}"): ADMIN,
 }
 CUSTOM_MAPPING = {"title": "{{ body.title }}", "dedup_key": {"pointer": "/alert_uid"},
                   "status": {"pointer": "/state", "map": {"alerting": "trigger", "ok": "resolve"}}}
