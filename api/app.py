@@ -31,6 +31,7 @@ from api.routes import (
     calendars,
     changes,
     console,
+    console_heartbeats,
     console_incident,
     console_reports,
     health,
@@ -128,6 +129,6 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     for area in (health, alerts, changes, incidents, keys, integrations, ack, slack, heartbeats):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
-    for pages in (console, console_incident, console_reports):
+    for pages in (console, console_incident, console_reports, console_heartbeats):
         app.include_router(pages.router)
     return app
