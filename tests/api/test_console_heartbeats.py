@@ -57,3 +57,5 @@ async def test_the_heartbeats_page_shows_state_last_ping_and_the_missed_pings_in
 
         incident = await http.get(f"/incidents/{missed.incident_id}")
         assert incident.status_code == 200 and f"heartbeat:{down}" in incident.text
+        assert re.search(rf'<dd id="heartbeat">a missed ping of\s+<a href="/heartbeats">{re.escape(down)}</a>',
+                         incident.text), incident.text[:3000]

@@ -29,5 +29,6 @@ def test_there_are_representative_histories():
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays_on_current_code(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    result = await Replayer(workflows=[IncidentResponse, Ticket, Heartbeat]).replay_workflow(history, raise_on_replay_failure=False)
+    result = await Replayer(workflows=[IncidentResponse, Ticket, Heartbeat]).replay_workflow(
+        history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
