@@ -111,10 +111,17 @@ async def watchdog(request: Request, client: Client, db: Engine, principal: auth
     missing pings will tell). Deliveries of keys nothing is bound to pass unchanged."""
     if principal.role != "integration":
         return parsed
-    bound = await of(request).bound_to(db, principal.name)
+    is_dog = [ev.alert.labels.get("alertname") == WATCHDOG for ev in parsed.events]
+    try:
+        bound = await of(request).bound_to(db, principal.name)
+    except SQLAlchemyError as err:  # never seen and the records are down: the alerts go on, the Watchdog waits
+        log.warning("Watchdog from %s not handled: the records database did not answer (%s)", principal.name, err)
+        if any(is_dog):
+            parsed.notes.append("Watchdog not handled: the records database did not answer")
+        parsed.events = [ev for d, ev in zip(is_dog, parsed.events, strict=True) if not d]
+        return parsed
     if not bound:
         return parsed
-    is_dog = [ev.alert.labels.get("alertname") == WATCHDOG for ev in parsed.events]
     firing = any(d and ev.action == "trigger" for d, ev in zip(is_dog, parsed.events, strict=True))
     if not firing and (parsed.events or "no alerts" not in parsed.notes):
         if any(is_dog):

@@ -8,7 +8,9 @@ joins it; nothing here decides what a miss is.
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -41,18 +43,25 @@ async def ping(client: Client, monitor: Monitor, *, task_queue: str, source: str
     )
 
 
+# A query waits for a worker to answer it; with none running, the show answers from the records.
+QUERY_TIMEOUT = timedelta(seconds=3)
+
+
 async def live_state(client: Client, name: str) -> HeartbeatState | None:
-    """The running workflow's state, or None when it has none (never pinged, or retired)."""
+    """The running workflow's state, or None when it has none (never pinged, or retired) or no
+    worker answers within QUERY_TIMEOUT."""
     handle = client.get_workflow_handle(workflow_id(name))
     try:
         desc = await handle.describe()
         if desc.status != WorkflowExecutionStatus.RUNNING:
             return None
-        return await handle.query("get_state", result_type=HeartbeatState)
+        return await handle.query("get_state", result_type=HeartbeatState, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
+        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.DEADLINE_EXCEEDED):
             return None
         raise
+    except WorkflowQueryFailedError:
+        return None
 
 
 async def retire(client: Client, name: str, *, reason: str) -> bool:

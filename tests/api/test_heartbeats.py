@@ -149,3 +149,29 @@ async def test_alertmanager_watchdog_pings_the_bound_heartbeat_and_opens_nothing
         assert (await http.get(f"/api/v1/heartbeats/{n}")).status_code == 404
         assert (await http.delete(f"/api/v1/heartbeats/{n}")).status_code == 404
         assert (await http.post("/api/v1/heartbeats", json={"name": n, "interval": "1m"})).status_code == 201
+
+
+async def test_with_no_worker_a_show_answers_from_the_records_and_a_ping_is_still_accepted(env, engine, task_queue):
+    import time
+
+    import httpx
+
+    from api.app import create_app
+    from warroom.settings import Settings
+
+    n, integ = name(), bearer(new_key(engine, "integration"))
+    app = create_app(Settings(task_queue=task_queue), client=env.client, engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom",
+                                 headers=bearer(new_key(engine, "admin"))) as http:
+        assert (await http.post("/api/v1/heartbeats", json={"name": n, "interval": "5m"})).status_code == 201
+        r = await http.post(f"/api/v1/heartbeats/{n}", headers=integ)  # Temporal holds it; no worker yet
+        assert r.status_code == 202, r.text
+        started = time.monotonic()
+        r = await http.get(f"/api/v1/heartbeats/{n}")
+        assert r.status_code == 200 and time.monotonic() - started < 15, r.text
+        h = r.json()
+        assert (h["state"], h["due_at"], h["pings"]) == ("up", None, None) and h["last_ping_at"]
+        r = await http.delete(f"/api/v1/heartbeats/{n}")
+        assert r.status_code == 200
+        desc = await env.client.get_workflow_handle(workflow_id(n)).describe()
+        assert desc.status == WorkflowExecutionStatus.TERMINATED
