@@ -165,9 +165,10 @@ class Heartbeat:
                 try:
                     await workflow.wait_condition(lambda: self._pending > 0, timeout=wait)
                 except TimeoutError:
-                    if not await self._missed():
-                        return self._retire()
-                    continue
+                    if not self._pending:  # a ping handled with the timer's firing is in time
+                        if not await self._missed():
+                            return self._retire()
+                        continue
             else:  # new or down: wait for a ping, with no timer (a miss opens one incident)
                 await workflow.wait_condition(lambda: self._pending > 0 or self._can_due())
                 if not self._pending:
