@@ -40,7 +40,8 @@ async def test_create_list_show_ping_and_refusals(env, engine, task_queue):
                                                         "service": service})
         assert r.status_code == 201, r.text
         made = r.json()
-        assert (made["state"], made["interval_seconds"], made["interval"], made["priority"]) == ("new", 600, "10m", "P1")
+        assert (made["state"], made["interval_seconds"], made["interval"], made["priority"]) == \
+            ("new", 600, "10m", "P1")
         assert made["title"] == f"Heartbeat {n} missed" and made["last_ping_at"] is None
 
         for body, field in (({"name": name(), "interval": "soon"}, "interval"),
