@@ -57,7 +57,9 @@ async def live_state(client: Client, name: str) -> HeartbeatState | None:
             return None
         return await handle.query("get_state", result_type=HeartbeatState, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as err:
-        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.DEADLINE_EXCEEDED):
+        # a query no worker answered in time ends as DEADLINE_EXCEEDED or, from the SDK's own
+        # timer, CANCELLED ("Timeout expired")
+        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
             return None
         raise
     except WorkflowQueryFailedError:
