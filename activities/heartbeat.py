@@ -81,7 +81,7 @@ class HeartbeatActivities:
                                    tier1_services=self.settings.tier1_services)
         if self.engine is not None:
             await asyncio.to_thread(heartbeats.went_down, self.engine, m.monitor_id, incident_id=t.incident_id,
-                                    since=m.due_at)
+                                    since=m.due_at, last_ping_at=m.last_ping_at)
         activity.logger.info("heartbeat %s missed (due %s): incident %s", m.name, m.due_at.isoformat(),
                              t.incident_id)
         return HeartbeatOpened(incident_id=t.incident_id)

@@ -34,8 +34,8 @@ async def test_a_viewer_sees_heartbeats_and_reaches_a_missed_pings_incident(stac
     ctx, page = await stack.signed_in("viewer", viewport=PHONE)
     await page.get_by_role("link", name="Heartbeats").click()
     await expect(page.get_by_role("heading", name="Heartbeats")).to_be_visible()
-    rows = page.locator("#heartbeats tbody tr")
-    await expect(rows.first).to_have_attribute("data-heartbeat", down.name)  # down first
+    order = await page.locator("#heartbeats tbody tr").evaluate_all("rows => rows.map(r => r.dataset.heartbeat)")
+    assert order.index(down.name) < order.index(up.name), order  # the down ones first
     down_row = page.locator(f'tr[data-heartbeat="{down.name}"]')
     await expect(down_row.locator('td[data-label="State"]')).to_contain_text("down")
     up_row = page.locator(f'tr[data-heartbeat="{up.name}"]')

@@ -167,10 +167,18 @@ def alive(engine: Engine, monitor_id: str) -> bool:
         return row is not None and row.deleted_at is None
 
 
-def went_down(engine: Engine, monitor_id: str, *, incident_id: str, since: datetime) -> None:
+def went_down(engine: Engine, monitor_id: str, *, incident_id: str, since: datetime,
+              last_ping_at: datetime | None = None) -> None:
+    """The monitor missed the ping due at `since`; its workflow's last ping fills in one the
+    API could not write (the records were down when it came)."""
     with engine.begin() as conn:
         conn.execute(update(HeartbeatRow).where(HeartbeatRow.id == monitor_id)
                      .values(state="down", incident_id=incident_id, down_since=since))
+        if last_ping_at is not None:
+            conn.execute(update(HeartbeatRow).where(
+                HeartbeatRow.id == monitor_id,
+                (HeartbeatRow.last_ping_at.is_(None)) | (HeartbeatRow.last_ping_at < last_ping_at))
+                .values(last_ping_at=last_ping_at))
 
 
 def came_up(engine: Engine, monitor_id: str) -> None:
