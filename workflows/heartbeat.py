@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
 HEARTBEAT_WORKFLOW = "Heartbeat"
 HEARTBEAT_MISSED = "heartbeat_missed"  # activities/heartbeat.py
 HEARTBEAT_RECOVERED = "heartbeat_recovered"  # activities/heartbeat.py
-STATES = ("new", "up", "down")
 # Opening the incident must happen: retry without limit, backing off to a minute (like records).
 HEARTBEAT_TIMEOUT = timedelta(seconds=60)
 HEARTBEAT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,

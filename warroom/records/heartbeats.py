@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -186,10 +186,3 @@ def came_up(engine: Engine, monitor_id: str) -> None:
         conn.execute(update(HeartbeatRow).where(HeartbeatRow.id == monitor_id)
                      .values(state="up", down_since=None))
 
-
-def overdue(monitor: Monitor, now: datetime) -> timedelta | None:
-    """How late the next ping is by the records (an up monitor past its interval), else None."""
-    if monitor.state != "up" or monitor.last_ping_at is None:
-        return None
-    late = now - monitor.last_ping_at - timedelta(seconds=monitor.interval_seconds)
-    return late if late > timedelta(0) else None
