@@ -176,3 +176,31 @@ async def test_with_no_worker_a_show_answers_from_the_records_and_a_ping_is_stil
         assert r.status_code == 200
         desc = await env.client.get_workflow_handle(workflow_id(n)).describe()
         assert desc.status == WorkflowExecutionStatus.TERMINATED
+
+
+async def test_a_heartbeat_seen_before_keeps_being_pinged_while_the_records_do_not_answer(
+        env, engine, task_queue, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from warroom.records import heartbeats as monitors
+
+    key, n = new_key(engine, "integration"), name()
+    async with api(env, engine, task_queue) as http:
+        app = http._transport.app  # the app under test: its lookups expire now
+        assert (await http.post("/api/v1/heartbeats", json={"name": n, "interval": "5m"})).status_code == 201
+        assert (await http.post(f"/api/v1/heartbeats/{n}", headers=bearer(key))).status_code == 202
+        app.state.sender_keys.ttl = 0.0
+        app.state.heartbeat_monitors.TTL = 0.0
+
+        def down(*args, **kw):
+            raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+        monkeypatch.setattr(auth, "authenticate", down)
+        for what in ("find", "pinged"):
+            monkeypatch.setattr(monitors, what, down)
+        r = await http.post(f"/api/v1/heartbeats/{n}", headers=bearer(key))
+        assert r.status_code == 202, r.text
+        monkeypatch.undo()
+        h = (await until(lambda: http.get(f"/api/v1/heartbeats/{n}"), "both pings handled",
+                         ok=lambda r: r.json().get("pings") == 2)).json()
+        assert h["state"] == "up"
