@@ -1,7 +1,7 @@
 """Room: api (HTTP edge) — heartbeat pings: who may ping which monitor, the ping itself, and
 Alertmanager's `Watchdog` turned into pings of the monitors bound to the sending integration.
 
-Monitors are looked up in the records and the lookup is reused for a few seconds (a Watchdog
+Monitors are looked up in the records (a Watchdog's bindings are reused for a few seconds: one
 arrives with every Alertmanager group flush); while the records database does not answer, a
 monitor seen before keeps being pinged: a records outage must not look like every job dying at
 once (docs/heartbeats.md). The ping's arrival is written to the monitor's row after Temporal
@@ -43,9 +43,11 @@ class Monitors:
         self.by_name.clear()
         self.bound.clear()
 
-    async def find(self, db: Engine, name: str) -> monitors.Monitor | None:
+    async def find(self, db: Engine, name: str, *, fresh: bool = False) -> monitors.Monitor | None:
+        """The monitor of this name; `fresh` reads the records even within the TTL (the HTTP door,
+        whose answer says the state), falling back to what was read before only if they fail."""
         entry, now = self.by_name.get(name), time.monotonic()
-        if entry is not None and now - entry[1] < self.TTL:
+        if entry is not None and now - entry[1] < self.TTL and not fresh:
             return entry[0]
         try:
             found = await run_in_threadpool(monitors.find, db, name)

@@ -69,7 +69,8 @@ class HeartbeatList(BaseModel):
 class PingAccepted(BaseModel):
     heartbeat: str
     accepted: bool = True
-    state: str
+    state: str = Field("up", description="what the ping makes it: up")
+    was: str = Field(description="its state before: new, up, or down (the ping resolves its incident)")
 
 
 def _view(m: monitors.Monitor, live: beats.HeartbeatState | None = None) -> HeartbeatView:
@@ -138,10 +139,10 @@ async def ping_heartbeat(name: str, request: Request, db: RecordsDep, client: Te
                          credentials: BearerDep) -> PingAccepted:
     principal = await identify_sender(request, db, credentials)
     check_role(principal, ALERTS)
-    m = await door.of(request).find(db, name)
+    m = await door.of(request).find(db, name, fresh=True)
     if m is None:
         raise HTTPException(404, f"no heartbeat named {name!r} (an admin makes it: warroom heartbeats create)")
     await door.may_ping(request, principal, m)
     rate.check(principal)
     await door.deliver_ping(request, client, db, m, actor_of(principal))
-    return PingAccepted(heartbeat=m.name, state="up" if m.state == "new" else m.state)
+    return PingAccepted(heartbeat=m.name, was=m.state)

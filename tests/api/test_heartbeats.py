@@ -72,7 +72,7 @@ async def test_create_list_show_ping_and_refusals(env, engine, task_queue):
         before = await env.get_current_time()
         r = await http.post(f"/api/v1/heartbeats/{n}", headers=integ, content=b"anything at all")
         assert r.status_code == 202, r.text
-        assert r.json() == {"heartbeat": n, "accepted": True, "state": "up"}
+        assert r.json() == {"heartbeat": n, "accepted": True, "state": "up", "was": "new"}
         shown = await until(lambda: http.get(f"/api/v1/heartbeats/{n}", headers=viewer), "the ping handled",
                             ok=lambda r: r.json().get("due_at"))
         h = shown.json()
@@ -103,7 +103,8 @@ async def test_a_miss_shows_down_with_its_incident_and_the_next_ping_resolves_it
         await until(lambda: http.get("/api/v1/heartbeats", headers=viewer), "the list to say down",
                     ok=lambda r: next(h for h in r.json()["heartbeats"] if h["name"] == n)["state"] == "down")
 
-        assert (await http.post(f"/api/v1/heartbeats/{n}", headers=integ)).status_code == 202
+        r = await http.post(f"/api/v1/heartbeats/{n}", headers=integ)
+        assert r.status_code == 202 and r.json()["was"] == "down", r.text
         await until(lambda: http.get(f"/api/v1/heartbeats/{n}", headers=viewer), "up again",
                     ok=lambda r: r.json()["state"] == "up")
         inc = (await until(lambda: http.get(f"/api/v1/incidents/{down['incident_id']}", headers=viewer),

@@ -121,4 +121,6 @@ def ping(name: NameArg, as_json: JsonOpt = False, url: UrlOpt = DEFAULT_URL, key
     if as_json:
         _print_json(answer)
     else:
-        typer.echo(f"pinged {answer['heartbeat']} ({answer['state']})")
+        was = answer.get("was", "")
+        typer.echo(f"pinged {answer['heartbeat']}" + (": it was down, its incident resolves" if was == "down" else
+                                                      ": watching from now" if was == "new" else ""))

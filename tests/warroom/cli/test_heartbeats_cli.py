@@ -37,7 +37,7 @@ async def test_create_list_ping_show_miss_and_delete_from_the_cli(env, engine, t
         assert "new" in line and "10m" in line and "P1" in line
 
         pinged = await run("ping", name, key=cron)
-        assert pinged.exit_code == 0 and f"pinged {name} (up)" in pinged.stdout, pinged.output
+        assert pinged.exit_code == 0 and f"pinged {name}: watching from now" in pinged.stdout, pinged.output
         nope = await run("ping", "nope", key=cron)
         assert nope.exit_code == 1 and "no heartbeat named 'nope'" in nope.stderr
 
