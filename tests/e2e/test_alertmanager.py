@@ -136,5 +136,6 @@ async def test_a_real_alertmanagers_watchdog_keeps_a_heartbeat_alive_and_its_sto
                                timeout=60, interval=0.2)
             assert [e["actor"] for e in done.json()["timeline"] if e["type"] == "alert.resolved"] == \
                 [f"heartbeat:{name}"]
-        r = await http.get("/api/v1/incidents", params={"service": service})
-        assert r.json()["total"] == 1
+            r = await http.get("/api/v1/incidents", params={"service": service})
+            assert r.json()["total"] == 1  # while the Watchdog runs, no other miss
+        assert (await http.delete(f"/api/v1/heartbeats/{name}")).status_code == 200

@@ -67,6 +67,7 @@ async def test_a_miss_that_comes_due_with_no_worker_alive_opens_one_incident(dev
     wf = temporal.split_incident_id(down.incident_id)[0]
     await until(lambda: temporal.current(client, wf), "the source resolve",
                 ok=lambda s: any(e.type == "alert.resolved" for e in s.timeline), timeout=WAIT)
-    rows = incidents()
-    assert len(rows) == 1 and rows[0].alert_count == 1
-    await handle.terminate(reason="test over")
+    await handle.terminate(reason="test over")  # its 4 s timer would open the next outage's incident
+    # the outage of the killed workers opened exactly one incident, from one alert
+    rows = [r for r in incidents() if r.dedup_key == down.dedup_key]
+    assert [(r.incident_id, r.alert_count) for r in rows] == [(down.incident_id, 1)]
