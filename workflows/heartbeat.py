@@ -193,8 +193,7 @@ class Heartbeat:
     async def _missed(self) -> bool:
         """The ping due at s.due_at did not come: open the outage's incident. False: the
         monitor was deleted (the workflow ends)."""
-        due = self.s.due_at
-        assert due is not None
+        due = self.s.due_at or workflow.now()  # always set while up: the timer ran from it
         self.s.state, self.s.down_since, self.s.misses = "down", due, self.s.misses + 1
         self.s.dedup_key = miss_key(self.cfg.name, due)
         opened = await workflow.execute_activity(
