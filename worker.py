@@ -22,6 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.assess import AssessActivities
 from activities.maintenance import MaintenanceActivities
+from activities.heartbeat import HeartbeatActivities
 from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
@@ -37,6 +38,7 @@ from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_f
 from warroom.secrets import server_key
 from warroom.settings import Settings
 from workflows.converter import DATA_CONVERTER
+from workflows.heartbeat import Heartbeat
 from workflows.incident import IncidentResponse
 from workflows.maintenance import MaintenanceWindow
 from workflows.ticket import Ticket
@@ -44,7 +46,7 @@ from workflows.ticket import Ticket
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-WORKFLOWS = [IncidentResponse, Ticket, MaintenanceWindow]
+WORKFLOWS = [IncidentResponse, Ticket, MaintenanceWindow, Heartbeat]
 # The sandbox imports a workflow's module afresh for every run it starts or replays (with no
 # bytecode cache, PYTHONDONTWRITEBYTECODE, that is a compile of workflows/incident.py per new
 # incident). workflows/ is deterministic by construction (STYLE.md; the replay tests hold it)
@@ -118,13 +120,15 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
     recovery = recovery or RecoveryActivities(commands=settings.commands, prometheus_url=settings.prometheus_url)
     # Only worth making (a file in the data dir when unset) where a page can carry a link.
     ack_key = server_key(settings.secret_key, settings.data_dir) if settings.public_url else b""
+    heartbeats = HeartbeatActivities(engine, settings)  # monitors' outages (workflows/heartbeat.py)
     return Worker(
         client, task_queue=settings.task_queue, workflows=WORKFLOWS,
-        activities=activities_for(engine, runbooks, keywords, channels, recovery, settings.approvers, oncall=oncall,
-                                  war_room=war_room, public_url=settings.public_url,
-                                  delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
-                                  send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours,
-                                  rehearsal=rehearsal),
+        activities=[*activities_for(engine, runbooks, keywords, channels, recovery, settings.approvers, oncall=oncall,
+                                    war_room=war_room, public_url=settings.public_url,
+                                    delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
+                                    send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours,
+                                    rehearsal=rehearsal),
+                    heartbeats.heartbeat_missed, heartbeats.heartbeat_recovered],
         activity_executor=ThreadPoolExecutor(max_workers=32),
         **{"workflow_runner": WORKFLOW_RUNNER, "build_id": build_id(), **worker_options},
     )

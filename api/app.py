@@ -31,10 +31,12 @@ from api.routes import (
     calendars,
     changes,
     console,
+    console_heartbeats,
     console_incident,
     console_maintenance,
     console_reports,
     health,
+    heartbeats,
     incidents,
     integrations,
     keys,
@@ -128,9 +130,9 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     for outage in (OperationalError, PoolTimeout):
         app.add_exception_handler(outage, records_unavailable)
     # In this order: it decides which of two matching paths answers (generic before {source}).
-    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack, maintenance):
+    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack, maintenance, heartbeats):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
-    for pages in (console, console_incident, console_reports, console_maintenance):
+    for pages in (console, console_incident, console_reports, console_maintenance, console_heartbeats):
         app.include_router(pages.router)
     return app

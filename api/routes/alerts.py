@@ -33,6 +33,7 @@ from api.deps import (
     check_sender,
     unauthorized,
 )
+from api import heartbeats
 from api.intake import Intake
 from api.ratelimit import RATE_LIMITED, RETRY_AFTER, AlertRateLimit
 from api.schemas import BAD_BODY, TEMPORAL, UNAUTHORIZED, Accepted, GenericAlert, Problem, Responses
@@ -153,6 +154,8 @@ async def source_alert(source: str, request: Request, client: TemporalDep, intak
                                  "or custom/<integration>")
     parsed = parse_body(parser, await request.body())
     rate.check(principal, len(parsed.events))
+    if source == "alertmanager":  # its Watchdog pings the heartbeats bound to the key (docs/heartbeats.md)
+        parsed = await heartbeats.watchdog(request, client, request.app.state.engine, principal, parsed)
     return await intake.deliver(client, parsed, source, actor=actor_of(principal))
 
 

@@ -72,6 +72,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/maintenance"): READ,
     ("GET", "/api/v1/maintenance/{window_id}"): READ,
     ("DELETE", "/api/v1/maintenance/{window_id}"): ACT,
+    ("GET", "/api/v1/heartbeats"): READ,
+    ("POST", "/api/v1/heartbeats"): ADMIN,
+    ("GET", "/api/v1/heartbeats/{name}"): READ,
+    ("POST", "/api/v1/heartbeats/{name}"): ALERTS,
+    ("DELETE", "/api/v1/heartbeats/{name}"): ADMIN,
 }
 CUSTOM_MAPPING = {"title": "{{ body.title }}", "dedup_key": {"pointer": "/alert_uid"},
                   "status": {"pointer": "/state", "map": {"alerting": "trigger", "ok": "resolve"}}}

@@ -42,7 +42,7 @@ SCENARIOS = {
 ONCALL = {"p0-oncall-waits": HERE / "oncall", "p0-generation-2026-12": HERE / "oncall",
           "p0-page-details": HERE / "oncall"}
 # Histories that a scenario file cannot describe, recorded by a function of their own.
-RECORDERS = {"p1-maintenance-window": "record_maintenance"}
+RECORDERS = {"p1-maintenance-window": "record_maintenance", "heartbeat-miss-recover": "record_heartbeat"}
 
 
 async def record(name: str, path: Path) -> None:
@@ -123,8 +123,56 @@ async def record_maintenance(name: str) -> None:
         engine.dispose()
 
 
+async def record_heartbeat(name: str) -> None:
+    """A heartbeat monitor pinged, missed (its incident opened), pinged again (resolved): one run."""
+    import tempfile
+    from datetime import timedelta
+
+    from temporalio.testing import WorkflowEnvironment
+
+    from tests.helpers import running_worker, until
+    from warroom import binaries, records
+    from warroom import heartbeats as beats
+    from warroom.records import heartbeats as monitors
+    from workflows.converter import DATA_CONVERTER
+    from workflows.heartbeat import HeartbeatState, workflow_id
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = records.make_engine(f"sqlite:///{tmp}/records.db")
+        records.create_schema(engine)
+        m = monitors.create_monitor(engine, name="nightly-backup", interval="5m", priority="P2", service="backups")
+        async with await WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=binaries.test_server(), data_converter=DATA_CONVERTER) as env:
+            handle = env.client.get_workflow_handle(workflow_id(m.name))
+
+            async def state() -> HeartbeatState:
+                return await handle.query("get_state", result_type=HeartbeatState)
+
+            async with running_worker(env.client, "record-heartbeat", engine):
+                await beats.ping(env.client, m, task_queue="record-heartbeat", source="cron")
+                await until(state, "up", ok=lambda s: s.state == "up")
+                await env.sleep(timedelta(minutes=3))
+                await beats.ping(env.client, m, task_queue="record-heartbeat", source="cron")
+                await until(state, "second ping", ok=lambda s: s.pings == 2)
+                await env.sleep(timedelta(minutes=6))
+                await until(state, "down", ok=lambda s: s.state == "down" and s.incident_id)
+                await beats.ping(env.client, m, task_queue="record-heartbeat", source="cron")
+                await until(state, "up again", ok=lambda s: s.state == "up" and s.pings == 3)
+
+                async def settled() -> bool:
+                    return not (await handle.describe()).raw_description.pending_activities
+
+                await until(settled, "the recovery activity to finish")
+                history = await handle.fetch_history()
+                await handle.terminate(reason="recorded")
+        engine.dispose()
+    target = HERE / "histories" / f"{name}.json"
+    target.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+    print(f"wrote {target.relative_to(REPO_ROOT)} ({len(history.events)} events)")
+
+
 async def main(names: list[str]) -> None:
-    for name in names or SCENARIOS:
+    for name in names or [*SCENARIOS, *RECORDERS]:
         if name in RECORDERS:
             await globals()[RECORDERS[name]](name)
         else:

@@ -12,6 +12,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from workflows.heartbeat import Heartbeat
 from workflows.incident import IncidentResponse
 from workflows.maintenance import MaintenanceWindow
 from workflows.ticket import Ticket
@@ -23,11 +24,12 @@ def test_there_are_representative_histories():
     names = {p.name for p in HISTORIES}
     assert len(names) >= 3
     assert {"p0-login-outage.json", "ticket-upgraded.json", "ticket-upgraded.run2.json",
-            "p1-engineer-actions-cold-worker.json"} <= names
+            "p1-engineer-actions-cold-worker.json", "heartbeat-miss-recover.json"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays_on_current_code(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    result = await Replayer(workflows=[IncidentResponse, Ticket, MaintenanceWindow]).replay_workflow(history, raise_on_replay_failure=False)
+    result = await Replayer(workflows=[IncidentResponse, Ticket, MaintenanceWindow, Heartbeat]).replay_workflow(
+        history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

@@ -15,6 +15,7 @@ import typer
 
 from warroom.cli.classification import classification_app
 from warroom.cli.console import console_app
+from warroom.cli.heartbeats import heartbeats_app
 from warroom.cli.incidents import incidents_app
 from warroom.cli.keys import integrations_app, keys_app
 from warroom.cli.levels import levels_app
@@ -32,6 +33,7 @@ db_app = typer.Typer(help="The records database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(console_app, name="console")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(heartbeats_app, name="heartbeats")
 app.add_typer(oncall_app, name="oncall")
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "FIRST_REVISION", "ActionItemRow", "ApiKeyRow", "Base", "CommunicationRow", "DeliveryRow",
-    "ChangeEventRow", "EscalationRow", "FeedTokenRow", "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow",
+    "ChangeEventRow", "EscalationRow", "FeedTokenRow", "HeartbeatRow", "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow",
     "MaintenanceWindowRow",
     "ReviewRow", "TimelineRow", "WarRoomRow", "_alembic", "create_schema", "make_engine", "now_utc",
     "schema_revision",
@@ -262,6 +262,27 @@ class ChangeEventRow(Base):
     integration: Mapped[str] = mapped_column(String(200), default="")  # the sending key's name
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     links: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+
+
+class HeartbeatRow(Base):
+    """A heartbeat monitor (warroom/records/heartbeats.py): the ping it expects, what a miss opens,
+    and, as its workflow last recorded it, its state. `deleted_at` keeps a deleted one readable."""
+
+    __tablename__ = "heartbeats"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(4))
+    service: Mapped[str] = mapped_column(String(255), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    integration: Mapped[str | None] = mapped_column(String(200), nullable=True)  # pinged by its Watchdog
+    state: Mapped[str] = mapped_column(String(8), default="new")  # new | up | down
+    last_ping_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_source: Mapped[str] = mapped_column(String(255), default="")
+    incident_id: Mapped[str] = mapped_column(String(255), default="")  # the current or last outage's
+    down_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 # A pooled connection older than this is replaced at checkout (no round trip): servers,

@@ -1,7 +1,7 @@
 """Maintenance windows: alerts they match are recorded and page nobody.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 
 Room: records (warroom/records/migrations). A new table; nothing existing changes.
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
