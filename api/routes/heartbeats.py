@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 
 from api import heartbeats as door
 from api.deps import ALERTS, Admin, BearerDep, RateLimitDep, Reader, RecordsDep, TemporalDep, actor_of, \
-    check_role, identify_sender
+    check_role, identify_key
 from api.ratelimit import RATE_LIMITED
 from api.schemas import TEMPORAL, UNAUTHORIZED, Problem, Responses
 from warroom import heartbeats as beats
@@ -137,7 +137,7 @@ async def delete_heartbeat(name: str, request: Request, db: RecordsDep, client: 
              summary="Ping a heartbeat (integration): answered once the ping is durable; any body is ignored")
 async def ping_heartbeat(name: str, request: Request, db: RecordsDep, client: TemporalDep, rate: RateLimitDep,
                          credentials: BearerDep) -> PingAccepted:
-    principal = await identify_sender(request, db, credentials)
+    principal = await identify_key(request, db, credentials)
     check_role(principal, ALERTS)
     m = await door.of(request).find(db, name, fresh=True)
     if m is None:

@@ -190,7 +190,7 @@ async def test_a_heartbeat_seen_before_keeps_being_pinged_while_the_records_do_n
         app = http._transport.app  # the app under test: its lookups expire now
         assert (await http.post("/api/v1/heartbeats", json={"name": n, "interval": "5m"})).status_code == 201
         assert (await http.post(f"/api/v1/heartbeats/{n}", headers=bearer(key))).status_code == 202
-        app.state.sender_keys.ttl = 0.0
+        app.state.keys.ttl = 0.0
         app.state.heartbeat_monitors.TTL = 0.0
 
         def down(*args, **kw):
