@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.assess import AssessActivities
+from activities.cascade import CascadeActivities
 from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
@@ -34,6 +35,7 @@ from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_for
 from warroom.secrets import server_key
+from warroom.upgrades import Upgrades, UpgradesError, load_upgrades
 from warroom.settings import Settings
 from workflows.converter import DATA_CONVERTER
 from workflows.incident import IncidentResponse
@@ -70,7 +72,8 @@ def activities_for(engine: Engine | None, runbooks: RunbookLibrary, keywords: Ke
                    approvers: dict[str, list[str]] | None = None, *,
                    oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                    public_url: str = "", delivery_attempts: int = 3, retry_delay: float = 0.5,
-                   send: Send | None = None, ack_key: bytes = b"", ack_link_hours: float = 24.0) -> list[Any]:
+                   send: Send | None = None, ack_key: bytes = b"", ack_link_hours: float = 24.0,
+                   upgrades: Upgrades | None = None) -> list[Any]:
     notify = NotifyActivities(engine, channels, oncall=oncall, war_room=war_room, public_url=public_url,
                               attempts_per_contact=delivery_attempts, retry_delay=retry_delay, send=send,
                               ack_key=ack_key, ack_ttl_seconds=ack_link_hours * 3600)
@@ -83,6 +86,7 @@ def activities_for(engine: Engine | None, runbooks: RunbookLibrary, keywords: Ke
         recovery.run_action,
         recovery.run_check,
         StoreActivities(engine).record_events,
+        CascadeActivities(engine, lambda: upgrades or Upgrades()).find_related,
     ]
 
 
@@ -102,6 +106,7 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
     workflow's, and SQLAlchemy is never loaded); `worker_options` go to temporalio's Worker."""
     actions.load_modules(settings.action_modules)
     keywords = load_keywords(settings.classification_file)
+    upgrades = load_upgrades(settings.upgrades_file)
     # Re-read when a file changes (an edit, a PUT through the API); invalid at start: no worker.
     oncall = oncall or OnCallSource(settings.oncall_dir)
     war_room = war_room or provider_for(settings)
@@ -113,7 +118,8 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
         activities=activities_for(engine, runbooks, keywords, channels, recovery, settings.approvers, oncall=oncall,
                                   war_room=war_room, public_url=settings.public_url,
                                   delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
-                                  send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours),
+                                  send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours,
+                                  upgrades=upgrades),
         activity_executor=ThreadPoolExecutor(max_workers=32),
         **{"workflow_runner": WORKFLOW_RUNNER, "build_id": build_id(), **worker_options},
     )
@@ -185,7 +191,7 @@ def main() -> None:
     try:
         asyncio.run(serve(settings))
     except (RunbookError, actions.ActionModuleError, OnCallError, KeywordsError, WarRoomError, ServiceLevelsError,
-            tracing.TracingUnavailable) as err:
+            UpgradesError, tracing.TracingUnavailable) as err:
         # An invalid runbook, action module, on-call file, keyword list, war-room setting, service-levels
         # file or tracing setting: the worker does not start.
         print(f"worker refuses to start: {err}", file=sys.stderr)

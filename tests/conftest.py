@@ -19,6 +19,10 @@ from warroom import binaries, records
 from workflows.converter import DATA_CONVERTER
 
 REPO = Path(__file__).resolve().parent.parent
+# Every worker, API and CLI of the tests (and the processes they start) reads this upgrades file
+# unless a test names another: the shipped rules without the window (tests/upgrades/quiet.yaml
+# says why). Tests of the window give their worker a records database of its own.
+os.environ.setdefault("WARROOM_UPGRADES_FILE", str(REPO / "tests" / "upgrades" / "quiet.yaml"))
 
 
 @pytest.fixture(scope="session")

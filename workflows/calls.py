@@ -30,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
         NotificationBatchResult,
         NotificationResult,
         RecordEvents,
+        RelatedRequest,
+        RelatedResult,
         WarRoomRequest,
         WarRoomResult,
     )
@@ -42,6 +44,7 @@ ASSESS_INCIDENT = "assess_incident"  # activities/assess.py
 OPEN_WAR_ROOM = "open_war_room"  # activities/war_room.py
 RUN_ACTION = "run_action"  # activities/recovery.py
 RUN_CHECK = "run_check"  # activities/recovery.py
+FIND_RELATED = "find_related"  # activities/cascade.py (patch upgrade-triggers)
 
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 NOTIFY_RETRY = RetryPolicy(
@@ -59,6 +62,9 @@ ASSESS_LOCAL_ATTEMPT = timedelta(seconds=20)
 ASSESS_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
 WAR_ROOM_TIMEOUT = timedelta(seconds=60)
 WAR_ROOM_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
+# Finding a cascade reads the records: a few tries, then the incident goes on unlinked.
+RELATED_TIMEOUT = timedelta(seconds=30)
+RELATED_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
 # A check is retried by the workflow (every interval until its timeout), not by Temporal.
 CHECK_RETRY = RetryPolicy(maximum_attempts=1)
 # Actions that can run long heartbeat (activities/recovery.py, every HEARTBEAT_EVERY = 5 s), so
@@ -183,4 +189,11 @@ async def run_check(req: CheckRequest) -> CheckResult:
     return await workflow.execute_activity(
         RUN_CHECK, req, result_type=CheckResult,
         start_to_close_timeout=check_timeout(req.check.interval_seconds), retry_policy=CHECK_RETRY,
+    )
+
+
+async def find_related(req: RelatedRequest) -> RelatedResult:
+    return await workflow.execute_activity(
+        FIND_RELATED, req, result_type=RelatedResult,
+        start_to_close_timeout=RELATED_TIMEOUT, retry_policy=RELATED_RETRY,
     )

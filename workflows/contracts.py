@@ -96,9 +96,25 @@ class EscalationTimers:
 
 
 @dataclass
+class UpgradeRules:
+    """What raises an incident to P0 by itself besides the alert's figures (SPEC 3, the P1 -> P0
+    triggers; docs/upgrades.md). From the upgrades file (warroom/upgrades.py), carried in the
+    input like the service levels, so a running incident keeps the rules it started with."""
+
+    # An expected recovery longer than this raises a P1 (the P1 resolve target by default).
+    recovery_beyond_seconds: int = 4 * 3600
+    # Terms in an engineer update's text that suggest a signal: signal -> terms. Suggested on the
+    # timeline (`upgrade.suggested`), never applied.
+    suggest: dict[str, list[str]] = field(default_factory=dict)
+    version: str = ""  # the file's version and digest, written on the events the rules decide
+
+
+@dataclass
 class ResponsePolicy:
     priorities: dict[str, PriorityPolicy] = field(default_factory=dict)
     escalation: EscalationTimers = field(default_factory=EscalationTimers)
+    # None: the built-in rules (workflows/policy.py default_upgrade_rules), for starters that set none.
+    upgrades: UpgradeRules | None = None
 
     def of(self, priority: str) -> PriorityPolicy:
         return self.priorities[priority]
@@ -285,6 +301,13 @@ class IncidentState:
     reopen_count: int = 0
     known_issues: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[TimelineEvent] = field(default_factory=list)
+    # Impact reported by alerts' labels and engineer updates (patch upgrade-triggers): the signals
+    # (data_loss, security_risk, all_users, business_down) and the expected recovery in minutes.
+    impact_signals: list[str] = field(default_factory=list)
+    expected_recovery_minutes: int | None = None
+    # A cascade (docs/upgrades.md): the incident this one is a child of, and this one's children.
+    parent_incident: str | None = None
+    children: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -340,6 +363,10 @@ class Bookkeeping:
     briefed: list[str] = field(default_factory=list)  # briefing targets told (PriorityPolicy.briefings)
     silent_intervals: int = 0  # stakeholder intervals in a row without an engineer update, since acknowledged
     nudged_window: datetime | None = None  # the ack window (its start) whose level was nudged
+    # Targets told of a priority above the current one (the first pages, upgrades, briefings):
+    # a downgrade is announced to them (patch upgrade-triggers).
+    told_of_priority: list[str] = field(default_factory=list)
+    cascade_checked: bool = False  # this incident looked for the incidents it cascades with
 
 
 @dataclass
@@ -371,6 +398,13 @@ class AssignCommander:
 class PostUpdate:
     by: str
     message: str
+    # Impact the engineer reports (patch upgrade-triggers): any of these raises the incident to
+    # P0; an expected recovery beyond the rules' limit raises a P1 (docs/upgrades.md).
+    data_loss: bool = False
+    security_risk: bool = False
+    all_users: bool = False
+    business_down: bool = False
+    expected_recovery_minutes: int | None = None
 
 
 @dataclass
@@ -428,6 +462,24 @@ class AlertsReceived:
     one dedup key into one signal (api/intake.py), and the workflow applies them at once."""
 
     alerts: list[AlertInfo] = field(default_factory=list)
+
+
+@dataclass
+class LinkParent:
+    """This incident is a child of `parent` in a cascade (sent by the incident that found it)."""
+
+    parent: str
+    reason: str = ""
+
+
+@dataclass
+class LinkChild:
+    """`child` is a child of this incident in a cascade: the parent is raised to P0."""
+
+    child: str
+    reason: str = ""
+    service: str = ""
+    title: str = ""
 
 
 @dataclass
@@ -535,6 +587,32 @@ class CheckRequest:
 class CheckResult:
     ok: bool
     detail: str = ""
+
+
+@dataclass
+class RelatedRequest:
+    """find_related: which open incidents this one cascades with (records + the upgrades file)."""
+
+    incident_id: str
+    service: str
+    priority: str
+    created_at: datetime | None = None
+
+
+@dataclass
+class RelatedIncident:
+    incident_id: str
+    workflow_id: str
+    reason: str = ""
+
+
+@dataclass
+class RelatedResult:
+    """The cascade as found: this incident's parent (None: it is the parent, or in none), or the
+    earlier incidents' new children when this one is the earliest of the cascade."""
+
+    parent: RelatedIncident | None = None
+    children: list[RelatedIncident] = field(default_factory=list)
 
 
 @dataclass

@@ -36,6 +36,8 @@ SCENARIOS = {
     "p0-generation-2026-12": HERE / "scenarios/p0-generation-2026-12.yaml",
     # service levels in the input (nudge, silence, briefings) and the patch deadlines-from-due
     "p0-service-levels": HERE / "scenarios/p0-service-levels.yaml",
+    # the patch upgrade-triggers: a suggestion, an automatic upgrade, an announced downgrade
+    "p1-upgrade-triggers": HERE / "scenarios/p1-upgrade-triggers.yaml",
 }
 ONCALL = {"p0-oncall-waits": HERE / "oncall", "p0-generation-2026-12": HERE / "oncall"}
 

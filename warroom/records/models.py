@@ -88,6 +88,8 @@ class IncidentRow(Base):
     next_update_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolve_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     review_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A cascade (docs/upgrades.md): the incident this one is a child of (the state's parent_incident).
+    parent_incident: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
 
 
 class TimelineRow(Base):
