@@ -174,11 +174,12 @@ def _key(i: OpenIncident) -> tuple[datetime, str]:
 
 def cascade(me: OpenIncident, others: Sequence[OpenIncident], up: Upgrades
             ) -> tuple[tuple[str, str] | None, list[tuple[str, str]]]:
-    """(parent, reason) of `me`, or None and [(child, reason)] when `me` is the earliest of its
-    cascade: the open incidents (`others`, without `me`) that are one cascade with it, by the
-    dependencies or by the window. The parent is the earliest opened (an incident already a
-    child counts as its parent): it holds the commander and the war room already; a later one
-    links to it. Incidents already children of another are left where they are."""
+    """(parent, reason) of `me` (None when `me` is the earliest), and [(incident, reason)]: the
+    others of the cascade that are no one's child yet and become the parent's children (the
+    third P1 of a window links the second as well). The cascade is the open incidents (`others`,
+    without `me`) related to `me` by the dependencies or by the window. The parent is the
+    earliest opened (an incident already a child counts as its parent): it holds the commander
+    and the war room already. Incidents already children of another are left where they are."""
     if me.priority not in CASCADING_PRIORITIES:
         return None, []
     others = [o for o in others if o.incident_id != me.incident_id and o.priority in CASCADING_PRIORITIES]
@@ -204,9 +205,10 @@ def cascade(me: OpenIncident, others: Sequence[OpenIncident], up: Upgrades
         why = related[o.incident_id] if root is o else f"with {o.incident_id}: {related[o.incident_id]}"
         roots.setdefault(root.incident_id, (root, why))
     first, why = min(roots.values(), key=lambda rw: _key(rw[0]))
-    if _key(first) < _key(me):
-        return (first.incident_id, why), []
-    return None, [(o.incident_id, related[o.incident_id]) for o in sorted(members, key=_key) if not o.parent]
+    if _key(me) < _key(first):  # me is the earliest: the parent
+        return None, [(o.incident_id, related[o.incident_id]) for o in sorted(members, key=_key) if not o.parent]
+    return (first.incident_id, why), [(o.incident_id, related[o.incident_id]) for o in sorted(members, key=_key)
+                                      if not o.parent and o is not first]
 
 
 def with_rules(policy: ResponsePolicy, upgrades: Upgrades) -> ResponsePolicy:

@@ -608,8 +608,8 @@ class RelatedIncident:
 
 @dataclass
 class RelatedResult:
-    """The cascade as found: this incident's parent (None: it is the parent, or in none), or the
-    earlier incidents' new children when this one is the earliest of the cascade."""
+    """The cascade as found: this incident's parent (None: it is the parent, or in none), and the
+    other incidents that become the parent's children (this one's, when it is the parent)."""
 
     parent: RelatedIncident | None = None
     children: list[RelatedIncident] = field(default_factory=list)

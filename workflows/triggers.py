@@ -155,9 +155,14 @@ class UpgradeTriggers:
             await self._tell(res.parent.workflow_id, "link_child",
                              LinkChild(child=self.s.incident_id, reason=res.parent.reason, service=self.s.service,
                                        title=self.s.title))
+        parent = res.parent
         for c in res.children:
-            self._add_child(c.incident_id, c.reason)
-            await self._tell(c.workflow_id, "link_parent", LinkParent(parent=self.s.incident_id, reason=c.reason))
+            if parent is None:
+                self._add_child(c.incident_id, c.reason)
+            else:
+                await self._tell(parent.workflow_id, "link_child", LinkChild(child=c.incident_id, reason=c.reason))
+            await self._tell(c.workflow_id, "link_parent",
+                             LinkParent(parent=parent.incident_id if parent else self.s.incident_id, reason=c.reason))
 
     async def _tell(self, workflow_id: str, signal: str, arg: Any) -> None:
         try:
