@@ -22,6 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.assess import AssessActivities
 from activities.cascade import CascadeActivities
+from activities.handover import HandoverActivities
 from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
@@ -31,20 +32,22 @@ from warroom.classify import Keywords
 from warroom.keywords import KeywordsError, load_keywords
 from warroom.levels import ServiceLevelsError, load_levels
 from warroom.runbooks import actions
-from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
+from warroom.client import ensure_handovers
+from warroom.oncall import OnCallConfig, OnCallError, OnCallSource, load_oncall
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_for
 from warroom.secrets import server_key
 from warroom.upgrades import Upgrades, UpgradesError, load_upgrades
 from warroom.settings import Settings
 from workflows.converter import DATA_CONVERTER
+from workflows.handover import OncallHandover
 from workflows.incident import IncidentResponse
 from workflows.ticket import Ticket
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-WORKFLOWS = [IncidentResponse, Ticket]
+WORKFLOWS = [IncidentResponse, Ticket, OncallHandover]
 # The sandbox imports a workflow's module afresh for every run it starts or replays (with no
 # bytecode cache, PYTHONDONTWRITEBYTECODE, that is a compile of workflows/incident.py per new
 # incident). workflows/ is deterministic by construction (STYLE.md; the replay tests hold it)
@@ -87,7 +90,13 @@ def activities_for(engine: Engine | None, runbooks: RunbookLibrary, keywords: Ke
         recovery.run_check,
         StoreActivities(engine).record_events,
         CascadeActivities(engine, lambda: upgrades or Upgrades()).find_related,
+        *_handover_activities(engine, oncall),
     ]
+
+
+def _handover_activities(engine: Engine | None, oncall: Callable[[], OnCallConfig] | None) -> list[Any]:
+    handover = HandoverActivities(engine, oncall or OnCallConfig.empty)
+    return [handover.plan_handover, handover.record_handover]
 
 
 def build_worker(client: Client, settings: Settings, *, engine: Engine | None, runbooks: RunbookLibrary,
@@ -149,6 +158,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
                                   runtime=metrics_runtime(settings.worker_metrics_address),
                                   interceptors=tracing.interceptors(settings.otel_tracing, "warroom-worker"))
     worker = build_worker(client, settings, engine=engine, runbooks=runbooks)
+    # One OncallHandover per schedule (started, or asked to plan again: the files may have changed).
+    await ensure_handovers(client, load_oncall(settings.oncall_dir), task_queue=settings.task_queue)
     log = logging.getLogger("warroom")
     log.info("worker on %s, task queue %s, %d runbooks, service levels: %s", settings.temporal_address,
              settings.task_queue, len(runbooks.entries), levels.source)

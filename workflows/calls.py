@@ -30,6 +30,10 @@ with workflow.unsafe.imports_passed_through():
         NotificationBatchResult,
         NotificationResult,
         RecordEvents,
+        HandoverPlan,
+        HandoverPlanRequest,
+        HandoverRecord,
+        HandoverRecordRequest,
         RelatedRequest,
         RelatedResult,
         WarRoomRequest,
@@ -45,6 +49,8 @@ OPEN_WAR_ROOM = "open_war_room"  # activities/war_room.py
 RUN_ACTION = "run_action"  # activities/recovery.py
 RUN_CHECK = "run_check"  # activities/recovery.py
 FIND_RELATED = "find_related"  # activities/cascade.py (patch upgrade-triggers)
+PLAN_HANDOVER = "plan_handover"  # activities/handover.py
+RECORD_HANDOVER = "record_handover"  # activities/handover.py
 
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 NOTIFY_RETRY = RetryPolicy(
@@ -196,4 +202,23 @@ async def find_related(req: RelatedRequest) -> RelatedResult:
     return await workflow.execute_activity(
         FIND_RELATED, req, result_type=RelatedResult,
         start_to_close_timeout=RELATED_TIMEOUT, retry_policy=RELATED_RETRY,
+    )
+
+
+def handover_key(run_id: str, at_iso: str, person: str = "") -> str:
+    """A schedule's hand-over at `at` (its record), and its page to one incoming person."""
+    return idempotency_key(run_id, "handover", at_iso, *((person,) if person else ()))
+
+
+async def plan_handover(req: HandoverPlanRequest) -> HandoverPlan:
+    return await workflow.execute_activity(
+        PLAN_HANDOVER, req, result_type=HandoverPlan,
+        start_to_close_timeout=RELATED_TIMEOUT, retry_policy=RECORD_RETRY,
+    )
+
+
+async def record_handover(req: HandoverRecordRequest) -> HandoverRecord:
+    return await workflow.execute_activity(
+        RECORD_HANDOVER, req, result_type=HandoverRecord,
+        start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
     )

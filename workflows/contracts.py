@@ -35,6 +35,7 @@ LEVEL_NAMES = {
 # Workflow type names: never derived from the Python class names (STYLE.md 1).
 INCIDENT_WORKFLOW = "IncidentResponse"
 TICKET_WORKFLOW = "Ticket"
+HANDOVER_WORKFLOW = "OncallHandover"
 
 
 # --------------------------------------------------------------------------- policy
@@ -613,6 +614,52 @@ class RelatedResult:
 
     parent: RelatedIncident | None = None
     children: list[RelatedIncident] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- on-call hand-over
+
+
+@dataclass
+class HandoverInput:
+    """One schedule's hand-overs (workflows/handover.py; docs/oncall.md "Hand-over")."""
+
+    schedule: str
+    after: datetime | None = None  # look for the next rotation change after this; None: from the start
+    done: int = 0  # hand-overs sent by the runs before this one (continue-as-new)
+
+
+@dataclass
+class HandoverPlanRequest:
+    schedule: str
+    after: datetime
+
+
+@dataclass
+class HandoverPlan:
+    """The schedule's next rotation change after `after`: who hands over to whom."""
+
+    schedule: str
+    team: str = ""
+    at: datetime | None = None  # None: the schedule is gone or has no change ahead
+    outgoing: list[str] = field(default_factory=list)  # person ids
+    incoming: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HandoverRecordRequest:
+    key: str
+    plan: HandoverPlan
+
+
+@dataclass
+class HandoverRecord:
+    """What the incoming people are sent: the team's open incidents and the outgoing notes."""
+
+    key: str
+    subject: str
+    body: str
+    incidents: list[str] = field(default_factory=list)
+    notes: int = 0
 
 
 @dataclass
