@@ -16,7 +16,7 @@ from temporalio import activity
 from activities.common import records_call
 from warroom.classify import split_incident_id
 from warroom.upgrades import OpenIncident, Upgrades, cascade
-from workflows.contracts import RelatedIncident, RelatedRequest, RelatedResult
+from workflows.contracts_links import RelatedIncident, RelatedRequest, RelatedResult
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -18,7 +18,7 @@ from temporalio import activity
 
 from activities.common import records_call
 from warroom.oncall import OnCallConfig
-from workflows.contracts import HandoverPlan, HandoverPlanRequest, HandoverRecord, HandoverRecordRequest
+from workflows.contracts_links import HandoverPlan, HandoverPlanRequest, HandoverRecord, HandoverRecordRequest
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -33,9 +33,8 @@ from warroom.classify import (
     occurrence_id,
     split_incident_id,
 )
+from workflows.contracts_links import HANDOVER_WORKFLOW, HandoverInput
 from workflows.contracts import (
-    HANDOVER_WORKFLOW,
-    HandoverInput,
     FULL_RESPONSE_PRIORITIES,
     INCIDENT_WORKFLOW,
     TICKET_WORKFLOW,

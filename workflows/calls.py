@@ -30,14 +30,16 @@ with workflow.unsafe.imports_passed_through():
         NotificationBatchResult,
         NotificationResult,
         RecordEvents,
+        WarRoomRequest,
+        WarRoomResult,
+    )
+    from workflows.contracts_links import (
         HandoverPlan,
         HandoverPlanRequest,
         HandoverRecord,
         HandoverRecordRequest,
         RelatedRequest,
         RelatedResult,
-        WarRoomRequest,
-        WarRoomResult,
     )
 
 # Activity names (never derived from Python names, STYLE.md 1).

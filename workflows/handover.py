@@ -19,14 +19,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows import calls
-    from workflows.contracts import (
-        HANDOVER_WORKFLOW,
-        HandoverInput,
-        HandoverPlanRequest,
-        HandoverRecordRequest,
-        Notification,
-        NotificationBatch,
-    )
+    from workflows.contracts import Notification, NotificationBatch
+    from workflows.contracts_links import HANDOVER_WORKFLOW, HandoverInput, HandoverPlanRequest, HandoverRecordRequest
 
 HANDOVERS_PER_RUN = 50
 

@@ -14,16 +14,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import calls, upgrades
-    from workflows.contracts import (
-        OPEN_STATUSES,
-        AlertInfo,
-        LinkChild,
-        LinkParent,
-        PostUpdate,
-        RelatedRequest,
-        RelatedResult,
-        UpgradeRules,
-    )
+    from workflows.contracts import OPEN_STATUSES, AlertInfo, PostUpdate, UpgradeRules
+    from workflows.contracts_links import LinkChild, LinkParent, RelatedRequest, RelatedResult
     from workflows.patches import UPGRADE_TRIGGERS
     from workflows.policy import default_upgrade_rules
     from workflows.waits import WAKE_WAR_ROOM
