@@ -131,7 +131,13 @@ class UpgradeTriggers:
                               WAKE_WAR_ROOM)
         if self._finishing:
             return  # the next run looks (cascade_checked is still False)
-        self._busy += 1
+        self._busy += 1  # until the links are sent: a run that ends waits for them (core._quiet)
+        try:
+            await self._link(await self._related())
+        finally:
+            self._busy -= 1
+
+    async def _related(self) -> RelatedResult:
         try:
             res = await calls.find_related(RelatedRequest(
                 incident_id=self.s.incident_id, service=self.s.service, priority=self.s.priority,
@@ -139,9 +145,10 @@ class UpgradeTriggers:
         except ActivityError as err:
             self._event("cascade.failed", error=str(err.cause or err))
             res = RelatedResult()
-        finally:
-            self._busy -= 1
         self.b.cascade_checked = True
+        return res
+
+    async def _link(self, res: RelatedResult) -> None:
         if res.parent is not None:
             self._link_parent(res.parent.incident_id, res.parent.reason)
             await self._tell(res.parent.workflow_id, "link_child",
