@@ -37,6 +37,34 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture
+def own_records(tmp_path: Path) -> Iterator[Engine]:
+    """A records database of the test's own, of the kind the suite runs on (a fresh PostgreSQL
+    database when WARROOM_TEST_DATABASE_URL says so, dropped after): for what reads every open
+    incident the records hold (cascades, hand-overs), which the shared database fills with other
+    tests' incidents."""
+    url = os.environ.get("WARROOM_TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        eng = records.make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+        records.create_schema(eng)
+        yield eng
+        eng.dispose()
+        return
+    name = f"warroom_own_{uuid.uuid4().hex[:8]}"
+    admin = records.make_engine(url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    eng = records.make_engine(url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        records.create_schema(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 @pytest_asyncio.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     e = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server(),

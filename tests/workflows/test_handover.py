@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from tests.helpers import running_worker, start, until
 from tests.receivers import Receiver
 from warroom import client as temporal
@@ -18,14 +16,6 @@ from warroom import records
 from warroom.oncall import load_oncall
 from warroom.records import handovers
 from workflows.contracts import RunbookSpec
-
-
-@pytest.fixture
-def own_engine(tmp_path: Path):
-    eng = records.make_engine(f"sqlite:///{tmp_path / 'handover.db'}")
-    records.create_schema(eng)
-    yield eng
-    eng.dispose()
 
 
 def oncall_dir(tmp_path: Path, netloc: str, start: str) -> Path:
@@ -53,23 +43,23 @@ escalation_policies:
     return d
 
 
-async def test_the_incoming_person_gets_the_open_incidents_and_the_outgoing_notes(env, own_engine, task_queue,
+async def test_the_incoming_person_gets_the_open_incidents_and_the_outgoing_notes(env, own_records, task_queue,
                                                                                   tmp_path):
     now = await env.get_current_time()
     change = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     first = change - timedelta(days=2)  # bob (the second of the rotation) is on call until `change`
     with Receiver() as rx:
         directory = oncall_dir(tmp_path, rx.netloc, first.strftime("%Y-%m-%dT%H:%M"))
-        async with running_worker(env.client, task_queue, own_engine, oncall_dir=directory):
+        async with running_worker(env.client, task_queue, own_records, oncall_dir=directory):
             incident = await start(env.client, task_queue, priority="P1", service="api", title="API 5xx spike",
                                    runbook=RunbookSpec(name="no-actions", version="1"))
-            await until(lambda: records.incident(own_engine, incident_id=incident.id), "the incident recorded")
-            handovers.add_note(own_engine, schedule="sre-primary", person="bob",
+            await until(lambda: records.incident(own_records, incident_id=incident.id), "the incident recorded")
+            handovers.add_note(own_records, schedule="sre-primary", person="bob",
                                text="db failover half done: replica 2 still catching up")
             ids = await temporal.ensure_handovers(env.client, load_oncall(directory), task_queue=task_queue)
             assert ids == ["handover-sre-primary"]
             await env.sleep(timedelta(hours=3))
-            row = await until(lambda: handovers.handovers(own_engine, schedule="sre-primary"), "the hand-over recorded")
+            row = await until(lambda: handovers.handovers(own_records, schedule="sre-primary"), "the hand-over recorded")
             page = await until(lambda: [r for r in rx.requests if r.path == "/alice" and r.ok
                                         and "hand-over" in str(r.json.get("title"))], "alice handed over to")
             # asked again (the files "changed"): the running workflow plans again, nothing is sent twice
@@ -81,7 +71,7 @@ async def test_the_incoming_person_gets_the_open_incidents_and_the_outgoing_note
     assert [i["id"] for i in h.incidents] == [incident.id]
     assert [(n["person"], n["text"]) for n in h.notes] == [("bob", "db failover half done: replica 2 still "
                                                                    "catching up")]
-    assert handovers.pending_notes(own_engine, schedule="sre-primary") == []  # handed over once
+    assert handovers.pending_notes(own_records, schedule="sre-primary") == []  # handed over once
     [sent] = page
     body = f"{sent.json['title']}\n{sent.json['message']}"
     assert "On-call hand-over: SRE primary — 1 open incident(s)" in body
