@@ -41,6 +41,7 @@ class UpgradeTriggers:
         def _stakeholders(self) -> list[str]: ...
         def _change_priority(self, by: str, to: str, reason: str, **automatic: Any) -> None: ...
         def _ending_now(self) -> bool: ...
+        def _on_priority_changed(self, old: str, new: str) -> None: ...
 
     def _told_of(self, targets: list[str], *, afresh: bool = False) -> None:
         """These targets now know the incident's priority: the first pages, a briefing, or (afresh:
@@ -77,6 +78,7 @@ class UpgradeTriggers:
             self._event("priority.changed", actor="system", **{"from": old, "to": "P0", "direction": "upgrade"},
                         reason=self._why(found, a.source or "source", "alert labels"), sla=self.policy.sla("P0"),
                         automatic=True, triggers=[t.name for t in found], reported_by=a.source or "source")
+            self._on_priority_changed(old, "P0")  # a ticket started by a caller that skipped the edge hands over
 
     def _record_impact(self, impact: upgrades.Impact, by: str, via: str) -> upgrades.Impact:
         """Record what is new in `impact` (`impact.reported`); returns the new part."""
