@@ -23,6 +23,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.assess import AssessActivities
 from activities.maintenance import MaintenanceActivities
 from activities.heartbeat import HeartbeatActivities
+from activities.cascade import CascadeActivities
+from activities.handover import HandoverActivities
 from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
@@ -32,13 +34,16 @@ from warroom.classify import Keywords
 from warroom.keywords import KeywordsError, load_keywords
 from warroom.levels import ServiceLevelsError, load_levels
 from warroom.runbooks import actions
-from warroom.oncall import OnCallConfig, OnCallError, OnCallSource
+from warroom.client import ensure_handovers
+from warroom.oncall import OnCallConfig, OnCallError, OnCallSource, load_oncall
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.delivery.war_rooms import WarRoomError, WarRoomProvider, provider_for
 from warroom.secrets import server_key
+from warroom.upgrades import Upgrades, UpgradesError, load_upgrades
 from warroom.settings import Settings
 from workflows.converter import DATA_CONVERTER
 from workflows.heartbeat import Heartbeat
+from workflows.handover import OncallHandover
 from workflows.incident import IncidentResponse
 from workflows.maintenance import MaintenanceWindow
 from workflows.ticket import Ticket
@@ -46,7 +51,7 @@ from workflows.ticket import Ticket
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-WORKFLOWS = [IncidentResponse, Ticket, MaintenanceWindow, Heartbeat]
+WORKFLOWS = [IncidentResponse, Ticket, MaintenanceWindow, Heartbeat, OncallHandover]
 # The sandbox imports a workflow's module afresh for every run it starts or replays (with no
 # bytecode cache, PYTHONDONTWRITEBYTECODE, that is a compile of workflows/incident.py per new
 # incident). workflows/ is deterministic by construction (STYLE.md; the replay tests hold it)
@@ -75,7 +80,7 @@ def activities_for(engine: Engine | None, runbooks: RunbookLibrary, keywords: Ke
                    oncall: Callable[[], OnCallConfig] | None = None, war_room: WarRoomProvider | None = None,
                    public_url: str = "", delivery_attempts: int = 3, retry_delay: float = 0.5,
                    send: Send | None = None, ack_key: bytes = b"", ack_link_hours: float = 24.0,
-                   rehearsal: bool = False) -> list[Any]:
+                   rehearsal: bool = False, upgrades: Upgrades | None = None) -> list[Any]:
     notify = NotifyActivities(engine, channels, oncall=oncall, war_room=war_room, public_url=public_url,
                               attempts_per_contact=delivery_attempts, retry_delay=retry_delay, send=send,
                               ack_key=ack_key, ack_ttl_seconds=ack_link_hours * 3600, rehearsal=rehearsal)
@@ -89,12 +94,19 @@ def activities_for(engine: Engine | None, runbooks: RunbookLibrary, keywords: Ke
         recovery.run_check,
         StoreActivities(engine).record_events,
         *_maintenance(engine),
+        CascadeActivities(engine, lambda: upgrades or Upgrades()).find_related,
+        *_handover_activities(engine, oncall),
     ]
 
 
 def _maintenance(engine: Engine | None) -> list[Any]:
     m = MaintenanceActivities(engine)
     return [m.maintenance_started, m.maintenance_ended]
+
+
+def _handover_activities(engine: Engine | None, oncall: Callable[[], OnCallConfig] | None) -> list[Any]:
+    handover = HandoverActivities(engine, oncall or OnCallConfig.empty)
+    return [handover.plan_handover, handover.record_handover]
 
 
 def build_worker(client: Client, settings: Settings, *, engine: Engine | None, runbooks: RunbookLibrary,
@@ -114,6 +126,7 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
     workflow's, and SQLAlchemy is never loaded); `worker_options` go to temporalio's Worker."""
     actions.load_modules(settings.action_modules)
     keywords = load_keywords(settings.classification_file)
+    upgrades = load_upgrades(settings.upgrades_file)
     # Re-read when a file changes (an edit, a PUT through the API); invalid at start: no worker.
     oncall = oncall or OnCallSource(settings.oncall_dir)
     war_room = war_room or provider_for(settings)
@@ -127,7 +140,7 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
                                     war_room=war_room, public_url=settings.public_url,
                                     delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
                                     send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours,
-                                    rehearsal=rehearsal),
+                                    rehearsal=rehearsal, upgrades=upgrades),
                     heartbeats.heartbeat_missed, heartbeats.heartbeat_recovered],
         activity_executor=ThreadPoolExecutor(max_workers=32),
         **{"workflow_runner": WORKFLOW_RUNNER, "build_id": build_id(), **worker_options},
@@ -158,6 +171,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
                                   runtime=metrics_runtime(settings.worker_metrics_address),
                                   interceptors=tracing.interceptors(settings.otel_tracing, "warroom-worker"))
     worker = build_worker(client, settings, engine=engine, runbooks=runbooks)
+    # One OncallHandover per schedule (started, or asked to plan again: the files may have changed).
+    await ensure_handovers(client, load_oncall(settings.oncall_dir), task_queue=settings.task_queue)
     log = logging.getLogger("warroom")
     log.info("worker on %s, task queue %s, %d runbooks, service levels: %s", settings.temporal_address,
              settings.task_queue, len(runbooks.entries), levels.source)
@@ -200,7 +215,7 @@ def main() -> None:
     try:
         asyncio.run(serve(settings))
     except (RunbookError, actions.ActionModuleError, OnCallError, KeywordsError, WarRoomError, ServiceLevelsError,
-            tracing.TracingUnavailable) as err:
+            UpgradesError, tracing.TracingUnavailable) as err:
         # An invalid runbook, action module, on-call file, keyword list, war-room setting, service-levels
         # file or tracing setting: the worker does not start.
         print(f"worker refuses to start: {err}", file=sys.stderr)

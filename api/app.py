@@ -35,6 +35,7 @@ from api.routes import (
     console_incident,
     console_maintenance,
     console_reports,
+    handovers,
     health,
     heartbeats,
     incidents,
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # Prometheus scrapes with a viewer key (`authorization: {credentials: <key>}` in its config).
     app.include_router(metrics.router, dependencies=[Depends(allow(*READ))])
     app.include_router(reports.router, dependencies=[Depends(allow(*READ))])
+    app.include_router(handovers.router)  # notes by responders, hand-overs read by viewers: own checks
     app.include_router(oncall.router, dependencies=[Depends(allow(*ADMIN))])
     app.include_router(calendars.router)  # feeds open with a feed token: their own checks
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -26,6 +26,8 @@ from api.sources.custom import CustomMapping, compile_mapping
 from warroom import client as temporal
 from warroom.classify import fallback_dedup_key, incident_workflow_id
 from warroom.levels import load_levels
+from warroom.upgrades import load_upgrades, with_rules
+from workflows.upgrades import label_problems
 from warroom.settings import Settings
 from workflows.contracts import AlertInfo, MaintenanceHold
 
@@ -63,6 +65,7 @@ class Intake:
         # Every incident starts with its service's numbers, carried in its input (an invalid
         # file stops the API at start: ServiceLevelsError names each problem).
         self.levels = load_levels(settings.service_levels)
+        self.upgrades = load_upgrades(settings.upgrades_file)  # its rules go into each input too
         self.mappings: dict[str, CustomMapping] = {}  # compiled once per integration key (by key id)
         # Alerts of one dedup key are coalesced: while a signal-with-start for the key is in
         # flight, the alerts that arrive queue here, and the next one carries them all. Each
@@ -114,6 +117,12 @@ class Intake:
             ev.alert.source = ev.alert.source if ev.alert.source not in ("", "generic") else source
             if actor.startswith("integration:"):  # api.deps.INTEGRATION_ACTOR: a window can match it
                 ev.alert.integration = actor.removeprefix("integration:")
+        # Impact labels that say neither yes nor no would be dropped silently: refuse the body,
+        # naming each (docs/upgrades.md). Nothing was started.
+        wrong = [(i, p) for i, ev in enumerate(parsed.events) if ev.action == "trigger"
+                 for p in label_problems(ev.alert.labels)]
+        if wrong:
+            raise HTTPException(422, "; ".join(p if len(parsed.events) == 1 else f"alert {i}: {p}" for i, p in wrong))
         if all(ev.action == "trigger" for ev in parsed.events):
             # A body of several alerts (an Alertmanager group) goes out together: its alerts of
             # one key share one signal, and different keys are signalled side by side.
@@ -181,7 +190,7 @@ class Intake:
                     hold = await self.holds(batch[0].alert) if self.holds is not None else None
                     t = await temporal.trigger_many(
                         client, [w.alert for w in batch], task_queue=self.settings.task_queue,
-                        policy=self.levels.policy_for(batch[0].alert.service),
+                        policy=with_rules(self.levels.policy_for(batch[0].alert.service), self.upgrades),
                         tier1_services=self.settings.tier1_services,
                         known=self._known(incident_workflow_id(key)), maintenance=hold)
                 except Exception as err:  # noqa: BLE001 - handed to each sender (503 when Temporal is away)

@@ -70,6 +70,14 @@ class CommanderBody(BaseModel):
 class UpdateBody(BaseModel):
     by: str | None = By
     message: str = Field(min_length=1, max_length=20000, pattern=r"\S")
+    # Impact the engineer reports (docs/upgrades.md): any of these raises the incident to P0 at
+    # once; an expected recovery beyond the limit (4 h by default) raises a P1.
+    data_loss: bool = Field(False, description="data was lost")
+    security_risk: bool = Field(False, description="a security risk or breach is found")
+    all_users: bool = Field(False, description="impact reaches all users")
+    business_down: bool = Field(False, description="the customer's business is fully down")
+    expected_recovery_minutes: int | None = Field(None, ge=0, le=525600,
+                                                  description="when recovery is expected, in minutes from now")
 
 
 class EscalateBody(BaseModel):
@@ -145,6 +153,7 @@ class IncidentSummary(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     updated_at: datetime | None
+    parent_incident: str | None = None  # the incident this one is a child of, in a cascade
 
 
 class IncidentList(BaseModel):

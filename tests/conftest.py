@@ -22,6 +22,10 @@ from warroom import binaries, records
 from workflows.converter import DATA_CONVERTER
 
 REPO = Path(__file__).resolve().parent.parent
+# Every worker, API and CLI of the tests (and the processes they start) reads this upgrades file
+# unless a test names another: the shipped rules without the window (tests/upgrades/quiet.yaml
+# says why). Tests of the window give their worker a records database of its own.
+os.environ.setdefault("WARROOM_UPGRADES_FILE", str(REPO / "tests" / "upgrades" / "quiet.yaml"))
 
 
 # --------------------------------------------------------------------------- no network beyond loopback
@@ -117,6 +121,34 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     records.create_schema(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def own_records(tmp_path: Path) -> Iterator[Engine]:
+    """A records database of the test's own, of the kind the suite runs on (a fresh PostgreSQL
+    database when WARROOM_TEST_DATABASE_URL says so, dropped after): for what reads every open
+    incident the records hold (cascades, hand-overs), which the shared database fills with other
+    tests' incidents."""
+    url = os.environ.get("WARROOM_TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        eng = records.make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+        records.create_schema(eng)
+        yield eng
+        eng.dispose()
+        return
+    name = f"warroom_own_{uuid.uuid4().hex[:8]}"
+    admin = records.make_engine(url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    eng = records.make_engine(url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        records.create_schema(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 @pytest_asyncio.fixture

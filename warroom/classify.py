@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from workflows.contracts import PRIORITIES, AlertInfo
+from workflows.upgrades import SAID, from_labels
 
 # Severity words real senders use, mapped to the SPEC's three (critical / warning / info).
 SEVERITY_ALIASES = {
@@ -132,7 +133,18 @@ def normalise_severity(raw: str) -> str:
 
 
 def classify_priority(alert: AlertInfo, *, tier1_services: list[str] | tuple[str, ...] = ()) -> tuple[str, str]:
-    """(priority, reason). SPEC 2: explicit priority, then severity mapping, then impact rules."""
+    """(priority, reason). SPEC 2: explicit priority, then severity mapping, then impact rules;
+    impact signals in the labels (data_loss, security_risk, all_users, business_down: SPEC 3's
+    upgrade triggers, workflows/upgrades.py) make any of them P0, saying so."""
+    priority, reason = _classify_priority(alert, tier1_services)
+    signals = from_labels(alert.labels).signals
+    if signals and priority != "P0":
+        said = ", ".join(f"{SAID[n]} (label {n})" for n in signals)
+        return "P0", f"{reason}, raised to P0: {said}"
+    return priority, reason
+
+
+def _classify_priority(alert: AlertInfo, tier1_services: list[str] | tuple[str, ...]) -> tuple[str, str]:
     explicit = (alert.priority or "").strip().upper()
     if explicit in PRIORITIES:
         return explicit, "explicit priority"

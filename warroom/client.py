@@ -33,6 +33,7 @@ from warroom.classify import (
     occurrence_id,
     split_incident_id,
 )
+from workflows.contracts_links import HANDOVER_WORKFLOW, HandoverInput
 from workflows.contracts import (
     FULL_RESPONSE_PRIORITIES,
     INCIDENT_WORKFLOW,
@@ -313,6 +314,24 @@ async def act(client: Client, incident_id: str, action: str, payload: dict[str, 
             raise ActionRefused(f"cannot {action.replace('_', ' ')}: incident {incident_id} is closed "
                                 f"({desc.status.name.lower() if desc.status else 'finished'})") from err
         raise
+
+
+def handover_workflow_id(schedule: str) -> str:
+    return f"handover-{schedule}"
+
+
+async def ensure_handovers(client: Client, config: Any, *, task_queue: str) -> list[str]:
+    """One OncallHandover per schedule of the on-call configuration (docs/oncall.md, "Hand-over"):
+    started where none runs, asked to plan again where one does (the files may have changed).
+    Idempotent: a second worker starting does the same and nothing more. The workflow ids."""
+    ids = []
+    for schedule in sorted(config.schedules):
+        wf_id = handover_workflow_id(schedule)
+        await client.start_workflow(
+            HANDOVER_WORKFLOW, HandoverInput(schedule=schedule), id=wf_id, task_queue=task_queue,
+            start_signal="replan")  # signal-with-start: a running one is signalled, else one starts
+        ids.append(wf_id)
+    return ids
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # The keyword lists that classify alerts (docs/classification.md); default: the shipped ones
     # (package data, in every install). Read by the worker at start, like the runbooks.
     classification_file: Path = Path(__file__).resolve().parent / "classification.yaml"
+    # What raises an incident to P0 by itself and what makes a cascade (docs/upgrades.md); default:
+    # the shipped warroom/upgrades.yaml. Read by the starters (into each input) and the worker.
+    upgrades_file: Path = Path(__file__).resolve().parent / "upgrades.yaml"
     log_level: str = "INFO"
     # glibc malloc arenas of the worker process (docs/production.md): 0 = glibc's default (8 per
     # core). Every thread that allocates (activity threads, page threads, temporalio's core) gets

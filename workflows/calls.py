@@ -35,6 +35,14 @@ with workflow.unsafe.imports_passed_through():
         WarRoomResult,
         WindowEvent,
     )
+    from workflows.contracts_links import (
+        HandoverPlan,
+        HandoverPlanRequest,
+        HandoverRecord,
+        HandoverRecordRequest,
+        RelatedRequest,
+        RelatedResult,
+    )
 
 # Activity names (never derived from Python names, STYLE.md 1).
 SEND_NOTIFICATION = "send_notification"  # activities/notify.py
@@ -46,6 +54,9 @@ RUN_ACTION = "run_action"  # activities/recovery.py
 RUN_CHECK = "run_check"  # activities/recovery.py
 MAINTENANCE_STARTED = "maintenance_started"  # activities/maintenance.py
 MAINTENANCE_ENDED = "maintenance_ended"  # activities/maintenance.py
+FIND_RELATED = "find_related"  # activities/cascade.py (patch upgrade-triggers)
+PLAN_HANDOVER = "plan_handover"  # activities/handover.py
+RECORD_HANDOVER = "record_handover"  # activities/handover.py
 
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 NOTIFY_RETRY = RetryPolicy(
@@ -63,6 +74,9 @@ ASSESS_LOCAL_ATTEMPT = timedelta(seconds=20)
 ASSESS_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
 WAR_ROOM_TIMEOUT = timedelta(seconds=60)
 WAR_ROOM_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
+# Finding a cascade reads the records: a few tries, then the incident goes on unlinked.
+RELATED_TIMEOUT = timedelta(seconds=30)
+RELATED_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
 # A check is retried by the workflow (every interval until its timeout), not by Temporal.
 CHECK_RETRY = RetryPolicy(maximum_attempts=1)
 # Actions that can run long heartbeat (activities/recovery.py, every HEARTBEAT_EVERY = 5 s), so
@@ -202,4 +216,28 @@ async def maintenance_ended(ev: WindowEvent) -> None:
     """The window's end in the records (idempotent: an end already recorded stays as it was)."""
     await workflow.execute_activity(
         MAINTENANCE_ENDED, ev, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+    )
+async def find_related(req: RelatedRequest) -> RelatedResult:
+    return await workflow.execute_activity(
+        FIND_RELATED, req, result_type=RelatedResult,
+        start_to_close_timeout=RELATED_TIMEOUT, retry_policy=RELATED_RETRY,
+    )
+
+
+def handover_key(run_id: str, at_iso: str, person: str = "") -> str:
+    """A schedule's hand-over at `at` (its record), and its page to one incoming person."""
+    return idempotency_key(run_id, "handover", at_iso, *((person,) if person else ()))
+
+
+async def plan_handover(req: HandoverPlanRequest) -> HandoverPlan:
+    return await workflow.execute_activity(
+        PLAN_HANDOVER, req, result_type=HandoverPlan,
+        start_to_close_timeout=RELATED_TIMEOUT, retry_policy=RECORD_RETRY,
+    )
+
+
+async def record_handover(req: HandoverRecordRequest) -> HandoverRecord:
+    return await workflow.execute_activity(
+        RECORD_HANDOVER, req, result_type=HandoverRecord,
+        start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
     )

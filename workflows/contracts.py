@@ -96,9 +96,25 @@ class EscalationTimers:
 
 
 @dataclass
+class UpgradeRules:
+    """What raises an incident to P0 by itself besides the alert's figures (SPEC 3, the P1 -> P0
+    triggers; docs/upgrades.md). From the upgrades file (warroom/upgrades.py), carried in the
+    input like the service levels, so a running incident keeps the rules it started with."""
+
+    # An expected recovery longer than this raises a P1 (the P1 resolve target by default).
+    recovery_beyond_seconds: int = 4 * 3600
+    # Terms in an engineer update's text that suggest a signal: signal -> terms. Suggested on the
+    # timeline (`upgrade.suggested`), never applied.
+    suggest: dict[str, list[str]] = field(default_factory=dict)
+    version: str = ""  # the file's version and digest, written on the events the rules decide
+
+
+@dataclass
 class ResponsePolicy:
     priorities: dict[str, PriorityPolicy] = field(default_factory=dict)
     escalation: EscalationTimers = field(default_factory=EscalationTimers)
+    # None: the built-in rules (workflows/policy.py default_upgrade_rules), for starters that set none.
+    upgrades: UpgradeRules | None = None
 
     def of(self, priority: str) -> PriorityPolicy:
         return self.priorities[priority]
@@ -315,6 +331,13 @@ class IncidentState:
     # The maintenance window that holds (held: true) or held this incident, or that started
     # while it was open (held: false, it kept paging): window, reason, until, held, ...
     maintenance: dict[str, Any] | None = None
+    # Impact reported by alerts' labels and engineer updates (patch upgrade-triggers): the signals
+    # (data_loss, security_risk, all_users, business_down) and the expected recovery in minutes.
+    impact_signals: list[str] = field(default_factory=list)
+    expected_recovery_minutes: int | None = None
+    # A cascade (docs/upgrades.md): the incident this one is a child of, and this one's children.
+    parent_incident: str | None = None
+    children: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -378,6 +401,10 @@ class Bookkeeping:
     # When a maintenance window released the incident: its response clocks (trigger-relative
     # deadlines: resolve target, briefings) count from here instead of from the trigger.
     released_at: datetime | None = None
+    # Targets told of a priority above the current one (the first pages, upgrades, briefings):
+    # a downgrade is announced to them (patch upgrade-triggers).
+    told_of_priority: list[str] = field(default_factory=list)
+    cascade_checked: bool = False  # this incident looked for the incidents it cascades with
 
 
 @dataclass
@@ -409,6 +436,13 @@ class AssignCommander:
 class PostUpdate:
     by: str
     message: str
+    # Impact the engineer reports (patch upgrade-triggers): any of these raises the incident to
+    # P0; an expected recovery beyond the rules' limit raises a P1 (docs/upgrades.md).
+    data_loss: bool = False
+    security_risk: bool = False
+    all_users: bool = False
+    business_down: bool = False
+    expected_recovery_minutes: int | None = None
 
 
 @dataclass

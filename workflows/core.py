@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEvent,
     )
     from workflows.held import MaintenanceHolds
+    from workflows import upgrades
     from workflows.deadlines import Facts, auto_level, numbers, overtaken, pending, view
     from workflows.patches import (
         BATCHED_PAGES,
@@ -71,9 +72,11 @@ with workflow.unsafe.imports_passed_through():
         RUNBOOK_V1,
         SETTLED_RECORDS,
         TICKET_WITHOUT_PROGRESS_LADDER,
+        UPGRADE_TRIGGERS,
         WAR_ROOM_POSTS,
         InForce,
     )
+    from workflows.triggers import UpgradeTriggers
     from workflows.waits import WAKE_PAGER, WAKE_RECORDS, WAKE_TIMERS, Waits
 
 # The pages that bring a person to the incident carry the alert's description and links (patch
@@ -91,7 +94,7 @@ def refuse(reason: str) -> ApplicationError:
     return ApplicationError(reason, type="ActionRefused", non_retryable=True)
 
 
-class IncidentCore(MaintenanceHolds):
+class IncidentCore(MaintenanceHolds, UpgradeTriggers):
     KIND = ""
     STAKEHOLDER_UPDATES = True
     # The no-progress ladder (L2 after 30 min, L3 after 1 h, ...) is part of the P0/P1
@@ -144,6 +147,8 @@ class IncidentCore(MaintenanceHolds):
                         dedup_key=a.dedup_key or None, description=a.description or None,
                         sla=self.policy.sla(self.s.priority), **self._trigger_details(a))
             self._hold_at_start()
+            if UPGRADE_TRIGGERS in self.patches:
+                self._starting_impact(a)
 
     def _replan(self) -> None:
         self._plan += 1
@@ -402,7 +407,9 @@ class IncidentCore(MaintenanceHolds):
         workflow.continue_as_new(self._resume_input(), workflow=workflow_name)
 
     def _start_background(self) -> None:
-        loops = (self._timer_loop(), self._pager(), self._flusher())
+        loops: tuple[Any, ...] = (self._timer_loop(), self._pager(), self._flusher())
+        if UPGRADE_TRIGGERS in self.patches:
+            loops = (*loops, self._cascade())
         for loop in ((self.waits.dispatcher(), *loops) if self.waits.ordered else loops):
             asyncio.get_running_loop().create_task(loop)
 
@@ -488,6 +495,12 @@ class IncidentCore(MaintenanceHolds):
                     self._escalate_to(architect, "impact_spreading", a.source or "system",
                                       note=f"affected users now {a.affected_users}")
             b.max_affected_users = max(b.max_affected_users, a.affected_users)
+        if not starting and UPGRADE_TRIGGERS in self.patches:
+            # First: the edge classified an alert with these labels P0 already, and the change
+            # should say which trigger raised it, not only "a higher impact".
+            impact = upgrades.from_labels(a.labels)
+            if impact:
+                self._report_impact(impact, a.source or "source", via="alert labels")
         if not starting and a.priority in PRIORITIES and a.priority < s.priority:
             self._change_priority(a.source or "system", a.priority, "alert reports a higher impact")
 
@@ -551,6 +564,11 @@ class IncidentCore(MaintenanceHolds):
             self.b.updated_since_tick = True
             self._progress()
             self._event("status_update.posted", actor=u.by, message=u.message)
+            if UPGRADE_TRIGGERS in self.patches:
+                reported = upgrades.from_fields(u)
+                if reported:
+                    self._report_impact(reported, u.by, via="update")
+                self._suggest(u)
         self._post_to_war_room(self._subject(f"update from {u.by}"), u.message)
         return self._view()
 
@@ -561,6 +579,9 @@ class IncidentCore(MaintenanceHolds):
             raise refuse(f"cannot post an update: incident {self.s.incident_id} is closed")
         if not u.message or not u.message.strip():
             raise refuse("message must not be empty")
+        if u.expected_recovery_minutes is not None and (
+                not isinstance(u.expected_recovery_minutes, int) or u.expected_recovery_minutes < 0):
+            raise refuse("expected_recovery_minutes must be a whole number of minutes, 0 or more")
 
     @workflow.update(name="escalate")
     def escalate(self, e: Escalate) -> IncidentState:
@@ -592,7 +613,9 @@ class IncidentCore(MaintenanceHolds):
         if not c.reason or not c.reason.strip():
             raise refuse("reason must say why the priority changes")
 
-    def _change_priority(self, by: str, to: str, reason: str) -> None:
+    def _change_priority(self, by: str, to: str, reason: str, **automatic: Any) -> None:
+        """`automatic`: what decided a change nobody asked for (the triggers, who reported them),
+        written on the event with `automatic: true` (patch upgrade-triggers)."""
         s, b = self.s, self.b
         old = s.priority
         s.priority = to
@@ -600,12 +623,20 @@ class IncidentCore(MaintenanceHolds):
             b.ack_window_start = workflow.now()  # the new priority's page gives a fresh ack window
         self._event("priority.changed", actor=by, **{"from": old, "to": to, "reason": reason,
                                                       "direction": "upgrade" if to < old else "downgrade"},
-                    sla=self.policy.sla(to))
+                    sla=self.policy.sla(to), **({"automatic": True, **automatic} if automatic else {}))
         if to < old:
-            for t in self._stakeholders():
+            told = self._stakeholders()
+            for t in told:
                 self._page("UPDATE", t, self._subject(f"upgraded from {old}"), f"Reason: {reason}\n{self._brief()}")
+            self._told_of(told, afresh=True)
             if self._pp().war_room:
                 b.war_room_wanted = True
+        elif UPGRADE_TRIGGERS in self.patches:
+            # A downgrade is news to everyone who was told of the higher priority (SPEC 3).
+            told = self._announce_to(b.told_of_priority)
+            for t in told:
+                self._page("UPDATE", t, self._subject(f"downgraded from {old}"), f"Reason: {reason}\n{self._brief()}")
+            self._told_of(told, afresh=True)
         self._on_priority_changed(old, to)
 
     def _on_priority_changed(self, old: str, new: str) -> None:

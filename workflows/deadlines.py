@@ -66,6 +66,7 @@ class IncidentCore(Protocol):
     def _brief(self) -> str: ...
     def _escalate_to(self, level: int, reason: str, actor: str, note: str = "") -> None: ...
     def _facts(self) -> Facts: ...
+    def _told_of(self, targets: list[str]) -> None: ...
 
 
 def secs(n: float) -> timedelta:
@@ -275,11 +276,13 @@ def _escalate_unresolved(wf: IncidentCore, _: Due, now: datetime) -> None:
 def _brief_management(wf: IncidentCore, _: Due, now: datetime) -> None:
     wf.b.management_notified = True
     wf._page("FOLLOW_UP", "management", wf._subject("management briefing"), wf._brief())
+    wf._told_of(["management"])
 
 
 def _send_briefing(wf: IncidentCore, d: Due, now: datetime) -> None:
     wf.b.briefed.append(d.key)
     wf._page("FOLLOW_UP", d.key, wf._subject(f"{d.key.replace('_', ' ')} briefing"), wf._brief())
+    wf._told_of([d.key])
 
 
 def _send_status_update(wf: IncidentCore, _: Due, now: datetime) -> None:

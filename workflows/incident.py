@@ -111,6 +111,7 @@ class IncidentResponse(IncidentCore):
             self._page("INITIAL", t, self._subject("new incident"), self._brief())
             for t in self.b.initial_targets
         ]
+        self._told_of(self.b.initial_targets)
         self.b.initial_targets = []
         await self._sent(keys)
         self._enter("war_room", pages=len(keys))

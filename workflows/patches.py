@@ -121,7 +121,8 @@ SETTLED_RECORDS = Patch(
     why="the timeline goes to the records once the run is settled (no page and no war room in flight), "
         "and once at the start: one records write for a page and its outcome instead of one for each, "
         "so a P0 costs 2 record_events up to the wait for its ack instead of 4 (issue 13)",
-    histories=("p0-generation-2026-12", "p0-service-levels", "p1-maintenance-window", "p0-page-details"),
+    histories=("p0-generation-2026-12", "p0-service-levels", "p1-maintenance-window", "p0-page-details",
+               "p1-upgrade-triggers"),
     deprecate="with generation-2026-12",
 )
 BATCHED_PAGES = Patch(
@@ -150,7 +151,7 @@ DEADLINES_FROM_DUE = Patch(
         "never drifts it late, and one that came due during an outage fires once on recovery; a "
         "deadline that an action overtook (both in one activation: the worker or server was down or "
         "busy when it fell due) is recorded as `deadline.missed` instead of vanishing (issue 14)",
-    histories=("p0-service-levels", "p1-maintenance-window", "p0-page-details"),
+    histories=("p0-service-levels", "p1-maintenance-window", "p0-page-details", "p1-upgrade-triggers"),
     deprecate="when no incident started before the commit that added it (2026-12) is open",
 )
 
@@ -173,8 +174,19 @@ PAGE_DETAILS = Patch(
     deprecate="when no incident started before the commit that added it (2026-12) is open",
 )
 
+UPGRADE_TRIGGERS = Patch(
+    "upgrade-triggers",
+    why="the SPEC's P1 -> P0 triggers (issue 15): impact signals on later alerts' labels and on engineer "
+        "updates raise the priority by themselves (data loss, security risk, all users, business down, "
+        "expected recovery beyond the limit), terms in an update's text are suggested, a cascade of "
+        "incidents is linked and its parent raised to P0, and a downgrade is announced to everyone told "
+        "of the higher priority (docs/upgrades.md)",
+    histories=("p1-upgrade-triggers",),
+    deprecate="when no incident started before the commit that added it (2026-12) is open",
+)
+
 # Asked after GENERATION by every run, old or new, in this order. Append only.
-LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE, MAINTENANCE_WINDOWS, PAGE_DETAILS)
+LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE, MAINTENANCE_WINDOWS, PAGE_DETAILS, UPGRADE_TRIGGERS)
 
 ALL: tuple[Patch, ...] = (*PATCHES, *GENERATION_PATCHES, GENERATION, *LATER)
 

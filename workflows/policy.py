@@ -8,7 +8,7 @@ levels/service-levels.yaml says the same as this table (tests/warroom/test_level
 
 from __future__ import annotations
 
-from workflows.contracts import EscalationTimers, PriorityPolicy, ResponsePolicy
+from workflows.contracts import EscalationTimers, PriorityPolicy, ResponsePolicy, UpgradeRules
 
 MIN = 60
 HOUR = 3600
@@ -56,3 +56,24 @@ def default_policy() -> ResponsePolicy:
         ),
     }
     return ResponsePolicy(priorities=p, escalation=EscalationTimers())
+
+
+# The SPEC's P1 -> P0 triggers (section 3) beyond the alert's figures: the expected recovery
+# limit and the terms that suggest a signal in an engineer update (warroom/upgrades.yaml says
+# the same; docs/upgrades.md). English and Chinese, as the classification's lists.
+DEFAULT_SUGGEST: dict[str, list[str]] = {
+    "data_loss": ["data loss", "lost data", "data was lost", "data is lost", "data lost", "lost writes",
+                  "lost orders", "数据丢失", "丢失数据", "丢数据", "数据被删"],
+    "security_risk": ["breach", "breached", "security risk", "security incident", "compromised",
+                      "intrusion", "unauthorized access", "credentials leaked", "data leak", "exfiltration",
+                      "安全风险", "安全事件", "泄露", "入侵", "被攻击", "未授权访问"],
+    "all_users": ["all users", "every user", "all customers", "every customer", "all regions",
+                  "所有用户", "全部用户", "全体用户", "所有客户"],
+    "business_down": ["business down", "business is down", "fully down", "completely down", "total outage",
+                      "nothing works", "业务中断", "业务瘫痪", "全部宕机", "完全不可用"],
+}
+
+
+def default_upgrade_rules() -> UpgradeRules:
+    return UpgradeRules(recovery_beyond_seconds=4 * HOUR,
+                        suggest={k: list(v) for k, v in DEFAULT_SUGGEST.items()}, version="built-in")

@@ -40,6 +40,7 @@ class Ticket(IncidentCore):
             if not await self._while_held():
                 key = self._page("INITIAL", f"oncall:L{self.s.escalation_level}", self._subject("new ticket"),
                                  self._brief())
+                self._told_of([f"oncall:L{self.s.escalation_level}"])
                 await self._sent([key])
         while True:
             await self.waits.wait(

@@ -53,7 +53,10 @@ def lines(text: str) -> list[str]:
 FORMS: dict[str, tuple[str, type[BaseModel], Any]] = {
     "acknowledge": ("acknowledge", AckBody, lambda f: {"note": f.get("note", "")}),
     "commander": ("assign_commander", CommanderBody, lambda f: {"commander": f.get("commander", "")}),
-    "update": ("post_update", UpdateBody, lambda f: {"message": f.get("message", "")}),
+    "update": ("post_update", UpdateBody, lambda f: {
+        "message": f.get("message", ""),
+        **{k: True for k in ("data_loss", "security_risk", "all_users", "business_down") if f.get(k)},
+        **({"expected_recovery_minutes": f["expected_recovery_minutes"]} if f.get("expected_recovery_minutes") else {})}),
     "escalate": ("escalate", EscalateBody,
                  lambda f: {"reason": f.get("reason", ""), "to_level": int(f["to_level"]) if f.get("to_level") else None}),
     "priority": ("change_priority", PriorityBody,
@@ -99,7 +102,21 @@ async def incident_view(client: Client, db: Any, incident_id: str) -> dict[str, 
         "pages": [{"message": c, "deliveries": by_message.get(c.key, [])} for c in comms],
         "war_room": state.get("war_room") or {},
         "changes": changes,
+        "suggestion": suggestion(state),
     }
+
+
+def suggestion(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The latest upgrade suggested by an update's words (`upgrade.suggested`), while it still
+    applies: the incident open, below P0, and no priority change since. A person confirms it."""
+    if state.get("status") not in ("triggered", "acknowledged") or state.get("priority") == "P0":
+        return None
+    for e in sorted(state.get("timeline") or [], key=lambda e: e["seq"], reverse=True):
+        if e["type"] == "priority.changed":
+            return None
+        if e["type"] == "upgrade.suggested":
+            return e
+    return None
 
 
 async def show(request: Request, client: Client, db: Any, who: sessions.Session, incident_id: str, *,

@@ -61,6 +61,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/oncall/now"): ADMIN,
     ("GET", "/api/v1/oncall/resolve"): ADMIN,
     ("PUT", "/api/v1/oncall/{name}"): ADMIN,
+    # hand-over notes are a responder's own; hand-overs are read by anyone who reads (docs/oncall.md)
+    ("POST", "/api/v1/oncall/handover-notes"): ACT,
+    ("GET", "/api/v1/oncall/handovers"): READ,
     # calendar feeds: a feed token in the URL, or a reader's key (tests/warroom/oncall/test_calendar.py)
     ("GET", "/api/v1/oncall/{team}.ics"): READ,
     ("GET", "/api/v1/oncall/people/{person}.ics"): READ,

@@ -38,6 +38,8 @@ SCENARIOS = {
     "p0-service-levels": HERE / "scenarios/p0-service-levels.yaml",
     # pages with the alert's description and links (page-details)
     "p0-page-details": HERE / "scenarios/p0-page-details.yaml",
+    # the patch upgrade-triggers: a suggestion, an automatic upgrade, an announced downgrade
+    "p1-upgrade-triggers": HERE / "scenarios/p1-upgrade-triggers.yaml",
 }
 ONCALL = {"p0-oncall-waits": HERE / "oncall", "p0-generation-2026-12": HERE / "oncall",
           "p0-page-details": HERE / "oncall"}

@@ -73,7 +73,8 @@ def test_the_builder_makes_every_key_the_committed_histories_carry(path: Path) -
 def test_every_activity_name_the_histories_schedule_is_named_here() -> None:
     names = {n for p in HISTORIES for n, _ in _scheduled(p)[1]}
     assert names <= {calls.SEND_NOTIFICATION, calls.SEND_NOTIFICATIONS, calls.RECORD_EVENTS, calls.ASSESS_INCIDENT, calls.OPEN_WAR_ROOM,
-                     calls.RUN_ACTION, calls.RUN_CHECK, calls.MAINTENANCE_STARTED, calls.MAINTENANCE_ENDED}
+                     calls.RUN_ACTION, calls.RUN_CHECK, calls.MAINTENANCE_STARTED, calls.MAINTENANCE_ENDED,
+                     calls.FIND_RELATED}
 
 
 def test_action_options() -> None:

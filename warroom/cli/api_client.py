@@ -138,3 +138,12 @@ class WarroomClient:
         """POST an action (acknowledge, updates, escalate, priority, resolve, review, ...); the new state."""
         return self._request("POST", f"/api/v1/incidents/{quote(incident_id, safe='')}/{action_path.strip('/')}",
                              json=body)
+
+    def add_handover_note(self, schedule: str, note: str, by: str | None = None) -> dict[str, Any]:
+        """Leave a note for the schedule's next hand-over (docs/oncall.md, "Hand-over")."""
+        return self._request("POST", "/api/v1/oncall/handover-notes",
+                             json={"schedule": schedule, "note": note, **({"by": by} if by else {})})
+
+    def handovers(self, schedule: str | None = None, limit: int = 20) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, **({"schedule": schedule} if schedule else {})}
+        return self._request("GET", "/api/v1/oncall/handovers", params=params)

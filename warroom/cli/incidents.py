@@ -243,6 +243,15 @@ def show(incident_id: IdArg, as_json: JsonOpt = False, url: UrlOpt = None, key: 
     for name, at in (state.get("deadlines") or {}).items():
         if at:
             fields.append((name.replace("_", " "), f"{_clock(at)} ({_relative(at, now)})"))
+    if state.get("impact_signals") or state.get("expected_recovery_minutes") is not None:
+        said = [s.replace("_", " ") for s in state.get("impact_signals") or []]
+        if state.get("expected_recovery_minutes") is not None:
+            said.append(f"expected recovery {state['expected_recovery_minutes']} min")
+        fields.append(("impact", ", ".join(said)))
+    if state.get("parent_incident"):
+        fields.append(("part of", f"cascade of {state['parent_incident']} (its parent)"))
+    if state.get("children"):
+        fields.append(("cascade", "parent of " + ", ".join(state["children"])))
     update = state.get("latest_update")
     if update:
         fields.append(("latest update", f"{update.get('message')} ({update.get('by')}, "
@@ -277,10 +286,42 @@ def ack(incident_id: IdArg, by: ByOpt = None,
 
 @incidents_app.command()
 def update(incident_id: IdArg, message: Annotated[str, typer.Argument(help="the status update")],
+           data_loss: Annotated[bool, typer.Option("--data-loss", help="data was lost (raises to P0)")] = False,
+           security_risk: Annotated[bool, typer.Option("--security-risk",
+                                                       help="a security risk or breach is found (raises to P0)")] = False,
+           all_users: Annotated[bool, typer.Option("--all-users", help="all users are affected (raises to P0)")] = False,
+           business_down: Annotated[bool, typer.Option("--business-down",
+                                                       help="the customer's business is fully down (raises to P0)")] = False,
+           expected_recovery: Annotated[int | None, typer.Option(
+               "--expected-recovery", min=0, metavar="MINUTES",
+               help="expected recovery in minutes (beyond 4 h raises a P1 to P0)")] = None,
            by: ByOpt = None, as_json: JsonOpt = False, url: UrlOpt = None, key: KeyOpt = None) -> None:
-    """Post a status update (it resets the update reminder)."""
-    _act(url, key, as_json, incident_id, "updates", {**_by(by), "message": message},
-         lambda s: _summary("update posted to", s))
+    """Post a status update (it resets the update reminder), with the impact found (docs/upgrades.md)."""
+    body: dict[str, Any] = {**_by(by), "message": message}
+    body.update({k: True for k, v in (("data_loss", data_loss), ("security_risk", security_risk),
+                                      ("all_users", all_users), ("business_down", business_down)) if v})
+    if expected_recovery is not None:
+        body["expected_recovery_minutes"] = expected_recovery
+    _act(url, key, as_json, incident_id, "updates", body, _updated)
+
+
+def _updated(state: dict[str, Any]) -> str:
+    """The summary, and what the update set off: an automatic upgrade, or a suggestion to confirm."""
+    lines = [_summary("update posted to", state)]
+    after: list[dict[str, Any]] = []
+    for e in reversed(state.get("timeline") or []):
+        if e.get("type") == "status_update.posted":
+            break
+        after.insert(0, e)
+    for e in after:
+        d = e.get("details") or {}
+        if e.get("type") == "priority.changed" and d.get("automatic"):
+            lines.append(f"raised to {d.get('to')} automatically: {d.get('reason')}")
+        elif e.get("type") == "upgrade.suggested":
+            lines.append(f"suggested, not applied: raise to {d.get('to')}: {d.get('reason')} "
+                         f"(confirm with --{str((d.get('signals') or ['data-loss'])[0]).replace('_', '-')} "
+                         "or `warroom incidents priority`)")
+    return "\n".join(lines)
 
 
 @incidents_app.command()

@@ -20,6 +20,7 @@ from warroom.cli.incidents import incidents_app
 from warroom.cli.keys import integrations_app, keys_app
 from warroom.cli.levels import levels_app
 from warroom.cli.maintenance import maintenance_app
+from warroom.cli.upgrades import upgrades_app
 from warroom.cli.oncall import oncall_app
 from warroom.cli.reports import report_command, stats_command
 from warroom.cli.runbooks import runbooks_app
@@ -124,6 +125,7 @@ app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(classification_app, name="classification")
 app.add_typer(levels_app, name="levels")
 app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(upgrades_app, name="upgrades")
 app.command("report", help="An incident's post-incident report (Markdown, or --format html).")(report_command)
 app.command("stats", help="SLA figures per priority: MTTA, MTTR, attainments, rates.")(stats_command)
 

@@ -167,3 +167,48 @@ def validate(paths: Annotated[list[Path] | None, typer.Argument(
         raise typer.Exit(2)
     count = sum(len(oncall_files(t)) if t.is_dir() else 1 for t in targets)
     typer.echo(f"{count} on-call file(s) valid")
+
+
+# --------------------------------------------------------------------------- hand-over (through the API)
+
+
+@oncall_app.command("note")
+def note(schedule: Annotated[str, typer.Argument(help="the schedule whose next hand-over carries the note")],
+         text: Annotated[str, typer.Argument(help="what the next person should know")],
+         by: Annotated[str | None, typer.Option("--by", show_default=False,
+                                                help="for this person (an admin key only)")] = None,
+         url: Annotated[str, typer.Option("--url", envvar="WARROOM_URL", help="the warroom API")] = "",
+         key: Annotated[str | None, typer.Option("--key", envvar="WARROOM_API_KEY", show_default=False,
+                                                 help="API key (a responder's: the note is its person's)")] = None,
+         ) -> None:
+    """Leave a note for the next hand-over of a schedule: sent to the incoming person at the
+    rotation change, with the team's open incidents (docs/oncall.md, "Hand-over")."""
+    from warroom.cli.incidents import _api
+
+    with _api(url, key) as api:
+        row = api.add_handover_note(schedule, text, by)
+    typer.echo(f"note {row['id']} by {row['person']} waits for the next hand-over of {row['schedule']}")
+
+
+@oncall_app.command("handovers")
+def handovers(schedule: Annotated[str | None, typer.Option("--schedule", help="only this schedule")] = None,
+              as_json: Annotated[bool, typer.Option("--json", help="print the JSON the API answered")] = False,
+              url: Annotated[str, typer.Option("--url", envvar="WARROOM_URL", help="the warroom API")] = "",
+              key: Annotated[str | None, typer.Option("--key", envvar="WARROOM_API_KEY", show_default=False,
+                                                      help="API key")] = None) -> None:
+    """The latest hand-overs (and, with --schedule, the notes waiting for the next one)."""
+    from warroom.cli.incidents import _api
+
+    with _api(url, key) as api:
+        found = api.handovers(schedule)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    for h in found["handovers"]:
+        typer.echo(f"{h['at']}  {h['schedule']}: {', '.join(h['outgoing']) or 'nobody'} -> "
+                   f"{', '.join(h['incoming']) or 'nobody'}, {len(h['incidents'])} open incident(s), "
+                   f"{len(h['notes'])} note(s)")
+    for n in found["pending_notes"]:
+        typer.echo(f"waiting: note {n['id']} by {n['person']}: {n['note']}")
+    if not found["handovers"] and not found["pending_notes"]:
+        typer.echo("no hand-over yet")

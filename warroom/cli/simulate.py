@@ -32,6 +32,7 @@ from warroom.reaper import Watchdog
 from warroom import client as temporal
 from warroom.cli.expectations import Expect, parse_expect
 from warroom.levels import load_levels
+from warroom.upgrades import load_upgrades, with_rules
 from warroom.delivery.channels import Outcome
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.settings import Settings
@@ -322,6 +323,7 @@ class Simulator:
         self.settings = settings
         self.library = RunbookLibrary(settings.runbooks_dir)
         self.levels = load_levels(settings.service_levels)  # WARROOM_SERVICE_LEVELS, as the API's
+        self.upgrades = load_upgrades(settings.upgrades_file)  # WARROOM_UPGRADES_FILE, as the API's
         self.rehearsal = Rehearsal()
         self.task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
         self._stack = contextlib.AsyncExitStack()
@@ -395,7 +397,7 @@ class Simulator:
         self.rehearsal.play(sc.outcomes)
         settings, task_queue = self.settings, self.task_queue
         refused: list[dict[str, Any]] = []
-        policy = policy or self.levels.policy_for(sc.alert.service)
+        policy = with_rules(policy or self.levels.policy_for(sc.alert.service), self.upgrades)
         t = await temporal.trigger(env.client, dataclasses.replace(sc.alert), task_queue=task_queue,
                                    policy=policy, runbook=runbook,
                                    tier1_services=settings.tier1_services)

@@ -34,7 +34,7 @@ import jinja2
 __all__ = ["ASKS_TO_ACT", "CONTEXT_KEYS", "KINDS", "LANGUAGES", "TEMPLATE_DIR", "kind_for", "language_for",
            "link_labels", "paged_as", "render"]
 
-KINDS = ("page", "update", "reminder", "escalation", "resolution", "review_request", "follow_up")
+KINDS = ("page", "update", "reminder", "escalation", "resolution", "review_request", "follow_up", "handover")
 # The kinds that ask the person to act now: they carry the acknowledge link.
 ASKS_TO_ACT = ("page", "escalation", "reminder")
 LANGUAGES = ("en", "zh")

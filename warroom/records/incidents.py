@@ -31,7 +31,7 @@ from warroom.records.models import (
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "action_item", "count_incidents", "detail", "incident", "known_issues_for", "list_incidents",
-    "record_events", "recorded_incident", "timeline",
+    "open_incidents", "record_events", "recorded_incident", "timeline",
 ]
 
 
@@ -218,6 +218,14 @@ def list_incidents(engine: Engine, *, status: list[str] | None = None, priority:
                                .order_by(IncidentRow.created_at.desc(), IncidentRow.run_id)
                                .limit(limit).offset(offset))
         return list(rows), total
+
+
+def open_incidents(engine: Engine) -> list[IncidentRow]:
+    """Every incident not yet resolved (triggered or acknowledged), oldest first: what a new
+    incident may cascade with (activities/cascade.py)."""
+    with Session(engine) as session:
+        return list(session.scalars(select(IncidentRow).where(IncidentRow.status.in_(("triggered", "acknowledged")))
+                                    .order_by(IncidentRow.created_at, IncidentRow.incident_id)))
 
 
 def recorded_incident(engine: Engine, incident_id: str) -> dict[str, Any] | None:

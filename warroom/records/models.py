@@ -29,8 +29,8 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "FIRST_REVISION", "ActionItemRow", "ApiKeyRow", "Base", "CommunicationRow", "DeliveryRow",
-    "ChangeEventRow", "EscalationRow", "FeedTokenRow", "HeartbeatRow", "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow",
-    "MaintenanceWindowRow",
+    "ChangeEventRow", "EscalationRow", "FeedTokenRow", "HandoverNoteRow", "HandoverRow", "HeartbeatRow", "IncidentRow",
+    "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow", "MaintenanceWindowRow",
     "ReviewRow", "TimelineRow", "WarRoomRow", "_alembic", "create_schema", "make_engine", "now_utc",
     "schema_revision",
 ]
@@ -89,6 +89,8 @@ class IncidentRow(Base):
     next_update_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolve_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     review_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A cascade (docs/upgrades.md): the incident this one is a child of (the state's parent_incident).
+    parent_incident: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
 
 
 class TimelineRow(Base):
@@ -245,6 +247,37 @@ class FeedTokenRow(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class HandoverNoteRow(Base):
+    """A note an on-call person leaves for whoever takes the schedule over next (docs/oncall.md,
+    "Hand-over"); `handover_key` says which hand-over carried it (None: not handed over yet)."""
+
+    __tablename__ = "handover_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(255), index=True)
+    person: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    handover_key: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+
+
+class HandoverRow(Base):
+    """One hand-over at a rotation change: who to whom, the team's open incidents, the notes and
+    the message sent. Keyed by the workflow's key, so a retried activity writes it once."""
+
+    __tablename__ = "handovers"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(255), index=True)
+    team: Mapped[str] = mapped_column(String(255), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    outgoing: Mapped[list[str]] = mapped_column(JSON, default=list)
+    incoming: Mapped[list[str]] = mapped_column(JSON, default=list)
+    incidents: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    notes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ChangeEventRow(Base):

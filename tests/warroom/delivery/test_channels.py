@@ -209,7 +209,10 @@ ZH_MARKERS = {
 }
 
 
-@pytest.mark.parametrize("kind", messages.KINDS)
+INCIDENT_KINDS = [k for k in messages.KINDS if k != "handover"]  # the hand-over is about a shift, not an incident
+
+
+@pytest.mark.parametrize("kind", INCIDENT_KINDS)
 def test_every_kind_renders_in_english_and_chinese(kind: str) -> None:
     en_subject, en_body = messages.render(kind, "en", CONTEXT)
     zh_subject, zh_body = messages.render(kind, "zh", CONTEXT)
@@ -221,6 +224,15 @@ def test_every_kind_renders_in_english_and_chinese(kind: str) -> None:
     assert ZH_MARKERS[kind] in zh_subject
     assert re.search(r"[\u4e00-\u9fff]", zh_body)
     assert not re.search(r"[\u4e00-\u9fff]", en_subject + en_body)
+
+
+def test_the_handover_says_the_record_as_given_in_both_languages() -> None:
+    ctx = {**CONTEXT, "subject": "On-call hand-over: SRE primary — 1 open incident(s)",
+           "message": "Bob hands SRE primary over to Alice.\n\nOpen incidents (1):\n- INC-7 P0 triggered"}
+    en_subject, en_body = messages.render("handover", "en", ctx)
+    zh_subject, zh_body = messages.render("handover", "zh", ctx)
+    assert en_subject == ctx["subject"] and en_body == ctx["message"]
+    assert zh_subject == f"【值班交接】{ctx['subject']}" and zh_body.startswith("值班交接记录") and ctx["message"] in zh_body
 
 
 def test_language_fallback_and_variants() -> None:

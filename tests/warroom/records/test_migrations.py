@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from warroom import records
 
-HEAD = "0011"
+HEAD = "0012"
 
 
 @pytest.fixture
