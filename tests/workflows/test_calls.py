@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows import calls
+from workflows import calls, heartbeat
 from workflows.contracts import ActionSpec
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "replay" / "histories").glob("*.json"))
@@ -61,6 +61,11 @@ def test_the_builder_makes_every_key_the_committed_histories_carry(path: Path) -
             assert key in (calls.action_key(run, step, n), calls.rollback_key(run, step, n))
         elif name == calls.RUN_CHECK:
             assert key == calls.check_key(run, payload["check"]["id"], int(key.rsplit(":", 1)[1]))
+        elif name in (heartbeat.HEARTBEAT_MISSED, heartbeat.HEARTBEAT_RECOVERED):
+            # a heartbeat monitor's miss and recovery: keyed by monitor and miss, never by run
+            what, n = payload["idempotency_key"].rsplit(":", 2)[1:]
+            assert payload["idempotency_key"] == calls.idempotency_key(payload["monitor_id"], what, int(n))
+            assert what == ("missed" if name == heartbeat.HEARTBEAT_MISSED else "recovered")
         else:
             assert key is None, name  # record_events / assess_incident / the maintenance window's carry no key
             continue
@@ -74,7 +79,7 @@ def test_every_activity_name_the_histories_schedule_is_named_here() -> None:
     names = {n for p in HISTORIES for n, _ in _scheduled(p)[1]}
     assert names <= {calls.SEND_NOTIFICATION, calls.SEND_NOTIFICATIONS, calls.RECORD_EVENTS, calls.ASSESS_INCIDENT, calls.OPEN_WAR_ROOM,
                      calls.RUN_ACTION, calls.RUN_CHECK, calls.MAINTENANCE_STARTED, calls.MAINTENANCE_ENDED,
-                     calls.FIND_RELATED}
+                     calls.FIND_RELATED, heartbeat.HEARTBEAT_MISSED, heartbeat.HEARTBEAT_RECOVERED}
 
 
 def test_action_options() -> None:
