@@ -18,6 +18,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
 from workflows import contracts as c
+from workflows import heartbeat as hb
 from workflows.converter import DATA_CONVERTER
 from workflows.policy import default_policy
 
@@ -30,12 +31,13 @@ ACTIVITY_INPUTS: dict[str, type] = {
     "send_notifications": c.NotificationBatch, "open_war_room": c.WarRoomRequest,
     "record_events": c.RecordEvents, "run_action": c.ActionRequest, "run_check": c.CheckRequest,
     "maintenance_started": c.WindowEvent, "maintenance_ended": c.WindowEvent,
+    "heartbeat_missed": hb.HeartbeatMissed, "heartbeat_recovered": hb.HeartbeatRecovered,
 }
 SIGNAL_INPUTS: dict[str, type] = {"alert_received": c.AlertReceived, "alerts_received": c.AlertsReceived,
                                   "alert_resolved": c.AlertResolved, "maintenance": c.MaintenanceNotice,
-                                  "end": c.EndWindow, "incident_held": c.HeldIncident}
+                                  "end": c.EndWindow, "incident_held": c.HeldIncident, "ping": hb.Ping}
 # What a workflow type starts with (IncidentResponse and Ticket: IncidentInput).
-START_INPUTS: dict[str, type] = {c.MAINTENANCE_WORKFLOW: c.WindowSpec}
+START_INPUTS: dict[str, type] = {c.MAINTENANCE_WORKFLOW: c.WindowSpec, hb.HEARTBEAT_WORKFLOW: hb.HeartbeatInput}
 
 
 def _payloads(path: Path) -> list[tuple[type, dict[str, Any]]]:
@@ -66,6 +68,8 @@ def test_every_payload_of_the_committed_histories_is_written_as_temporal_writes_
     found = _payloads(path)
     if any(t is c.WindowSpec for t, _ in found):  # a maintenance window's own workflow
         assert any(t is c.WindowEvent for t, _ in found)
+    elif any(t is hb.HeartbeatInput for t, _ in found):  # a heartbeat monitor's
+        assert any(t is hb.HeartbeatMissed for t, _ in found) and any(t is hb.Ping for t, _ in found)
     else:
         assert any(t is c.IncidentInput for t, _ in found) and any(t is c.RecordEvents for t, _ in found)
     for typ, stored in found:
