@@ -17,13 +17,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.body import JsonRoute
 from api.console import session as sessions
 from api.console import templates
 from api.deps import ACT, READ, RecordsDep
 from warroom import records
 from warroom.records import keys as auth
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JsonRoute, include_in_schema=False)
 
 PRIORITIES = ("P0", "P1", "P2", "P3", "P4")
 STATUSES = ("triggered", "acknowledged", "resolved")  # open ones; "closed" is the other board

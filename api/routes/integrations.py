@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 
+from api.body import JsonRoute
 from api.deps import Admin, RecordsDep
 from api.routes.keys import ADMIN_ERRORS, create
 from api.schemas import UNAUTHORIZED, IntegrationCreate, KeyCreated, KeyView
 from api.sources.custom import MappingError, compile_mapping
 from warroom.records import keys as auth
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 
 @router.get("/api/v1/integrations", response_model=list[KeyView], responses=UNAUTHORIZED,

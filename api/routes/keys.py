@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.engine import Engine
 
+from api.body import JsonRoute
 from api.deps import Admin, RecordsDep
 from api.schemas import UNAUTHORIZED, KeyCreate, KeyCreated, KeyView, Problem, Responses
 from warroom.records import keys as auth
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 ADMIN_ERRORS: Responses = {**UNAUTHORIZED, 404: {"model": Problem, "description": "no such active key"},
                            409: {"model": Problem, "description": "the name is taken by an active key"},

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from api.body import BadJson, JsonRoute, read_json
 from api.deps import OnCallDirDep
 from warroom.oncall import (
     OnCallConfig,
@@ -35,7 +36,7 @@ from warroom.oncall import (
 )
 from warroom.yamldoc import ValidationProblem
 
-router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
+router = APIRouter(route_class=JsonRoute, prefix="/api/v1/oncall", tags=["oncall"])
 
 MAX_FILE_BYTES = 256 * 1024
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -122,10 +123,10 @@ def _text(raw: bytes, ctype: str) -> tuple[str, str]:
     if ctype.endswith("json"):
         # stored as pretty JSON (which is YAML), so error lines point into what is stored
         try:
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+            text = json.dumps(read_json(raw), indent=2, ensure_ascii=False) + "\n"
             text.encode("utf-8")
-        except json.JSONDecodeError as err:
-            return "", f"not valid JSON: {err.msg} (line {err.lineno})"
+        except BadJson as err:
+            return "", str(err)
         except UnicodeEncodeError:
             return "", "the body holds text that is not valid Unicode"
     return text, ""

@@ -15,10 +15,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from api.body import BadJson, JsonRoute, read_json
 from api.deps import RunbooksDep
 from warroom.runbooks import RunbookError, summary, validate_data, validate_text
 
-router = APIRouter(prefix="/api/v1/runbooks", tags=["runbooks"])
+router = APIRouter(route_class=JsonRoute, prefix="/api/v1/runbooks", tags=["runbooks"])
 
 MAX_RUNBOOK_BYTES = 256 * 1024
 
@@ -59,9 +60,9 @@ async def validate_runbook(request: Request) -> JSONResponse:
     if ctype.endswith("json") and problems and problems[0].message.startswith("not valid YAML"):
         # JSON is YAML except for a few corners (tabs, some escapes): fall back to a JSON parse
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            return _invalid([{"line": err.lineno, "path": "", "message": f"not valid JSON: {err.msg}"}])
+            data = read_json(raw)
+        except BadJson as err:
+            return _invalid([{"line": 1, "path": "", "message": str(err)}])
         entry, problems = validate_data(data, file="<request>")
     if problems or entry is None:
         return _invalid([{"line": p.line, "path": p.path, "message": p.message} for p in problems])
