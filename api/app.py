@@ -32,6 +32,7 @@ from api.ratelimit import AlertRateLimit
 from api.routes import (
     ack,
     alerts,
+    audit,
     calendars,
     changes,
     console,
@@ -153,7 +154,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     for outage in (OperationalError, PoolTimeout):
         app.add_exception_handler(outage, records_unavailable)
     # In this order: it decides which of two matching paths answers (generic before {source}).
-    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack):
+    for area in (health, alerts, changes, incidents, keys, integrations, audit, ack, slack):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
     for pages in (console, console_incident, console_reports):

@@ -24,7 +24,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from api.body import BadJson, JsonRoute, read_json
-from api.deps import OnCallDirDep
+from api.deps import Admin, OnCallDirDep, RecordsDep
+from api.routes.audit import audited_async
 from warroom.oncall import (
     OnCallConfig,
     OnCallError,
@@ -98,7 +99,8 @@ def resolve(config: OnCallDep, target: Annotated[str, Query(min_length=1)],
             responses={413: {"description": "the file is too large"},
                        422: {"description": "invalid (with every other file): errors with file, line, path, message; "
                                             "nothing was written"}})
-async def put_file(name: str, request: Request, directory: OnCallDirDep) -> Response:
+async def put_file(name: str, request: Request, directory: OnCallDirDep, db: RecordsDep,
+                   principal: Admin) -> Response:
     if not FILE_NAME.match(name):
         return _invalid([ValidationProblem(f"{name}.yaml", 1, "", "a file name is lowercase letters, digits, "
                                                                   "- and _ (at most 64), like payments-team")])
@@ -110,7 +112,11 @@ async def put_file(name: str, request: Request, directory: OnCallDirDep) -> Resp
     if problem:
         return _invalid([ValidationProblem(f"{name}.yaml", 1, "", problem)])
     # file I/O and validation off the event loop, one writer at a time
-    return await run_in_threadpool(_validate_and_write, directory, name, text)
+    answer = await run_in_threadpool(_validate_and_write, directory, name, text)
+    # the edit and the refused attempt alike (nothing is written then), with the file's size
+    await audited_async(db, principal, "oncall.file_written", f"{name}.yaml", written=answer.status_code == 200,
+                        bytes=len(raw))
+    return answer
 
 
 def _text(raw: bytes, ctype: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from warroom import records
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 @pytest.fixture
