@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -49,6 +50,15 @@ class _Huge:
 
     def __init__(self, digits: str) -> None:
         self.digits = digits
+
+
+class _NotFinite:
+    """NaN, an infinity, or a number too large for a float: kept apart until its place is known."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
 
 
 def _int(text: str) -> int | _Huge:
@@ -86,46 +96,116 @@ def _dirty(value: str) -> bool:
     return False
 
 
-def _clean(doc: Any) -> Any:
-    """Walk the document without recursion: depth, numbers and NUL characters (see the module)."""
-    root: list[Any] = [doc]
-    stack: list[tuple[Any, Any, Any, list[str | int]]] = [(root, 0, doc, [])]  # (parent, key, value, path)
+def _problem(value: Any, depth: int) -> tuple[str, int] | None:
+    """What is wrong with this value itself (the message after its place, the status), if anything."""
+    if type(value) is _NotFinite:
+        return f"{value.value} is not a number JSON can carry; send a finite number", 422
+    if type(value) is _Huge:
+        return f"an integer of {len(value.digits.lstrip('-'))} digits; at most {MAX_INT_DIGITS} are accepted", 400
+    if depth >= MAX_DEPTH and type(value) in (dict, list):
+        return f"nested more than {MAX_DEPTH} levels deep", 400
+    return None
+
+
+def _place(doc: Any, parent: Any, key: Any) -> str:
+    """Where parent[key] sits in the document (a second walk, with paths: only for an error)."""
+    stack: list[tuple[Any, list[str | int]]] = [(doc, [])]
     while stack:
-        parent, key, value, path = stack.pop()
-        if isinstance(value, str):
+        node, path = stack.pop()
+        if node is parent:
+            return _where([*path, key])
+        if type(node) is dict:
+            stack.extend((v, [*path, k]) for k, v in node.items() if type(v) in (dict, list))
+        elif type(node) is list:
+            stack.extend((v, [*path, i]) for i, v in enumerate(node) if type(v) in (dict, list))
+    return "body"
+
+
+def _clean(doc: Any) -> Any:
+    """Walk the document without recursion: depth, numbers and texts (see the module). Places
+    are worked out only for an error, so a valid body costs one pass and no paths."""
+    root: list[Any] = [doc]
+    stack: list[tuple[Any, Any, Any, int]] = [(root, 0, doc, 0)]  # (parent, key, value, depth)
+    while stack:
+        parent, key, value, depth = stack.pop()
+        kind = type(value)
+        if kind is str:
             if _dirty(value):
                 parent[key] = _text(value)
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise BadJson(f"{_where(path)}: {value} is not a number JSON can carry; send a finite number",
-                              status=422)
-        elif isinstance(value, _Huge):
-            raise BadJson(f"{_where(path)}: an integer of {len(value.digits.lstrip('-'))} digits; "
-                          f"at most {MAX_INT_DIGITS} are accepted")
-        elif isinstance(value, (dict, list)):
-            if len(path) >= MAX_DEPTH:
-                raise BadJson(f"{_where(path)}: nested more than {MAX_DEPTH} levels deep")
-            if isinstance(value, dict):
-                if any(_dirty(k) for k in value):
-                    value = {_text(k): v for k, v in value.items()}
-                    parent[key] = value
-                stack.extend((value, k, v, [*path, k]) for k, v in value.items())
-            else:
-                stack.extend((value, i, v, [*path, i]) for i, v in enumerate(value))
+            continue
+        problem = _problem(value, depth)
+        if problem is not None:
+            where = "body" if parent is root else _place(root[0], parent, key)
+            raise BadJson(f"{where}: {problem[0]}", status=problem[1])
+        if kind is dict:
+            if any(_dirty(k) for k in value):
+                value = {_text(k): v for k, v in value.items()}
+                parent[key] = value
+            stack.extend((value, k, v, depth + 1) for k, v in value.items() if type(v) not in (int, bool))
+        elif kind is list:
+            stack.extend((value, i, v, depth + 1) for i, v in enumerate(value) if type(v) not in (int, bool))
     return root[0]
 
 
+# A text whose strings may hold a NUL or a surrogate (escaped: raw ones are refused by the
+# strict UTF-8 decoding and by JSON itself); only then are its strings looked at one by one.
+_SUSPECT_TEXT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _float(text: str) -> float | _NotFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NotFinite(value)
+
+
+def _too_deep(doc: Any) -> bool:
+    """Whether containers nest more than MAX_DEPTH deep: level by level, looking at containers
+    only (a text's brackets cannot tell: a string may hold any)."""
+    level, depth = [doc], 0
+    while level:
+        if depth >= MAX_DEPTH:
+            return True
+        depth += 1
+        below: list[Any] = []
+        for node in level:
+            below.extend(v for v in (node.values() if type(node) is dict else node) if type(v) in (dict, list))
+        level = below
+    return False
+
+
 def read_json(raw: bytes) -> Any:
-    """The body as JSON values, or BadJson saying what is wrong (with its status)."""
+    """The body as JSON values, or BadJson saying what is wrong (with its status). A valid body
+    costs one parse and a look at its text; only a body with a NUL or surrogate escape, an
+    out-of-range number, or more than MAX_DEPTH containers is walked (_clean, which names the
+    place of a problem)."""
     if len(raw) > MAX_BYTES:
         raise BadJson(f"request body larger than {MAX_BYTES} bytes", status=413)
+    flagged: list[bool] = []
+
+    def big_int(digits: str) -> int | _Huge:
+        value = _int(digits)
+        if type(value) is _Huge:
+            flagged.append(True)
+        return value
+
+    def odd_float(text: str) -> float | _NotFinite:
+        value = _float(text)
+        if type(value) is _NotFinite:
+            flagged.append(True)
+        return value
+
     try:
-        doc = json.loads(raw, parse_int=_int, parse_constant=float)
+        text = raw.decode("utf-8-sig")  # strict: JSON is UTF-8 (RFC 8259); an encoded surrogate is not
+        doc = json.loads(text, parse_int=big_int, parse_float=odd_float,
+                         parse_constant=lambda name: flagged.append(True) or _NotFinite(float(name)))
     except RecursionError:
         raise BadJson(f"body: nested more than {MAX_DEPTH} levels deep") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BadJson(f"body is not valid JSON: {err}") from None
-    return _clean(doc)
+    suspect = _SUSPECT_TEXT.search(text) is not None
+    containers = text.count("[") + text.count("{")  # at least the containers: fewer cannot nest too deep
+    if flagged or suspect or (containers > MAX_DEPTH and _too_deep(doc)):
+        return _clean(doc)
+    return doc
 
 
 async def request_json(request: Request) -> Any:
