@@ -49,9 +49,11 @@ async def signed_in(request: Request, db: RecordsDep) -> sessions.Session:
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """The posted form (application/x-www-form-urlencoded), one value per field."""
+    """The posted form (application/x-www-form-urlencoded), one value per field; NUL characters
+    removed, as api/body.py does for JSON (docs/limits.md)."""
     body = (await request.body()).decode("utf-8", "replace")
-    return {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    return {k.replace("\x00", ""): v[-1].replace("\x00", "")
+            for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
 async def acting(request: Request, db: RecordsDep) -> tuple[sessions.Session, dict[str, str]]:

@@ -182,3 +182,28 @@ async def test_declaring_checks_the_integration_like_every_alert_path(env, engin
         # an invalid body from an unsigned caller is refused for its signature before its content
         r = await http.post("/api/v1/incidents", content=b'{"title": ""}', headers=auth)
         assert r.status_code == 401, r.text
+
+
+async def test_the_console_s_forms_take_a_nul_and_an_odd_id_without_a_5xx(env, engine, task_queue):
+    from tests.api.test_console import app_client, csrf_of, open_incident, sign_in
+
+    async with app_client(env, engine, task_queue) as http:
+        iid = await open_incident(http, engine, "P1")
+        await sign_in(http, new_key(engine, "responder"))
+        page = await http.get(f"/incidents/{iid}")
+        tag = uuid.uuid4().hex[:6]
+        r = await http.post(f"/incidents/{iid}/update", data={"csrf": csrf_of(page.text),
+                                                               "message": f"rolling\u0000 back {tag}"})
+        assert r.status_code == 303, r.text
+
+        def posted() -> list[str]:
+            return [str(e.details.get("message")) for e in records.timeline(engine, incident_id=iid)
+                    if e.type == "status_update.posted"]
+
+        assert await until(posted, "the update recorded") == [f"rolling back {tag}"]
+        for bad in ("~", "incident-x~²"):
+            path = httpx.URL("/").copy_with(path=f"/incidents/{bad}").raw_path.decode()
+            r = await http.get(path)
+            assert r.status_code == 404, (bad, r.status_code, r.text[:300])
+            r = await http.post(f"{path}/acknowledge", data={"csrf": csrf_of(page.text)})
+            assert r.status_code == 404, (bad, r.status_code, r.text[:300])
