@@ -59,6 +59,22 @@ async def http(env, engine, task_queue):
             yield client
 
 
+def test_every_route_reads_its_body_through_the_one_reader(engine):
+    """A router made without JsonRoute would read its JSON bodies with FastAPI's own parser."""
+    from fastapi.routing import APIRoute
+
+    from api.body import JsonRoute
+
+    def every(routes):  # FastAPI keeps an included router as one entry holding the router's routes
+        for r in routes:
+            inner = getattr(r, "original_router", None)
+            yield from every(inner.routes) if inner is not None else (r,)
+
+    app = create_app(Settings(), engine=engine)
+    routes = [r for r in every(app.routes) if isinstance(r, APIRoute) and r.methods != {"GET"}]  # GETs: no body
+    assert len(routes) > 30 and [r.path for r in routes if not isinstance(r, JsonRoute)] == []
+
+
 async def test_deep_huge_and_non_finite_bodies_are_refused_naming_the_problem(http):
     custom = f"custom-{uuid.uuid4().hex[:6]}"
     r = await http.post("/api/v1/integrations", json={"name": custom, "format": "custom",
