@@ -265,12 +265,11 @@ async def custom_sender(integration: str, request: Request, credentials: BearerD
     return principal
 
 
-async def declarer(request: Request, credentials: BearerDep, db: RecordsDep) -> auth.ApiKey:
-    """The key declaring an incident by hand (POST /api/v1/incidents). An integration key goes
-    through the checks of every alert path: its format binding (the body is the generic alert)
-    and its signature, so a leaked key of a signed integration cannot declare without the HMAC."""
-    principal = await run_in_threadpool(identify, db, credentials)
-    check_role(principal, DECLARE)
+async def declarer(request: Request, principal: Annotated[auth.ApiKey, Depends(allow(*DECLARE))]) -> auth.ApiKey:
+    """The key declaring an incident by hand (POST /api/v1/incidents): one of DECLARE's roles,
+    and an integration key through the checks of every alert path: its format binding (the body
+    is the generic alert) and its signature, so a leaked key of a signed integration cannot
+    declare without the HMAC."""
     await check_sender(request, principal, "generic")
     return principal
 
