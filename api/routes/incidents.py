@@ -80,7 +80,7 @@ def list_incidents(db: RecordsDep, _: Reader,
                    service: Annotated[list[str] | None, Query()] = None,
                    phase: Annotated[list[Phase] | None, Query()] = None,
                    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> IncidentList:
+                   offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> IncidentList:
     rows, total = records.list_incidents(db, status=status, priority=priority, service=service, phase=phase,
                                          limit=limit, offset=offset)
     return IncidentList(total=total, limit=limit, offset=offset,

@@ -106,9 +106,13 @@ async def test_a_non_finite_number_is_refused_wherever_it_sits(http):
 
 
 async def test_a_validation_error_echoing_any_input_is_a_422(http):
-    """FastAPI's 422 echoes what it refused; an input JSON cannot carry is echoed as text."""
+    """FastAPI's 422 echoes what it refused; an input JSON cannot carry is echoed as text. A
+    page offset past what a database can count is refused, not sent to it."""
     r = await http.get("/api/v1/incidents", params={"limit": "inf"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "limit"], r.text
+    for path in ("/api/v1/incidents", "/api/v1/audit"):
+        r = await http.get(path, params={"offset": "1" + "0" * 25})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "offset"], (path, r.text)
     r = await http.post("/api/v1/alerts/generic", content=b"\xff\xfe{}", headers={"content-type": "text/plain"})
     assert r.status_code == 422, r.text
     r = await http.post("/api/v1/alerts/generic", json={"title": "t", "availability": 1e300})
