@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -66,17 +67,23 @@ def fit_alert(alert: AlertInfo) -> list[str]:
     for name, bound in TEXT_BOUNDS.items():
         value = getattr(alert, name)
         if isinstance(value, str) and (len(value) > bound or "\x00" in value):
-            setattr(alert, name, _cut(value, bound))
+            fitted = _cut(value, bound)
+            if name in ("dedup_key", "fingerprint") and len(value) > bound:
+                # an identity: two long keys that share their start must stay two incidents
+                digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+                fitted = f"{fitted[:bound - 33]}#{digest}"
+            setattr(alert, name, fitted)
             if len(value) > bound:
                 cut.append(f"{name} cut to {bound} characters")
     if alert.affected_users is not None and not 0 <= alert.affected_users <= MAX_USERS:
         alert.affected_users = min(max(alert.affected_users, 0), MAX_USERS)
         cut.append(f"affected_users: between 0 and {MAX_USERS}")
     labels = alert.labels
-    if len(labels) > LABELS or any(len(k) > LABEL_KEY or len(v) > LABEL_VALUE or "\x00" in k + v
-                                   for k, v in labels.items()):
+    long = len(labels) > LABELS or any(len(k) > LABEL_KEY or len(v) > LABEL_VALUE for k, v in labels.items())
+    if long or any("\x00" in k + v for k, v in labels.items()):
         alert.labels = {_cut(k, LABEL_KEY): _cut(v, LABEL_VALUE) for k, v in list(labels.items())[:LABELS]}
-        cut.append(f"labels cut to {LABELS}, each key to {LABEL_KEY} and value to {LABEL_VALUE} characters")
+        if long:
+            cut.append(f"labels cut to {LABELS}, each key to {LABEL_KEY} and value to {LABEL_VALUE} characters")
     if len(alert.links) > LINKS or any(len(u) > LINK for u in alert.links):
         alert.links = [u for u in alert.links[:LINKS] if len(u) <= LINK]
         cut.append(f"links: at most {LINKS}, each at most {LINK} characters")

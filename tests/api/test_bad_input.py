@@ -227,3 +227,19 @@ async def test_the_console_s_forms_take_a_nul_and_an_odd_id_without_a_5xx(env, e
             assert r.status_code == 404, (bad, r.status_code, r.text[:300])
             r = await http.post(f"{path}/acknowledge", data={"csrf": csrf_of(page.text)})
             assert r.status_code == 404, (bad, r.status_code, r.text[:300])
+
+
+def test_fitting_an_alert_keeps_two_long_keys_apart_and_says_what_was_cut():
+    from api.intake import fit_alert
+    from workflows.contracts import AlertInfo
+
+    a = AlertInfo(title="t", dedup_key="k" * 1500, service="s" * 300, labels={"a\u0000": "b"},
+                  links=["https://x/" + "y" * 3000, "https://ok"])
+    b = AlertInfo(title="t", dedup_key="k" * 1499 + "z")
+    assert fit_alert(a) == ["service cut to 200 characters", "dedup_key cut to 1000 characters",
+                            "links: at most 50, each at most 2000 characters"]
+    fit_alert(b)
+    assert len(a.dedup_key) == len(b.dedup_key) == 1000 and a.dedup_key != b.dedup_key
+    assert (a.service, a.labels, a.links) == ("s" * 200, {"a": "b"}, ["https://ok"])
+    quiet = AlertInfo(title="t\u0000", labels={"k": "v\u0000"})
+    assert fit_alert(quiet) == [] and (quiet.title, quiet.labels) == ("t", {"k": "v"})
