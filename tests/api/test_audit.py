@@ -7,15 +7,16 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
 from api.app import create_app
 from tests.api.test_auth import run_cli
 from tests.helpers import new_key, running_worker
-from tests.conftest import REPO
 from warroom.settings import Settings
 
+REPO = Path(__file__).resolve().parents[2]
 TOLERANCE = timedelta(seconds=60)  # between the action and the entry's time, on a loaded machine
 PERSON_FILE = ("people:\n  - {id: nina, name: Nina, timezone: UTC,\n"
                "     contacts: [{kind: email, url: 'mailto://nina@example.com'}]}\n")
