@@ -7,10 +7,13 @@ reach both only through api/deps.py; nothing durable runs in this process (that 
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -20,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api.body import MAX_BYTES
 from api.console import STATIC_DIR
 from api.deps import ADMIN, READ, KeyCache, allow
 from api.intake import Intake
@@ -28,6 +32,7 @@ from api.ratelimit import AlertRateLimit
 from api.routes import (
     ack,
     alerts,
+    audit,
     calendars,
     changes,
     console,
@@ -55,7 +60,7 @@ from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
 from workflows.converter import DATA_CONVERTER
 
-MAX_BODY = 1024 * 1024
+MAX_BODY = MAX_BYTES
 
 
 @asynccontextmanager
@@ -89,6 +94,30 @@ async def records_unavailable(request: Request, err: Exception) -> JSONResponse:
     caller may retry; never a 500 for an outage of the records."""
     return JSONResponse({"detail": f"the records database did not answer ({type(err).__name__}); "
                                    "try again shortly"}, status_code=503, headers={"Retry-After": "1"})
+
+
+def _plain(value: Any) -> Any:
+    """A value of a validation error as JSON can carry it: what JSON cannot (NaN, infinities,
+    bytes that are not UTF-8, objects) as its text, so the 422 itself never fails."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 (each problem's loc, msg, type and the input it refused), written so that
+    any input can be echoed: FastAPI's own handler fails (500) on a float JSON cannot carry."""
+    problems = [{k: _plain(v) for k, v in e.items() if k in ("type", "loc", "msg", "input", "ctx")}
+                for e in err.errors()]
+    return JSONResponse({"detail": problems}, status_code=422)
 
 
 def create_app(settings: Settings | None = None, *, client: Client | None = None,
@@ -129,10 +158,11 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.state.http_metrics = metrics.HttpMetrics()
     app.add_middleware(metrics.RequestMetrics, metrics=app.state.http_metrics)
     app.add_exception_handler(RPCError, temporal_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
     for outage in (OperationalError, PoolTimeout):
         app.add_exception_handler(outage, records_unavailable)
     # In this order: it decides which of two matching paths answers (generic before {source}).
-    for area in (health, alerts, changes, incidents, keys, integrations, ack, slack, maintenance, heartbeats):
+    for area in (health, alerts, changes, incidents, keys, integrations, audit, ack, slack, maintenance, heartbeats):
         app.include_router(area.router)
     # The web console (pages, not API operations: out of the OpenAPI document).
     for pages in (console, console_incident, console_reports, console_maintenance, console_heartbeats):

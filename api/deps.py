@@ -11,6 +11,7 @@
                   app.state.keys       the API keys verified lately (KeyCache)
     RunbooksDep   app.state.runbooks   the runbooks the worker loads
     OnCallDirDep  app.state.oncall_dir the on-call files the worker pages from (settings.oncall_dir)
+    IncidentId    the path's incident id, through the one id parser (404 for no possible id)
 
 and the caller checks: Reader, Responder, Declarer, Admin (a key of one of the roles), Sender
 and CustomSender (the key posting alerts). Who may call what: docs/integrations.md.
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Path as PathParam, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
@@ -35,6 +36,7 @@ from api.intake import Intake
 from api.ratelimit import AlertRateLimit
 from api.sources.registry import PARSERS
 from warroom import signatures
+from warroom.classify import BadIncidentId, parse_incident_id
 from warroom.records import keys as auth
 from warroom.runbooks import RunbookLibrary
 from warroom.secrets import server_key
@@ -80,6 +82,17 @@ async def get_oncall_dir(request: Request) -> Path:
     return Path(request.app.state.oncall_dir)
 
 
+async def incident_id_path(incident_id: Annotated[str, PathParam(
+        description="an incident id: incident-<key>, or incident-<key>~<n> for a key that fired again")]) -> str:
+    """The path's incident id, read by the one parser of ids (warroom.classify): a text no
+    incident can have is an unknown incident, 404, never a call to Temporal with it."""
+    try:
+        parse_incident_id(incident_id)
+    except BadIncidentId as err:
+        raise HTTPException(404, str(err)) from None
+    return incident_id
+
+
 # Module level, so FastAPI can resolve them from the string annotations.
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RecordsDep = Annotated[Engine, Depends(get_records)]
@@ -88,6 +101,7 @@ IntakeDep = Annotated[Intake, Depends(get_intake)]
 RateLimitDep = Annotated[AlertRateLimit, Depends(get_rate_limit)]
 RunbooksDep = Annotated[RunbookLibrary, Depends(get_runbooks)]
 OnCallDirDep = Annotated[Path, Depends(get_oncall_dir)]
+IncidentId = Annotated[str, Depends(incident_id_path)]
 
 # ---------------------------------------------------------------------- keys and roles
 
@@ -254,7 +268,6 @@ def allow(*roles: str) -> Any:
 
 Reader = Annotated[auth.ApiKey, Depends(allow(*READ))]
 Responder = Annotated[auth.ApiKey, Depends(allow(*ACT))]
-Declarer = Annotated[auth.ApiKey, Depends(allow(*DECLARE))]
 Admin = Annotated[auth.ApiKey, Depends(allow(*ADMIN))]
 
 
@@ -298,5 +311,15 @@ async def custom_sender(integration: str, request: Request, credentials: BearerD
     return principal
 
 
+async def declarer(request: Request, principal: Annotated[auth.ApiKey, Depends(allow(*DECLARE))]) -> auth.ApiKey:
+    """The key declaring an incident by hand (POST /api/v1/incidents): one of DECLARE's roles,
+    and an integration key through the checks of every alert path: its format binding (the body
+    is the generic alert) and its signature, so a leaked key of a signed integration cannot
+    declare without the HMAC."""
+    await check_sender(request, principal, "generic")
+    return principal
+
+
 Sender = Annotated[auth.ApiKey, Depends(alert_sender)]
+Declarer = Annotated[auth.ApiKey, Depends(declarer)]
 CustomSender = Annotated[auth.ApiKey, Depends(custom_sender)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,6 +46,51 @@ KNOWN_FOR = 10.0  # seconds
 # one per alert even when the senders' requests trickle in. An idle key's alert leaves at once.
 HOT_WITHIN = 0.25  # seconds
 LINGER = 0.005  # seconds
+
+
+# What the door lets through of each alert text, whichever source it came from (the generic
+# alert's schema refuses more with a 422; a monitoring system's webhook cannot be fixed by its
+# sender, so there the text is cut and the answer says so). Each bound fits the records'
+# column (service: 255) with room to spare, so an alert accepted on SQLite is stored on
+# PostgreSQL too (docs/limits.md).
+TEXT_BOUNDS = {"title": 500, "description": 20000, "service": 200, "severity": 50, "business_impact": 50,
+               "fingerprint": 200, "dedup_key": 1000}
+LABELS, LABEL_KEY, LABEL_VALUE, LINKS, LINK = 100, 200, 2000, 50, 2000
+MAX_USERS = 10**10  # affected users: more than there are people
+
+
+def _cut(text: str, bound: int) -> str:
+    return text.replace("\x00", "")[:bound]
+
+
+def fit_alert(alert: AlertInfo) -> list[str]:
+    """Bound the alert's texts in place (and remove NUL characters, which PostgreSQL cannot
+    store); returns what was cut, for the answer's message."""
+    cut = []
+    for name, bound in TEXT_BOUNDS.items():
+        value = getattr(alert, name)
+        if isinstance(value, str) and (len(value) > bound or "\x00" in value):
+            fitted = _cut(value, bound)
+            if name in ("dedup_key", "fingerprint") and len(value) > bound:
+                # an identity: two long keys that share their start must stay two incidents
+                digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+                fitted = f"{fitted[:bound - 33]}#{digest}"
+            setattr(alert, name, fitted)
+            if len(value) > bound:
+                cut.append(f"{name} cut to {bound} characters")
+    if alert.affected_users is not None and not 0 <= alert.affected_users <= MAX_USERS:
+        alert.affected_users = min(max(alert.affected_users, 0), MAX_USERS)
+        cut.append(f"affected_users: between 0 and {MAX_USERS}")
+    labels = alert.labels
+    long = len(labels) > LABELS or any(len(k) > LABEL_KEY or len(v) > LABEL_VALUE for k, v in labels.items())
+    if long or any("\x00" in k + v for k, v in labels.items()):
+        alert.labels = {_cut(k, LABEL_KEY): _cut(v, LABEL_VALUE) for k, v in list(labels.items())[:LABELS]}
+        if long:
+            cut.append(f"labels cut to {LABELS}, each key to {LABEL_KEY} and value to {LABEL_VALUE} characters")
+    if len(alert.links) > LINKS or any(len(u) > LINK for u in alert.links):
+        alert.links = [u for u in alert.links[:LINKS] if len(u) <= LINK]
+        cut.append(f"links: at most {LINKS}, each at most {LINK} characters")
+    return cut
 
 
 @dataclass
@@ -113,6 +159,10 @@ class Intake:
         key: integration:<name>), or as the source when no key is given."""
         actor = actor or source
         refs: list[IncidentRef] = []
+        for ev in parsed.events:
+            for note in fit_alert(ev.alert):
+                if note not in parsed.notes:
+                    parsed.notes.append(note)
         for ev in parsed.events:
             ev.alert.source = ev.alert.source if ev.alert.source not in ("", "generic") else source
             if actor.startswith("integration:"):  # api.deps.INTEGRATION_ACTOR: a window can match it

@@ -1,7 +1,10 @@
-"""Room: api (HTTP edge) — ASGI middleware: the request body size limit (413).
+"""Room: api (HTTP edge) — ASGI middleware: the request body size limit (413), and no NUL in the URL (400).
 
-Counted on the bytes actually received, so a chunked body without Content-Length cannot
-slip past it.
+The size is counted on the bytes actually received, so a chunked body without Content-Length
+cannot slip past it. A NUL character in the path or the query string (`%00`) is refused before
+any route sees it: PostgreSQL cannot hold one in text, so a filter or an id carrying one
+would fail in the database instead of being answered (docs/limits.md). JSON bodies are read by
+api/body.py, which removes NULs from them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ class BodySizeLimit:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", "") \
+                or b"%00" in (scope.get("raw_path") or b""):
+            await self._reject(send, 400, "the URL holds a NUL character (%00): no path or query value may")
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
@@ -42,9 +49,9 @@ class BodySizeLimit:
         await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}],
                                       receive), send)
 
-    async def _reject(self, send: Any) -> None:
-        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
+    async def _reject(self, send: Any, status: int = 413, detail: str = "") -> None:
+        body = json.dumps({"detail": detail or f"request body larger than {self.max_bytes} bytes"}).encode()
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -20,6 +20,15 @@ By = Field(None, min_length=1, max_length=200, pattern=r"\S",
            description="who acts; default and only choice for a responder: the key's person")
 
 
+def Note(description: str = "") -> Any:  # noqa: N802 - a Field, named like one
+    """A free text an engineer writes (a note, a reason, a resolution): bounded at the door."""
+    return Field("", max_length=20000, description=description or None)
+
+
+# A list of texts in a review (contributing factors, lessons).
+Texts = Annotated[list[Annotated[str, Field(max_length=2000)]], Field(max_length=200)]
+
+
 class GenericAlert(BaseModel):
     """warroom's own alert JSON (also the body for declaring an incident by hand)."""
 
@@ -29,16 +38,17 @@ class GenericAlert(BaseModel):
     service: str = Field("", max_length=200)
     severity: str = Field("", max_length=50)
     priority: Priority | None = None
-    affected_users: int | None = Field(None, ge=0)
+    affected_users: int | None = Field(None, ge=0, le=10**10)  # more than there are people
     business_impact: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "critical", "high", "medium", "low"] | None = None
     availability: float | None = Field(None, ge=0, le=100)
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=2000)]] = Field(
+        default_factory=dict, max_length=100)
     dedup_key: str = Field("", max_length=1000)
     # This alert's identity within its incident: the same fingerprint again is a re-send,
     # counted apart. Omitted: source, service, title and labels identify it.
     fingerprint: str = Field("", max_length=200)
     status: Literal["trigger", "resolve"] = "trigger"
-    links: list[str] = Field(default_factory=list)
+    links: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=50)
 
 
 class IncidentRef(BaseModel):
@@ -59,7 +69,7 @@ class Problem(BaseModel):
 
 class AckBody(BaseModel):
     by: str | None = By
-    note: str = ""
+    note: str = Note()
 
 
 class CommanderBody(BaseModel):
@@ -82,7 +92,7 @@ class UpdateBody(BaseModel):
 
 class EscalateBody(BaseModel):
     by: str | None = By
-    reason: str = ""
+    reason: str = Note()
     to_level: int | None = Field(None, ge=2, le=4)
 
 
@@ -95,13 +105,13 @@ class PriorityBody(BaseModel):
 class StepBody(BaseModel):
     by: str | None = By
     result: Literal["done", "passed", "failed"] = "done"
-    note: str = ""
+    note: str = Note()
 
 
 class ResolveBody(BaseModel):
     by: str | None = By
-    resolution: str = ""
-    root_cause: str = ""
+    resolution: str = Note()
+    root_cause: str = Note()
 
 
 class ActionItemBody(BaseModel):
@@ -116,11 +126,11 @@ class ActionItemBody(BaseModel):
 class ReviewBody(BaseModel):
     by: str | None = By
     root_cause: str = Field(min_length=1, max_length=20000, pattern=r"\S")
-    contributing_factors: list[str] = Field(default_factory=list)
-    lessons: list[str] = Field(default_factory=list)
+    contributing_factors: Texts = Field(default_factory=list)
+    lessons: Texts = Field(default_factory=list)
     # A plain title, or {title, owner, due}.
     action_items: list[ActionItemBody | Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
-        default_factory=list)
+        default_factory=list, max_length=200)
 
     def command(self) -> dict[str, Any]:
         out = self.model_dump(exclude={"action_items"})
@@ -130,7 +140,7 @@ class ReviewBody(BaseModel):
 
 class ReopenBody(BaseModel):
     by: str | None = By
-    reason: str = ""
+    reason: str = Note()
 
 
 class IncidentSummary(BaseModel):

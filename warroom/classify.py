@@ -222,7 +222,28 @@ def split_incident_id(incident_id: str) -> tuple[str, int]:
     wf_id, sep, n = incident_id.partition(OCCURRENCE_SEP)
     if not sep:
         return wf_id, 1
-    return wf_id, int(n) if n.isdigit() and int(n) >= 2 else 0
+    # ASCII digits only: "²".isdigit() is True and int("²") raises
+    return wf_id, int(n) if n.isascii() and n.isdigit() and len(n) <= 9 and int(n) >= 2 else 0
+
+
+# Every id warroom gives an incident: incident_workflow_id, then `~N` for a key that fired
+# again (occurrence_id), or `~r<run>` for the one after an incident that ended without a state
+# (warroom.client). ASCII only: re's \d would match Unicode digits.
+INCIDENT_ID = re.compile(r"incident-[A-Za-z0-9._:@=+-]{1,200}(?:~(?:[0-9]{1,9}|r[0-9a-f-]{1,12}))?")
+
+
+class BadIncidentId(ValueError):
+    """Not an id warroom gives an incident; str() says why (it can only be an unknown incident)."""
+
+
+def parse_incident_id(incident_id: str) -> tuple[str, int]:
+    """The one reader of public incident ids (API, console, Slack, ack links, warroom.client):
+    (workflow id, occurrence), or BadIncidentId for a text that no incident can have."""
+    if not isinstance(incident_id, str) or not INCIDENT_ID.fullmatch(incident_id):
+        shown = incident_id if len(incident_id) <= 80 else incident_id[:80] + "..."
+        raise BadIncidentId(f"unknown incident {shown!r}: an incident id is incident-<key> or "
+                            "incident-<key>~<n> (letters, digits and ._:@=+- only)")
+    return split_incident_id(incident_id)
 
 
 def fallback_dedup_key(alert: AlertInfo) -> str:

@@ -30,7 +30,9 @@ from warroom.classify import (
     classify_priority,
     fallback_dedup_key,
     incident_workflow_id,
+    BadIncidentId,
     occurrence_id,
+    parse_incident_id,
     split_incident_id,
 )
 from workflows.contracts_links import HANDOVER_WORKFLOW, HandoverInput
@@ -78,6 +80,16 @@ class ActionRefused(Exception):
 
 class UnknownIncident(LookupError):
     pass
+
+
+def _workflow_of(incident_id: str) -> tuple[str, int]:
+    """(workflow id, occurrence); UnknownIncident for a text no incident can have (never an
+    RPC with it: Temporal would refuse an empty or odd id as an invalid argument, an outage to
+    the caller)."""
+    try:
+        return parse_incident_id(incident_id)
+    except BadIncidentId as err:
+        raise UnknownIncident(str(err)) from None
 
 
 @dataclass
@@ -261,7 +273,7 @@ async def state(client: Client, incident_id: str) -> IncidentState:
     """The live state of this incident. UnknownIncident if Temporal has no run of it: it never
     existed, or it is an earlier incident of a key that fired again after it closed (its record
     stays in the database)."""
-    st = await current(client, split_incident_id(incident_id)[0])
+    st = await current(client, _workflow_of(incident_id)[0])
     if st.incident_id != incident_id:
         raise UnknownIncident(incident_id)
     return st
@@ -269,7 +281,7 @@ async def state(client: Client, incident_id: str) -> IncidentState:
 
 async def _same_incident(client: Client, incident_id: str, action: str) -> None:
     """The workflow id's latest run is this incident (an update would otherwise reach a later one)."""
-    wf_id, occurrence = split_incident_id(incident_id)
+    wf_id, occurrence = _workflow_of(incident_id)
     desc = await _describe(client, wf_id)
     if desc is None:
         raise UnknownIncident(incident_id)

@@ -86,7 +86,8 @@ PAGE_DESCRIPTION_CHARS = 1000
 PAGE_LINKS = 6
 
 # Events that change no deadline: recording them must not re-plan the timers.
-_NO_REPLAN = frozenset({"alert.received", "notification.sent", "notification.failed", "delivery.failed"})
+_NO_REPLAN = frozenset({"alert.received", "notification.sent", "notification.failed", "delivery.failed",
+                        "records.failed"})
 
 
 def refuse(reason: str) -> ApplicationError:
@@ -263,9 +264,21 @@ class IncidentCore(MaintenanceHolds, UpgradeTriggers):
                 else (lambda: self.b.flushed < len(self.s.timeline)), WAKE_RECORDS)
             upto = len(self.s.timeline)
             batch = self.s.timeline[self.b.flushed:upto]
-            await calls.record_events(
-                RecordEvents(incident_id=self.s.incident_id, run_id=self.run_id,
-                             snapshot=self._view(with_timeline=False), events=batch))
+            try:
+                await calls.record_events(
+                    RecordEvents(incident_id=self.s.incident_id, run_id=self.run_id,
+                                 snapshot=self._view(with_timeline=False), events=batch))
+            except ActivityError as err:
+                # Only a write that can never succeed gets here (activities/store.py makes it
+                # non-retryable; calls.RECORD_RETRY retries every other failure without limit).
+                # The batch is given up and said so on the timeline; that event is not sent to
+                # the records itself (it would fail again), so the incident still closes. No
+                # history recorded before this reached here (the old code retried for ever).
+                cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause or err)
+                workflow.logger.warning("records refused events %s-%s of %s: %s", batch[0].seq, batch[-1].seq,
+                                        self.s.incident_id, cause)
+                self._event("records.failed", error=cause[:300], first_seq=batch[0].seq, last_seq=batch[-1].seq)
+                upto = len(self.s.timeline)
             self.b.flushed = upto
 
     def _settled(self) -> bool:

@@ -17,12 +17,13 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from api.body import JsonRoute
 from api.console import templates
 from api.deps import TemporalDep, server_key_of
 from warroom import acklink
 from warroom import client as temporal
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JsonRoute, include_in_schema=False)
 
 # Which answer each refused token gets: a link that is not one, one we did not sign, one past
 # its time, one for another incident than the page showed.

@@ -11,7 +11,6 @@ reaches intake: over the key's rate, 429 with Retry-After, and nothing reaches T
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -20,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
+from api.body import BadJson, JsonRoute, read_json
 from api.deps import (
     ALERTS,
     CustomSender,
@@ -42,14 +42,14 @@ from api.sources.pagerduty import PagerDutyAccepted, PagerDutyInvalid
 from api.sources.registry import PARSERS
 from warroom.records import keys as auth
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 
 def parse_body(parser: Any, raw: bytes) -> Parsed:
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise HTTPException(400, f"body is not valid JSON: {err}") from None
+        body = read_json(raw)
+    except BadJson as err:
+        raise HTTPException(err.status, str(err)) from None
     try:
         return parser(body)
     except PayloadError as err:
@@ -101,10 +101,9 @@ async def pagerduty_sender(request: Request, body: Any, db: Engine) -> auth.ApiK
 async def pagerduty_event(request: Request, client: Client, intake: Intake, db: Engine,
                           rate: AlertRateLimit) -> JSONResponse:
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        return JSONResponse(PagerDutyInvalid(errors=[f"body is not valid JSON: {err}"]).model_dump(),
-                            status_code=400)
+        body = read_json(await request.body())
+    except BadJson as err:
+        return JSONResponse(PagerDutyInvalid(errors=[str(err)]).model_dump(), status_code=err.status)
     principal = await pagerduty_sender(request, body, db)
     if isinstance(principal, HTTPException):
         return JSONResponse(PagerDutyInvalid(status="unauthorized" if principal.status_code == 401 else "forbidden",

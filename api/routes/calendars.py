@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 
+from api.body import JsonRoute
 from api.deps import READ, OnCallDirDep, Reader, RecordsDep, SettingsDep, check_role, identify
 from api.routes.oncall import get_oncall
 from api.schemas import UNAUTHORIZED, FeedCreate, FeedCreated, Problem
@@ -31,7 +32,7 @@ from warroom.oncall import calendar as ical
 from warroom.records import feeds
 from warroom.records.keys import ApiKey, KeyProblem
 
-router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
+router = APIRouter(route_class=JsonRoute, prefix="/api/v1/oncall", tags=["oncall"])
 
 ICS = "text/calendar; charset=utf-8"
 TokenQuery = Annotated[str, Query(description="the feed token (from POST /api/v1/oncall/feeds)")]

@@ -9,7 +9,6 @@ bound to the pagerduty format (as for /v2/enqueue). A change opens no incident a
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -17,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.body import BadJson, JsonRoute, read_json
 from api.deps import RateLimitDep, Reader, RecordsDep
 from api.routes.alerts import pagerduty_sender, pd_responses
 from api.schemas import UNAUTHORIZED
@@ -24,7 +24,7 @@ from api.sources import PayloadError
 from api.sources.pagerduty import PagerDutyInvalid, parse_change
 from warroom.records import changes as change_records
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 
 class ChangeAccepted(BaseModel):
@@ -38,9 +38,9 @@ class ChangeAccepted(BaseModel):
              summary="PagerDuty Change Events API (drop-in for events.pagerduty.com/v2/change/enqueue)")
 async def change_enqueue(request: Request, db: RecordsDep, rate: RateLimitDep) -> JSONResponse:
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        return JSONResponse(PagerDutyInvalid(errors=[f"body is not valid JSON: {err}"]).model_dump(), status_code=400)
+        body = read_json(await request.body())
+    except BadJson as err:
+        return JSONResponse(PagerDutyInvalid(errors=[str(err)]).model_dump(), status_code=err.status)
     principal = await pagerduty_sender(request, body, db)
     if isinstance(principal, HTTPException):
         return JSONResponse(PagerDutyInvalid(status="unauthorized" if principal.status_code == 401 else "forbidden",

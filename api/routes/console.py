@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.body import JsonRoute
 from api.console import session as sessions
 from api.console import templates
 from api.deps import ACT, READ, RecordsDep
@@ -24,7 +25,7 @@ from warroom import records
 from warroom.records import keys as auth
 from warroom.timeparse import span
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JsonRoute, include_in_schema=False)
 
 PRIORITIES = ("P0", "P1", "P2", "P3", "P4")
 STATUSES = ("triggered", "acknowledged", "resolved")  # open ones; "closed" is the other board
@@ -49,9 +50,11 @@ async def signed_in(request: Request, db: RecordsDep) -> sessions.Session:
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """The posted form (application/x-www-form-urlencoded), one value per field."""
+    """The posted form (application/x-www-form-urlencoded), one value per field; NUL characters
+    removed, as api/body.py does for JSON (docs/limits.md)."""
     body = (await request.body()).decode("utf-8", "replace")
-    return {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    return {k.replace("\x00", ""): v[-1].replace("\x00", "")
+            for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
 async def acting(request: Request, db: RecordsDep) -> tuple[sessions.Session, dict[str, str]]:

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
+from api.body import JsonRoute
 from api.console import session as sessions
 from api.deps import RecordsDep, TemporalDep, actor_of
 from api.routes.console import (
@@ -42,7 +43,7 @@ from warroom import records
 from warroom.records import changes as change_records
 from warroom.records import reports
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JsonRoute, include_in_schema=False)
 
 
 def lines(text: str) -> list[str]:

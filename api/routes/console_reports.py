@@ -19,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from api.body import JsonRoute
 from api.console import session as sessions
 from api.deps import OnCallDirDep, RecordsDep, SettingsDep
 from api.routes.calendars import feed_url, make_feed
@@ -27,7 +28,7 @@ from warroom.oncall import OnCallError, load_oncall
 from warroom.records import reports
 from warroom.records import statistics as stats
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JsonRoute, include_in_schema=False)
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(weeks=1), "month": timedelta(days=30)}
 SPANS = 8  # periods shown, the current one last

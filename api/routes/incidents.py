@@ -13,9 +13,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from temporalio.client import Client
 
+from api.body import JsonRoute
 from api.deps import (
     Declarer,
+    IncidentId,
     IntakeDep,
+    RateLimitDep,
     Reader,
     RecordsDep,
     Responder,
@@ -23,6 +26,7 @@ from api.deps import (
     actor_of,
     records_or,
 )
+from api.ratelimit import RATE_LIMITED
 from api.schemas import (
     REFUSED,
     TEMPORAL,
@@ -50,15 +54,20 @@ from warroom import records
 from warroom.records import changes as change_records
 from warroom.records.keys import ApiKey
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 
 @router.post("/api/v1/incidents", status_code=201, response_model=Accepted,
-             responses={**UNAUTHORIZED, **TEMPORAL},
+             responses={**UNAUTHORIZED, **RATE_LIMITED, **TEMPORAL},
              summary="Declare an incident by hand")
-async def declare(alert: GenericAlert, client: TemporalDep, intake: IntakeDep, principal: Declarer) -> Accepted:
+async def declare(alert: GenericAlert, client: TemporalDep, intake: IntakeDep, rate: RateLimitDep,
+                  principal: Declarer) -> Accepted:
+    # api.deps.declarer checked an integration key as every alert path does (format binding,
+    # signature); its alerts count against its rate here as there.
     if alert.status != "trigger":
         raise HTTPException(422, "declaring an incident takes status 'trigger'")
+    if principal.role == "integration":
+        rate.check(principal)
     return await intake.alert(client, alert, "manual", declared_by=actor_of(principal))
 
 
@@ -72,7 +81,7 @@ def list_incidents(db: RecordsDep, _: Reader,
                    service: Annotated[list[str] | None, Query()] = None,
                    phase: Annotated[list[Phase] | None, Query()] = None,
                    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> IncidentList:
+                   offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> IncidentList:
     rows, total = records.list_incidents(db, status=status, priority=priority, service=service, phase=phase,
                                          limit=limit, offset=offset)
     return IncidentList(total=total, limit=limit, offset=offset,
@@ -81,7 +90,7 @@ def list_incidents(db: RecordsDep, _: Reader,
 
 @router.get("/api/v1/incidents/{incident_id}", summary="An incident's state and timeline, and its service's "
             "recent changes", responses=UNKNOWN)
-async def get_incident(incident_id: str, client: TemporalDep, db: RecordsDep, _: Reader) -> dict[str, Any]:
+async def get_incident(incident_id: IncidentId, client: TemporalDep, db: RecordsDep, _: Reader) -> dict[str, Any]:
     try:
         found = temporal.to_jsonable(await temporal.state(client, incident_id))
     except temporal.UnknownIncident:
@@ -119,7 +128,7 @@ async def act(client: Client, incident_id: str, action: str, payload: dict[str, 
 
 
 @router.post("/api/v1/incidents/{incident_id}/acknowledge", responses=REFUSED, summary="Acknowledge")
-async def acknowledge(incident_id: str, body: AckBody, client: TemporalDep,
+async def acknowledge(incident_id: IncidentId, body: AckBody, client: TemporalDep,
                       principal: Responder) -> dict[str, Any]:
     payload = command(body, principal)
     if body.by and payload["by"] != body.by.strip():  # an admin acting for someone: they take command
@@ -128,50 +137,50 @@ async def acknowledge(incident_id: str, body: AckBody, client: TemporalDep,
 
 
 @router.post("/api/v1/incidents/{incident_id}/commander", responses=REFUSED, summary="Assign the commander")
-async def commander(incident_id: str, body: CommanderBody, client: TemporalDep,
+async def commander(incident_id: IncidentId, body: CommanderBody, client: TemporalDep,
                     principal: Responder) -> dict[str, Any]:
     return await act(client, incident_id, "assign_commander", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/updates", responses=REFUSED, summary="Post a status update")
-async def post_update(incident_id: str, body: UpdateBody, client: TemporalDep,
+async def post_update(incident_id: IncidentId, body: UpdateBody, client: TemporalDep,
                       principal: Responder) -> dict[str, Any]:
     return await act(client, incident_id, "post_update", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/escalate", responses=REFUSED, summary="Escalate now")
-async def escalate(incident_id: str, body: EscalateBody, client: TemporalDep,
+async def escalate(incident_id: IncidentId, body: EscalateBody, client: TemporalDep,
                    principal: Responder) -> dict[str, Any]:
     return await act(client, incident_id, "escalate", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/priority", responses=REFUSED, summary="Change the priority")
-async def priority(incident_id: str, body: PriorityBody, client: TemporalDep,
+async def priority(incident_id: IncidentId, body: PriorityBody, client: TemporalDep,
                    principal: Responder) -> dict[str, Any]:
     return await act(client, incident_id, "change_priority", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/steps/{step}/complete", responses=REFUSED,
              summary="Complete a waiting runbook step")
-async def complete_step(incident_id: str, step: str, body: StepBody, client: TemporalDep,
+async def complete_step(incident_id: IncidentId, step: str, body: StepBody, client: TemporalDep,
                         principal: Responder) -> dict[str, Any]:
     return await act(client, incident_id, "complete_step",
                      command(body, principal, {**body.model_dump(), "step": step}))
 
 
 @router.post("/api/v1/incidents/{incident_id}/resolve", responses=REFUSED, summary="Resolve (verify runs first)")
-async def resolve(incident_id: str, body: ResolveBody, client: TemporalDep,
+async def resolve(incident_id: IncidentId, body: ResolveBody, client: TemporalDep,
                   principal: Responder) -> dict[str, Any]:
     return await act(client, incident_id, "resolve", command(body, principal))
 
 
 @router.post("/api/v1/incidents/{incident_id}/review", responses=REFUSED, summary="Submit the review")
-async def review(incident_id: str, body: ReviewBody, client: TemporalDep,
+async def review(incident_id: IncidentId, body: ReviewBody, client: TemporalDep,
                  principal: Responder) -> dict[str, Any]:
     return await act(client, incident_id, "submit_review", command(body, principal, body.command()))
 
 
 @router.post("/api/v1/incidents/{incident_id}/reopen", responses=REFUSED, summary="Reopen a resolved incident")
-async def reopen(incident_id: str, body: ReopenBody, client: TemporalDep,
+async def reopen(incident_id: IncidentId, body: ReopenBody, client: TemporalDep,
                  principal: Responder) -> dict[str, Any]:
     return await act(client, incident_id, "reopen", command(body, principal))

@@ -55,6 +55,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from api.body import JsonRoute
 from api.deps import RecordsDep
 from warroom.records import IncidentRow, TimelineRow
 
@@ -63,7 +64,7 @@ RESOLVE_BUCKETS: tuple[float, ...] = (900, 1800, 3600, 7200, 14400, 28800, 86400
 _DONE = ("resolved", "closed")
 _PAGE_EVENTS = ("notification.sent", "notification.failed")
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 
 @dataclass

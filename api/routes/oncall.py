@@ -23,7 +23,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import OnCallDirDep
+from api.body import BadJson, JsonRoute, read_json
+from api.deps import Admin, OnCallDirDep, RecordsDep
+from api.routes.audit import audited_async
 from warroom.oncall import (
     OnCallConfig,
     OnCallError,
@@ -35,7 +37,7 @@ from warroom.oncall import (
 )
 from warroom.yamldoc import ValidationProblem
 
-router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
+router = APIRouter(route_class=JsonRoute, prefix="/api/v1/oncall", tags=["oncall"])
 
 MAX_FILE_BYTES = 256 * 1024
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -97,7 +99,8 @@ def resolve(config: OnCallDep, target: Annotated[str, Query(min_length=1)],
             responses={413: {"description": "the file is too large"},
                        422: {"description": "invalid (with every other file): errors with file, line, path, message; "
                                             "nothing was written"}})
-async def put_file(name: str, request: Request, directory: OnCallDirDep) -> Response:
+async def put_file(name: str, request: Request, directory: OnCallDirDep, db: RecordsDep,
+                   principal: Admin) -> Response:
     if not FILE_NAME.match(name):
         return _invalid([ValidationProblem(f"{name}.yaml", 1, "", "a file name is lowercase letters, digits, "
                                                                   "- and _ (at most 64), like payments-team")])
@@ -109,7 +112,11 @@ async def put_file(name: str, request: Request, directory: OnCallDirDep) -> Resp
     if problem:
         return _invalid([ValidationProblem(f"{name}.yaml", 1, "", problem)])
     # file I/O and validation off the event loop, one writer at a time
-    return await run_in_threadpool(_validate_and_write, directory, name, text)
+    answer = await run_in_threadpool(_validate_and_write, directory, name, text)
+    # the edit and the refused attempt alike (nothing is written then), with the file's size
+    await audited_async(db, principal, "oncall.file_written", f"{name}.yaml", written=answer.status_code == 200,
+                        bytes=len(raw))
+    return answer
 
 
 def _text(raw: bytes, ctype: str) -> tuple[str, str]:
@@ -122,10 +129,10 @@ def _text(raw: bytes, ctype: str) -> tuple[str, str]:
     if ctype.endswith("json"):
         # stored as pretty JSON (which is YAML), so error lines point into what is stored
         try:
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+            text = json.dumps(read_json(raw), indent=2, ensure_ascii=False) + "\n"
             text.encode("utf-8")
-        except json.JSONDecodeError as err:
-            return "", f"not valid JSON: {err.msg} (line {err.lineno})"
+        except BadJson as err:
+            return "", str(err)
         except UnicodeEncodeError:
             return "", "the body holds text that is not valid Unicode"
     return text, ""

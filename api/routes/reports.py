@@ -12,18 +12,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import RecordsDep, SettingsDep
+from api.body import JsonRoute
+from api.deps import IncidentId, RecordsDep, SettingsDep
 from warroom import records
 from warroom.records import reports
 from warroom.records import statistics as stats
 from warroom.timeparse import parse_time
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(route_class=JsonRoute, tags=["reports"])
 
 
 @router.get("/api/v1/incidents/{incident_id}/report", response_class=Response,
             responses={200: {"content": {"text/markdown": {}, "text/html": {}}}, 404: {}})
-def incident_report(db: RecordsDep, incident_id: str,
+def incident_report(db: RecordsDep, incident_id: IncidentId,
                     format: Annotated[Literal["md", "markdown", "html"], Query()] = "md") -> Response:
     report = reports.incident_report(db, incident_id)
     if report is None:
@@ -34,7 +35,7 @@ def incident_report(db: RecordsDep, incident_id: str,
 
 
 @router.get("/api/v1/incidents/{incident_id}/communications", responses={404: {}})
-def incident_communications(db: RecordsDep, incident_id: str) -> dict[str, Any]:
+def incident_communications(db: RecordsDep, incident_id: IncidentId) -> dict[str, Any]:
     """Every message of the incident (pages, stakeholder updates, reminders, war-room posts) with
     its delivery status, and each try of a person's contact point (secrets masked)."""
     comms = records.communications(db, incident_id=incident_id)

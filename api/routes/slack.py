@@ -27,6 +27,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from api.body import JsonRoute, read_json
 from api.deps import OnCallDirDep, RecordsDep, SettingsDep, TemporalDep
 from api.schemas import Problem
 from warroom import client as temporal
@@ -34,7 +35,7 @@ from warroom import records, secrets
 from warroom.delivery.war_rooms import ACTIONS, DEFAULT_SLACK_API_URL, SlackApi, WarRoomError
 from warroom.oncall import OnCallConfig, OnCallError, Person, load_oncall
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 log = logging.getLogger("warroom.slack")
 
 SIGNING_SECRET = "WARROOM_SLACK_SIGNING_SECRET"
@@ -45,7 +46,7 @@ DONE = {"warroom.acknowledge": "acknowledged", "warroom.take_command": "took com
 
 def _payload(body: bytes) -> dict[str, Any]:
     try:
-        found = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
+        found = read_json(parse_qs(body.decode("utf-8"))["payload"][0].encode())
     except (KeyError, IndexError, ValueError, UnicodeDecodeError):
         raise HTTPException(400, "not a Slack interaction: expected a form field `payload` holding JSON") from None
     if not isinstance(found, dict):

@@ -107,7 +107,7 @@ async def test_source_resolve_moves_the_incident_through_verify(env, engine, tas
 
 
 BAD_BODIES = [
-    ("/api/v1/alerts/generic", b'{"title": "x",', 422, "json_invalid"),
+    ("/api/v1/alerts/generic", b'{"title": "x",', 400, "body is not valid JSON"),  # api/body.py, as every source
     ("/api/v1/alerts/generic", b'[{"title": "x"}]', 422, "model_attributes_type"),
     ("/api/v1/alerts/generic", b'{"title": ""}', 422, "string_too_short"),
     ("/api/v1/alerts/generic", b'{"title": "x", "affected_users": "many"}', 422, "int_parsing"),

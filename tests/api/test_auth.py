@@ -57,6 +57,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/integrations"): ADMIN,
     ("GET", "/api/v1/integrations/{name}"): ADMIN,
     ("DELETE", "/api/v1/integrations/{name}"): ADMIN,
+    ("GET", "/api/v1/audit"): ADMIN,
     ("GET", "/api/v1/oncall"): ADMIN,
     ("GET", "/api/v1/oncall/now"): ADMIN,
     ("GET", "/api/v1/oncall/resolve"): ADMIN,

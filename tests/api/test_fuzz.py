@@ -2,8 +2,12 @@
 
 schemathesis (its CLI, as a subprocess so this event loop keeps serving) reads the app's own
 OpenAPI from uvicorn on 127.0.0.1 and sends generated valid and invalid requests to every
-operation, with an admin key and without one. The app runs against the time-skipping test
-server with a worker. Bounded: a fixed number of examples per operation and a time budget.
+operation, with an admin key and without one. The keys are made by the test itself, so a
+generated DELETE /api/v1/keys/{name} revokes nothing another test uses. The app runs against
+the time-skipping test server with a worker, on the suite's records (SQLite, or PostgreSQL with
+WARROOM_TEST_DATABASE_URL). Bounded: a fixed number of examples per operation and a time
+budget. The hand-made cases (deep, huge, non-finite, NUL, odd ids) per endpoint class are in
+test_bad_input.py.
 
 Also here: when Temporal does not answer, the API says so with a 503 (not a 500), on the
 real dev server stopped under a running app.

@@ -43,6 +43,14 @@ def records_engine() -> Engine:
     return engine
 
 
+def audited(engine: Engine, action: str, target: str, **details: Any) -> None:
+    """The audit entry of an action taken here (warroom.records.audit): the CLI works on the
+    records directly, so it is recorded as the machine's user (cli:<user>)."""
+    from warroom.records import audit
+
+    audit.record(engine, actor=audit.cli_actor(), action=action, target=target, via="cli", details=details)
+
+
 def fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
@@ -81,10 +89,12 @@ def keys_create(
     """Create a key; it is printed alone on the last line, and only this once."""
     from warroom.records import keys as auth
 
+    engine = records_engine()
     try:
-        view, key = auth.create_key(records_engine(), name=name, role=role, person=person)
+        view, key = auth.create_key(engine, name=name, role=role, person=person)
     except auth.KeyProblem as err:
         raise fail(str(err)) from None
+    audited(engine, "key.created", view.name, role=view.role, person=view.person, prefix=view.prefix)
     print_created(view, key)
 
 
@@ -106,10 +116,12 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name or id")
     """Revoke a key: it stops working at once."""
     from warroom.records import keys as auth
 
+    engine = records_engine()
     try:
-        view = auth.revoke(records_engine(), name)
+        view = auth.revoke(engine, name)
     except auth.KeyProblem as err:
         raise fail(str(err)) from None
+    audited(engine, "key.revoked", view.name, role=view.role, prefix=view.prefix)
     typer.echo(f"revoked {view.role} key {view.name!r} (id {view.id})")
 
 
@@ -148,11 +160,14 @@ def integrations_create(
             raise fail(f"environment variable {secret_env} is not set")
     elif generate_secret:
         secret = secrets.token_urlsafe(32)
+    engine = records_engine()
     try:
-        view, key = auth.create_key(records_engine(), name=name, role="integration", format=format,
+        view, key = auth.create_key(engine, name=name, role="integration", format=format,
                                     signing_secret=secret, mapping=spec)
     except auth.KeyProblem as err:
         raise fail(str(err)) from None
+    audited(engine, "integration.created", view.name, format=view.format, signed=bool(secret),
+            custom=spec is not None, prefix=view.prefix)
     print_created(view, key, secret=secret if generate_secret else None)
 
 
@@ -196,8 +211,10 @@ def integrations_delete(name: str) -> None:
     """Delete an integration: its key stops working at once."""
     from warroom.records import keys as auth
 
+    engine = records_engine()
     try:
-        view = auth.revoke(records_engine(), name, role="integration")
+        view = auth.revoke(engine, name, role="integration")
     except auth.KeyProblem as err:
         raise fail(str(err)) from None
+    audited(engine, "integration.deleted", view.name, format=view.format, prefix=view.prefix)
     typer.echo(f"deleted integration {view.name!r} (id {view.id}); its key no longer works")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from warroom.cli.audit import audit_command
 from warroom.cli.classification import classification_app
 from warroom.cli.console import console_app
 from warroom.cli.heartbeats import heartbeats_app
@@ -128,6 +129,7 @@ app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(upgrades_app, name="upgrades")
 app.command("report", help="An incident's post-incident report (Markdown, or --format html).")(report_command)
 app.command("stats", help="SLA figures per priority: MTTA, MTTR, attainments, rates.")(stats_command)
+app.command("audit", help="The audit log: keys, integrations, on-call file edits, runbook validations.")(audit_command)
 
 if __name__ == "__main__":
     app()

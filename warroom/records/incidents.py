@@ -43,9 +43,17 @@ MITIGATION_EVENTS = frozenset({"alert.resolved", "resolve.requested", "verificat
 DEADLINE_COLUMNS = ("ack_due", "next_update_due", "resolve_due", "review_due")
 
 
+def _fit(column: str, value: Any) -> Any:
+    """A text as its bounded column can hold it: the door bounds what people and senders write
+    (docs/limits.md); this keeps what the engine composes from them (an admin acting "for"
+    someone) storable on PostgreSQL as on SQLite."""
+    length = getattr(IncidentRow.__table__.columns[column].type, "length", None)
+    return value[:length] if length and isinstance(value, str) else value
+
+
 def _snapshot_row(snapshot: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
     """The incident columns a snapshot (and the batch of events recorded with it) sets."""
-    row = {k: snapshot.get(k) for k in IncidentRow.__table__.columns.keys() if k in snapshot}
+    row = {k: _fit(k, snapshot.get(k)) for k in IncidentRow.__table__.columns.keys() if k in snapshot}
     deadlines = snapshot.get("deadlines") or {}
     row.update({k: deadlines.get(k) for k in DEADLINE_COLUMNS})
     for e in events:
@@ -61,7 +69,7 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
     timeline (run id + seq; the review by incident), so a repeated batch writes nothing new."""
     esc = [dict(run_id=run_id, seq=e["seq"], incident_id=incident_id, at=e["at"],
                 from_level=int(e["details"].get("previous_level") or 0), to_level=int(e["details"].get("level") or 0),
-                reason=str(e["details"].get("reason") or ""), actor=e["actor"], note=str(e["details"].get("note") or ""))
+                reason=str(e["details"].get("reason") or "")[:64], actor=e["actor"][:255], note=str(e["details"].get("note") or ""))
            for e in events if e["type"] == "escalated"]
     if esc:
         session.execute(_insert(engine, EscalationRow).on_conflict_do_nothing(index_elements=["run_id", "seq"]),
@@ -69,7 +77,7 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
     changes = [dict(run_id=run_id, seq=e["seq"], incident_id=incident_id, at=e["at"],
                     from_priority=str(e["details"].get("from") or ""), to_priority=str(e["details"].get("to") or ""),
                     direction=str(e["details"].get("direction") or ""), reason=str(e["details"].get("reason") or ""),
-                    actor=e["actor"]) for e in events if e["type"] == "priority.changed"]
+                    actor=e["actor"][:255]) for e in events if e["type"] == "priority.changed"]
     if changes:
         session.execute(_insert(engine, PriorityChangeRow).on_conflict_do_nothing(index_elements=["run_id", "seq"]),
                         changes)
@@ -160,7 +168,7 @@ def record_events(engine: Engine, *, run_id: str, incident_id: str, snapshot: di
         # to 1,000 rows each, and RETURNING counts only the rows a retried batch did not have yet
         written = len(conn.execute(ins, [
             dict(run_id=run_id, incident_id=incident_id, seq=e["seq"], at=e["at"], type=e["type"],
-                 actor=e["actor"], details=e["details"]) for e in events]).all())
+                 actor=e["actor"][:255], details=e["details"]) for e in events]).all())
         _record_detail(conn, engine, run_id=run_id, incident_id=incident_id, snapshot=snapshot, events=events)
         types = {e["type"] for e in events}
         if "review.submitted" in types and snapshot.get("service"):  # knowledge is per service

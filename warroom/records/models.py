@@ -29,8 +29,8 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "FIRST_REVISION", "ActionItemRow", "ApiKeyRow", "Base", "CommunicationRow", "DeliveryRow",
-    "ChangeEventRow", "EscalationRow", "FeedTokenRow", "HandoverNoteRow", "HandoverRow", "HeartbeatRow", "IncidentRow",
-    "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow", "MaintenanceWindowRow",
+    "AuditRow", "ChangeEventRow", "EscalationRow", "FeedTokenRow", "HandoverNoteRow", "HandoverRow", "HeartbeatRow",
+    "IncidentRow", "KnownIssueRow", "KnownIssueUseRow", "PriorityChangeRow", "MaintenanceWindowRow",
     "ReviewRow", "TimelineRow", "WarRoomRow", "_alembic", "create_schema", "make_engine", "now_utc",
     "schema_revision",
 ]
@@ -316,6 +316,21 @@ class HeartbeatRow(Base):
     down_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuditRow(Base):
+    """One administrative action: who (the key's person, or the CLI's user), what, on which
+    target, when, through which door (api | cli). Written by warroom.records.audit; never
+    updated or deleted by warroom."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)  # key.created | integration.deleted | ...
+    target: Mapped[str] = mapped_column(String(255), default="")  # the key, integration, file or runbook
+    via: Mapped[str] = mapped_column(String(16), default="api")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 # A pooled connection older than this is replaced at checkout (no round trip): servers,

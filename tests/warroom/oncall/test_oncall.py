@@ -13,11 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.routes.oncall import router
 from tests.helpers import new_key
 from warroom.cli.main import app as cli
 from warroom.oncall import OnCallConfig, OnCallError, load_oncall, oncall_files, validate_paths
@@ -438,11 +436,11 @@ def test_cli_validate_exit_codes(oncall_dir: Path) -> None:
 # ---------------------------------------------------------------- API
 
 @pytest.fixture
-async def http(oncall_dir: Path):
-    app = FastAPI()
-    app.include_router(router)
-    app.state.oncall_dir = oncall_dir
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom") as client:
+async def http(oncall_dir: Path, engine):
+    """The app with an admin key (the on-call API is admin's; a file written is audited)."""
+    app = create_app(Settings(oncall_dir=oncall_dir), engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom",
+                                 headers={"Authorization": f"Bearer {new_key(engine, 'admin')}"}) as client:
         yield client
 
 

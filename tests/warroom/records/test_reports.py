@@ -109,7 +109,7 @@ def seed(engine: Engine, service: str) -> list[str]:
             created = T0 + timedelta(days=i)
             acked = created + timedelta(minutes=tta) if tta is not None else None
             resolved = created + timedelta(minutes=ttr) if ttr is not None else None
-            run_id, incident_id = uuid.uuid4().hex, f"{service}-{i}"
+            run_id, incident_id = uuid.uuid4().hex, f"incident-{service}-{i}"
             ids.append(incident_id)
             session.add(records.IncidentRow(
                 run_id=run_id, incident_id=incident_id, workflow="IncidentResponse", title=f"incident {i}",

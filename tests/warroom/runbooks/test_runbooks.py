@@ -9,13 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from api.routes.runbooks import router
+from api.app import create_app
+from tests.helpers import new_key
 from warroom.classify import CATEGORIES
 from warroom.cli.main import app as cli
 from warroom.runbooks import RunbookError, RunbookLibrary, load_runbook, schema, validate_text
+from warroom.settings import Settings
 from workflows.contracts import ActionSpec, CheckSpec
 
 REPO = Path(__file__).resolve().parents[3]
@@ -324,11 +325,11 @@ def test_cli_validate(library_dir: Path) -> None:
 # ---------------------------------------------------------------- API
 
 @pytest.fixture
-async def http(library_dir: Path):
-    app = FastAPI()
-    app.include_router(router)
-    app.state.runbooks = RunbookLibrary(library_dir)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom") as client:
+async def http(library_dir: Path, engine):
+    """The app with a viewer key (validating is a reader's, and audited as the key's person)."""
+    app = create_app(Settings(runbooks_dir=library_dir), engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom",
+                                 headers={"Authorization": f"Bearer {new_key(engine, 'viewer')}"}) as client:
         yield client
 
 
@@ -370,18 +371,12 @@ def test_the_documented_example_is_valid() -> None:
     assert entry.spec.name == "auth-outage" and entry.spec.recover[0].rollback is not None
 
 
-async def test_validate_echoes_lone_surrogates_without_failing():
+async def test_validate_echoes_lone_surrogates_without_failing(engine):
     """Found by the schema fuzz: a JSON key with an unpaired UTF-16 half came back in the error
     path and could not be encoded (500). It is a 422 naming the field, escaped."""
-    import httpx
-    from fastapi import FastAPI
-
-    from api.routes.runbooks import router
-
-    app = FastAPI()
-    app.include_router(router)
-    app.state.runbooks = RunbookLibrary(REPO / "runbooks")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+    app = create_app(Settings(runbooks_dir=REPO / "runbooks"), engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers={"Authorization": f"Bearer {new_key(engine, 'viewer')}"}) as http:
         r = await http.post("/api/v1/runbooks/validate", content=b'{"\\udac2x": 1}',
                             headers={"content-type": "application/json"})
     assert r.status_code == 422

@@ -1,7 +1,7 @@
 """Heartbeat monitors: the ping each expects and the state its workflow last recorded.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 
 Room: records (warroom/records/migrations). A new table; nothing existing changes.
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
