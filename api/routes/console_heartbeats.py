@@ -12,11 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from api.body import JsonRoute
 from api.deps import RecordsDep
 from api.routes.console import SignedIn, page, span
 from warroom.records import heartbeats as monitors
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JsonRoute, include_in_schema=False)
 
 
 def rows(db: Any, now: datetime) -> list[dict[str, Any]]:

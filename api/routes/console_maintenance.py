@@ -15,13 +15,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.body import JsonRoute
 from api.console import session as sessions
 from api.deps import RecordsDep, TemporalDep
 from api.routes.console import Acting, SignedIn, page
 from api.routes.maintenance import EndBody, WindowBody, create, end, now
 from warroom.records import maintenance as stored
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JsonRoute, include_in_schema=False)
 RECENT = 20  # ended windows shown
 
 

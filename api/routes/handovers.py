@@ -12,12 +12,13 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from api.body import JsonRoute
 from api.deps import Reader, RecordsDep, Responder, actor_of
 from api.routes.oncall import OnCallDep
 from api.schemas import By
 from warroom.records import handovers
 
-router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
+router = APIRouter(route_class=JsonRoute, prefix="/api/v1/oncall", tags=["oncall"])
 
 
 class HandoverNoteBody(BaseModel):

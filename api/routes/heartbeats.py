@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.service import RPCError
 
+from api.body import JsonRoute
 from api import heartbeats as door
 from api.deps import ALERTS, Admin, BearerDep, RateLimitDep, Reader, RecordsDep, TemporalDep, actor_of, \
     check_role, identify_key
@@ -24,7 +25,7 @@ from api.schemas import TEMPORAL, UNAUTHORIZED, Problem, Responses
 from warroom import heartbeats as beats
 from warroom.records import heartbeats as monitors
 
-router = APIRouter(tags=["heartbeats"])
+router = APIRouter(route_class=JsonRoute, tags=["heartbeats"])
 log = logging.getLogger("warroom.heartbeats")
 
 NOT_FOUND: Responses = {404: {"model": Problem, "description": "no heartbeat of that name"}}

@@ -16,13 +16,14 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.body import JsonRoute
 from api.deps import Reader, RecordsDep, Responder, TemporalDep, actor_of
 from api.schemas import TEMPORAL, UNAUTHORIZED, By, Problem
 from warroom import windows as mw
 from warroom.maintenance import Window, WindowError, plan
 from warroom.records import maintenance as stored
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 NOT_FOUND = {404: {"model": Problem, "description": "no window of that id"}}
 INVALID = {422: {"model": Problem, "description": "what is wrong with the window, by field"}}
