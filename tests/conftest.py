@@ -136,19 +136,10 @@ def own_records(tmp_path: Path) -> Iterator[Engine]:
         yield eng
         eng.dispose()
         return
-    name = f"warroom_own_{uuid.uuid4().hex[:8]}"
-    admin = records.make_engine(url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    eng = records.make_engine(url.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        records.create_schema(eng)
+    from tests.helpers import postgres_database
+
+    with postgres_database(url, "warroom_own") as eng:
         yield eng
-    finally:
-        eng.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest_asyncio.fixture

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator, TypeVar
+from typing import Any, AsyncIterator, Iterator, TypeVar
 
 import httpx
 import pytest
@@ -348,3 +348,24 @@ async def api(env, engine, task_queue, *, role: str = "admin", person: str | Non
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warroom",
                                      headers={"Authorization": f"Bearer {new_key(engine, role, person=person)}"}) as http:
             yield http
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str, prefix: str, *, schema: bool = True) -> Iterator[Engine]:
+    """A PostgreSQL database of the caller's own on the server of `server_url`, made afresh
+    (with warroom's schema unless schema=False) and dropped after. The server is shared (CI, other
+    runs): what another run left in a database must never decide a test."""
+    server = records.make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with server.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    eng = records.make_engine(server.url.set(database=name).render_as_string(hide_password=False))
+    try:
+        if schema:
+            records.create_schema(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.engine.dispose()

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from api.app import create_app
-from tests.helpers import alert, events, new_key, pages, running_worker, until
+from tests.helpers import alert, events, new_key, pages, postgres_database, running_worker, until
 from tests.proxy import FreezableProxy
 from tests.warroom.records.test_engine import POSTGRES_URL
 from warroom import client as temporal
@@ -30,19 +30,8 @@ REQUEST_TIMEOUT = 15.0
 @pytest.fixture
 def pg_database() -> Iterator[Engine]:
     """A PostgreSQL database of this test's own, made afresh and dropped after."""
-    server = records.make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"warroom_frozen_{uuid.uuid4().hex[:8]}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = records.make_engine(server.url.set(database=name).render_as_string(hide_password=False))
-    records.create_schema(engine)
-    try:
+    with postgres_database(POSTGRES_URL, "warroom_frozen") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with server.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.engine.dispose()
 
 
 def _alert(title: str) -> dict[str, str]:

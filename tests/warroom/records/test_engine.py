@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from activities.common import recorded, records_call
-from tests.helpers import until
+from tests.helpers import postgres_database, until
 from warroom import records
 
 # The suite's records database when it is PostgreSQL, else the PostgreSQL server CI always has
@@ -57,62 +57,53 @@ async def test_records_calls_go_on_after_postgresql_terminates_the_connections(c
     # SQLite has no server to drop a connection: this is PostgreSQL's, whichever the suite uses,
     # in a database of its own made afresh (the server is shared: another run's schema, at a
     # revision this checkout does not know, must not decide this test)
-    server = records.make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
-    dbname = f"warroom_drop_{uuid.uuid4().hex[:8]}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{dbname}"')
-    engine = records.make_engine(server.url.set(database=dbname).render_as_string(hide_password=False))
-    records.create_schema(engine)
-    name = f"warroom-drop-{uuid.uuid4().hex[:8]}"  # only this engine's connections are terminated
-    url = engine.url.update_query_dict({"application_name": name}).render_as_string(hide_password=False)
-    victim = records.make_engine(url)
-    iid = f"incident-drop-{uuid.uuid4().hex[:8]}"
-    t0 = datetime.now(UTC)
+    with postgres_database(POSTGRES_URL, "warroom_drop") as engine:
+        name = f"warroom-drop-{uuid.uuid4().hex[:8]}"  # only this engine's connections are terminated
+        url = engine.url.update_query_dict({"application_name": name}).render_as_string(hide_password=False)
+        victim = records.make_engine(url)
+        iid = f"incident-drop-{uuid.uuid4().hex[:8]}"
+        t0 = datetime.now(UTC)
 
-    def sessions() -> int:
-        with engine.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n"),
-                                {"n": name}).scalar_one()
+        def sessions() -> int:
+            with engine.connect() as conn:
+                return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n"),
+                                    {"n": name}).scalar_one()
 
-    try:
-        # fill the pool with a few connections, all checked in again
-        conns = [victim.connect() for _ in range(3)]
-        for c in conns:
-            c.execute(text("SELECT 1"))
-            c.close()
-        records.record_events(victim, run_id=f"{iid}-run", incident_id=iid, snapshot=_snapshot(iid, t0),
-                              events=[_event(1, t0)])
-        assert sessions() == 3
-        with engine.connect() as admin:
-            admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                               "AND application_name = :n"), {"n": name})
-            admin.commit()
-        await until(lambda: sessions() == 0, "the server to end the engine's connections")
+        try:
+            # fill the pool with a few connections, all checked in again
+            conns = [victim.connect() for _ in range(3)]
+            for c in conns:
+                c.execute(text("SELECT 1"))
+                c.close()
+            records.record_events(victim, run_id=f"{iid}-run", incident_id=iid, snapshot=_snapshot(iid, t0),
+                                  events=[_event(1, t0)])
+            assert sessions() == 3
+            with engine.connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                                   "AND application_name = :n"), {"n": name})
+                admin.commit()
+            await until(lambda: sessions() == 0, "the server to end the engine's connections")
 
-        # the activity's next records call succeeds: the dropped connection is noticed and the
-        # call made again at once on a new one (the worker's log says so)
-        caplog.set_level("INFO", logger="warroom.pages")
-        state = IncidentState(incident_id=iid, workflow="IncidentResponse", title="Checkout is down",
-                              priority="P0", status="open", phase="respond", created_at=t0)
-        event = TimelineEvent(seq=2, at=t0 + timedelta(seconds=1), type="note.added", actor="test", details={})
-        out = ActivityEnvironment().run(StoreActivities(victim).record_events,
-                                        RecordEvents(incident_id=iid, run_id=f"{iid}-run", snapshot=state, events=[event]))
-        assert out.written == 1
-        dropped = [r.message for r in caplog.records if "connection was dropped" in r.message]
-        assert len(dropped) == 1 and "calling record_events again" in dropped[0]
-        # and so is a page's claim, which would otherwise have gone out without its record
-        claim = recorded(victim, "claim_page", key=f"{iid}-run:n1", incident_id=iid, kind="INITIAL",
-                         target="oncall:L1", subject="s", body="b", choose=lambda found: [])
-        assert claim is not None and claim.communication.status == "PENDING"
-        assert records_call(victim, "timeline", incident_id=iid)
-        assert [r.seq for r in records.timeline(victim, incident_id=iid)] == [1, 2]
-    finally:
-        victim.dispose()
-        engine.dispose()
-        with server.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        server.engine.dispose()
+            # the activity's next records call succeeds: the dropped connection is noticed and the
+            # call made again at once on a new one (the worker's log says so)
+            caplog.set_level("INFO", logger="warroom.pages")
+            state = IncidentState(incident_id=iid, workflow="IncidentResponse", title="Checkout is down",
+                                  priority="P0", status="open", phase="respond", created_at=t0)
+            event = TimelineEvent(seq=2, at=t0 + timedelta(seconds=1), type="note.added", actor="test", details={})
+            out = ActivityEnvironment().run(StoreActivities(victim).record_events,
+                                            RecordEvents(incident_id=iid, run_id=f"{iid}-run", snapshot=state, events=[event]))
+            assert out.written == 1
+            dropped = [r.message for r in caplog.records if "connection was dropped" in r.message]
+            assert len(dropped) == 1 and "calling record_events again" in dropped[0]
+            # and so is a page's claim, which would otherwise have gone out without its record
+            claim = recorded(victim, "claim_page", key=f"{iid}-run:n1", incident_id=iid, kind="INITIAL",
+                             target="oncall:L1", subject="s", body="b", choose=lambda found: [])
+            assert claim is not None and claim.communication.status == "PENDING"
+            assert records_call(victim, "timeline", incident_id=iid)
+            assert [r.seq for r in records.timeline(victim, incident_id=iid)] == [1, 2]
+        finally:
+            victim.dispose()
 
 
 def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path):

@@ -17,6 +17,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from tests.helpers import postgres_database
 from warroom import records
 
 HEAD = "0012"
@@ -31,18 +32,8 @@ def empty(tmp_path) -> Iterator[Engine]:
         yield eng
         eng.dispose()
         return
-    name = f"warroom_mig_{uuid.uuid4().hex[:8]}"
-    admin = records.make_engine(url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    eng = records.make_engine(url.rsplit("/", 1)[0] + f"/{name}")
-    try:
+    with postgres_database(url, "warroom_mig", schema=False) as eng:
         yield eng
-    finally:
-        eng.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.dispose()
 
 
 def differences(engine: Engine) -> list:
