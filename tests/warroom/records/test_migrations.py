@@ -6,7 +6,6 @@ on SQLite and, when the suite runs on PostgreSQL, on a scratch PostgreSQL databa
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
