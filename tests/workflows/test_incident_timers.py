@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import MINUTE, advance_to, at_minutes, get_state, minutes, pages, running_worker, start
+from tests.helpers import (
+    MINUTE,
+    advance_to,
+    at_minutes,
+    get_state,
+    minutes,
+    pages,
+    running_worker,
+    sent_minutes,
+    start,
+)
 from warroom import client as temporal
 from workflows.policy import default_policy
 
@@ -19,7 +29,7 @@ async def test_p0_without_ack_escalates_at_15_minutes_and_pages_next_level(env, 
     assert at_minutes(s, "escalated", reason="ack_timeout") == minutes(15, 30, 45)
     assert [e.details["level"] for e in s.timeline if e.type == "escalated"] == [2, 3, 4]
     assert s.escalation_level == 4
-    assert [(p.at - s.created_at) / MINUTE for p in pages(s, kind="ESCALATION")] == minutes(15, 30, 45)
+    assert [(p.at - s.created_at) / MINUTE for p in pages(s, kind="ESCALATION")] == sent_minutes(15, 30, 45)
     assert [p.details["target"] for p in pages(s, kind="ESCALATION")] == ["oncall:L2", "oncall:L3", "oncall:L4"]
 
 
@@ -77,7 +87,7 @@ async def test_stakeholder_updates_every_15_minutes_with_reminders_when_silent(e
     stakeholder = [p for p in pages(s, kind="UPDATE") if p.details["target"] != "war_room"]
     assert {p.details["target"] for p in stakeholder} == {"oncall:L1", "technical_manager", "customer_success_manager"}
     assert len(stakeholder) == 9
-    assert [(p.at - s.created_at) / MINUTE for p in pages(s, target="war_room")] == minutes(15, 20, 30, 45, 48)
+    assert [(p.at - s.created_at) / MINUTE for p in pages(s, target="war_room")] == sent_minutes(15, 20, 30, 45, 48)
 
 
 async def test_p1_upgraded_to_p0_at_minute_40_makes_next_update_due_within_15_minutes(env, engine, task_queue):
@@ -118,9 +128,9 @@ async def test_resolve_target_escalates_and_notifies_management(env, engine, tas
     assert at_minutes(s, "escalated", reason="resolve_target") == minutes(target_minutes)
     assert at_minutes(s, "escalated", reason="no_progress") == []
     assert [p.details["target"] for p in pages(s, kind="FOLLOW_UP")] == follow_ups
-    assert [(pages(s, kind="FOLLOW_UP")[-1].at - s.created_at) / MINUTE] == minutes(target_minutes)
+    assert [(pages(s, kind="FOLLOW_UP")[-1].at - s.created_at) / MINUTE] == sent_minutes(target_minutes)
     if priority == "P0":
-        assert [(pages(s, kind="FOLLOW_UP")[0].at - s.created_at) / MINUTE] == minutes(30)
+        assert [(pages(s, kind="FOLLOW_UP")[0].at - s.created_at) / MINUTE] == sent_minutes(30)
 
 
 async def test_no_progress_after_ack_climbs_the_ladder(env, engine, task_queue):
