@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.assess import AssessActivities
+from activities.common import HEARTBEAT_THROTTLE
 from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
@@ -115,7 +116,10 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
                                   delivery_attempts=settings.delivery_attempts, retry_delay=retry_delay,
                                   send=send, ack_key=ack_key, ack_link_hours=settings.ack_link_hours),
         activity_executor=ThreadPoolExecutor(max_workers=32),
-        **{"workflow_runner": WORKFLOW_RUNNER, "build_id": build_id(), **worker_options},
+        # A heartbeat reaches the server within HEARTBEAT_THROTTLE (the SDK's default may hold one
+        # back longer than the sending activities' heartbeat timeout, workflows/calls.py).
+        **{"workflow_runner": WORKFLOW_RUNNER, "build_id": build_id(),
+           "max_heartbeat_throttle_interval": HEARTBEAT_THROTTLE, **worker_options},
     )
 
 
