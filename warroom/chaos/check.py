@@ -47,7 +47,7 @@ class Figures:
     repeated_same_key: int = 0  # extra copies with the same Idempotency-Key
     repeated_other_key: int = 0  # deliveries no page of any timeline accounts for
     missing: int = 0  # expected, never received
-    pages_failed: int = 0  # notification.failed on a timeline
+    pages_failed: int = 0  # notification.failed on a timeline (the receiver never fails: someone not paged)
     timeline_doubles: int = 0  # events recorded twice (records or timeline)
     records_behind: int = 0  # timeline events missing from the records
     timers: int = 0  # timers started in the histories
@@ -69,7 +69,7 @@ class Figures:
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-MUST_BE_ZERO = ("lost", "not_closed", "state_mismatch", "actions_lost", "repeated_other_key", "missing",
+MUST_BE_ZERO = ("lost", "not_closed", "state_mismatch", "actions_lost", "repeated_other_key", "missing", "pages_failed",
                 "timeline_doubles", "records_behind", "timers_not_fired", "timers_early", "timers_late")
 
 
@@ -109,8 +109,10 @@ class Checker:
             except Exception as err:  # noqa: BLE001 - one broken incident is a finding, not a crash
                 f.not_closed += 1
                 f.notes.append(f"{inc.workflow_id}: could not be checked: {err!r}")
-        f.repeated_other_key = sum(1 for d in deliveries if log.started <= d.at <= log.ended
-                                   and d.key.rsplit(":", 2)[0] not in self.page_keys)
+        other = [d for d in deliveries if log.started <= d.at <= log.ended
+                 and d.key.rsplit(":", 2)[0] not in self.page_keys]
+        f.repeated_other_key = len(other)
+        f.notes += [f"a delivery no page accounts for: {d.key or '(no key)'} to {d.person}" for d in other[:5]]
         return f
 
     async def incident(self, inc: Incident, f: Figures, by_page: dict[str, list[Delivery]]) -> None:
@@ -213,7 +215,10 @@ class Checker:
         """Each page's own deliveries (a person the same moment's earlier page reached is that
         page's delivery: activities/notify.py `_shared`), against what the receiver got."""
         sent = [e for e in s.timeline if e.type == "notification.sent"]
-        f.pages_failed += sum(1 for e in s.timeline if e.type == "notification.failed")
+        failed = [e for e in s.timeline if e.type == "notification.failed"]
+        f.pages_failed += len(failed)
+        f.notes += [f"{s.incident_id}: page {e.details.get('key')} to {e.details.get('target')} FAILED: "
+                    f"{(e.details.get('error') or '')[:200]}" for e in failed]
         recipients = {e.details["key"]: set(e.details.get("recipients") or []) for e in sent}
         self.page_keys |= {e.details["key"] for e in s.timeline if e.details.get("key")}
         for e in sent:

@@ -27,6 +27,7 @@ from warroom.chaos.stack import Outage, Stack
 from warroom.classify import incident_workflow_id
 
 PRIORITIES = ["P0", "P1", "P2", "P3", "P4"]
+KINDS = ["worker", "temporal", "api", "database"]  # what a kill may take
 # action -> (the timeline event it makes, the detail field that carries the harness's marker)
 ACTION_EVENTS = {"acknowledge": ("acknowledged", "note"), "updates": ("status_update.posted", "message"),
                  "escalate": ("escalated", "note"), "resolve": ("resolve.requested", "resolution"),
@@ -138,7 +139,7 @@ class Driver:
                 plan.append((later[2], self.act(inc, "escalate")))
             if rng.random() < 0.3:
                 plan.append((at + rng.uniform(d * 0.6, d), self.source_resolve(inc)))
-        kills = self.kill_plan()
+        kills = self.kill_plan(number)
 
         async def at(t: float, work: Any) -> None:
             await asyncio.sleep(max(0.0, log.started + t - time.time()))
@@ -149,13 +150,16 @@ class Driver:
         log.ended = time.time()
         return log
 
-    def kill_plan(self) -> list[tuple[float, str, float]]:
-        """(when, what, for how long) of this round's kills, one after the other."""
+    def kill_plan(self, number: int) -> list[tuple[float, str, float]]:
+        """(when, what, for how long) of this round's kills, one after the other. The first kill
+        of round n takes each kind in turn (worker, Temporal, API, database), so a short run
+        kills every kind; the others are drawn at random, a worker twice as likely."""
         n = self.rng.randint(*self.kills_per_round)
         workers = [c for c in self.stack.components if c.startswith("worker-")]
         out = []
-        for t in sorted(self.rng.uniform(0.1, 0.8) * self.drive_seconds for _ in range(n)):
-            kind = self.rng.choices(["worker", "temporal", "api", "database"], weights=[4, 2, 2, 2])[0]
+        for i, t in enumerate(sorted(self.rng.uniform(0.1, 0.8) * self.drive_seconds for _ in range(n))):
+            kind = (KINDS[(number - 1) % len(KINDS)] if i == 0
+                    else self.rng.choices(KINDS, weights=[2, 1, 1, 1])[0])
             out.append((t, self.rng.choice(workers) if kind == "worker" else kind, self.rng.uniform(0.5, 4.0)))
         return out
 

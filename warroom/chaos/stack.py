@@ -103,7 +103,10 @@ class Stack:
     api_key: str = ""
 
     def __post_init__(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)  # every run starts from nothing
+        self.workdir.mkdir(parents=True)
+        if os.geteuid() == 0:
+            self.workdir.chmod(0o755)  # PostgreSQL's own user reaches its directory
         self.temporal_port, self.ui_port, self.api_port = free_port(), free_port(), free_port()
         self.pg_port = free_port()
         self.pg_dir = self.workdir / "pg"
@@ -163,7 +166,7 @@ class Stack:
         """People on every level and role, each reached at the receiver under their own path."""
         import yaml
 
-        people = ["l1", "l2", "l3", "l4", "tm", "csm", "sen", "mgmt"]
+        people = ["l1", "l2", "l3", "l4", "tm", "tl", "csm", "sen", "mgmt", "chaos"]  # chaos: the API key's person
         d = self.workdir / "oncall"
         d.mkdir(parents=True, exist_ok=True)
         (d / "chaos.yaml").write_text(yaml.safe_dump({
@@ -171,7 +174,8 @@ class Stack:
                         "contacts": [{"kind": "webhook", "url": f"json://{self.receiver_netloc}/{p}"}]} for p in people],
             "escalation_policies": [{"id": "default", "levels": [{"targets": [f"person:l{i}"]} for i in range(1, 5)]}],
             "roles": {"technical_manager": ["person:tm"], "customer_success_manager": ["person:csm"],
-                      "senior_engineer": ["person:sen"], "management": ["person:mgmt"]},
+                      "senior_engineer": ["person:sen"], "management": ["person:mgmt"],
+                      "technical_lead": ["person:tl"]},
         }))
 
     def _pg_user(self) -> str | None:
@@ -243,7 +247,8 @@ class Stack:
         outage.end = time.time()
 
     def _lock_sqlite(self) -> None:
-        self._sqlite_lock = sqlite3.connect(self.sqlite_file, isolation_level=None, timeout=60)
+        self._sqlite_lock = sqlite3.connect(self.sqlite_file, isolation_level=None, timeout=60,
+                                            check_same_thread=False)
         self._sqlite_lock.execute("BEGIN IMMEDIATE")
 
     def _unlock_sqlite(self) -> None:
@@ -312,9 +317,13 @@ class Stack:
         return self._client
 
     async def stop(self) -> None:
-        self._unlock_sqlite()
+        """Kill every process (whatever failed before: none may outlive the run)."""
         for p in self.procs.values():
-            await asyncio.to_thread(p.kill)
+            p.kill()
+        try:
+            self._unlock_sqlite()
+        except sqlite3.Error:
+            pass
 
 
 def _system_info_request() -> Any:
