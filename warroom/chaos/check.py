@@ -19,8 +19,10 @@ from warroom.chaos.drive import ACTION_EVENTS, Incident, RoundLog
 from warroom.chaos.receiver import Delivery
 from warroom.chaos.stack import Outage
 
-# Once per incident, whatever happened: a second one is an event recorded twice.
+# Once per incident, whatever happened: a second one is an event recorded twice. Resolved and
+# acknowledged once more per `reopened` (an alert that fired again after the resolution).
 ONCE = ("triggered", "acknowledged", "resolved", "review.submitted", "closed")
+AGAIN_AFTER_REOPEN = ("acknowledged", "resolved")
 # How much later than due (plus the outages around it) a timer may be handled: a loaded
 # 2-core machine's workflow task latency.
 LATE_TOLERANCE = 5.0
@@ -97,6 +99,19 @@ class Checker:
         self.outages = outages  # every outage of the run (a round's timer may overlap an earlier one)
         self.page_keys: set[str] = set()  # every page key of every incident checked
 
+    async def read(self, fn: Any, **kw: Any) -> Any:
+        """A records read; again on an error (the harness's own pooled connections die with a
+        killed database, like anyone's, and are replaced on the next try)."""
+        from sqlalchemy.exc import DBAPIError
+
+        for attempt in range(10):
+            try:
+                return await asyncio.to_thread(fn, self.engine, **kw)
+            except DBAPIError:
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(1)
+
     async def round(self, log: RoundLog, deliveries: list[Delivery]) -> Figures:
         f = Figures(kills=len(log.kills))
         f.notes += log.closing_errors
@@ -129,7 +144,14 @@ class Checker:
             desc = await handle.describe()
         except RPCError:
             desc = None
-        row = await asyncio.to_thread(records.incident, self.engine, incident_id=inc.incident_id)
+        if desc is not None and desc.status != WorkflowExecutionStatus.COMPLETED:
+            try:
+                await asyncio.wait_for(handle.result(), 60)
+            except Exception as err:  # noqa: BLE001
+                f.not_closed += 1
+                f.notes.append(f"{inc.incident_id}: workflow {desc.status.name if desc.status else '?'}: {err!r}")
+        # Read once the workflow finished: it finishes only when the records have everything.
+        row = await self.read(records.incident, incident_id=inc.incident_id)
         if inc.accepted:
             f.in_temporal += desc is not None
             f.in_records += row is not None
@@ -137,15 +159,8 @@ class Checker:
                 f.lost += 1
                 f.notes.append(f"{inc.incident_id}: accepted, missing from "
                                f"{'Temporal' if desc is None else 'the records'}")
-        if desc is None:
+        if desc is None or (await handle.describe()).status != WorkflowExecutionStatus.COMPLETED:
             return
-        if desc.status != WorkflowExecutionStatus.COMPLETED:
-            try:
-                await asyncio.wait_for(handle.result(), 60)
-            except Exception as err:  # noqa: BLE001
-                f.not_closed += 1
-                f.notes.append(f"{inc.incident_id}: workflow {desc.status.name if desc.status else '?'}: {err!r}")
-                return
         state: IncidentState = await self.client.get_workflow_handle(
             inc.workflow_id, result_type=IncidentState).result()
         history = [e async for e in handle.fetch_history_events()]
@@ -191,17 +206,21 @@ class Checker:
     async def timeline(self, s: Any, f: Figures) -> None:
         from warroom import records
 
-        rows = await asyncio.to_thread(records.timeline, self.engine, incident_id=s.incident_id)
+        rows = await self.read(records.timeline, incident_id=s.incident_id)
         seqs = [e.seq for e in s.timeline]
         doubles = sum(n - 1 for n in Counter(seqs).values())
         doubles += sum(n - 1 for n in Counter((r.run_id, r.seq) for r in rows).values())
         once = Counter(e.type for e in s.timeline if e.type in ONCE)
-        doubles += sum(n - 1 for n in once.values())
+        reopened = sum(1 for e in s.timeline if e.type == "reopened")
+        twice = {t: n - 1 - (reopened if t in AGAIN_AFTER_REOPEN else 0) for t, n in once.items()}
+        twice = {t: n for t, n in twice.items() if n > 0}
+        doubles += sum(twice.values())
         keys = Counter(e.details.get("key") for e in s.timeline if e.type in ("notification.sent",
                                                                               "notification.failed"))
         doubles += sum(n - 1 for n in keys.values())
         if doubles:
-            f.notes.append(f"{s.incident_id}: {doubles} event(s) recorded twice")
+            f.notes.append(f"{s.incident_id}: {doubles} event(s) recorded twice "
+                           f"({', '.join(twice) or 'seq, records row or page key'})")
         f.timeline_doubles += doubles
         stored = {(r.seq, r.type) for r in rows}
         behind = [e.seq for e in s.timeline if (e.seq, e.type) not in stored]

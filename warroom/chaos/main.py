@@ -26,9 +26,9 @@ from warroom.chaos.stack import Stack
 
 COLUMNS = [  # (figure, header)
     ("kills", "kills"), ("accepted", "accepted"), ("in_temporal", "in Temporal"), ("in_records", "in records"),
-    ("state_mismatch", "state ≠ events"), ("actions_lost", "actions lost"), ("pages_expected", "pages expected"),
+    ("not_closed", "not closed"), ("state_mismatch", "state ≠ events"), ("actions_lost", "actions lost"), ("pages_expected", "pages expected"),
     ("delivered_once", "delivered once"), ("repeated_same_key", "same-key repeats"),
-    ("repeated_other_key", "other-key repeats"), ("missing", "missing"), ("timeline_doubles", "events twice"),
+    ("repeated_other_key", "other-key repeats"), ("missing", "missing"), ("pages_failed", "failed"), ("timeline_doubles", "events twice"),
     ("records_behind", "records behind"), ("timers", "timers"), ("timers_not_fired", "due, not fired"),
     ("timers_early", "early"), ("timers_late", "late"), ("max_late", "max late s"),
 ]

@@ -12,6 +12,7 @@ process holding the write lock for the fault's length (every writer waits, as on
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import glob
 import os
 import shutil
@@ -58,7 +59,7 @@ class Proc:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                          start_new_session=True, user=self.user)
+                                          start_new_session=True, user=self.user, preexec_fn=_die_with_parent)
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
@@ -80,6 +81,23 @@ class Proc:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
         except OSError:
             return ""
+
+
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not glibc: stop() still kills every process
+        return None
+
+
+_LIBC = _libc()  # loaded here: the child may no longer be able to import anything (another user)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the harness dies (Linux), so a harness killed by a
+    timeout leaves no server, worker or database behind."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _pg_bin(name: str) -> str:
