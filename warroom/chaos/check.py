@@ -48,6 +48,7 @@ class Figures:
     delivered_once: int = 0
     repeated_same_key: int = 0  # extra copies with the same Idempotency-Key
     repeated_other_key: int = 0  # deliveries no page of any timeline accounts for
+    repeat_gap: float = 0.0  # seconds, the longest wait from a delivery to its same-key repeat
     missing: int = 0  # expected, never received
     pages_failed: int = 0  # notification.failed on a timeline (the receiver never fails: someone not paged)
     timeline_doubles: int = 0  # events recorded twice (records or timeline)
@@ -65,8 +66,8 @@ class Figures:
         for f in fields(self):
             if f.name == "notes":
                 self.notes += other.notes
-            elif f.name == "max_late":
-                self.max_late = max(self.max_late, other.max_late)
+            elif f.name in ("max_late", "repeat_gap"):
+                setattr(self, f.name, max(getattr(self, f.name), getattr(other, f.name)))
             else:
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
@@ -258,6 +259,8 @@ class Checker:
                     continue
                 f.delivered_once += len(got) == 1
                 f.repeated_same_key += len(got) - 1
+                if len(got) > 1:
+                    f.repeat_gap = max(f.repeat_gap, max(d.at for d in got) - min(d.at for d in got))
 
     # ------------------------------------------------------------------ timers
 

@@ -28,6 +28,7 @@ COLUMNS = [  # (figure, header)
     ("kills", "kills"), ("accepted", "accepted"), ("in_temporal", "in Temporal"), ("in_records", "in records"),
     ("not_closed", "not closed"), ("state_mismatch", "state ≠ events"), ("actions_lost", "actions lost"), ("pages_expected", "pages expected"),
     ("delivered_once", "delivered once"), ("repeated_same_key", "same-key repeats"),
+    ("repeat_gap", "repeat after s"),
     ("repeated_other_key", "other-key repeats"), ("missing", "missing"), ("pages_failed", "failed"), ("timeline_doubles", "events twice"),
     ("records_behind", "records behind"), ("timers", "timers"), ("timers_not_fired", "due, not fired"),
     ("timers_early", "early"), ("timers_late", "late"), ("max_late", "max late s"),
@@ -35,7 +36,8 @@ COLUMNS = [  # (figure, header)
 
 
 def row(label: str, f: Figures) -> str:
-    cells = [label] + [f"{getattr(f, k):.1f}" if k == "max_late" else str(getattr(f, k)) for k, _ in COLUMNS]
+    cells = [label] + [f"{getattr(f, k):.1f}" if k in ("max_late", "repeat_gap") else str(getattr(f, k))
+                       for k, _ in COLUMNS]
     return "| " + " | ".join(cells) + " |"
 
 
