@@ -238,7 +238,7 @@ class Driver:
                 return
             if state.get("phase") == "review":
                 await self.act(inc, "review")
-            elif not resolved and state.get("status") not in ("resolved",) and not state.get("resolve_requested"):
+            elif not resolved and state.get("status") != "resolved":
                 a = await self.act(inc, "resolve")
                 resolved = a.answer is not None and a.answer < 500
             await asyncio.sleep(0.5)

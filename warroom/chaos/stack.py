@@ -7,6 +7,8 @@ directory and `postgres` on a free port in its own process group (what `pg_ctl s
 so a kill takes the postmaster and its backends at once, as a crash does. As root it runs as
 the `postgres` user (initdb refuses root). SQLite is not a process: its "kill" is another
 process holding the write lock for the fault's length (every writer waits, as on a frozen disk).
+The processes get the harness's own environment with the run's WARROOM_* settings over it, so a
+WARROOM_* variable of the shell never points them elsewhere.
 """
 
 from __future__ import annotations
