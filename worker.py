@@ -25,6 +25,7 @@ from activities.maintenance import MaintenanceActivities
 from activities.heartbeat import HeartbeatActivities
 from activities.cascade import CascadeActivities
 from activities.handover import HandoverActivities
+from activities.common import HEARTBEAT_THROTTLE
 from activities.notify import Channel, NotifyActivities, Send
 from activities.recovery import RecoveryActivities
 from activities.store import StoreActivities
@@ -143,7 +144,10 @@ def build_worker(client: Client, settings: Settings, *, engine: Engine | None, r
                                     rehearsal=rehearsal, upgrades=upgrades),
                     heartbeats.heartbeat_missed, heartbeats.heartbeat_recovered],
         activity_executor=ThreadPoolExecutor(max_workers=32),
-        **{"workflow_runner": WORKFLOW_RUNNER, "build_id": build_id(), **worker_options},
+        # A heartbeat reaches the server within HEARTBEAT_THROTTLE (the SDK's default may hold one
+        # back longer than the sending activities' heartbeat timeout, workflows/calls.py).
+        **{"workflow_runner": WORKFLOW_RUNNER, "build_id": build_id(),
+           "max_heartbeat_throttle_interval": HEARTBEAT_THROTTLE, **worker_options},
     )
 
 

@@ -1,15 +1,18 @@
 """What the activities share: calling the records (again at once on a dropped connection, and
 for pages without ever being held back by them), the incident's link and a person's acknowledge
-link, when the engine scheduled the call, whom to invite, war-room errors.
+link, when the engine scheduled the call, whom to invite, war-room errors, and the heartbeat
+that lets Temporal notice a dead worker's delivery within seconds.
 
 Room: activities (the I/O side of the engine).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -161,3 +164,44 @@ def war_room_error(err: WarRoomError) -> ApplicationError:
     delay = timedelta(seconds=err.retry_after) if err.retry_after else None
     return ApplicationError(str(err), type=f"WarRoom:{err.code or 'error'}", non_retryable=not err.retryable,
                             next_retry_delay=delay)
+
+
+# A sending activity heartbeats this often while it runs (workflows/calls.py SEND_HEARTBEAT_TIMEOUT
+# is several times longer, and worker.py lets the SDK pass a heartbeat on within
+# HEARTBEAT_THROTTLE seconds), so a worker killed mid-delivery is noticed within seconds and its
+# deliveries retried on another worker, not after the whole start-to-close timeout.
+HEARTBEAT_EVERY = 2.0
+HEARTBEAT_THROTTLE = timedelta(seconds=3)
+
+
+@contextlib.contextmanager
+def heartbeats(details: Callable[[], tuple[Any, ...]] = tuple, every: float = HEARTBEAT_EVERY) -> Iterator[None]:
+    """Heartbeat `details()` every `every` seconds from a helper thread while the block runs (a
+    sync activity's own thread is busy sending). Outside an activity (tests of the class
+    itself) nothing is sent."""
+    try:
+        activity.info()
+    except RuntimeError:
+        yield
+        return
+    beat = activity.heartbeat  # bound to this activity's context, usable from the helper thread
+    import contextvars
+
+    ctx = contextvars.copy_context()
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                ctx.run(beat, *details())
+            except Exception as err:  # noqa: BLE001 - a lost heartbeat must never fail the delivery
+                log.debug("heartbeat failed: %s", err)
+
+    thread = threading.Thread(target=loop, name="warroom-heartbeat", daemon=True)
+    ctx.run(beat, *details())  # at once: the server knows from the start that this attempt is alive
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every + 1)

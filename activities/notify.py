@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +45,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common import ack_link, incident_link, invite_handle, recorded, scheduled_at, war_room_error
+from activities.common import (
+    ack_link,
+    heartbeats,
+    incident_link,
+    invite_handle,
+    recorded,
+    scheduled_at,
+    war_room_error,
+)
 from warroom.delivery import channels as chan
 from warroom import acklink, records
 from warroom.delivery import messages
@@ -130,7 +139,21 @@ class NotifyActivities:
         todo = [n for n in batch.notifications if n.key not in done]
         shared = self._shared(batch.notifications)
         errors: dict[str, BaseException] = {}
-        for n, outcome in zip(todo, self._side_by_side(todo, shared)):
+        lock = threading.Lock()
+
+        def finished(key: str, result: NotificationResult) -> None:
+            with lock:
+                done[key] = result
+
+        def sent_so_far() -> tuple[dict[str, Any]]:
+            # The heartbeat carries what is sent so far: a retry after this worker died skips it,
+            # even where the records were down and hold no claim for it.
+            with lock:
+                return ({k: dataclasses.asdict(r) for k, r in done.items()},)
+
+        with heartbeats(sent_so_far):
+            outcomes = self._side_by_side(todo, shared, finished)
+        for n, outcome in zip(todo, outcomes):
             if isinstance(outcome, NotificationResult):
                 done[n.key] = outcome
             else:
@@ -180,13 +203,15 @@ class NotifyActivities:
                 out[key].paged_as.setdefault(pid, [out[key].resolution.target]).append(n.target)
         return out
 
-    def _side_by_side(self, todo: list[Notification],
-                      shared: Mapping[str, _Shared]) -> list[NotificationResult | BaseException]:
+    def _side_by_side(self, todo: list[Notification], shared: Mapping[str, _Shared],
+                      finished: Callable[[str, NotificationResult], None]) -> list[NotificationResult | BaseException]:
         def one(n: Notification) -> NotificationResult | BaseException:
             try:
-                return self._page(n, shared.get(n.key))
+                result = self._page(n, shared.get(n.key))
             except Exception as err:  # noqa: BLE001 - the batch decides: retry or FAILED
                 return err
+            finished(n.key, result)
+            return result
 
         if len(todo) <= 1:
             return [one(n) for n in todo]
@@ -196,7 +221,8 @@ class NotifyActivities:
 
     @activity.defn(name="send_notification")
     def send_notification(self, n: Notification) -> NotificationResult:
-        return self._as_run(self._page(n, None))
+        with heartbeats():
+            return self._as_run(self._page(n, None))
 
     def _page(self, n: Notification, shared: _Shared | None) -> NotificationResult:
         """One page; with `shared`, only to the people no earlier page of its batch reaches."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from temporalio import activity
 
-from activities.common import incident_link, invite_handle, recorded, scheduled_at, war_room_error
+from activities.common import heartbeats, incident_link, invite_handle, recorded, scheduled_at, war_room_error
 from warroom.oncall import OnCallConfig
 from warroom.delivery.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
 from workflows.contracts import WarRoomRequest, WarRoomResult
@@ -53,6 +53,10 @@ class WarRoomActivities:
 
     @activity.defn(name="open_war_room")
     def open_war_room(self, req: WarRoomRequest) -> WarRoomResult:
+        with heartbeats():  # a dead worker's room is opened again within seconds (by its key)
+            return self._open(req)
+
+    def _open(self, req: WarRoomRequest) -> WarRoomResult:
         row = recorded(self.engine, "claim_communication", key=req.key, incident_id=req.incident_id,
                        kind="INITIAL", target="war_room", subject=f"[{req.priority}] war room: {req.title}",
                        body=req.brief)

@@ -62,6 +62,15 @@ NOTIFY_TIMEOUT = timedelta(seconds=30)
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
 )
+# Sending heartbeats (activities/common.py `heartbeats`, every 2 s): a worker that died
+# mid-delivery is noticed after this, and its pages retried on another worker within seconds
+# instead of after the 30 s start-to-close timeout (60 s for a war room): the later a retry, the
+# later the page, and the longer the window in which a receiver sees the repeat (issue 14).
+# Not behind a patch: a command's heartbeat timeout is not compared on replay (only the
+# activity's id and type are), so a running incident replays unchanged (tests/replay) and takes
+# it for the activities it schedules from now on. Every worker must run the heartbeating
+# activities before a workflow asks for it (one deploy: workflows and activities ship together).
+SEND_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 RECORD_TIMEOUT = timedelta(seconds=30)
 # Records: retry without limit, backing off to a minute; the incident never waits on them.
 RECORD_RETRY = RetryPolicy(
@@ -145,7 +154,7 @@ def check_timeout(interval_seconds: int) -> timedelta:
 async def send_notification(n: Notification) -> NotificationResult:
     return await workflow.execute_activity(
         SEND_NOTIFICATION, n, result_type=NotificationResult,
-        start_to_close_timeout=NOTIFY_TIMEOUT, retry_policy=NOTIFY_RETRY,
+        start_to_close_timeout=NOTIFY_TIMEOUT, heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT, retry_policy=NOTIFY_RETRY,
     )
 
 
@@ -155,7 +164,7 @@ async def send_notifications(batch: NotificationBatch) -> NotificationBatchResul
     retry skips what was sent (each page's claim in the records, and the heartbeat's results)."""
     return await workflow.execute_activity(
         SEND_NOTIFICATIONS, batch, result_type=NotificationBatchResult,
-        start_to_close_timeout=NOTIFY_TIMEOUT, retry_policy=NOTIFY_RETRY,
+        start_to_close_timeout=NOTIFY_TIMEOUT, heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT, retry_policy=NOTIFY_RETRY,
     )
 
 
@@ -184,7 +193,8 @@ async def assess_incident(req: AssessRequest, *, local: bool = False) -> AssessR
 async def open_war_room(req: WarRoomRequest) -> WarRoomResult:
     return await workflow.execute_activity(
         OPEN_WAR_ROOM, req, result_type=WarRoomResult,
-        start_to_close_timeout=WAR_ROOM_TIMEOUT, retry_policy=WAR_ROOM_RETRY,
+        start_to_close_timeout=WAR_ROOM_TIMEOUT, heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT,
+        retry_policy=WAR_ROOM_RETRY,
     )
 
 
