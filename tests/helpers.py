@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from warroom import client as temporal
@@ -51,17 +52,29 @@ async def until(probe: Callable[[], T | Awaitable[T]], what: str, *, ok: Callabl
 
     To show that something did NOT happen, wait for a positive sign that the system is done
     with it (a later request processed, a marker incident recorded, the state showing the
-    event) and then assert; see open_marker()."""
+    event) and then assert; see open_marker().
+
+    A query or call that Temporal answers with a deadline or unavailability (a worker busy on a
+    loaded machine: "query deadline exceeded") is a look that saw nothing yet, until `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
-        value = probe()
-        if inspect.isawaitable(value):
-            value = await value
-        if ok(value):  # type: ignore[arg-type]
-            return value  # type: ignore[return-value]
+        try:
+            value = probe()
+            if inspect.isawaitable(value):
+                value = await value
+        except RPCError as err:
+            if err.status not in _TRANSIENT or time.monotonic() > deadline:
+                raise
+            value = err  # type: ignore[assignment]
+        else:
+            if ok(value):  # type: ignore[arg-type]
+                return value  # type: ignore[return-value]
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last read: {value!r:.2000}")
         await asyncio.sleep(interval)
+
+
+_TRANSIENT = frozenset({RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE})
 
 
 # How far from its due time an event on the time-skipping server may be stamped. The server
