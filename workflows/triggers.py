@@ -129,8 +129,12 @@ class UpgradeTriggers:
         link them: the earliest is the parent, raised to P0; each child shows its parent."""
         if UPGRADE_TRIGGERS not in self.patches or self.b.cascade_checked:
             return
-        await self.waits.wait(lambda: (self.b.flushed > 0 and not self._ending_now()) or self._finishing,
-                              WAKE_WAR_ROOM)
+        # After assess as well as the first records write: assess runs as a local activity, whose
+        # result a replay takes from its marker at the start of the workflow task that recorded
+        # it, so "recorded" alone could come true before assess on replay and after it in the run
+        # (the lookup scheduled before the first pages once, after them the other time).
+        await self.waits.wait(lambda: (self.b.flushed > 0 and self.s.phase != "assess" and not self._ending_now())
+                              or self._finishing, WAKE_WAR_ROOM)
         if self._finishing:
             return  # the next run looks (cascade_checked is still False)
         self._busy += 1  # until the links are sent: a run that ends waits for them (core._quiet)
