@@ -65,10 +65,12 @@ async def test_an_alert_gets_its_category_and_runbook(env, engine, task_queue, t
         assert "stop-writes" not in [s["id"] for s in state["steps"]]
 
 
-async def test_an_incident_keeps_the_lists_it_was_classified_with(env, engine, task_queue, tmp_path: Path):
+async def test_an_incident_keeps_the_lists_it_was_classified_with(env, own_records, task_queue, tmp_path: Path):
     """An SRE edits the lists (here badly: "database" as a data-integrity word) and restarts the
     worker. The incident that was open keeps its category and says which lists gave it; only
-    a new alert is classified with the new lists."""
+    a new alert is classified with the new lists. (Records of its own: the cascade lookup reads
+    every open incident, which the suite's shared database fills with other tests'.)"""
+    engine = own_records
     edited = tmp_path / "classification.yaml"
     edited.write_text(SHIPPED.read_text(encoding="utf-8").replace('version: "1"', 'version: "2"').replace(
         "en: [integrity,", "en: [database, integrity,"), encoding="utf-8")
