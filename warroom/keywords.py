@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from warroom.classify import Keywords
-from warroom.yamldoc import ValidationProblem, files_of, format_path, parse, schema_problems, syntax_problem
+from warroom.yamldoc import ValidationProblem, format_path, parse, schema_problems, syntax_problem, validate_files
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "classification.schema.json"
 LANGUAGES = ("en", "zh")
@@ -121,13 +121,4 @@ def load_keywords(path: Path) -> Keywords:
 
 def validate_paths(paths: Iterable[Path]) -> list[ValidationProblem]:
     """Problems of the given files (a directory: its *.yaml files), never raising."""
-    def listing(directory: Path) -> list[Path]:
-        return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
-
-    files, problems = files_of(paths, listing)
-    for path in files:
-        try:
-            problems.extend(validate_text(path.read_text(encoding="utf-8"), file=str(path))[1])
-        except (OSError, UnicodeDecodeError) as err:
-            problems.append(ValidationProblem(str(path), 1, "", f"cannot read: {err}"))
-    return problems
+    return validate_files(paths, validate_text)

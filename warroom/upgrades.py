@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from warroom.timeparse import parse_duration
-from warroom.yamldoc import Path_, ValidationProblem, files_of, format_path, parse, schema_problems, syntax_problem
+from warroom.yamldoc import Path_, ValidationProblem, format_path, parse, schema_problems, syntax_problem, validate_files
 from workflows.contracts import ResponsePolicy, UpgradeRules
 from workflows.policy import DEFAULT_SUGGEST
 
@@ -135,16 +135,7 @@ def load_upgrades(path: Path | None) -> Upgrades:
 
 def validate_paths(paths: Iterable[Path]) -> list[ValidationProblem]:
     """Problems of the given files (a directory: its *.yaml files), never raising."""
-    def listing(directory: Path) -> list[Path]:
-        return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
-
-    files, problems = files_of(paths, listing)
-    for path in files:
-        try:
-            problems.extend(validate_text(path.read_text(encoding="utf-8"), file=str(path))[1])
-        except (OSError, UnicodeDecodeError) as err:
-            problems.append(ValidationProblem(str(path), 1, "", f"cannot read: {err}"))
-    return problems
+    return validate_files(paths, validate_text)
 
 
 # ------------------------------------------------------------------ cascades (pure)

@@ -282,3 +282,21 @@ def files_of(paths: Iterable[Path], listing: Callable[[Path], list[Path]], *,
         else:
             problems.append(ValidationProblem(str(p), 1, "", missing))
     return files, problems
+
+
+def yaml_files(directory: Path) -> list[Path]:
+    """A directory's *.yaml and *.yml files, in name order."""
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+
+
+def validate_files(paths: Iterable[Path],
+                   validate_text: Callable[..., tuple[Any, list[ValidationProblem]]]) -> list[ValidationProblem]:
+    """Problems of the given files (a directory: its YAML files) by `validate_text(text, file=)`,
+    never raising: an unreadable file is a problem at line 1."""
+    files, problems = files_of(paths, yaml_files)
+    for path in files:
+        try:
+            problems.extend(validate_text(path.read_text(encoding="utf-8"), file=str(path))[1])
+        except (OSError, UnicodeDecodeError) as err:
+            problems.append(ValidationProblem(str(path), 1, "", f"cannot read: {err}"))
+    return problems
