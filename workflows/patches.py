@@ -122,7 +122,7 @@ SETTLED_RECORDS = Patch(
         "and once at the start: one records write for a page and its outcome instead of one for each, "
         "so a P0 costs 2 record_events up to the wait for its ack instead of 4 (issue 13)",
     histories=("p0-generation-2026-12", "p0-service-levels", "p1-maintenance-window", "p0-page-details",
-               "p1-upgrade-triggers"),
+               "p1-upgrade-triggers", "p1-cascade-after-pages", "p1-assess-retried-task"),
     deprecate="with generation-2026-12",
 )
 BATCHED_PAGES = Patch(
@@ -151,7 +151,8 @@ DEADLINES_FROM_DUE = Patch(
         "never drifts it late, and one that came due during an outage fires once on recovery; a "
         "deadline that an action overtook (both in one activation: the worker or server was down or "
         "busy when it fell due) is recorded as `deadline.missed` instead of vanishing (issue 14)",
-    histories=("p0-service-levels", "p1-maintenance-window", "p0-page-details", "p1-upgrade-triggers"),
+    histories=("p0-service-levels", "p1-maintenance-window", "p0-page-details", "p1-upgrade-triggers",
+               "p1-cascade-after-pages", "p1-assess-retried-task"),
     deprecate="when no incident started before the commit that added it (2026-12) is open",
 )
 
@@ -161,7 +162,7 @@ MAINTENANCE_WINDOWS = Patch(
         "until the window ends (its clocks start then); the window's start and end go on the timelines "
         "of the incidents it affects (signal `maintenance`); the trigger records the alert's labels and "
         "integration, which a window matches",
-    histories=("p1-maintenance-window",),
+    histories=("p1-maintenance-window", "p1-cascade-after-pages", "p1-assess-retried-task"),
     deprecate="when no incident started before the commit that added it (2026-12) is open",
 )
 
@@ -170,7 +171,7 @@ PAGE_DETAILS = Patch(
     why="the pages that bring a person to the incident (INITIAL, ESCALATION) carry the alert's "
         "description and the source's links (runbook, dashboard, generator URL...), so the person "
         "can act from the page (issue 15)",
-    histories=("p0-page-details",),
+    histories=("p0-page-details", "p1-cascade-after-pages", "p1-assess-retried-task"),
     deprecate="when no incident started before the commit that added it (2026-12) is open",
 )
 
@@ -181,12 +182,26 @@ UPGRADE_TRIGGERS = Patch(
         "expected recovery beyond the limit), terms in an update's text are suggested, a cascade of "
         "incidents is linked and its parent raised to P0, and a downgrade is announced to everyone told "
         "of the higher priority (docs/upgrades.md)",
-    histories=("p1-upgrade-triggers",),
+    histories=("p1-upgrade-triggers", "p1-cascade-after-pages", "p1-assess-retried-task"),
+    deprecate="when no incident started before the commit that added it (2026-12) is open",
+)
+
+CASCADE_AFTER_PAGES = Patch(
+    "cascade-after-pages",
+    why="the cascade lookup (find_related) starts once the first pages are out (the phase is past "
+        "notify), not once assess and the first records write are done: assess is a local activity, "
+        "and a worker that completed the workflow task while assess ran (no cache, an eviction) saw "
+        "its result together with the records write in one activation, where a replay sees it alone "
+        "in the task that recorded its marker; the lookup came before the first pages in the run and "
+        "after them on replay (a nondeterminism, and a stuck incident). Page completions are ordinary "
+        "activity events, the same in both",
+    histories=("p1-cascade-after-pages", "p1-assess-retried-task"),
     deprecate="when no incident started before the commit that added it (2026-12) is open",
 )
 
 # Asked after GENERATION by every run, old or new, in this order. Append only.
-LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE, MAINTENANCE_WINDOWS, PAGE_DETAILS, UPGRADE_TRIGGERS)
+LATER: tuple[Patch, ...] = (DEADLINES_FROM_DUE, MAINTENANCE_WINDOWS, PAGE_DETAILS, UPGRADE_TRIGGERS,
+                            CASCADE_AFTER_PAGES)
 
 ALL: tuple[Patch, ...] = (*PATCHES, *GENERATION_PATCHES, GENERATION, *LATER)
 

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import calls, upgrades
     from workflows.contracts import OPEN_STATUSES, AlertInfo, PostUpdate, UpgradeRules
     from workflows.contracts_links import LinkChild, LinkParent, RelatedRequest, RelatedResult
-    from workflows.patches import UPGRADE_TRIGGERS
+    from workflows.patches import CASCADE_AFTER_PAGES, UPGRADE_TRIGGERS
     from workflows.policy import default_upgrade_rules
     from workflows.waits import WAKE_WAR_ROOM
 
@@ -124,16 +124,18 @@ class UpgradeTriggers:
     # ------------------------------------------------------------------ cascades
 
     async def _cascade(self) -> None:
-        """Once the incident's row is recorded, look for the open incidents it cascades with
-        (find_related: dependencies in the upgrades file, or several P0/P1 in the window) and
-        link them: the earliest is the parent, raised to P0; each child shows its parent."""
+        """Once the first pages are out and the incident's row is recorded, look for the open
+        incidents it cascades with (find_related: dependencies in the upgrades file, or several
+        P0/P1 in the window) and link them: the earliest is the parent, raised to P0; each child shows its parent."""
         if UPGRADE_TRIGGERS not in self.patches or self.b.cascade_checked:
             return
-        # After assess as well as the first records write: assess runs as a local activity, whose
-        # result a replay takes from its marker at the start of the workflow task that recorded
-        # it, so "recorded" alone could come true before assess on replay and after it in the run
-        # (the lookup scheduled before the first pages once, after them the other time).
-        await self.waits.wait(lambda: (self.b.flushed > 0 and self.s.phase != "assess" and not self._ending_now())
+        # Once the first pages are out (patch cascade-after-pages) and the incident's row is
+        # recorded. Runs from before it waited for assess and the first records write only: assess
+        # is a local activity, so a run could see its result together with the records write where
+        # a replay saw it alone (the lookup before the first pages once, after them on replay).
+        started = ((lambda: self.s.phase not in ("assess", "notify")) if CASCADE_AFTER_PAGES in self.patches
+                   else (lambda: self.s.phase != "assess"))
+        await self.waits.wait(lambda: (self.b.flushed > 0 and started() and not self._ending_now())
                               or self._finishing, WAKE_WAR_ROOM)
         if self._finishing:
             return  # the next run looks (cascade_checked is still False)

@@ -40,6 +40,8 @@ SCENARIOS = {
     "p0-page-details": HERE / "scenarios/p0-page-details.yaml",
     # the patch upgrade-triggers: a suggestion, an automatic upgrade, an announced downgrade
     "p1-upgrade-triggers": HERE / "scenarios/p1-upgrade-triggers.yaml",
+    # the same incident with the patch cascade-after-pages: find_related after the first pages
+    "p1-cascade-after-pages": HERE / "scenarios/p1-upgrade-triggers.yaml",
 }
 ONCALL = {"p0-oncall-waits": HERE / "oncall", "p0-generation-2026-12": HERE / "oncall",
           "p0-page-details": HERE / "oncall"}
