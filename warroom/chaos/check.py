@@ -164,11 +164,25 @@ class Checker:
             return
         state: IncidentState = await self.client.get_workflow_handle(
             inc.workflow_id, result_type=IncidentState).result()
-        history = [e async for e in handle.fetch_history_events()]
         self.states(inc, state, row, f)
         await self.timeline(state, f)
         self.pages(state, f, by_page)
-        self.timers(history, f)
+        for history in await self.runs(inc.workflow_id):
+            self.timers(history, f)
+
+    async def runs(self, workflow_id: str) -> list[list[Any]]:
+        """The history of every run of the incident, the latest first: a run that continued as
+        new carried its deadlines to the next, and each run's timers are checked in that run."""
+        out: list[list[Any]] = []
+        run_id = ""
+        while True:
+            history = [e async for e in self.client.get_workflow_handle(workflow_id, run_id=run_id or None)
+                       .fetch_history_events()]
+            out.append(history)
+            run_id = history[0].workflow_execution_started_event_attributes.continued_execution_run_id \
+                if history else ""
+            if not run_id:
+                return out
 
     # ------------------------------------------------------------------ state and actions
 
