@@ -45,8 +45,8 @@ ARGS_PLACEHOLDER = "..."
 OUTPUT_TAIL = 500
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_PARAM = "idempotency_key"
-# Well under the workflow's heartbeat timeout (workflows/calls.py HEARTBEAT_TIMEOUT, 30 s).
-HEARTBEAT_EVERY = 5.0
+# Well under the workflow's heartbeat timeout (workflows/calls.py HEARTBEAT_TIMEOUT, 10 s).
+HEARTBEAT_EVERY = 2.0
 T = TypeVar("T")
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,

@@ -88,9 +88,11 @@ RELATED_TIMEOUT = timedelta(seconds=30)
 RELATED_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
 # A check is retried by the workflow (every interval until its timeout), not by Temporal.
 CHECK_RETRY = RetryPolicy(maximum_attempts=1)
-# Actions that can run long heartbeat (activities/recovery.py, every HEARTBEAT_EVERY = 5 s), so
-# a worker that died mid-action is noticed after this, not after the step's whole timeout.
-HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+# Actions that can run long heartbeat (activities/recovery.py, every HEARTBEAT_EVERY = 2 s), so
+# a worker that died mid-action is noticed after this, not after the step's whole timeout: the
+# same 10 s as a delivery (a step's options are not part of replay's command check, so the
+# change applies to running incidents' next steps as well).
+HEARTBEAT_TIMEOUT = SEND_HEARTBEAT_TIMEOUT
 HEARTBEATING_KINDS = ("command", "http")
 
 

@@ -84,3 +84,52 @@ async def test_a_dead_workers_delivery_is_sent_again_within_the_heartbeat_timeou
     tm2 = [r for r in slow.requests if r.path == "/tm2"]
     assert len(tm2) == 2 and len({r.header("Idempotency-Key") for r in tm2}) == 1
     assert {p.details["status"] for p in s.timeline if p.type == "notification.sent"} == {"SENT"}
+
+
+async def test_a_dead_workers_long_recovery_step_runs_again_within_the_heartbeat_timeout(
+        dev_env: WorkflowEnvironment, engine: Engine, task_queue: str, crew: Crew, tmp_path: Path):
+    """A runbook's http step that takes a minute (a rolling restart) heartbeats like a delivery:
+    the worker running it is SIGKILLed mid-step and the step's next attempt reaches the service
+    within the heartbeat timeout (calls.HEARTBEAT_TIMEOUT, 10 s), not after the step's 120 s,
+    with the same Idempotency-Key, and the step succeeds on the timeline."""
+    from tests.receivers import Receiver
+    from workflows.contracts import ActionSpec, RunbookSpec
+
+    client = dev_env.client
+    with Receiver() as pages_to, Receiver(delay=60) as service:
+        crew.env["WARROOM_ONCALL_DIR"] = str(oncall_files(tmp_path, pages_to, pages_to))
+        runbook = RunbookSpec(name="rolling-restart", version="1", war_room=False, recover=[ActionSpec(
+            id="restart", kind="http", title="Rolling restart", timeout_seconds=120, max_attempts=3,
+            params={"url": f"{service.url}/restart", "method": "POST"})])
+        first = crew.start()
+        await wait_polling(client, task_queue, first)
+        t = await temporal.trigger(client, alert(priority="P0", title="Ledger is down (long step)"),
+                                   task_queue=task_queue, policy=p0_policy(update_seconds=3600), runbook=runbook)
+        h = crew.watch(t.handle)
+        await state_when(h, lambda s: s.phase == "recover", "the response at recover")
+        await temporal.act(client, t.incident_id, "acknowledge", {"by": "alice"})
+        await until(lambda: [r for r in service.requests if r.path == "/restart"], "the restart under way",
+                    timeout=60, interval=0.05)
+        killed_at = time.monotonic()
+        first.kill()
+        service.program(delay=0)
+        second = crew.start()
+        await wait_polling(client, task_queue, second)
+        await until(lambda: len([r for r in service.requests if r.path == "/restart"]) >= 2,
+                    "the restart to run again", timeout=120, interval=0.05)
+        again = [r for r in service.requests if r.path == "/restart"][1]
+        waited = again.at - killed_at
+        limit = calls.HEARTBEAT_TIMEOUT.total_seconds() + RETRY_TOLERANCE
+        assert waited <= limit, f"the step ran again {waited:.1f}s after the kill (limit {limit:.0f}s)"
+        s = await state_when(h, lambda s: any(e.type == "action.succeeded" for e in s.timeline),
+                             "the step to succeed")
+        history = await assert_no_task_failure(h)
+
+    retried = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+               and e.activity_task_started_event_attributes.attempt > 1]
+    assert retried, "the killed run_action should have been retried"
+    cause = retried[0].activity_task_started_event_attributes.last_failure.timeout_failure_info.timeout_type
+    assert cause == TimeoutType.TIMEOUT_TYPE_HEARTBEAT, f"the dead attempt ended by {TimeoutType.Name(cause)}"
+    restarts = [r for r in service.requests if r.path == "/restart"]
+    assert len(restarts) == 2 and len({r.header("Idempotency-Key") for r in restarts}) == 1
+    assert [e.details["step"] for e in s.timeline if e.type == "action.succeeded"] == ["restart"]

@@ -88,9 +88,9 @@ def test_action_options() -> None:
     assert calls.action_retry(a, backoff=False).maximum_interval == timedelta(seconds=30)
     assert calls.action_retry(a, backoff=True).initial_interval == timedelta(seconds=45)
     assert calls.action_retry(a, backoff=True).maximum_interval == timedelta(seconds=45)
-    assert calls.action_heartbeat_timeout(a) == calls.HEARTBEAT_TIMEOUT
+    assert calls.action_heartbeat_timeout(a) == calls.HEARTBEAT_TIMEOUT == timedelta(seconds=10)
     # short steps are bounded by their start-to-close timeout; python runs the SRE's own code
-    assert calls.action_heartbeat_timeout(ActionSpec(id="x", kind="http", timeout_seconds=20)) is None
-    assert calls.action_heartbeat_timeout(ActionSpec(id="x", kind="http", timeout_seconds=120)) is not None
+    assert calls.action_heartbeat_timeout(ActionSpec(id="x", kind="http", timeout_seconds=10)) is None
+    assert calls.action_heartbeat_timeout(ActionSpec(id="x", kind="http", timeout_seconds=20)) is not None
     assert calls.action_heartbeat_timeout(ActionSpec(id="x", kind="python", timeout_seconds=600)) is None
     assert calls.check_timeout(1) == timedelta(seconds=5) and calls.check_timeout(300) == timedelta(seconds=60)
