@@ -23,6 +23,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +120,10 @@ class Stack:
             self.workdir.chmod(0o755)  # PostgreSQL's own user reaches its directory
         self.temporal_port, self.ui_port, self.api_port = free_port(), free_port(), free_port()
         self.pg_port = free_port()
-        self.pg_dir = self.workdir / "pg"
+        # PostgreSQL's own user must reach its data directory: a workdir under a directory only
+        # root may enter (pytest's tmp_path) would not do, so as root it gets one in the temp dir.
+        self.pg_dir = (Path(tempfile.mkdtemp(prefix="warroom-chaos-pg-")) if os.geteuid() == 0
+                       else self.workdir / "pg")
         self.sqlite_file = self.workdir / "records.db"
         self._sqlite_lock: sqlite3.Connection | None = None
         self._secret = os.urandom(16).hex()
@@ -334,6 +338,8 @@ class Stack:
             self._unlock_sqlite()
         except sqlite3.Error:
             pass
+        if not self.pg_dir.is_relative_to(self.workdir):
+            shutil.rmtree(self.pg_dir, ignore_errors=True)
 
 
 def _system_info_request() -> Any:
