@@ -19,7 +19,8 @@ from activities.common import recorded
 from warroom.classify import Keywords, classify_category
 from warroom.oncall import OnCallConfig
 from warroom.runbooks import RunbookError, RunbookLibrary
-from workflows.contracts import MAX_LEVEL, ActionSpec, AssessRequest, AssessResult, RunbookSpec
+from workflows.contracts import MAX_LEVEL, ActionSpec, RunbookSpec
+from workflows.contracts_activities import AssessRequest, AssessResult
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 
 from warroom.maintenance import Window
-from workflows.contracts import AffectedIncidents, WindowEvent, WindowSpec
+from workflows.contracts_maintenance import AffectedIncidents, WindowEvent, WindowSpec
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

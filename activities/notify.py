@@ -59,7 +59,8 @@ from warroom import acklink, records
 from warroom.delivery import messages
 from warroom.oncall import ContactPoint, OnCallConfig, Person, Resolution
 from warroom.delivery.war_rooms import LogWarRoom, Room, WarRoomError, WarRoomProvider
-from workflows.contracts import Notification, NotificationBatch, NotificationBatchResult, NotificationResult
+from workflows.contracts import Notification
+from workflows.contracts_activities import NotificationBatch, NotificationBatchResult, NotificationResult
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -38,7 +38,7 @@ from temporalio.exceptions import ApplicationError
 
 from warroom import secrets
 from warroom.runbooks import actions as python_actions
-from workflows.contracts import ActionRequest, ActionResult, CheckRequest, CheckResult
+from workflows.contracts_activities import ActionRequest, ActionResult, CheckRequest, CheckResult
 
 SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 ARGS_PLACEHOLDER = "..."

@@ -21,7 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import records_call
-from workflows.contracts import Recorded, RecordEvents
+from workflows.contracts_activities import Recorded, RecordEvents
 
 log = logging.getLogger("warroom.records")
 

@@ -19,7 +19,7 @@ from temporalio import activity
 from activities.common import heartbeats, incident_link, invite_handle, recorded, scheduled_at, war_room_error
 from warroom.oncall import OnCallConfig
 from warroom.delivery.war_rooms import LogWarRoom, WarRoomError, WarRoomProvider
-from workflows.contracts import WarRoomRequest, WarRoomResult
+from workflows.contracts_activities import WarRoomRequest, WarRoomResult
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

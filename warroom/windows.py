@@ -19,7 +19,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from warroom.maintenance import Window
-from workflows.contracts import MAINTENANCE_WORKFLOW, AlertInfo, EndWindow, MaintenanceHold, WindowSpec, WindowState
+from workflows.contracts import AlertInfo, MaintenanceHold
+from workflows.contracts_maintenance import MAINTENANCE_WORKFLOW, EndWindow, WindowSpec, WindowState
 from workflows.maintenance import window_workflow_id
 
 if TYPE_CHECKING:

@@ -17,24 +17,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contracts import (
-        AffectedIncidents,
-        ActionRequest,
-        ActionResult,
-        ActionSpec,
-        AssessRequest,
-        AssessResult,
-        CheckRequest,
-        CheckResult,
-        Notification,
-        NotificationBatch,
-        NotificationBatchResult,
-        NotificationResult,
-        RecordEvents,
-        WarRoomRequest,
-        WarRoomResult,
-        WindowEvent,
+    from workflows.contracts import ActionSpec, Notification
+    from workflows.contracts_activities import (
+        ActionRequest, ActionResult, AssessRequest, AssessResult, CheckRequest, CheckResult, NotificationBatch,
+        NotificationBatchResult, NotificationResult, RecordEvents, WarRoomRequest, WarRoomResult,
     )
+    from workflows.contracts_maintenance import AffectedIncidents, WindowEvent
     from workflows.contracts_links import (
         HandoverPlan,
         HandoverPlanRequest,

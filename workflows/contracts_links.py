@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from workflows.contracts import resolve_annotations
+
 HANDOVER_WORKFLOW = "OncallHandover"
 
 
@@ -106,16 +108,4 @@ class HandoverRecord:
     notes: int = 0
 
 
-
-
-def _resolve_annotations() -> None:
-    """As contracts.py does: annotations evaluated once, not on every decode."""
-    import dataclasses
-    import typing
-
-    for obj in list(globals().values()):
-        if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == __name__:
-            obj.__annotations__ = typing.get_type_hints(obj)
-
-
-_resolve_annotations()
+resolve_annotations(globals())

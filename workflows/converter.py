@@ -43,7 +43,9 @@ from temporalio.converter import (
 )
 
 Reader = Callable[[Any], Any]
-CONTRACTS_MODULE = "workflows.contracts"
+# The contracts modules: their dataclasses are read by the readers built here.
+CONTRACTS_MODULES = frozenset({"workflows.contracts", "workflows.contracts_activities",
+                               "workflows.contracts_maintenance", "workflows.contracts_links"})
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -194,11 +196,11 @@ def _identity(v: Any) -> Any:
 
 
 class ContractsTypeConverter(JSONTypeConverter):
-    """Reads a workflows.contracts dataclass with the reader built for it; anything else is
+    """Reads a dataclass of the contracts modules with the reader built for it; anything else is
     left to Temporal (Unhandled)."""
 
     def to_typed_value(self, hint: type, value: Any) -> Any:
-        if getattr(hint, "__module__", None) != CONTRACTS_MODULE or not dataclasses.is_dataclass(hint):
+        if getattr(hint, "__module__", None) not in CONTRACTS_MODULES or not dataclasses.is_dataclass(hint):
             return JSONTypeConverter.Unhandled
         return _reader(hint)(value)
 

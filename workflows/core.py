@@ -25,41 +25,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows import calls
     from workflows.contracts import (
-        FULL_RESPONSE_PRIORITIES,
-        LEVEL_NAMES,
-        MAX_LEVEL,
-        OPEN_STATUSES,
-        PRIORITIES,
-        Acknowledge,
-        ActionItem,
-        ActionSpec,
-        AlertInfo,
-        AlertReceived,
-        AlertResolved,
-        AlertsReceived,
-        AssignCommander,
-        Bookkeeping,
-        ChangePriority,
-        CompleteStep,
-        Deadlines,
-        EngineerUpdate,
-        Escalate,
-        IncidentInput,
-        IncidentState,
-        Notification,
-        NotificationBatch,
-        NotificationResult,
-        PostUpdate,
-        PriorityPolicy,
-        RecordEvents,
-        Reopen,
-        Resolve,
-        Resume,
-        Review,
-        RunbookSpec,
-        SubmitReview,
-        TimelineEvent,
+        FULL_RESPONSE_PRIORITIES, LEVEL_NAMES, MAX_LEVEL, OPEN_STATUSES, PRIORITIES, Acknowledge, ActionItem,
+        ActionSpec, AlertInfo, AlertReceived, AlertResolved, AlertsReceived, AssignCommander, Bookkeeping,
+        ChangePriority, CompleteStep, Deadlines, EngineerUpdate, Escalate, IncidentInput, IncidentState, Notification,
+        PostUpdate, PriorityPolicy, Reopen, Resolve, Resume, Review, RunbookSpec, SubmitReview, TimelineEvent,
     )
+    from workflows.contracts_activities import NotificationBatch, NotificationResult, RecordEvents
     from workflows.held import MaintenanceHolds
     from workflows import upgrades
     from workflows.deadlines import Facts, auto_level, numbers, overtaken, pending, view

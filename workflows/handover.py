@@ -19,7 +19,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows import calls
-    from workflows.contracts import Notification, NotificationBatch
+    from workflows.contracts import Notification
+    from workflows.contracts_activities import NotificationBatch
     from workflows.contracts_links import HANDOVER_WORKFLOW, HandoverInput, HandoverPlanRequest, HandoverRecordRequest
 
 HANDOVERS_PER_RUN = 50

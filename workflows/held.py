@@ -22,7 +22,8 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contracts import OPEN_STATUSES, AlertInfo, HeldIncident, MaintenanceNotice
+    from workflows.contracts import OPEN_STATUSES, AlertInfo, MaintenanceNotice
+    from workflows.contracts_maintenance import HeldIncident
     from workflows.patches import MAINTENANCE_WINDOWS
 
 if TYPE_CHECKING:

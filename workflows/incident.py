@@ -15,19 +15,9 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contracts import (
-        INCIDENT_WORKFLOW,
-        ActionRequest,
-        ActionSpec,
-        AssessRequest,
-        AssessResult,
-        CheckRequest,
-        CheckSpec,
-        IncidentInput,
-        IncidentState,
-        RunbookSpec,
-        StepState,
-        WarRoomRequest,
+        INCIDENT_WORKFLOW, ActionSpec, CheckSpec, IncidentInput, IncidentState, RunbookSpec, StepState,
     )
+    from workflows.contracts_activities import ActionRequest, AssessRequest, AssessResult, CheckRequest, WarRoomRequest
     from workflows import calls
     from workflows.core import IncidentCore
     from workflows.deadlines import auto_level, secs

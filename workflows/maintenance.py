@@ -20,14 +20,9 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import calls
-    from workflows.contracts import (
-        MAINTENANCE_WORKFLOW,
-        EndWindow,
-        HeldIncident,
-        MaintenanceNotice,
-        WindowEvent,
-        WindowSpec,
-        WindowState,
+    from workflows.contracts import MaintenanceNotice
+    from workflows.contracts_maintenance import (
+        MAINTENANCE_WORKFLOW, EndWindow, HeldIncident, WindowEvent, WindowSpec, WindowState,
     )
 
 MAINTENANCE_SIGNAL = "maintenance"  # the incidents' handler (workflows/held.py)

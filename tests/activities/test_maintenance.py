@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.maintenance import MaintenanceActivities
 from warroom import records
 from warroom.records import maintenance as stored
-from workflows.contracts import WindowEvent, WindowSpec
+from workflows.contracts_maintenance import WindowEvent, WindowSpec
 
 NOW = datetime.now(UTC)
 

@@ -21,7 +21,8 @@ from tests.activities.test_notify_records import breaks_once
 from warroom import records
 from warroom.delivery import channels as chan
 from workflows import calls
-from workflows.contracts import Notification, NotificationBatch
+from workflows.contracts import Notification
+from workflows.contracts_activities import NotificationBatch
 
 ROLES = ("technical_manager", "management", "customer_success")
 

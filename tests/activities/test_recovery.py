@@ -19,7 +19,8 @@ from activities import recovery
 from activities.recovery import RecoveryActivities
 from tests.receivers import Receiver
 from workflows import calls
-from workflows.contracts import ActionRequest, ActionSpec, CheckRequest, CheckSpec
+from workflows.contracts import ActionSpec, CheckSpec
+from workflows.contracts_activities import ActionRequest, CheckRequest
 
 PY = sys.executable
 KEY = calls.action_key("0f9e8d7c-run", "restart-auth", 0)

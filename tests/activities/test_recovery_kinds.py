@@ -25,7 +25,8 @@ from warroom.runbooks import actions
 from warroom.runbooks import RunbookLibrary
 from warroom.settings import Settings
 from worker import build_worker
-from workflows.contracts import ActionRequest, ActionResult, ActionSpec, CheckRequest, CheckResult, CheckSpec
+from workflows.contracts import ActionSpec, CheckSpec
+from workflows.contracts_activities import ActionRequest, ActionResult, CheckRequest, CheckResult
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-t0ken-value"

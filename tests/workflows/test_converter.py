@@ -18,6 +18,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
 from workflows import contracts as c
+from workflows import contracts_activities as ca
+from workflows import contracts_maintenance as cm
 from workflows import heartbeat as hb
 from workflows.converter import DATA_CONVERTER
 from workflows.policy import default_policy
@@ -27,17 +29,17 @@ DEFAULT = DataConverter.default.payload_converter
 OURS = DATA_CONVERTER.payload_converter
 
 ACTIVITY_INPUTS: dict[str, type] = {
-    "assess_incident": c.AssessRequest, "send_notification": c.Notification,
-    "send_notifications": c.NotificationBatch, "open_war_room": c.WarRoomRequest,
-    "record_events": c.RecordEvents, "run_action": c.ActionRequest, "run_check": c.CheckRequest,
-    "maintenance_started": c.WindowEvent, "maintenance_ended": c.WindowEvent,
+    "assess_incident": ca.AssessRequest, "send_notification": c.Notification,
+    "send_notifications": ca.NotificationBatch, "open_war_room": ca.WarRoomRequest,
+    "record_events": ca.RecordEvents, "run_action": ca.ActionRequest, "run_check": ca.CheckRequest,
+    "maintenance_started": cm.WindowEvent, "maintenance_ended": cm.WindowEvent,
     "heartbeat_missed": hb.HeartbeatMissed, "heartbeat_recovered": hb.HeartbeatRecovered,
 }
 SIGNAL_INPUTS: dict[str, type] = {"alert_received": c.AlertReceived, "alerts_received": c.AlertsReceived,
                                   "alert_resolved": c.AlertResolved, "maintenance": c.MaintenanceNotice,
-                                  "end": c.EndWindow, "incident_held": c.HeldIncident, "ping": hb.Ping}
+                                  "end": cm.EndWindow, "incident_held": cm.HeldIncident, "ping": hb.Ping}
 # What a workflow type starts with (IncidentResponse and Ticket: IncidentInput).
-START_INPUTS: dict[str, type] = {c.MAINTENANCE_WORKFLOW: c.WindowSpec, hb.HEARTBEAT_WORKFLOW: hb.HeartbeatInput}
+START_INPUTS: dict[str, type] = {cm.MAINTENANCE_WORKFLOW: cm.WindowSpec, hb.HEARTBEAT_WORKFLOW: hb.HeartbeatInput}
 
 
 def _payloads(path: Path) -> list[tuple[type, dict[str, Any]]]:
@@ -66,12 +68,12 @@ def _same(obj: Any) -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 def test_every_payload_of_the_committed_histories_is_written_as_temporal_writes_it(path: Path) -> None:
     found = _payloads(path)
-    if any(t is c.WindowSpec for t, _ in found):  # a maintenance window's own workflow
-        assert any(t is c.WindowEvent for t, _ in found)
+    if any(t is cm.WindowSpec for t, _ in found):  # a maintenance window's own workflow
+        assert any(t is cm.WindowEvent for t, _ in found)
     elif any(t is hb.HeartbeatInput for t, _ in found):  # a heartbeat monitor's
         assert any(t is hb.HeartbeatMissed for t, _ in found) and any(t is hb.Ping for t, _ in found)
     else:
-        assert any(t is c.IncidentInput for t, _ in found) and any(t is c.RecordEvents for t, _ in found)
+        assert any(t is c.IncidentInput for t, _ in found) and any(t is ca.RecordEvents for t, _ in found)
     for typ, stored in found:
         payload = Payload(metadata={k: base64.b64decode(v) for k, v in stored["metadata"].items()},
                           data=base64.b64decode(stored["data"]))
@@ -91,7 +93,7 @@ def test_every_kind_of_field_is_written_as_temporal_writes_it() -> None:
         war_room={"channel": "#war", "bridge": ""},
     )
     _same(state)
-    _same(c.RecordEvents(incident_id="incident-x", run_id="r", snapshot=state, events=state.timeline))
+    _same(ca.RecordEvents(incident_id="incident-x", run_id="r", snapshot=state, events=state.timeline))
     _same(c.IncidentInput(incident_id="incident-x", alert=c.AlertInfo(title="t", labels={"a": "b"}),
                           priority="P1", policy=default_policy()))
     for odd in ({"set": {3}}, {"tuple": (1, "a"), "in": [state.latest_update]}):  # written, not read back alike

@@ -37,18 +37,8 @@ from warroom.delivery.channels import Outcome
 from warroom.runbooks import RunbookError, RunbookLibrary
 from warroom.settings import Settings
 from warroom.timeparse import parse_duration
-from workflows.contracts import (
-    ActionRequest,
-    ActionResult,
-    AlertInfo,
-    AlertResolved,
-    CheckRequest,
-    CheckResult,
-    PRIORITIES,
-    IncidentState,
-    ResponsePolicy,
-    RunbookSpec,
-)
+from workflows.contracts import AlertInfo, AlertResolved, PRIORITIES, IncidentState, ResponsePolicy, RunbookSpec
+from workflows.contracts_activities import ActionRequest, ActionResult, CheckRequest, CheckResult
 from workflows.converter import DATA_CONVERTER
 
 SOURCE_EVENTS = ("alert_received", "alert_resolved")

@@ -52,7 +52,8 @@ async def test_records_calls_go_on_after_postgresql_terminates_the_connections(c
     from temporalio.testing import ActivityEnvironment
 
     from activities.store import StoreActivities
-    from workflows.contracts import IncidentState, RecordEvents, TimelineEvent
+    from workflows.contracts import IncidentState, TimelineEvent
+    from workflows.contracts_activities import RecordEvents
 
     # SQLite has no server to drop a connection: this is PostgreSQL's, whichever the suite uses,
     # in a database of its own made afresh (the server is shared: another run's schema, at a
