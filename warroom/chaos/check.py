@@ -58,6 +58,8 @@ class Figures:
     timers_early: int = 0
     timers_late: int = 0  # handled later than due + overlapping outages + grace + tolerance
     max_late: float = 0.0  # seconds, the latest handling beyond due (outages not subtracted)
+    not_replayable: int = 0  # runs whose history the current code cannot replay (a stuck incident
+    # the next time a worker without it in its cache takes it)
     deadlines_missed: int = 0  # deadline.missed events (an action overtook a due deadline)
     kills: int = 0
     notes: list[str] = field(default_factory=list)
@@ -73,7 +75,8 @@ class Figures:
 
 
 MUST_BE_ZERO = ("lost", "not_closed", "state_mismatch", "actions_lost", "repeated_other_key", "missing", "pages_failed",
-                "timeline_doubles", "records_behind", "timers_not_fired", "timers_early", "timers_late")
+                "timeline_doubles", "records_behind", "timers_not_fired", "timers_early", "timers_late",
+                "not_replayable")
 
 
 def failures(f: Figures) -> list[str]:
@@ -169,6 +172,23 @@ class Checker:
         self.pages(state, f, by_page)
         for history in await self.runs(inc.workflow_id):
             self.timers(history, f)
+            await self.replays(inc.workflow_id, history, f)
+
+    async def replays(self, workflow_id: str, events: list[Any], f: Figures) -> None:
+        """Replay the run from scratch on the code under test, as a worker without it in its
+        cache would: a nondeterminism there is an incident that stops at its next task."""
+        from temporalio.client import WorkflowHistory
+        from temporalio.worker import Replayer
+
+        from workflows.converter import DATA_CONVERTER
+        from workflows.incident import IncidentResponse
+        from workflows.ticket import Ticket
+
+        replayer = Replayer(workflows=[IncidentResponse, Ticket], data_converter=DATA_CONVERTER)
+        result = await replayer.replay_workflow(WorkflowHistory(workflow_id, events), raise_on_replay_failure=False)
+        if result.replay_failure is not None:
+            f.not_replayable += 1
+            f.notes.append(f"{workflow_id}: its history does not replay: {str(result.replay_failure)[:300]}")
 
     async def runs(self, workflow_id: str) -> list[list[Any]]:
         """The history of every run of the incident, the latest first: a run that continued as

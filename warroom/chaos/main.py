@@ -32,6 +32,7 @@ COLUMNS = [  # (figure, header)
     ("repeated_other_key", "other-key repeats"), ("missing", "missing"), ("pages_failed", "failed"), ("timeline_doubles", "events twice"),
     ("records_behind", "records behind"), ("timers", "timers"), ("timers_not_fired", "due, not fired"),
     ("timers_early", "early"), ("timers_late", "late"), ("max_late", "max late s"),
+    ("not_replayable", "not replayable"),
 ]
 
 
