@@ -5,11 +5,13 @@ zeros (tests/e2e/test_chaos.py) mean nothing was found, not that nothing was loo
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
 
 from warroom.chaos.check import Checker, Figures, failures
 from warroom.chaos.drive import Action, Incident
@@ -108,3 +110,23 @@ def test_timers_early_late_and_lost_and_an_outage_excuses_lateness() -> None:
         f = Figures()
         Checker(None, None, outages).timers(history, f)
         assert (f.timers_early, f.timers_late, f.timers_not_fired) == expected, name
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def test_a_history_that_does_not_replay_is_counted_and_one_that_does_is_not() -> None:
+    """The chaos run's own finding (docs/chaos.md, "A history that does not replay"): an update
+    accepted after the timer its task also carried, which a replay from scratch orders the
+    other way. Kept as what the checker must catch, not as a history the code must replay."""
+    broken = WorkflowHistory.from_json("incident-chaos-200-r1-2",
+                                       (HISTORIES / "chaos-update-after-sticky-timeout.json").read_text())
+    f = Figures()
+    await Checker(None, None, []).replays(broken.workflow_id, list(broken.events), f)
+    assert f.not_replayable == 1 and failures(f) == ["not_replayable"]
+    assert "Update machine does not handle this event: HistoryEvent(id: 185, TimerStarted)" in f.notes[0]
+    good = Path(__file__).parents[1] / "replay" / "histories" / "p1-cascade-after-pages.json"
+    fine = WorkflowHistory.from_json("fine", good.read_text())
+    g = Figures()
+    await Checker(None, None, []).replays(fine.workflow_id, list(fine.events), g)
+    assert g.not_replayable == 0 and not g.notes
