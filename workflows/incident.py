@@ -19,14 +19,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.contracts_activities import ActionRequest, AssessRequest, AssessResult, CheckRequest, WarRoomRequest
     from workflows import calls
-    from workflows.core import IncidentCore
+    from workflows.actions import EngineerActions
     from workflows.deadlines import auto_level, secs
     from workflows.patches import LOCAL_ASSESS, ONCALL_LEVEL_WAITS, RUNBOOK_V1
     from workflows.waits import WAKE_WAR_ROOM
 
 
 @workflow.defn(name=INCIDENT_WORKFLOW)
-class IncidentResponse(IncidentCore):
+class IncidentResponse(EngineerActions):
     KIND = INCIDENT_WORKFLOW
     STAKEHOLDER_UPDATES = True
 

@@ -17,11 +17,11 @@ with workflow.unsafe.imports_passed_through():
         IncidentInput,
         IncidentState,
     )
-    from workflows.core import IncidentCore
+    from workflows.actions import EngineerActions
 
 
 @workflow.defn(name=TICKET_WORKFLOW)
-class Ticket(IncidentCore):
+class Ticket(EngineerActions):
     KIND = TICKET_WORKFLOW
     STAKEHOLDER_UPDATES = False  # tickets remind the assignee; they do not brief stakeholders
     PROGRESS_LADDER = False
