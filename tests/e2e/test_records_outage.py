@@ -15,9 +15,10 @@ worker has long known it) and an engineer acknowledging a running incident. What
   start, while the records are still down, and no notification.failed anywhere;
 - the acknowledgement answered 200 and on the timeline;
 - once the records are back, within RECONCILE: every incident in the records, every page the
-  timeline says was sent SENT in the records' communications (no row PENDING or FAILED, no page
-  twice), every war room the timeline says was opened in the records with its brief SENT, and
-  the timeline rows recorded for each incident exactly its timeline.
+  timeline says was sent SENT in the records' communications and deliveries (no row PENDING or
+  FAILED, no page twice, each person's delivery received once by the receiver), every war room
+  the timeline says was opened in the records with its brief SENT, and the timeline rows
+  recorded for each incident exactly its timeline.
 
 The real Temporal dev server (`dev_env`), not the time-skipping one: the outage is wall-clock
 time, and what is under test is real-time behaviour (the records' 5 s bound, the 15 s rest,
@@ -45,15 +46,18 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api.app import create_app
 from tests.helpers import events, new_key, pages, postgres_database, running_cached_worker, until
 from tests.proxy import FreezableProxy
+from tests.receivers import Receiver
 from tests.warroom.records.test_engine import POSTGRES_URL
 from warroom import client as temporal
 from warroom import records
+from warroom.oncall import OnCallConfig
 from warroom.settings import Settings
 from workflows.contracts import IncidentState
 
@@ -206,6 +210,9 @@ def _reconciled(direct: Engine, st: IncidentState) -> str:
     other = {k: s for k, s in comms.items() if s in ("PENDING", "FAILED")}
     if other:
         return f"communications left {other}"
+    unsettled = [(d.key, d.status) for d in records.deliveries(direct, incident_id=iid) if d.status != "SENT"]
+    if unsettled:  # a claim the records wrote late, after the page went out without it
+        return f"deliveries left {unsettled}"
     for e in events(st, "war_room.opened"):  # the room and its brief, opened with or without the records
         room = records.war_room(direct, incident_id=iid)
         if room is None or room.channel != e.details["channel"]:
@@ -217,8 +224,44 @@ def _reconciled(direct: Engine, st: IncidentState) -> str:
     return ""
 
 
-async def _outage_with_running_incidents_and_a_storm(client: Client, outage: Outage) -> dict[str, float]:
+# Who is paged: one person per target, each with a webhook on the test's receiver, so every
+# delivery is seen where it lands (by its Idempotency-Key: <page key>:<person>:<contact index>).
+PEOPLE = {"oncall:L1": "olga", "technical_lead": "lee", "senior_engineer": "sam", "technical_manager": "tom",
+          "customer_success_manager": "cara"}
+
+
+def _oncall(rx: Receiver, where: Path) -> OnCallConfig:
+    people = list(PEOPLE.values())
+    where.mkdir(exist_ok=True)
+    (where / "team.yaml").write_text(yaml.safe_dump({
+        "people": [{"id": p, "name": p.capitalize(), "timezone": "UTC", "language": "en",
+                    "contacts": [{"kind": "webhook", "url": f"json://{rx.netloc}/{p}"}]} for p in people],
+        "teams": [{"id": "sre", "name": "SRE", "members": people}],
+        "escalation_policies": [{"id": "default", "levels": [{"targets": ["person:olga"], "wait_minutes": 15},
+                                                             {"targets": ["person:lee"]}]}],
+        "roles": {role: [f"person:{p}"] for role, p in PEOPLE.items() if role != "oncall:L1"},
+    }, sort_keys=False))
+    return OnCallConfig.load(where)
+
+
+def _delivered_once(rx: Receiver, st: IncidentState) -> str:
+    """What differs between the pages on the timeline and what the receiver accepted: every
+    person of every page once, by the page's idempotency key ("" when nothing)."""
+    got = Counter(r.header("Idempotency-Key") for r in rx.delivered)
+    wrong = {f"{e.details['key']}:{p}:0": got[f"{e.details['key']}:{p}:0"]
+             for e in events(st, "notification.sent") if e.details["target"] != "war_room"
+             for p in e.details["recipients"] if got[f"{e.details['key']}:{p}:0"] != 1}
+    return f"{st.incident_id}: pages received other than once: {wrong}" if wrong else ""
+
+
+async def _outage_with_running_incidents_and_a_storm(client: Client, outage: Outage,
+                                                     tmp_path: Path) -> dict[str, float]:
     """The workload and what a user must see; returns timings (printed, never asserted)."""
+    with Receiver() as rx:
+        return await _workload(client, outage, rx, _oncall(rx, tmp_path / "oncall"))
+
+
+async def _workload(client: Client, outage: Outage, rx: Receiver, oncall: OnCallConfig) -> dict[str, float]:
     run = uuid.uuid4().hex[:8]
     task_queue, service = f"tq-outage-{run}", f"outage-{run}"
     direct = outage.direct
@@ -226,7 +269,8 @@ async def _outage_with_running_incidents_and_a_storm(client: Client, outage: Out
     responder = {"Authorization": f"Bearer {new_key(direct, 'responder', person='alice')}"}
     timings: dict[str, float] = {}
     app = create_app(Settings(task_queue=task_queue), client=client, engine=outage.engine)
-    async with running_cached_worker(client, task_queue, outage.engine), httpx.AsyncClient(
+    async with running_cached_worker(client, task_queue, outage.engine, oncall=lambda: oncall, retry_delay=0.01), \
+            httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://warroom", timeout=REQUEST_BOUND) as http:
         # ---- before: three incidents running, their first pages out, all of it in the records
         running: list[str] = []
@@ -322,6 +366,7 @@ async def _outage_with_running_incidents_and_a_storm(client: Client, outage: Out
             assert not events(st, "notification.failed"), (iid, events(st, "notification.failed"))
             sent = [e.details["key"] for e in events(st, "notification.sent")]
             assert len(sent) == len(set(sent)), f"{iid}: a page sent twice: {sent}"
+            assert not _delivered_once(rx, st), _delivered_once(rx, st)
 
         async def differences() -> dict[str, str]:
             out = {}
@@ -341,16 +386,16 @@ async def _outage_with_running_incidents_and_a_storm(client: Client, outage: Out
 # --------------------------------------------------------------------------- the tests
 
 
-async def test_postgres_frozen_for_a_minute_during_a_storm(dev_env):
+async def test_postgres_frozen_for_a_minute_during_a_storm(dev_env, tmp_path):
     async with postgres_outage("frozen") as outage:
-        await _outage_with_running_incidents_and_a_storm(dev_env.client, outage)
+        await _outage_with_running_incidents_and_a_storm(dev_env.client, outage, tmp_path)
 
 
-async def test_postgres_stopped_for_a_minute_during_a_storm(dev_env):
+async def test_postgres_stopped_for_a_minute_during_a_storm(dev_env, tmp_path):
     async with postgres_outage("stopped") as outage:
-        await _outage_with_running_incidents_and_a_storm(dev_env.client, outage)
+        await _outage_with_running_incidents_and_a_storm(dev_env.client, outage, tmp_path)
 
 
 async def test_sqlite_locked_for_a_minute_during_a_storm(dev_env, tmp_path):
     async with sqlite_outage(tmp_path / "records.db") as outage:
-        await _outage_with_running_incidents_and_a_storm(dev_env.client, outage)
+        await _outage_with_running_incidents_and_a_storm(dev_env.client, outage, tmp_path)

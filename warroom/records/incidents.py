@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from warroom.records.models import (
     ActionItemRow,
     CommunicationRow,
+    DeliveryRow,
     EscalationRow,
     IncidentRow,
     KnownIssueRow,
@@ -107,6 +108,7 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
                   "recipients": ins.excluded.recipients, "error": ins.excluded.error},
             where=(CommunicationRow.status == "PENDING")
             | ((CommunicationRow.status == "FAILED") & (ins.excluded.status == "SENT"))), comms)
+    _settle_deliveries(session, events)
     review = snapshot.get("review")
     if review and any(e["type"] == "review.submitted" for e in events):
         session.execute(_insert(engine, ReviewRow).values(
@@ -120,6 +122,31 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
         if items:
             session.execute(_insert(engine, ActionItemRow).values(items)
                             .on_conflict_do_nothing(index_elements=["incident_id", "position"]))
+
+
+def _settle_deliveries(session: Connection, events: list[dict[str, Any]]) -> None:
+    """Deliveries a page's claim left PENDING, settled by what the timeline says became of them:
+    a contact point in a `delivery.failed` is FAILED, and every other PENDING one of a person a
+    `notification.sent` names among its recipients SENT. A claim that got no answer in time
+    (the records frozen or locked) may still be written once they answer, after the page went out
+    without its results being recorded: without this its deliveries stayed PENDING for ever
+    beside a communication the timeline made SENT. A delivery already SENT or FAILED is kept."""
+    failed = [dict(b_ck=str(e["details"]["key"]), b_person=str(e["details"].get("person") or ""),
+                   b_kind=str(e["details"].get("contact_kind") or ""), b_contact=str(e["details"].get("contact") or ""),
+                   b_error=str(e["details"].get("error") or ""))
+              for e in events if e["type"] == "delivery.failed" and e["details"].get("key")]
+    if failed:
+        session.execute(update(DeliveryRow).where(
+            DeliveryRow.communication_key == bindparam("b_ck"), DeliveryRow.person == bindparam("b_person"),
+            DeliveryRow.contact_kind == bindparam("b_kind"), DeliveryRow.contact == bindparam("b_contact"),
+            DeliveryRow.status == "PENDING").values(status="FAILED", error=bindparam("b_error")), failed)
+    reached = [dict(b_ck=str(e["details"]["key"]), b_person=str(person), b_at=e["at"])
+               for e in events if e["type"] == "notification.sent" and e["details"].get("key")
+               for person in e["details"].get("recipients") or []]
+    if reached:
+        session.execute(update(DeliveryRow).where(
+            DeliveryRow.communication_key == bindparam("b_ck"), DeliveryRow.person == bindparam("b_person"),
+            DeliveryRow.status == "PENDING").values(status="SENT", sent_at=bindparam("b_at")), reached)
 
 
 def _war_room_from_timeline(session: Connection, engine: Engine, *, run_id: str, incident_id: str,

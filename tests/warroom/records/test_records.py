@@ -280,6 +280,35 @@ def test_a_war_room_opened_without_the_records_is_recorded_from_the_timeline(eng
     assert [(c.status, c.recipients) for c in comms] == [("SENT", ["C1", "U1"])]
 
 
+def test_deliveries_a_late_claim_left_pending_are_settled_by_the_timeline(engine):
+    """A page's claim got no answer in time and was written once the records answered, after the
+    page went out without its results: the timeline settles its deliveries (a contact point that
+    failed FAILED, the recipients' others SENT), and a retried batch changes nothing."""
+    iid, run = f"incident-dl-{uuid.uuid4().hex[:8]}", f"run-{uuid.uuid4().hex[:8]}"
+    key = f"{run}:n1"
+    claims = [{"key": f"{key}:{p}:{i}", "person": p, "contact_kind": "webhook", "contact": f"json://x/{p}/{i}"}
+              for p, i in (("olga", 0), ("olga", 1), ("lee", 0), ("sam", 0))]
+    records.claim_page(engine, key=key, incident_id=iid, kind="INITIAL", target="oncall:L1", subject="s", body="b",
+                       choose=lambda found: claims)
+    at = datetime.now(UTC)
+    snapshot = {"incident_id": iid, "workflow": "IncidentResponse", "title": "Checkout is down", "priority": "P1",
+                "status": "triggered", "phase": "recover", "created_at": at}
+    batch = [{"seq": 1, "at": at, "type": "triggered", "actor": "system", "details": {}},
+             {"seq": 2, "at": at, "type": "delivery.failed", "actor": "system",
+              "details": {"key": key, "person": "olga", "contact_kind": "webhook", "contact": "json://x/olga/0",
+                          "error": "HTTP 500"}},
+             {"seq": 3, "at": at, "type": "notification.sent", "actor": "system",
+              "details": {"key": key, "kind": "INITIAL", "target": "oncall:L1", "channel": "webhook",
+                          "recipients": ["olga", "lee"], "status": "SENT"}}]
+    for _ in range(2):
+        records.record_events(engine, run_id=run, incident_id=iid, snapshot=snapshot, events=batch)
+    got = {d.key.removeprefix(f"{key}:"): (d.status, d.error) for d in records.deliveries(engine, incident_id=iid)}
+    # sam is not among the recipients: nothing says what became of his, so it stays as claimed
+    assert got == {"olga:0": ("FAILED", "HTTP 500"), "olga:1": ("SENT", ""), "lee:0": ("SENT", ""),
+                   "sam:0": ("PENDING", "")}
+    assert [c.status for c in records.communications(engine, incident_id=iid)] == ["SENT"]
+
+
 # --------------------------------------------------------------------------- the activity alone
 
 
