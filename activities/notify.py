@@ -96,9 +96,11 @@ class LogChannel:
 Send = Callable[..., chan.Outcome]
 
 
-def room_of(stored: records.WarRoomRow) -> Room:
-    """The recorded war room, as its provider addresses it."""
-    return Room(provider=stored.provider, channel=stored.channel, url=stored.url, bridge=stored.bridge,
+def room_of(stored: records.WarRoomRow, own: str) -> Room:
+    """The recorded war room, as its provider addresses it. A room recorded from the timeline
+    (opened while the records were down) may not name its provider: it is `own`, the worker's
+    (warroom/records/incidents.py)."""
+    return Room(provider=stored.provider or own, channel=stored.channel, url=stored.url, bridge=stored.bridge,
                 incident_id=stored.incident_id)
 
 
@@ -373,19 +375,20 @@ class NotifyActivities:
     def _invite(self, n: Notification, people: list[Person]) -> None:
         """Whoever an escalation reached joins the incident's war room, if it has one."""
         stored = self._record("war_room", incident_id=n.incident_id)
-        if stored is None or stored.provider != self.war_room.name or not people:
+        room = room_of(stored, self.war_room.name) if stored is not None else None
+        if room is None or room.provider != self.war_room.name or not people:
             return
-        handles = [h for h in (invite_handle(p, stored.provider) for p in people) if h]
+        handles = [h for h in (invite_handle(p, room.provider) for p in people) if h]
         if not handles:
             return
         try:
-            self.war_room.invite(room_of(stored), handles)
+            self.war_room.invite(room, handles)
         except WarRoomError as err:  # the page went out; a failed invitation must not undo it
             log.warning("could not invite %s to the war room of %s: %s", ", ".join(handles), n.incident_id, err)
 
     def _post_to_war_room(self, n: Notification) -> NotificationResult:
         stored = self._record("war_room", incident_id=n.incident_id)
-        room = room_of(stored) if stored else None
+        room = room_of(stored, self.war_room.name) if stored else None
         provider = self.war_room if room is None or room.provider == self.war_room.name else LogWarRoom()
         if room is None:
             room = Room(provider=provider.name, channel="", incident_id=n.incident_id)

@@ -415,3 +415,41 @@ async def test_a_repeated_policy_runs_its_levels_again_while_nobody_acknowledges
     esc = pages(s, kind="ESCALATION")
     assert [p.details["recipients"] for p in esc] == [["a2"], ["a1"], ["a2"], ["a2"]]
     assert "L1 (pass 2 of 2)" in esc[1].details["via"] and "L2 (pass 2 of 2)" in esc[3].details["via"]
+
+
+def test_an_update_reaches_a_war_room_recorded_from_the_timeline(engine):
+    """A war room opened while the records were down is recorded from its `war_room.opened`
+    event, which names no provider for a room without a URL (warroom/records/incidents.py): an
+    update is posted into that room by the worker's own provider, not to a room without a channel."""
+    import uuid
+
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.notify import NotifyActivities
+    from warroom.delivery.war_rooms import Room
+    from workflows.contracts import Notification
+
+    class Webhook:
+        name = "webhook"
+
+        def __init__(self) -> None:
+            self.posts: list[tuple[str, str]] = []
+
+        def post(self, room: Room, *, text: str, idempotency_key: str) -> None:
+            self.posts.append((room.provider, room.channel))
+
+    iid, run = f"incident-wr-{uuid.uuid4().hex[:8]}", f"run-{uuid.uuid4().hex[:8]}"
+    at = datetime.now(ZoneInfo("UTC"))
+    records.record_events(engine, run_id=run, incident_id=iid, snapshot={
+        "incident_id": iid, "workflow": "IncidentResponse", "title": "Checkout is down", "priority": "P1",
+        "status": "triggered", "phase": "recover", "created_at": at}, events=[
+        {"seq": 1, "at": at, "type": "triggered", "actor": "system", "details": {}},
+        {"seq": 2, "at": at, "type": "war_room.opened", "actor": "system",
+         "details": {"channel": "room-7", "bridge": None, "commander": "first acknowledger", "error": None}}])
+    provider = Webhook()
+    acts = NotifyActivities(engine, war_room=provider)  # type: ignore[arg-type]
+    res = ActivityEnvironment().run(acts.send_notification, Notification(
+        key=f"{run}:n9", incident_id=iid, kind="UPDATE", target="war_room", subject="update", body="rolling back",
+        priority="P1"))
+    assert res.status == "SENT" and res.recipients == ["room-7"]
+    assert provider.posts == [("webhook", "room-7")]

@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from warroom.records.models import (
     ActionItemRow,
     CommunicationRow,
+    DeliveryRow,
     EscalationRow,
     IncidentRow,
     KnownIssueRow,
@@ -25,9 +26,11 @@ from warroom.records.models import (
     PriorityChangeRow,
     ReviewRow,
     TimelineRow,
+    WarRoomRow,
     _insert,
     now_utc,
 )
+from workflows.calls import war_room_key
 
 __all__ = [  # what the package face (warroom/records/__init__.py) hands on
     "action_item", "count_incidents", "detail", "incident", "known_issues_for", "list_incidents",
@@ -91,6 +94,8 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
                   attempts=1, error=str(e["details"].get("error") or ""), created_at=e["at"],
                   sent_at=e["at"] if e["type"] == "notification.sent" else None)
              for e in events if e["type"] in ("notification.sent", "notification.failed") and e["details"].get("key")]
+    comms += _war_room_from_timeline(session, engine, run_id=run_id, incident_id=incident_id, snapshot=snapshot,
+                                     events=events)
     if comms:
         # rows as parameters (a cached statement; a VALUES literal was compiled every batch). The
         # timeline says what happened: it wins over a claim left PENDING (the records stopped
@@ -103,6 +108,7 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
                   "recipients": ins.excluded.recipients, "error": ins.excluded.error},
             where=(CommunicationRow.status == "PENDING")
             | ((CommunicationRow.status == "FAILED") & (ins.excluded.status == "SENT"))), comms)
+    _settle_deliveries(session, events)
     review = snapshot.get("review")
     if review and any(e["type"] == "review.submitted" for e in events):
         session.execute(_insert(engine, ReviewRow).values(
@@ -116,6 +122,59 @@ def _record_detail(session: Connection, engine: Engine, *, run_id: str, incident
         if items:
             session.execute(_insert(engine, ActionItemRow).values(items)
                             .on_conflict_do_nothing(index_elements=["incident_id", "position"]))
+
+
+def _settle_deliveries(session: Connection, events: list[dict[str, Any]]) -> None:
+    """Deliveries a page's claim left PENDING, settled by what the timeline says became of them:
+    a contact point in a `delivery.failed` is FAILED, and every other PENDING one of a person a
+    `notification.sent` names among its recipients SENT. A claim that got no answer in time
+    (the records frozen or locked) may still be written once they answer, after the page went out
+    without its results being recorded: without this its deliveries stayed PENDING for ever
+    beside a communication the timeline made SENT. A delivery already SENT or FAILED is kept."""
+    failed = [dict(b_ck=str(e["details"]["key"]), b_person=str(e["details"].get("person") or ""),
+                   b_kind=str(e["details"].get("contact_kind") or ""), b_contact=str(e["details"].get("contact") or ""),
+                   b_error=str(e["details"].get("error") or ""))
+              for e in events if e["type"] == "delivery.failed" and e["details"].get("key")]
+    if failed:
+        session.execute(update(DeliveryRow).where(
+            DeliveryRow.communication_key == bindparam("b_ck"), DeliveryRow.person == bindparam("b_person"),
+            DeliveryRow.contact_kind == bindparam("b_kind"), DeliveryRow.contact == bindparam("b_contact"),
+            DeliveryRow.status == "PENDING").values(status="FAILED", error=bindparam("b_error")), failed)
+    reached = [dict(b_ck=str(e["details"]["key"]), b_person=str(person), b_at=e["at"])
+               for e in events if e["type"] == "notification.sent" and e["details"].get("key")
+               for person in e["details"].get("recipients") or []]
+    if reached:
+        session.execute(update(DeliveryRow).where(
+            DeliveryRow.communication_key == bindparam("b_ck"), DeliveryRow.person == bindparam("b_person"),
+            DeliveryRow.status == "PENDING").values(status="SENT", sent_at=bindparam("b_at")), reached)
+
+
+def _war_room_from_timeline(session: Connection, engine: Engine, *, run_id: str, incident_id: str,
+                            snapshot: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A war room opened while the records were down (open_war_room went on without them: its
+    claim and `war_room_opened` got no answer) from its `war_room.opened` event: the room's row
+    (a room recorded by the activity is kept as written) and its brief as a communication to
+    upsert like a page's (returned). The event names the provider only for a room with a URL;
+    otherwise it is left empty, which the activities read as the worker's own provider
+    (activities/notify.py). Without this the room was never recorded: status updates went to
+    a room without a channel and escalated people were not invited, after the outage too."""
+    opened = [e for e in events if e["type"] == "war_room.opened"]
+    if not opened:
+        return []
+    e = opened[0]
+    d = e["details"]
+    channel, provider = str(d.get("channel") or ""), str(d.get("provider") or "")[:16]
+    if channel:
+        session.execute(_insert(engine, WarRoomRow).values(
+            incident_id=incident_id, provider=provider, channel=channel[:255], url=str(d.get("url") or ""),
+            bridge=str(d.get("bridge") or ""), created_at=e["at"],
+        ).on_conflict_do_nothing(index_elements=["incident_id"]))
+    failed = bool(d.get("error")) or not channel
+    return [dict(key=war_room_key(run_id), incident_id=incident_id, kind="INITIAL", target="war_room",
+                 channel=provider, recipients=[channel] if channel else [],
+                 subject=f"[{snapshot.get('priority') or ''}] war room: {snapshot.get('title') or ''}", body="",
+                 status="FAILED" if failed else "SENT", attempts=1, error=str(d.get("error") or ""),
+                 created_at=e["at"], sent_at=None if failed else e["at"])]
 
 
 def action_item(item: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ send_notification activity on its own."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.testing import ActivityEnvironment
@@ -236,6 +236,77 @@ async def test_a_records_outage_delays_the_record_but_never_holds_the_incident_b
     comms = {c.key: c for c in records.communications(engine, incident_id=s.incident_id)}
     for p in pages(s):
         assert comms[p.details["key"]].status == "SENT" and comms[p.details["key"]].target == p.details["target"]
+    # the war room opened during the outage, and its brief (so later updates reach the room)
+    room = records.war_room(engine, incident_id=s.incident_id)
+    assert room is not None and room.channel == s.war_room["channel"]
+    assert [c.status for c in comms.values() if c.target == "war_room" and c.kind == "INITIAL"] == ["SENT"]
+
+
+def _war_room_batch(iid: str, run: str, **details) -> dict:
+    at = datetime.now(UTC)
+    snapshot = {"incident_id": iid, "workflow": "IncidentResponse", "title": "Checkout is down", "priority": "P1",
+                "status": "triggered", "phase": "recover", "created_at": at}
+    return dict(run_id=run, incident_id=iid, snapshot=snapshot,
+                events=[{"seq": 1, "at": at, "type": "triggered", "actor": "system", "details": {}},
+                        {"seq": 2, "at": at, "type": "war_room.opened", "actor": "system", "details": details}])
+
+
+def test_a_war_room_opened_without_the_records_is_recorded_from_the_timeline(engine):
+    """open_war_room went on without the records (claim and war_room_opened got no answer): the
+    room and its brief reach them from `war_room.opened`, once, and a claim left PENDING becomes
+    SENT; a room the activity recorded is kept as it wrote it."""
+    iid, run = f"incident-wr-{uuid.uuid4().hex[:8]}", f"run-{uuid.uuid4().hex[:8]}"
+    records.claim_communication(engine, key=f"{run}:war_room", incident_id=iid, kind="INITIAL", target="war_room",
+                                subject="s", body="b")  # the claim answered, then the records stopped
+    for _ in range(2):  # a retried batch writes nothing twice
+        records.record_events(engine, **_war_room_batch(iid, run, channel="#war-1", bridge=None,
+                                                        commander="first acknowledger", error=None))
+    room = records.war_room(engine, incident_id=iid)
+    assert (room.provider, room.channel) == ("", "#war-1")  # no URL: the worker's own provider
+    comms = records.communications(engine, incident_id=iid)
+    assert [(c.key, c.target, c.status, c.recipients) for c in comms] == [(f"{run}:war_room", "war_room", "SENT",
+                                                                         ["#war-1"])]
+
+    iid, run = f"incident-wr-{uuid.uuid4().hex[:8]}", f"run-{uuid.uuid4().hex[:8]}"
+    records.claim_communication(engine, key=f"{run}:war_room", incident_id=iid, kind="INITIAL", target="war_room",
+                                subject="s", body="b")
+    records.war_room_opened(engine, key=f"{run}:war_room", incident_id=iid, provider="slack", channel="C1",
+                            url="https://slack.example/C1", bridge="", recipients=["C1", "U1"])
+    records.record_events(engine, **_war_room_batch(iid, run, channel="C1", url="https://slack.example/C1",
+                                                    provider="slack", error=None))
+    room = records.war_room(engine, incident_id=iid)
+    assert (room.provider, room.channel, room.url) == ("slack", "C1", "https://slack.example/C1")
+    comms = records.communications(engine, incident_id=iid)
+    assert [(c.status, c.recipients) for c in comms] == [("SENT", ["C1", "U1"])]
+
+
+def test_deliveries_a_late_claim_left_pending_are_settled_by_the_timeline(engine):
+    """A page's claim got no answer in time and was written once the records answered, after the
+    page went out without its results: the timeline settles its deliveries (a contact point that
+    failed FAILED, the recipients' others SENT), and a retried batch changes nothing."""
+    iid, run = f"incident-dl-{uuid.uuid4().hex[:8]}", f"run-{uuid.uuid4().hex[:8]}"
+    key = f"{run}:n1"
+    claims = [{"key": f"{key}:{p}:{i}", "person": p, "contact_kind": "webhook", "contact": f"json://x/{p}/{i}"}
+              for p, i in (("olga", 0), ("olga", 1), ("lee", 0), ("sam", 0))]
+    records.claim_page(engine, key=key, incident_id=iid, kind="INITIAL", target="oncall:L1", subject="s", body="b",
+                       choose=lambda found: claims)
+    at = datetime.now(UTC)
+    snapshot = {"incident_id": iid, "workflow": "IncidentResponse", "title": "Checkout is down", "priority": "P1",
+                "status": "triggered", "phase": "recover", "created_at": at}
+    batch = [{"seq": 1, "at": at, "type": "triggered", "actor": "system", "details": {}},
+             {"seq": 2, "at": at, "type": "delivery.failed", "actor": "system",
+              "details": {"key": key, "person": "olga", "contact_kind": "webhook", "contact": "json://x/olga/0",
+                          "error": "HTTP 500"}},
+             {"seq": 3, "at": at, "type": "notification.sent", "actor": "system",
+              "details": {"key": key, "kind": "INITIAL", "target": "oncall:L1", "channel": "webhook",
+                          "recipients": ["olga", "lee"], "status": "SENT"}}]
+    for _ in range(2):
+        records.record_events(engine, run_id=run, incident_id=iid, snapshot=snapshot, events=batch)
+    got = {d.key.removeprefix(f"{key}:"): (d.status, d.error) for d in records.deliveries(engine, incident_id=iid)}
+    # sam is not among the recipients: nothing says what became of his, so it stays as claimed
+    assert got == {"olga:0": ("FAILED", "HTTP 500"), "olga:1": ("SENT", ""), "lee:0": ("SENT", ""),
+                   "sam:0": ("PENDING", "")}
+    assert [c.status for c in records.communications(engine, incident_id=iid)] == ["SENT"]
 
 
 # --------------------------------------------------------------------------- the activity alone
