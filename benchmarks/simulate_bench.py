@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results.md"
 BIN = Path(sys.executable).parent
 BARE = "bare Temporal (benchmarks/simulate_baseline.py)"
+SCENARIOS = len(list((REPO / "runbooks" / "scenarios").glob("*.yaml")))
 # (label, virtual span, command); the first is the goal (< 1 s), set against BARE.
 COMMANDS = [
     (BARE, "6 h", [sys.executable, "benchmarks/simulate_baseline.py"]),
@@ -34,7 +35,8 @@ COMMANDS = [
      [str(BIN / "warroom"), "simulate", "runbooks/scenarios/p1-checkout-6h.yaml", "--json"]),
     ("warroom simulate runbooks/scenarios/p0-login-outage.yaml --json", "26 h (to closed review)",
      [str(BIN / "warroom"), "simulate", "runbooks/scenarios/p0-login-outage.yaml", "--json"]),
-    ("warroom simulate runbooks/scenarios/ --json (8 scenarios, one server)", "8 incidents, 6-30 h each",
+    (f"warroom simulate runbooks/scenarios/ --json ({SCENARIOS} scenarios, one server)",
+     f"{SCENARIOS} incidents, 1-30 h each",
      [str(BIN / "warroom"), "simulate", "runbooks/scenarios/", "--json"]),
     ("warroom --help", "-", [str(BIN / "warroom"), "--help"]),
     ("python -c 'import warroom.cli.main'", "-", [sys.executable, "-c", "import warroom.cli.main"]),
