@@ -174,34 +174,70 @@ HEARTBEAT_EVERY = 2.0
 HEARTBEAT_THROTTLE = timedelta(seconds=3)
 
 
+class _Beats:
+    """One daemon thread that heartbeats every running sending activity of the process (a sync
+    activity's own thread is busy sending). One thread for all, started once: a helper thread
+    per call meant a thread start in every delivery, and twice a suite run under load hung for
+    good in one of those starts (Thread.start() waiting for a thread that never ran)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[int, list[Any]] = {}  # n -> [beat, ctx, details, every, next due]
+        self._count = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, beat: Callable[..., Any], ctx: Any, details: Callable[[], tuple[Any, ...]], every: float) -> int:
+        with self._lock:
+            self._count += 1
+            self._active[self._count] = [beat, ctx, details, every, time.monotonic() + every]
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="warroom-heartbeats", daemon=True)
+                self._thread.start()
+            return self._count
+
+    def remove(self, n: int) -> None:
+        with self._lock:
+            self._active.pop(n, None)
+
+    def _run(self) -> None:
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                due = [(n, a[:3]) for n, a in self._active.items() if a[4] <= now]
+                for n, _ in due:
+                    self._active[n][4] = now + self._active[n][3]
+            for n, (beat, ctx, details) in due:
+                with self._lock:
+                    if n not in self._active:
+                        continue  # ended meanwhile: no heartbeat for a finished attempt
+                try:
+                    ctx.run(beat, *details())
+                except Exception as err:  # noqa: BLE001 - a lost heartbeat must never fail the delivery
+                    log.debug("heartbeat failed: %s", err)
+            with self._lock:
+                wake = min((a[4] for a in self._active.values()), default=now + 0.5)
+            time.sleep(min(0.5, max(0.02, wake - time.monotonic())))
+
+
+_BEATS = _Beats()
+
+
 @contextlib.contextmanager
 def heartbeats(details: Callable[[], tuple[Any, ...]] = tuple, every: float = HEARTBEAT_EVERY) -> Iterator[None]:
-    """Heartbeat `details()` every `every` seconds from a helper thread while the block runs (a
-    sync activity's own thread is busy sending). Outside an activity (tests of the class
-    itself) nothing is sent."""
+    """Heartbeat `details()` every `every` seconds while the block runs, from the process's one
+    heartbeat thread (_Beats). Outside an activity (tests of the class itself) nothing is sent."""
     try:
         activity.info()
     except RuntimeError:
         yield
         return
-    beat = activity.heartbeat  # bound to this activity's context, usable from the helper thread
+    beat = activity.heartbeat  # bound to this activity's context, usable from another thread
     import contextvars
 
     ctx = contextvars.copy_context()
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(every):
-            try:
-                ctx.run(beat, *details())
-            except Exception as err:  # noqa: BLE001 - a lost heartbeat must never fail the delivery
-                log.debug("heartbeat failed: %s", err)
-
-    thread = threading.Thread(target=loop, name="warroom-heartbeat", daemon=True)
     ctx.run(beat, *details())  # at once: the server knows from the start that this attempt is alive
-    thread.start()
+    n = _BEATS.add(beat, ctx, details, every)
     try:
         yield
     finally:
-        stop.set()
-        thread.join(timeout=every + 1)
+        _BEATS.remove(n)
