@@ -38,6 +38,15 @@ from workflows import calls
 RETRY_TOLERANCE = 8.0
 
 
+def assert_retried_after_a_heartbeat_timeout(history: list, what: str) -> None:
+    """The killed attempt of `what` was retried, and the server ended it by its heartbeat timeout."""
+    retried = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+               and e.activity_task_started_event_attributes.attempt > 1]
+    assert retried, f"the killed {what} should have been retried"
+    cause = retried[0].activity_task_started_event_attributes.last_failure.timeout_failure_info.timeout_type
+    assert cause == TimeoutType.TIMEOUT_TYPE_HEARTBEAT, f"the dead attempt ended by {TimeoutType.Name(cause)}"
+
+
 async def test_a_dead_workers_delivery_is_sent_again_within_the_heartbeat_timeout(
         dev_env: WorkflowEnvironment, engine: Engine, task_queue: str, crew: Crew, tmp_path: Path):
     from tests.receivers import Receiver
@@ -74,11 +83,7 @@ async def test_a_dead_workers_delivery_is_sent_again_within_the_heartbeat_timeou
         s = await state_when(h, notify_done, "notify to finish after the restart")
         history = await assert_no_task_failure(h)
 
-    retried = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-               and e.activity_task_started_event_attributes.attempt > 1]
-    assert retried, "the killed send_notifications should have been retried"
-    cause = retried[0].activity_task_started_event_attributes.last_failure.timeout_failure_info.timeout_type
-    assert cause == TimeoutType.TIMEOUT_TYPE_HEARTBEAT, f"the dead attempt ended by {TimeoutType.Name(cause)}"
+    assert_retried_after_a_heartbeat_timeout(history, "send_notifications")
     # What the people saw: everyone once, tm2 twice with the same key (the documented window).
     assert Counter(r.path for r in fast.requests) == Counter({"/l1": 1, "/tm1": 1, "/csm": 1, "/sen": 1})
     tm2 = [r for r in slow.requests if r.path == "/tm2"]
@@ -125,11 +130,7 @@ async def test_a_dead_workers_long_recovery_step_runs_again_within_the_heartbeat
                              "the step to succeed")
         history = await assert_no_task_failure(h)
 
-    retried = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-               and e.activity_task_started_event_attributes.attempt > 1]
-    assert retried, "the killed run_action should have been retried"
-    cause = retried[0].activity_task_started_event_attributes.last_failure.timeout_failure_info.timeout_type
-    assert cause == TimeoutType.TIMEOUT_TYPE_HEARTBEAT, f"the dead attempt ended by {TimeoutType.Name(cause)}"
+    assert_retried_after_a_heartbeat_timeout(history, "run_action")
     restarts = [r for r in service.requests if r.path == "/restart"]
     assert len(restarts) == 2 and len({r.header("Idempotency-Key") for r in restarts}) == 1
     assert [e.details["step"] for e in s.timeline if e.type == "action.succeeded"] == ["restart"]

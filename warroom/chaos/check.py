@@ -102,6 +102,7 @@ class Checker:
         self.engine = engine
         self.outages = outages  # every outage of the run (a round's timer may overlap an earlier one)
         self.page_keys: set[str] = set()  # every page key of every incident checked
+        self._replayer: Any = None  # one for every history checked (replays)
 
     async def read(self, fn: Any, **kw: Any) -> Any:
         """A records read; again on an error (the harness's own pooled connections die with a
@@ -178,14 +179,16 @@ class Checker:
         """Replay the run from scratch on the code under test, as a worker without it in its
         cache would: a nondeterminism there is an incident that stops at its next task."""
         from temporalio.client import WorkflowHistory
-        from temporalio.worker import Replayer
 
-        from workflows.converter import DATA_CONVERTER
-        from workflows.incident import IncidentResponse
-        from workflows.ticket import Ticket
+        if self._replayer is None:
+            from temporalio.worker import Replayer
 
-        replayer = Replayer(workflows=[IncidentResponse, Ticket], data_converter=DATA_CONVERTER)
-        result = await replayer.replay_workflow(WorkflowHistory(workflow_id, events), raise_on_replay_failure=False)
+            from workflows.converter import DATA_CONVERTER
+            from workflows.incident import IncidentResponse
+            from workflows.ticket import Ticket
+
+            self._replayer = Replayer(workflows=[IncidentResponse, Ticket], data_converter=DATA_CONVERTER)
+        result = await self._replayer.replay_workflow(WorkflowHistory(workflow_id, events), raise_on_replay_failure=False)
         if result.replay_failure is not None:
             f.not_replayable += 1
             f.notes.append(f"{workflow_id}: its history does not replay: {str(result.replay_failure)[:300]}")
